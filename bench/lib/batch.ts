@@ -1,0 +1,175 @@
+/**
+ * One nightly batch, measured: the production pipeline (tick + worker process with DB,
+ * ledger and limiter) or the bare baseline (addBulk + a bare worker process making the
+ * same Nylas calls). The sandbox runs in its own process in both cases.
+ */
+import { join } from "node:path";
+import type { Redis } from "ioredis";
+import { createPrisma } from "../../src/db/client.js";
+import { createLogger } from "../../src/log/logger.js";
+import { createRunsQueue, runJobOptions } from "../../src/queue/queues.js";
+import { RUN_JOB_NAME, runJobId } from "../../src/runs/run-job.js";
+import { schedulerTick, type TickResult } from "../../src/scheduler/tick.js";
+import { localDayWindow, nextLocalDay } from "../../src/time/window.js";
+import { freshDatabase } from "../../test/harness/database.js";
+import { WorkerFleet } from "../../test/harness/fleet.js";
+import { deletePrefix, insertGrants, REDIS_URL, waitDrained, waitWorkers } from "./infra.js";
+import { cpuMsOfPid, peakRssOfPid, ROOT } from "./proc.js";
+import type { SandboxGrant, SandboxProcess } from "./sandbox.js";
+
+export interface BatchOptions {
+  mode: "pipeline" | "bare";
+  grants: number;
+  meetings: number;
+  latencyMs: number;
+  concurrency: number;
+  jobConcurrency: number;
+  /** Worker's per-grant send budget (sends/s); the sandbox's own send limit is lifted. */
+  sendRate: number;
+  timeoutMs: number;
+  label: string;
+  /** Write a V8 CPU profile of the worker process into this directory. */
+  profileDir?: string;
+}
+
+export interface BatchResult {
+  mode: BatchOptions["mode"];
+  grants: number;
+  wallS: number;
+  enqueueMs: number;
+  jobs: { completed: number; failed: number };
+  sends: number;
+  expectedSends: number;
+  ledgerSent?: number;
+  runsCompleted?: number;
+  rateLimited: number;
+  grantsPerS: number;
+  remindersPerS: number;
+  workerPeakRssMb?: number;
+  workerCpuS?: number;
+  sandboxCpuS?: number;
+  benchCpuS: number;
+  tick?: TickResult;
+}
+
+const DB_NAME = "reminders_bench";
+const PREFIX = "nrbench_batch";
+const API_KEY_ENV = (sb: SandboxProcess) => ({ NYLAS_API_KEY: sb.apiKey, NYLAS_API_URI: sb.url });
+
+export async function prepareSandbox(sandbox: SandboxProcess, opts: { grants: number; meetings: number; now: Date; latencyMs: number; limits: Parameters<SandboxProcess["setLimits"]>[0] }): Promise<SandboxGrant[]> {
+  await sandbox.reset();
+  await sandbox.setLimits(opts.limits);
+  await sandbox.seedBulk(opts.grants, opts.meetings, opts.now);
+  await sandbox.setLatency(opts.latencyMs);
+  return sandbox.grants();
+}
+
+export async function runBatch(sandbox: SandboxProcess, redis: Redis, opts: BatchOptions): Promise<BatchResult> {
+  const now = new Date();
+  const grants = await prepareSandbox(sandbox, { grants: opts.grants, meetings: opts.meetings, now, latencyMs: opts.latencyMs, limits: { requestsPerSecond: 0, sendsPerSecond: 0 } });
+  await deletePrefix(redis, PREFIX);
+  const log = createLogger({ name: "bench", level: "warn" });
+
+  let db: Awaited<ReturnType<typeof createPrisma>> | undefined;
+  const env: Record<string, string> = {
+    ...API_KEY_ENV(sandbox),
+    REDIS_URL,
+    QUEUE_PREFIX: PREFIX,
+    LOG_LEVEL: "warn",
+    WORKER_CONCURRENCY: String(opts.concurrency),
+    JOB_CONCURRENCY: String(opts.jobConcurrency),
+    RATE_READS_PER_SEC: String(opts.sendRate),
+    RATE_SENDS_PER_SEC: String(opts.sendRate),
+    RATE_SENDS_PER_SEC_GOOGLE: String(opts.sendRate),
+    RATE_SENDS_PER_SEC_MICROSOFT: String(opts.sendRate),
+    // The jitter margin only matters against an enforced provider window; none is here.
+    RATE_SEND_MARGIN_MS: "0",
+  };
+  if (opts.profileDir) env.BENCH_CPU_PROF = opts.profileDir;
+  if (opts.mode === "pipeline") {
+    const url = await freshDatabase(DB_NAME);
+    db = await createPrisma(url, { max: 5 });
+    await insertGrants(db, grants.map((g) => ({ id: g.id, email: g.email, provider: g.provider, timeZone: g.zone })));
+    env.DATABASE_URL = url;
+  }
+
+  const fleet = new WorkerFleet({ count: 1, env, logDir: join(ROOT, "bench/out/logs", opts.label), entry: opts.mode === "pipeline" ? "bench/child/worker.ts" : "bench/child/bare-worker.ts" });
+  const queue = createRunsQueue(redis, { prefix: PREFIX, attempts: 8 });
+  try {
+    fleet.startAll();
+    await waitWorkers(queue, 1, () => fleet.alive(0));
+    await sandbox.clearLogs();
+    const sandboxCpu0 = sandbox.cpuMs() ?? 0;
+    const workerCpu0 = cpuMsOfPid(fleet.pid(0)) ?? 0;
+    const benchCpu0 = process.cpuUsage();
+
+    const t0 = performance.now();
+    let tick: TickResult | undefined;
+    if (opts.mode === "pipeline") {
+      tick = await schedulerTick(db!, queue, log, { now, pageSize: 1000, ignoreSendHour: true });
+    } else {
+      for (let i = 0; i < grants.length; i += 1000) {
+        await queue.addBulk(
+          grants.slice(i, i + 1000).map((g) => {
+            const day = nextLocalDay(g.zone, now);
+            const w = localDayWindow(g.zone, day);
+            return { name: RUN_JOB_NAME, data: { grantId: g.id, email: g.email, start: w.start, end: w.end } as never, opts: { ...runJobOptions(8), jobId: runJobId(g.id, day) } };
+          }),
+        );
+      }
+    }
+    const enqueueMs = performance.now() - t0;
+    const drained = await waitDrained(queue, opts.timeoutMs);
+    const wallS = (drained.at - t0) / 1000;
+    const bench = process.cpuUsage(benchCpu0);
+
+    const counters = await sandbox.counters();
+    const result: BatchResult = {
+      mode: opts.mode,
+      grants: opts.grants,
+      wallS,
+      enqueueMs,
+      jobs: { completed: drained.counts.completed, failed: drained.counts.failed },
+      sends: counters.sends,
+      expectedSends: opts.grants * opts.meetings,
+      rateLimited: counters.rateLimitedNylas + counters.rateLimitedProvider,
+      grantsPerS: opts.grants / wallS,
+      remindersPerS: counters.sends / wallS,
+      workerPeakRssMb: peakRssOfPid(fleet.pid(0)),
+      workerCpuS: ((cpuMsOfPid(fleet.pid(0)) ?? 0) - workerCpu0) / 1000,
+      sandboxCpuS: ((sandbox.cpuMs() ?? 0) - sandboxCpu0) / 1000,
+      benchCpuS: (bench.user + bench.system) / 1e6,
+      tick,
+    };
+    if (db) {
+      result.ledgerSent = await db.reminder.count({ where: { status: "sent" } });
+      result.runsCompleted = await db.run.count({ where: { status: "completed" } });
+    }
+    return result;
+  } finally {
+    await fleet.stopAll(15_000);
+    await queue.close();
+    await deletePrefix(redis, PREFIX).catch(() => 0);
+    await db?.$disconnect();
+  }
+}
+
+/** One line describing a batch, for the progress output. */
+export function describeBatch(r: BatchResult): string {
+  return (
+    `${r.mode} ${r.grants} grants: ${r.wallS.toFixed(1)} s, ${r.grantsPerS.toFixed(0)} grants/s, ${r.remindersPerS.toFixed(0)} reminders/s; ` +
+    `sends ${r.sends}/${r.expectedSends}` +
+    (r.ledgerSent !== undefined ? `, ledger sent ${r.ledgerSent}, runs completed ${r.runsCompleted}` : "") +
+    `, jobs failed ${r.jobs.failed}, 429s ${r.rateLimited}; CPU s: worker ${r.workerCpuS?.toFixed(1)}, sandbox ${r.sandboxCpuS?.toFixed(1)}, bench ${r.benchCpuS.toFixed(1)}; worker peak RSS ${r.workerPeakRssMb?.toFixed(0)} MB`
+  );
+}
+
+/** Whether every expected reminder went out exactly once, as far as counts can tell. */
+export function batchProblems(r: BatchResult): string[] {
+  const p: string[] = [];
+  if (r.sends !== r.expectedSends) p.push(`${r.sends} sends for ${r.expectedSends} expected reminders`);
+  if (r.ledgerSent !== undefined && r.ledgerSent !== r.expectedSends) p.push(`ledger has ${r.ledgerSent} sent for ${r.expectedSends} expected`);
+  if (r.jobs.failed > 0) p.push(`${r.jobs.failed} jobs failed`);
+  if (r.rateLimited > 0) p.push(`${r.rateLimited} responses were 429`);
+  return p;
+}

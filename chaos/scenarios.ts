@@ -1,0 +1,274 @@
+/**
+ * The seven chaos scenarios of issue 5. Each runs one batch, does its damage while the batch
+ * runs, lets it settle and applies the same invariants (Batch.check), plus its own figures.
+ */
+import { markGrantValid } from "../src/grants/status.js";
+import { PrivateRedis } from "../test/harness/redis-server.js";
+import { Batch, sleep, type ChaosSettings, type CheckOptions, type ScenarioResult } from "./batch.js";
+import { hostileBeforeSync, hostileCheck, hostileInputs, hostileZones } from "./hostile.js";
+
+export interface ScenarioContext {
+  settings: ChaosSettings;
+  /** The private Redis the batch uses (scenario 2 restarts it). */
+  redis: PrivateRedis;
+  random: () => number;
+}
+
+export interface Scenario {
+  name: string;
+  title: string;
+  run(ctx: ScenarioContext): Promise<ScenarioResult>;
+}
+
+/** Runs a batch with `during` alongside it, then checks; always cleans up. */
+async function withBatch(
+  name: string,
+  title: string,
+  ctx: ScenarioContext,
+  batch: Batch,
+  during: (b: Batch) => Promise<Record<string, string | number> | void>,
+  opts: { check?: () => CheckOptions; after?: (b: Batch) => Promise<{ problems: string[]; figures: Record<string, string | number> }> } = {},
+): Promise<ScenarioResult> {
+  const started = Date.now();
+  const problems: string[] = [];
+  let figures: Record<string, string | number> = {};
+  try {
+    await batch.open();
+    await batch.start();
+    const own = (await during(batch)) ?? {};
+    const settled = await batch.waitSettled();
+    await batch.stopScheduler();
+    const r = await batch.check(settled, opts.check?.() ?? {});
+    problems.push(...r.problems);
+    figures = { ...r.figures, ...own };
+    if (opts.after) {
+      const extra = await opts.after(batch);
+      problems.push(...extra.problems);
+      figures = { ...figures, ...extra.figures };
+    }
+  } catch (err) {
+    problems.push(`scenario aborted: ${(err as Error).message}`);
+  } finally {
+    await batch.close();
+  }
+  return { name, title, ok: problems.length === 0, ms: Date.now() - started, figures, problems };
+}
+
+const pick = <T>(xs: T[], random: () => number): T | undefined => (xs.length ? xs[Math.floor(random() * xs.length)] : undefined);
+
+/** kill -9 of a random worker at random moments, each restarted after a short pause. */
+async function killLoop(b: Batch, ctx: ScenarioContext, target: number, gapMs: [number, number], until: () => boolean): Promise<number> {
+  let kills = 0;
+  // Kill workers that are busy, not ones still booting.
+  await b.waitProgress(0.03);
+  while (kills < target && !until()) {
+    await sleep(gapMs[0] + ctx.random() * (gapMs[1] - gapMs[0]));
+    if (until()) break;
+    const alive = Array.from({ length: b.fleet.size }, (_, i) => i).filter((i) => b.fleet.alive(i));
+    const i = pick(alive, ctx.random);
+    if (i === undefined) continue;
+    b.fleet.kill(i);
+    kills++;
+    await sleep(200 + ctx.random() * 800);
+    b.fleet.start(i);
+  }
+  return kills;
+}
+
+/** True once the queue has nothing left (checked at most every 500 ms). */
+function drainedProbe(b: Batch): () => boolean {
+  let drained = false;
+  let last = 0;
+  return () => {
+    if (Date.now() - last > 500) {
+      last = Date.now();
+      void b.unsettled().then(
+        (u) => (drained = u.counts.waiting + u.counts.active + u.counts.delayed + u.counts.prioritized === 0 && b.progress() > 0.5),
+        () => {},
+      );
+    }
+    return drained;
+  };
+}
+
+export const SCENARIOS: Scenario[] = [
+  {
+    name: "kill",
+    title: "kill -9 of workers at random moments, restarted each time",
+    run: (ctx) =>
+      withBatch("kill", "kill -9", ctx, new Batch("kill", ctx.settings), async (b) => {
+        const done = drainedProbe(b);
+        const kills = await killLoop(b, ctx, ctx.settings.kills, [800, 2500], done);
+        if (kills < ctx.settings.kills) throw new Error(`only ${kills} of ${ctx.settings.kills} kills happened before the batch drained`);
+        return { kills, "kill window": `${Math.round(b.progress() * 100)}% sent at the last kill` };
+      }),
+  },
+  {
+    name: "redis",
+    title: "Redis restarted with its data lost mid-batch",
+    run: (ctx) =>
+      withBatch("redis", "Redis lost", ctx, new Batch("redis", ctx.settings), async (b) => {
+        await b.waitProgress(0.35);
+        const before = await b.unsettled();
+        const at = Math.round(b.progress() * 100);
+        await ctx.redis.restart(1000);
+        const enqueuedBefore = b.tickEnqueued;
+        // Recovery: the next ticks find the unsettled runs in Postgres and queue them again.
+        await sleep(3000);
+        return { "restart at": `${at}% sent`, "jobs lost": before.counts.waiting + before.counts.active + before.counts.delayed, "re-enqueued": b.tickEnqueued - enqueuedBefore };
+      }),
+  },
+  {
+    name: "postgres",
+    title: "Postgres unreachable mid-batch",
+    run: (ctx) =>
+      withBatch("postgres", "Postgres down", ctx, new Batch("postgres", ctx.settings, { proxyDatabase: true }), async (b) => {
+        await b.waitProgress(0.3);
+        const at = Math.round(b.progress() * 100);
+        const sentBefore = b.sandbox.sentCount();
+        const cut = await b.proxy!.cut();
+        await sleep(ctx.settings.outageMs);
+        const sentDuring = b.sandbox.sentCount() - sentBefore;
+        await b.proxy!.restore();
+        return { "outage at": `${at}% sent`, "outage s": Math.round(ctx.settings.outageMs / 1000), "connections cut": cut, "sent during outage": sentDuring };
+      }),
+  },
+  {
+    name: "storms",
+    title: "429 storms on a tenth of the grants, 5xx bursts and dropped connections on all",
+    run: (ctx) => {
+      const batch = new Batch("storms", ctx.settings);
+      return withBatch("storms", "429/5xx/drops", ctx, batch, async (b) => {
+        const ids = b.sandbox.grantIds().filter((id) => b.validAtStart.has(id));
+        const storm = new Set(ids.filter(() => ctx.random() < 0.1));
+        // The sandbox's limiter answers 429 (with Retry-After) for the storm grants, half of
+        // their requests, in storms of 4 s every 6 s; others are untouched.
+        const limiter = b.sandbox.limiter;
+        const hitRequest = limiter.hitRequest.bind(limiter);
+        const hitSend = limiter.hitSend.bind(limiter);
+        const inStorm = (now: number) => (now - b.started) % 6000 < 4000;
+        let stormed = 0;
+        const stormy = (grantId: string, now: number) => storm.has(grantId) && inStorm(now) && ctx.random() < 0.5 && ++stormed > 0;
+        limiter.hitRequest = (grantId, now) => (stormy(grantId, now) ? 1 + Math.floor(ctx.random() * 2) : hitRequest(grantId, now));
+        limiter.hitSend = (grantId, provider, now) => (stormy(grantId, now) ? 1 : hitSend(grantId, provider, now));
+        // 5xx bursts and dropped connections on every grant: one second in three, about a
+        // third of all requests fail (so retries meet the next burst, but do get through).
+        let bursts = 0;
+        const done = drainedProbe(b);
+        while (!done() && b.progress() < 0.98) {
+          b.sandbox.injectFault({ kind: 503, count: null, probability: 0.12 });
+          b.sandbox.injectFault({ kind: 500, count: null, probability: 0.06 });
+          b.sandbox.injectFault({ kind: 502, count: null, probability: 0.06 });
+          b.sandbox.injectFault({ kind: 504, count: null, probability: 0.04 });
+          b.sandbox.injectFault({ kind: "drop", count: null, probability: 0.06 });
+          bursts++;
+          await sleep(1000);
+          b.sandbox.clearFaults();
+          await sleep(2000);
+        }
+        b.sandbox.clearFaults();
+        return { "storm grants": storm.size, "429s injected": stormed, bursts };
+      });
+    },
+  },
+  {
+    name: "invalidate",
+    title: "grants invalidated in the middle of their jobs",
+    run: (ctx) => {
+      const invalidated = new Set<string>();
+      const restored = new Set<string>();
+      const batch = new Batch("invalidate", ctx.settings);
+      return withBatch(
+        "invalidate",
+        "invalidated mid-job",
+        ctx,
+        batch,
+        async (b) => {
+          const target = Math.max(5, Math.round(ctx.settings.grants * 0.05));
+          const deadline = Date.now() + ctx.settings.timeoutMs;
+          while (invalidated.size < target && b.progress() < 0.95 && Date.now() < deadline) {
+            const active = await b.queue.getActive(0, 100);
+            for (const job of active.slice(0, 3)) {
+              const id = job.data.grantId;
+              if (invalidated.has(id) || b.sandbox.grant(id).grant_status !== "valid") continue;
+              b.sandbox.invalidateGrant(id);
+              invalidated.add(id);
+            }
+            await sleep(300);
+          }
+          // Let the batch settle, then half of those users re-authenticate (as the connect
+          // flow or a grant.updated webhook would report): their days must be finished.
+          if (!(await b.waitSettled())) throw new Error("batch did not settle before the re-authentication step");
+          for (const id of [...invalidated].filter((_, i) => i % 2 === 0)) {
+            b.sandbox.restoreGrant(id);
+            await markGrantValid(b.db, id, "re-authenticated (chaos)");
+            restored.add(id);
+          }
+          await b.tick();
+          return { invalidated: invalidated.size, "re-authenticated": restored.size };
+        },
+        { check: () => ({ mayMiss: new Set([...invalidated].filter((id) => !restored.has(id))) }) },
+      );
+    },
+  },
+  {
+    name: "sent-check",
+    title: "process dying between a send and the ledger update",
+    run: (ctx) => {
+      const batch = new Batch("sent-check", ctx.settings);
+      return withBatch(
+        "sent-check",
+        "died after send",
+        ctx,
+        batch,
+        async (b) => {
+          // The send happens at the sandbox, then the connection dies before the answer: for
+          // the worker exactly a crash between the send and the ledger update.
+          b.sandbox.injectFault({ kind: "drop_after", routeClass: "send", probability: 0.04, count: null });
+          const done = drainedProbe(b);
+          const kills = await killLoop(b, ctx, ctx.settings.sendKills, [3000, 6000], done);
+          await b.waitProgress(0.97);
+          b.sandbox.clearFaults();
+          return { kills };
+        },
+        {
+          after: async (b) => {
+            const droppedAfter = b.sandbox.requestLog().filter((e) => e.note === "dropped_after").length;
+            const lookups = b.sandbox.requestLog().filter((e) => e.route === "messages.list").length;
+            const recovered = b.workerLogLines(/reminder found in Sent folder/).length;
+            const problems: string[] = [];
+            if (droppedAfter === 0) problems.push("no send was dropped after it happened: the scenario did not exercise anything");
+            if (recovered === 0) problems.push("no reminder was recovered from the Sent folder");
+            return { problems, figures: { "sent then dropped": droppedAfter, "Sent-folder lookups": lookups, "found in Sent": recovered } };
+          },
+        },
+      );
+    },
+  },
+  {
+    name: "hostile",
+    title: "hostile data, malformed env and CLI input",
+    run: async (ctx) => {
+      const state = hostileBeforeSync(ctx.settings.seed);
+      const batch = new Batch("hostile", ctx.settings, { beforeSync: (sb) => state.inject(sb), afterSync: (b) => hostileZones(b, state) });
+      const inputs = hostileInputs(ctx.settings);
+      return withBatch(
+        "hostile",
+        "hostile data",
+        ctx,
+        batch,
+        // Unknown zones were written straight into the grant table after the sync (an old
+        // row, a bad import); the events were planted before it.
+        async () => ({}),
+        {
+          check: () => ({ mustBeSilent: state.badZoneGrants, refused: state.refusedKeys }),
+          after: async (b) => {
+            const data = await hostileCheck(b, state);
+            const io = await inputs;
+            return { problems: [...data.problems, ...io.problems], figures: { ...data.figures, ...io.figures } };
+          },
+        },
+      );
+    },
+  },
+];

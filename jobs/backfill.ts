@@ -1,0 +1,102 @@
+// `npm run backfill -- --help` — queue the nightly runs of past or missed days again (one-off dyno).
+import { runProcess } from "../src/app/process.js";
+import { parseBackfillArgs, UsageError, USAGE, type BackfillArgs } from "../src/backfill/args.js";
+import { BackfillError, dryRun, enqueueBackfill, isFailure, resolveGrants, table, waitForRuns, type Output } from "../src/backfill/backfill.js";
+import { requireSettings, redisTls } from "../src/config/env.js";
+import { createPrisma, type Db } from "../src/db/client.js";
+import { NylasApi } from "../src/nylas/client.js";
+import { createRunsQueue } from "../src/queue/queues.js";
+import { createRedis } from "../src/queue/redis.js";
+
+let args: BackfillArgs;
+try {
+  const parsed = parseBackfillArgs(process.argv.slice(2));
+  if (parsed === "help") {
+    process.stdout.write(`${USAGE}\n`);
+    process.exit(0);
+  }
+  args = parsed;
+} catch (err) {
+  if (err instanceof UsageError) {
+    process.stderr.write(`backfill: ${err.message} (see --help)\n`);
+    process.exit(2);
+  }
+  throw err;
+}
+
+// Logs are for trouble only; the command's own output is the lines below.
+process.env.LOG_LEVEL ??= "warn";
+
+const tty = process.stdout.isTTY === true;
+const out: Output = {
+  line: (text) => process.stdout.write(`${tty ? "\r\x1b[K" : ""}${text}\n`),
+  ...(tty ? { progress: (text: string) => process.stdout.write(`\r\x1b[K${text}`) } : {}),
+};
+
+await runProcess("backfill", async (config, log) => {
+  requireSettings(config, ["DATABASE_URL"], "for a backfill");
+  const db: Db = await createPrisma(config.DATABASE_URL, { max: 4 });
+  const redis = args.dryRun ? undefined : createRedis(config.REDIS_URL, { connectionName: "nr-backfill", ...redisTls(config) });
+  redis?.on("error", (err) => log.warn({ err }, "redis connection error"));
+  const queue = redis ? createRunsQueue(redis, { prefix: config.QUEUE_PREFIX, attempts: config.JOB_ATTEMPTS }) : undefined;
+  const abort = new AbortController();
+  let closed = false;
+  const close = async () => {
+    if (closed) return;
+    closed = true;
+    abort.abort();
+    await queue?.close().catch(() => {});
+    await redis?.quit().catch(() => redis.disconnect());
+    await db.$disconnect();
+  };
+
+  const main = async (): Promise<number> => {
+    const grants = await resolveGrants(db, args, out);
+    if (grants.length === 0) {
+      out.line("no grant to backfill");
+      return args.all ? 0 : 1;
+    }
+    const span = args.days.length === 1 ? args.days[0]! : `${args.days[0]} … ${args.days[args.days.length - 1]} (${args.days.length} days)`;
+
+    if (args.dryRun) {
+      const nylas = new NylasApi({ apiKey: config.NYLAS_API_KEY, apiUri: config.NYLAS_API_URI, timeout: config.NYLAS_TIMEOUT_S });
+      out.line(`dry run: ${grants.length} grant(s), ${span}; nothing is queued or sent`);
+      const r = await dryRun(db, nylas, grants, args.days, { includeAllDay: config.INCLUDE_ALL_DAY });
+      if (r.rows.length > 0) for (const l of table(["grant", "day", "starts", "to", "subject", "state"], r.rows.map((x) => [x.grantId, x.day, x.start, x.to, x.subject, x.state]))) out.line(l);
+      for (const e of r.errors) out.line(`cannot read ${e.grantId} ${e.day}: ${e.error}`);
+      out.line(`would send ${r.wouldSend} reminder(s); ${r.alreadySent} already sent${r.errors.length ? `; ${r.errors.length} calendar read(s) failed` : ""}`);
+      return r.errors.length > 0 ? 1 : 0;
+    }
+
+    const { runs, added } = await enqueueBackfill(db, queue!, grants, args.days);
+    out.line(`queued ${added} job(s) for ${grants.length} grant(s), ${span}${runs.length > added ? `; ${runs.length - added} already waiting or running` : ""}`);
+    if (!args.wait) {
+      out.line("the worker dyno runs them; follow them in Bull Board (/admin/queues) or run again with --wait");
+      return 0;
+    }
+    const outcomes = await waitForRuns(db, queue!, runs, out, { timeoutMs: args.timeoutS * 1000, signal: abort.signal });
+    const rows = outcomes.map((o) => [o.grantId, o.day, o.runStatus, String(o.meetings), String(o.sent), String(o.failed), o.error ?? ""]);
+    for (const l of table(["grant", "day", "status", "meetings", "sent", "failed", "note"], rows)) out.line(l);
+    const failures = outcomes.filter(isFailure).length;
+    const sent = outcomes.reduce((a, o) => a + o.sent, 0);
+    out.line(`${outcomes.length} run(s): ${outcomes.length - failures} ok, ${failures} failed; ${sent} reminder(s) sent in total for these days`);
+    return failures > 0 ? 1 : 0;
+  };
+
+  void main()
+    .catch((err: unknown) => {
+      if (err instanceof BackfillError) {
+        out.line(`backfill: ${err.message}`);
+        return err.exitCode;
+      }
+      log.error({ err }, "backfill failed");
+      return 1;
+    })
+    .then(async (code) => {
+      await close();
+      await new Promise<void>((r) => log.flush(() => r()));
+      process.exit(code);
+    });
+
+  return { close };
+});

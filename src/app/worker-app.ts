@@ -1,0 +1,140 @@
+import { Worker, type Job } from "bullmq";
+import type { Redis } from "ioredis";
+import { redisTls, type Config } from "../config/env.js";
+import type { Db } from "../db/client.js";
+import type { Logger } from "../log/logger.js";
+import { NylasApi } from "../nylas/client.js";
+import { createRunsQueue, createTickQueue, TICK_JOB_NAME, TICK_QUEUE, TICK_SCHEDULER_ID, type RunsQueue } from "../queue/queues.js";
+import { createRedis } from "../queue/redis.js";
+import { backoffWithJitter, GrantLimiter } from "../ratelimit/grant-limiter.js";
+import { Ledger } from "../reminders/ledger.js";
+import { RUNS_QUEUE, type RunJobData, type RunResult } from "../runs/run-job.js";
+import { RunProcessor } from "../runs/run-processor.js";
+import { schedulerTick, type TickResult } from "../scheduler/tick.js";
+import type { WebhookJobData, WebhookResult } from "../webhooks/queue.js";
+import { startWebhooksWorker } from "../webhooks/worker.js";
+
+export interface WorkerApp {
+  runsQueue: RunsQueue;
+  runsWorker: Worker<RunJobData, RunResult>;
+  tickWorker?: Worker;
+  /** Consumer of the `webhooks` queue filled by the web dyno's /webhooks/nylas. */
+  webhooksWorker?: Worker<WebhookJobData, WebhookResult>;
+  processor: RunProcessor;
+  /** Stops taking jobs, lets active ones finish within `graceMs`, closes connections. */
+  close(graceMs?: number): Promise<void>;
+}
+
+export interface WorkerAppOptions {
+  /** Register the repeating scheduler tick and process it here (default true). */
+  scheduler?: boolean;
+  /** Tick options for the demo: enqueue every grant regardless of its send hour. */
+  ignoreSendHour?: boolean;
+  /** Reuse a Prisma client (the demo's embedded PGlite, tests). */
+  db: Db;
+  /** Ledger lease (ms); defaults to twice the Nylas timeout plus a margin. */
+  leaseMs?: number;
+  /** Process the webhook notifications queued by the web dyno here (default true). */
+  webhooks?: boolean;
+}
+
+export async function startWorkerApp(config: Config, log: Logger, options: WorkerAppOptions): Promise<WorkerApp> {
+  const { db } = options;
+  const connection = createRedis(config.REDIS_URL, { connectionName: "nr-worker", ...redisTls(config) });
+  const nylas = new NylasApi({ apiKey: config.NYLAS_API_KEY, apiUri: config.NYLAS_API_URI, timeout: config.NYLAS_TIMEOUT_S });
+  const limiter = new GrantLimiter(connection, {
+    prefix: config.QUEUE_PREFIX,
+    read: { perSecond: config.RATE_READS_PER_SEC },
+    send: { perSecond: config.RATE_SENDS_PER_SEC, marginMs: config.RATE_SEND_MARGIN_MS },
+    sendByProvider: {
+      google: { perSecond: config.RATE_SENDS_PER_SEC_GOOGLE, marginMs: config.RATE_SEND_MARGIN_MS },
+      microsoft: { perSecond: config.RATE_SENDS_PER_SEC_MICROSOFT, marginMs: config.RATE_SEND_MARGIN_MS },
+    },
+  });
+  const ledger = new Ledger(db, { leaseMs: options.leaseMs ?? config.NYLAS_TIMEOUT_S * 2000 + 30_000, maxAttempts: 5 });
+  const processor = new RunProcessor({
+    db,
+    nylas,
+    limiter,
+    ledger,
+    log,
+    settings: { includeAllDay: config.INCLUDE_ALL_DAY, jobConcurrency: config.JOB_CONCURRENCY, inlineWaitMaxMs: 1000, maxDelays: 200 },
+  });
+  const runsQueue = createRunsQueue(connection, { prefix: config.QUEUE_PREFIX, attempts: config.JOB_ATTEMPTS });
+
+  const runsWorker = new Worker<RunJobData, RunResult>(RUNS_QUEUE, (job, token) => processor.process(job, token), {
+    connection,
+    prefix: config.QUEUE_PREFIX,
+    concurrency: config.WORKER_CONCURRENCY,
+    // A dyno restart (or a kill) mid-job makes the job stall; it is safe to run again, so a
+    // few stalls must not fail the day.
+    maxStalledCount: 10,
+    settings: { backoffStrategy: (attemptsMade: number) => backoffWithJitter(attemptsMade, 2000, 300_000) },
+  });
+  runsWorker.on("failed", (job: Job<RunJobData> | undefined, err: Error) => {
+    if (!job) return;
+    const final = err.name === "UnrecoverableError" || job.attemptsMade >= (job.opts.attempts ?? 1);
+    log.warn({ grantId: job.data.grantId, day: job.data.day, jobId: job.id, attemptsMade: job.attemptsMade, final }, `job failed: ${err.message}`);
+    // However the job ended for good (retries spent, stalled too often), its run must not
+    // stay "running": the day shows as failed for an operator to retry or backfill.
+    if (final) {
+      void db.run
+        .updateMany({ where: { grantId: job.data.grantId, day: job.data.day, status: { in: ["queued", "running"] } }, data: { status: "failed", lastError: err.message.slice(0, 500), finishedAt: new Date() } })
+        .catch((e: unknown) => log.error({ err: e, grantId: job.data.grantId }, "could not record a failed run"));
+    }
+  });
+  runsWorker.on("error", (err) => log.error({ err }, "runs worker error"));
+
+  let tickWorker: Worker | undefined;
+  let tickQueue: ReturnType<typeof createTickQueue> | undefined;
+  if (options.scheduler !== false) {
+    tickQueue = createTickQueue(connection, config.QUEUE_PREFIX);
+    const register = async () => {
+      // Idempotent: called again whenever Redis comes back, since a Redis that lost its
+      // data also lost the scheduler.
+      await tickQueue!.upsertJobScheduler(TICK_SCHEDULER_ID, { every: config.SCHEDULER_EVERY_MS }, { name: TICK_JOB_NAME, opts: { removeOnComplete: 50, removeOnFail: 50 } });
+    };
+    await register();
+    connection.on("ready", () => void register().catch((err) => log.error({ err }, "could not register the scheduler")));
+    tickWorker = new Worker(
+      TICK_QUEUE,
+      async (): Promise<TickResult> => {
+        const result = await schedulerTick(db, runsQueue, log, { pageSize: config.SCHEDULER_PAGE_SIZE, ignoreSendHour: options.ignoreSendHour });
+        log.info(result, "scheduler tick");
+        return result;
+      },
+      { connection, prefix: config.QUEUE_PREFIX, concurrency: 1 },
+    );
+    tickWorker.on("error", (err) => log.error({ err }, "tick worker error"));
+  }
+
+  const webhooksWorker = options.webhooks === false ? undefined : startWebhooksWorker(config, log, { db, connection, nylas, runsQueue });
+
+  return {
+    runsQueue,
+    runsWorker,
+    tickWorker,
+    webhooksWorker,
+    processor,
+    async close(graceMs = 25_000) {
+      // Workers stop fetching at once; active jobs get until the deadline to finish.
+      const closing = Promise.all([runsWorker.close(), tickWorker?.close(), webhooksWorker?.close()]);
+      const timedOut = await Promise.race([closing.then(() => false), new Promise<boolean>((r) => setTimeout(() => r(true), graceMs).unref())]);
+      if (timedOut) {
+        // Jobs cut off here are stalled and picked up elsewhere; the ledger stops duplicates.
+        log.warn("active jobs did not finish in time; closing anyway");
+        await Promise.all([runsWorker.close(true), tickWorker?.close(true), webhooksWorker?.close(true)]);
+      }
+      await Promise.all([runsQueue.close(), tickQueue?.close()]);
+      await quit(connection);
+    },
+  };
+}
+
+async function quit(redis: Redis): Promise<void> {
+  try {
+    await redis.quit();
+  } catch {
+    redis.disconnect();
+  }
+}

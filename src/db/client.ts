@@ -1,0 +1,82 @@
+import { mkdirSync } from "node:fs";
+import { resolve } from "node:path";
+import { PrismaPg } from "@prisma/adapter-pg";
+import type { PGlite } from "@electric-sql/pglite";
+import { PrismaClient } from "./generated/client.js";
+import { migrate, pgliteExecutor, type MigrateOptions } from "./migrate.js";
+
+export { Prisma, PrismaClient } from "./generated/client.js";
+export type { Grant, Reminder, Run, WebhookDelivery } from "./generated/client.js";
+export { GrantStatus, ReminderStatus, RunStatus } from "./generated/enums.js";
+
+/** The Prisma client every module receives (created by {@link createPrisma}). */
+export type Db = PrismaClient;
+
+export interface CreatePrismaOptions {
+  /** Size of the node-postgres pool (Postgres only). */
+  max?: number;
+  /**
+   * Embedded PGlite only (no URL): where its data lives. A directory path, or `"memory"` for a
+   * throw-away in-memory database. Default: `PGLITE_DATA_DIR`, else `.demo-data/pglite`.
+   */
+  pgliteDataDir?: string;
+  /** Embedded PGlite only: run the migrations on open (default true). */
+  migrate?: boolean;
+  /** Passed to the migrator when PGlite is migrated on open. */
+  migrateOptions?: MigrateOptions;
+}
+
+/** What each client owns besides itself, so {@link closePrisma} can release it. */
+const owned = new WeakMap<object, { pglite?: PGlite }>();
+
+/**
+ * A Prisma client over Postgres (`@prisma/adapter-pg`) when given a connection string;
+ * without one, over an embedded PGlite database (`pglite-prisma-adapter`) that is migrated
+ * with the same migrations on open. PGlite is for the demo and quick local runs: one process,
+ * one connection, no server.
+ */
+export async function createPrisma(databaseUrl?: string, options: CreatePrismaOptions = {}): Promise<Db> {
+  if (databaseUrl) {
+    const adapter = new PrismaPg({ connectionString: databaseUrl, ...(options.max ? { max: options.max } : {}) });
+    const prisma = new PrismaClient({ adapter });
+    owned.set(prisma, {});
+    return prisma;
+  }
+
+  // Loaded only on this path, so Postgres processes never load the embedded database.
+  const [{ PGlite }, { PrismaPGlite }] = await Promise.all([import("@electric-sql/pglite"), import("pglite-prisma-adapter")]);
+  const dataDir = options.pgliteDataDir ?? process.env.PGLITE_DATA_DIR ?? ".demo-data/pglite";
+  let pglite: PGlite;
+  if (dataDir === "memory" || dataDir.startsWith("memory://")) {
+    pglite = await PGlite.create();
+  } else {
+    const dir = resolve(dataDir);
+    mkdirSync(dir, { recursive: true });
+    pglite = await PGlite.create(dir);
+  }
+  try {
+    if (options.migrate !== false) await migrate(pgliteExecutor(pglite), options.migrateOptions);
+  } catch (err) {
+    await pglite.close().catch(() => {});
+    throw err;
+  }
+  const prisma = new PrismaClient({ adapter: new PrismaPGlite(pglite) });
+  owned.set(prisma, { pglite });
+  return prisma;
+}
+
+/** The embedded PGlite instance behind a client from {@link createPrisma}, if any. */
+export function pgliteOf(prisma: Db): PGlite | undefined {
+  return owned.get(prisma)?.pglite;
+}
+
+/** Disconnects the client and, for PGlite, closes the embedded database. */
+export async function closePrisma(prisma: Db): Promise<void> {
+  const extra = owned.get(prisma);
+  try {
+    await prisma.$disconnect();
+  } finally {
+    if (extra?.pglite && !extra.pglite.closed) await extra.pglite.close();
+    owned.delete(prisma);
+  }
+}

@@ -1,0 +1,158 @@
+import { Nylas, type NylasClient } from "./sdk.js";
+import type { Event, Grant as NylasGrant, Message } from "nylas";
+
+/**
+ * Exactly the Nylas calls the worker makes, on the official SDK. Paging is done here page
+ * by page (not with the SDK's iterator) so the caller can take a rate-limit token before
+ * each request and resume from a cursor after a back-off.
+ */
+
+export interface NylasSettings {
+  apiKey: string;
+  apiUri: string;
+  /** Seconds. */
+  timeout?: number;
+}
+
+export interface EventsPageQuery {
+  calendarId: string;
+  /** Unix seconds, inclusive. */
+  start: number;
+  /** Unix seconds, exclusive. */
+  end: number;
+  limit?: number;
+  pageToken?: string;
+  expandRecurring?: boolean;
+}
+
+export interface Page<T> {
+  items: T[];
+  nextCursor?: string;
+}
+
+export interface Recipient {
+  name?: string;
+  email: string;
+}
+
+export interface OutgoingMessage {
+  to: Recipient[];
+  subject: string;
+  body: string;
+  isPlaintext?: boolean;
+  customHeaders?: { name: string; value: string }[];
+}
+
+export interface SentMessage {
+  id: string;
+  date?: number;
+  subject?: string;
+  headers: { name: string; value: string }[];
+}
+
+export interface GrantInfo {
+  id: string;
+  email: string;
+  provider: string;
+  status: "valid" | "invalid";
+}
+
+/** The largest page Nylas serves for events. */
+export const MAX_EVENTS_PAGE = 200;
+
+export class NylasApi {
+  readonly sdk: NylasClient;
+
+  constructor(settings: NylasSettings) {
+    this.sdk = new Nylas({ apiKey: settings.apiKey, apiUri: settings.apiUri, timeout: settings.timeout ?? 30 });
+  }
+
+  async eventsPage(grantId: string, query: EventsPageQuery): Promise<Page<Event>> {
+    const res = await this.sdk.events.list({
+      identifier: grantId,
+      queryParams: {
+        calendarId: query.calendarId,
+        start: String(query.start),
+        end: String(query.end),
+        limit: query.limit ?? MAX_EVENTS_PAGE,
+        expandRecurring: query.expandRecurring ?? true,
+        ...(query.pageToken ? { pageToken: query.pageToken } : {}),
+      },
+    });
+    return { items: res.data ?? [], nextCursor: res.nextCursor || undefined };
+  }
+
+  /** Every event of the window across all pages; `beforePage` runs before each request. */
+  async *events(grantId: string, query: Omit<EventsPageQuery, "pageToken">, beforePage?: () => Promise<void>): AsyncGenerator<Event[]> {
+    let pageToken: string | undefined;
+    do {
+      if (beforePage) await beforePage();
+      const page = await this.eventsPage(grantId, { ...query, pageToken });
+      yield page.items;
+      pageToken = page.nextCursor;
+    } while (pageToken);
+  }
+
+  async send(grantId: string, message: OutgoingMessage): Promise<{ id: string }> {
+    const res = await this.sdk.messages.send({
+      identifier: grantId,
+      requestBody: {
+        to: message.to,
+        subject: message.subject,
+        body: message.body,
+        ...(message.isPlaintext ? { isPlaintext: true } : {}),
+        ...(message.customHeaders?.length ? { customHeaders: message.customHeaders } : {}),
+      },
+    });
+    return { id: res.data.id };
+  }
+
+  /** The grant's Sent folder since `after` (Unix seconds), newest first, with headers. */
+  async sentPage(grantId: string, opts: { after: number; limit?: number; pageToken?: string }): Promise<Page<SentMessage>> {
+    const res = await this.sdk.messages.list({
+      identifier: grantId,
+      queryParams: {
+        in: ["SENT"],
+        receivedAfter: opts.after,
+        limit: opts.limit ?? 50,
+        fields: "include_headers" as never,
+        ...(opts.pageToken ? { pageToken: opts.pageToken } : {}),
+      },
+    });
+    return {
+      items: (res.data ?? []).map((m: Message) => ({ id: m.id, date: m.date, subject: m.subject, headers: normaliseHeaders(m.headers) })),
+      nextCursor: res.nextCursor || undefined,
+    };
+  }
+
+  async grant(grantId: string): Promise<GrantInfo> {
+    const res = await this.sdk.grants.find({ grantId });
+    return toGrantInfo(res.data);
+  }
+
+  async grantsPage(opts: { limit: number; offset: number }): Promise<GrantInfo[]> {
+    const res = await this.sdk.grants.list({ queryParams: { limit: opts.limit, offset: opts.offset } });
+    return (res.data ?? []).map(toGrantInfo);
+  }
+
+  /** The calendar's IANA time zone, or undefined when the provider gives none. */
+  async calendarZone(grantId: string, calendarId = "primary"): Promise<string | undefined> {
+    const res = await this.sdk.calendars.find({ identifier: grantId, calendarId });
+    const zone = res.data?.timezone;
+    return typeof zone === "string" && zone.length > 0 ? zone : undefined;
+  }
+}
+
+function toGrantInfo(g: NylasGrant): GrantInfo {
+  return {
+    id: g.id,
+    email: g.email ?? "",
+    provider: g.provider,
+    status: g.grantStatus === "invalid" ? "invalid" : "valid",
+  };
+}
+
+function normaliseHeaders(headers: unknown): { name: string; value: string }[] {
+  if (!Array.isArray(headers)) return [];
+  return headers.filter((h): h is { name: string; value: string } => typeof h?.name === "string" && typeof h?.value === "string");
+}

@@ -1,0 +1,296 @@
+import { DelayedError, UnrecoverableError, type Job } from "bullmq";
+import pLimit from "p-limit";
+import type { Event } from "nylas";
+import type { Db } from "../db/client.js";
+import type { Logger } from "../log/logger.js";
+import type { NylasApi } from "../nylas/client.js";
+import { classifyError, describeFailure, type Failure } from "../nylas/errors.js";
+import { backoffWithJitter, type Budget, type GrantLimiter } from "../ratelimit/grant-limiter.js";
+import type { Ledger } from "../reminders/ledger.js";
+import type { Meeting } from "../reminders/meeting.js";
+import { findSentByMarker, MARKER_HEADER } from "../reminders/sent-check.js";
+import { selectMeetings } from "../reminders/select.js";
+import { composeReminder } from "../reminders/template.js";
+import { localDayWindow } from "../time/window.js";
+import type { RunJobData, RunResult } from "./run-job.js";
+import { markGrantNeedsReauth } from "../grants/status.js";
+
+export interface RunProcessorSettings {
+  includeAllDay: boolean;
+  /** Concurrent Nylas calls inside one job. */
+  jobConcurrency: number;
+  /** Longest wait for a rate-limit token spent inside the worker slot; longer waits delay the job. */
+  inlineWaitMaxMs: number;
+  /** Give up a job that has been put back this many times for rate limits. */
+  maxDelays: number;
+}
+
+export interface RunProcessorDeps {
+  db: Db;
+  nylas: NylasApi;
+  limiter: GrantLimiter;
+  ledger: Ledger;
+  log: Logger;
+  settings: RunProcessorSettings;
+}
+
+/** A grant's budget is spent for longer than a job should hold its worker slot. */
+class GrantBusy extends Error {
+  constructor(readonly waitMs: number, readonly why: string) {
+    super(`grant busy for ${waitMs} ms (${why})`);
+  }
+}
+
+/** Some reminders failed transiently: the job is retried with back-off. */
+class RunIncomplete extends Error {}
+
+/** Stops the other meetings of a job once the grant is known to be unusable. */
+class GrantUnauthorized extends Error {
+  constructor(readonly failure: Failure) {
+    super(describeFailure(failure));
+  }
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Processes one job: one grant, one local day. Reads the day's events, selects the
+ * meetings, and sends each reminder through the ledger. Safe to run again at any point:
+ * what was sent is never sent again, what is missing is sent.
+ */
+export class RunProcessor {
+  constructor(private readonly deps: RunProcessorDeps) {}
+
+  async process(job: Job<RunJobData, RunResult>, token?: string): Promise<RunResult> {
+    const { db, log: baseLog } = this.deps;
+    const { grantId, day } = job.data;
+    const log = baseLog.child({ grantId, day, jobId: job.id });
+    const startedAt = Date.now();
+
+    const grant = await db.grant.findUnique({ where: { id: grantId } });
+    if (!grant) throw new UnrecoverableError(`grant ${grantId} is not in the database`);
+    if (grant.status !== "valid" || !grant.enabled) {
+      const reason = !grant.enabled ? "grant disabled" : `grant ${grant.status}`;
+      await this.saveRun(grantId, day, grant.timeZone, { status: grant.status === "needs_reauth" ? "needs_reauth" : "skipped", lastError: reason, finishedAt: new Date() });
+      log.info({ reason }, "run skipped");
+      return { status: "skipped", reason, sent: 0, failed: 0, meetings: 0, skipped: {} };
+    }
+
+    let window: { start: number; end: number };
+    try {
+      window = localDayWindow(grant.timeZone, day);
+    } catch (err) {
+      const message = (err as Error).message;
+      await this.saveRun(grantId, day, grant.timeZone, { status: "failed", lastError: message, finishedAt: new Date() });
+      log.error({ err }, "run cannot start");
+      throw new UnrecoverableError(message);
+    }
+
+    await db.run.upsert({
+      where: { grantId_day: { grantId, day } },
+      create: { grantId, day, status: "running", jobId: job.id, timeZone: grant.timeZone, windowStart: new Date(window.start * 1000), windowEnd: new Date(window.end * 1000), attempts: 1, startedAt: new Date() },
+      update: { status: "running", jobId: job.id, timeZone: grant.timeZone, windowStart: new Date(window.start * 1000), windowEnd: new Date(window.end * 1000), attempts: { increment: 1 }, lastError: null },
+    });
+
+    try {
+      const events = await this.readEvents(grant.id, grant.calendarId, window);
+      const selection = selectMeetings(events, { window, grantEmail: grant.email, includeAllDay: this.deps.settings.includeAllDay, zone: grant.timeZone });
+      for (const problem of selection.problems.slice(0, 20)) log.warn({ eventId: problem.eventId }, `event skipped: ${problem.reason}`);
+
+      const outcome = await this.sendAll(selection.meetings, { grantId, day, email: grant.email, provider: grant.provider, zone: grant.timeZone }, log);
+      const totals = await this.deps.ledger.totals(grantId, day);
+      const result: RunResult = {
+        status: outcome.retryInMs !== undefined ? "incomplete" : "completed",
+        meetings: selection.meetings.length,
+        sent: totals.sent,
+        failed: totals.failed,
+        skipped: selection.skipped,
+      };
+      const skippedTotal = Object.values(selection.skipped).reduce<number>((a, b) => a + (b ?? 0), 0);
+      const counts = {
+        meetingsSeen: selection.meetings.length + skippedTotal,
+        remindersSent: totals.sent,
+        remindersFailed: totals.failed,
+        remindersSkipped: skippedTotal,
+        skippedByReason: selection.skipped,
+      };
+      await job.updateProgress({ sent: totals.sent, failed: totals.failed, meetings: selection.meetings.length });
+
+      if (outcome.retryInMs !== undefined) {
+        // Some reminders are held by another attempt or failed transiently: record what we
+        // know and come back; the ledger makes the next attempt send only what is missing.
+        await this.saveRun(grantId, day, grant.timeZone, { ...counts, status: "running", lastError: outcome.reason ?? null });
+        if (outcome.transient) throw new RunIncomplete(`incomplete: ${outcome.reason}`);
+        throw await this.delay(job, token, outcome.retryInMs, outcome.reason ?? "reminders held", log);
+      }
+
+      const finishedAt = new Date();
+      await this.saveRun(grantId, day, grant.timeZone, { ...counts, status: "completed", finishedAt, durationMs: finishedAt.getTime() - startedAt, lastError: null });
+      log.info({ ...result, ms: finishedAt.getTime() - startedAt }, "run completed");
+      return result;
+    } catch (err) {
+      if (err instanceof DelayedError || err instanceof UnrecoverableError) throw err;
+      if (err instanceof GrantBusy) throw await this.delay(job, token, err.waitMs, err.why, log);
+      if (err instanceof RunIncomplete) {
+        const attemptsLeft = (job.opts.attempts ?? 1) - job.attemptsMade - 1;
+        if (attemptsLeft <= 0) await this.saveRun(grantId, day, grant.timeZone, { status: "failed", lastError: err.message, finishedAt: new Date() });
+        log.warn({ attemptsLeft }, `run attempt incomplete: ${err.message}`);
+        throw err;
+      }
+      const failure = err instanceof GrantUnauthorized ? err.failure : classifyError(err);
+      if (failure.kind === "auth") {
+        await markGrantNeedsReauth(db, grantId, describeFailure(failure));
+        await this.saveRun(grantId, day, grant.timeZone, { status: "needs_reauth", lastError: describeFailure(failure), finishedAt: new Date() });
+        log.warn({ requestId: failure.requestId }, "grant needs re-authentication; run stopped");
+        throw new UnrecoverableError(`grant needs re-authentication: ${failure.message}`);
+      }
+      if (failure.kind === "rate_limited") {
+        const waitMs = await this.deps.limiter.block(grantId, failure.retryAfterMs ?? backoffWithJitter(job.data.delays ?? 0, 1000, 60_000));
+        throw await this.delay(job, token, waitMs, describeFailure(failure), log);
+      }
+      const lastError = describeFailure(failure);
+      const attemptsLeft = (job.opts.attempts ?? 1) - job.attemptsMade - 1;
+      await this.saveRun(grantId, day, grant.timeZone, { status: attemptsLeft > 0 && failure.kind === "transient" ? "running" : "failed", lastError });
+      log.warn({ attemptsLeft, kind: failure.kind }, `run attempt failed: ${lastError}`);
+      if (failure.kind === "permanent") throw new UnrecoverableError(lastError);
+      throw new Error(lastError, { cause: err });
+    }
+  }
+
+  private async readEvents(grantId: string, calendarId: string, window: { start: number; end: number }): Promise<Event[]> {
+    const events: Event[] = [];
+    const pages = this.deps.nylas.events(grantId, { calendarId, start: window.start, end: window.end, limit: 200, expandRecurring: true }, () => this.acquire(grantId, "read"));
+    for await (const page of pages) events.push(...page);
+    return events;
+  }
+
+  private async sendAll(
+    meetings: Meeting[],
+    ctx: { grantId: string; day: string; email: string; provider: string; zone: string },
+    log: Logger,
+  ): Promise<{ retryInMs?: number; reason?: string; transient?: boolean }> {
+    const limit = pLimit(this.deps.settings.jobConcurrency);
+    let retryInMs: number | undefined;
+    let reason: string | undefined;
+    let transient = false;
+    let stop: unknown;
+    const hold = (ms: number, why: string, isTransient = false) => {
+      retryInMs = retryInMs === undefined ? ms : Math.max(retryInMs, ms);
+      reason = why;
+      transient ||= isTransient;
+    };
+
+    await Promise.all(
+      meetings.map((meeting) =>
+        limit(async () => {
+          if (stop) return;
+          try {
+            const r = await this.sendOne(meeting, ctx, log);
+            if (r.hold) hold(r.hold.ms, r.hold.why, r.hold.transient);
+          } catch (err) {
+            // Rate limits and 401s concern the whole grant: the meetings still queued
+            // return at once (clearQueue would leave their promises unsettled).
+            stop ??= err;
+          }
+        }),
+      ),
+    );
+    if (stop) throw stop;
+    return { retryInMs, reason, transient };
+  }
+
+  private async sendOne(
+    meeting: Meeting,
+    ctx: { grantId: string; day: string; email: string; provider: string; zone: string },
+    log: Logger,
+  ): Promise<{ hold?: { ms: number; why: string; transient?: boolean } }> {
+    const { ledger, nylas } = this.deps;
+    const claim = await ledger.claim({ grantId: ctx.grantId, eventId: meeting.eventId, eventStart: meeting.start, day: ctx.day, title: meeting.title, recipients: meeting.recipients });
+    if (claim.outcome === "done") return {};
+    if (claim.outcome === "exhausted") return {};
+    if (claim.outcome === "busy") return { hold: { ms: claim.retryInMs, why: `reminder for ${meeting.eventId} is held by another attempt` } };
+
+    if (claim.uncertain) {
+      // An earlier attempt claimed this reminder and never recorded the outcome: it may
+      // have died between the send and the ledger update. The Sent folder knows.
+      await this.acquire(ctx.grantId, "read");
+      const found = await findSentByMarker(nylas, ctx.grantId, claim.marker, meeting.start - 7 * 86_400);
+      if (found) {
+        await ledger.markSent(claim.id, found);
+        log.info({ eventId: meeting.eventId, messageId: found }, "reminder found in Sent folder; not sent again");
+        return {};
+      }
+    }
+
+    const message = composeReminder(meeting, { zone: ctx.zone, senderEmail: ctx.email, marker: claim.marker, now: new Date() });
+    try {
+      await this.acquire(ctx.grantId, "send", ctx.provider);
+    } catch (err) {
+      await ledger.markFailed(claim.id, "not sent: grant budget spent", { countAttempt: false });
+      throw err;
+    }
+    try {
+      const sent = await nylas.send(ctx.grantId, {
+        to: meeting.recipients,
+        subject: message.subject,
+        body: message.html,
+        customHeaders: [{ name: MARKER_HEADER, value: claim.marker }],
+      });
+      await ledger.markSent(claim.id, sent.id);
+      return {};
+    } catch (err) {
+      const failure = classifyError(err);
+      const text = describeFailure(failure);
+      switch (failure.kind) {
+        // Neither is the reminder's fault, so the refused claim does not count against it.
+        case "auth":
+          await ledger.markFailed(claim.id, text, { countAttempt: false });
+          throw new GrantUnauthorized(failure);
+        case "rate_limited":
+          await ledger.markFailed(claim.id, text, { countAttempt: false });
+          throw err;
+        case "permanent":
+          await ledger.markFailed(claim.id, text);
+          log.warn({ eventId: meeting.eventId, requestId: failure.requestId }, `reminder refused: ${text}`);
+          return {};
+        case "transient":
+          // Unknown whether it went out: keep the claim, let the next attempt check.
+          await ledger.release(claim.id, text);
+          log.warn({ eventId: meeting.eventId, requestId: failure.requestId }, `reminder send uncertain: ${text}`);
+          return { hold: { ms: 0, why: text, transient: true } };
+      }
+    }
+  }
+
+  /** Takes a token from the grant's budget, sleeping only for short waits. */
+  private async acquire(grantId: string, budget: Budget, provider?: string): Promise<void> {
+    for (;;) {
+      const waitMs = await this.deps.limiter.take(grantId, budget, provider);
+      if (waitMs === 0) return;
+      if (waitMs > this.deps.settings.inlineWaitMaxMs) throw new GrantBusy(waitMs, `${budget} budget of grant spent`);
+      await sleep(waitMs);
+    }
+  }
+
+  /** Hands the worker slot back: the job waits in the delayed set, not in a worker. */
+  private async delay(job: Job<RunJobData, RunResult>, token: string | undefined, ms: number, why: string, log: Logger): Promise<Error> {
+    const delays = (job.data.delays ?? 0) + 1;
+    if (delays > this.deps.settings.maxDelays) {
+      await this.saveRun(job.data.grantId, job.data.day, undefined, { status: "failed", lastError: `gave up after ${delays - 1} delays: ${why}` });
+      return new UnrecoverableError(`gave up after ${delays - 1} delays: ${why}`);
+    }
+    await job.updateData({ ...job.data, delays });
+    const jittered = Math.max(50, Math.round(ms + Math.random() * Math.min(1000, ms * 0.2)));
+    await job.moveToDelayed(Date.now() + jittered, token);
+    log.info({ delayMs: jittered, delays }, `run delayed: ${why}`);
+    return new DelayedError(why);
+  }
+
+  private async saveRun(grantId: string, day: string, timeZone: string | undefined, data: Record<string, unknown>): Promise<void> {
+    await this.deps.db.run.upsert({
+      where: { grantId_day: { grantId, day } },
+      create: { grantId, day, timeZone: timeZone ?? "UTC", ...data },
+      update: data,
+    });
+  }
+}

@@ -1,0 +1,361 @@
+/**
+ * The sandbox's control surface: the same operations as in-process methods (tests, bench,
+ * chaos) and as JSON routes under /_sandbox/ (the demo, curl). No Nylas auth on these.
+ */
+import { ApiError, badRequest, notFound } from "./errors.js";
+import { Faults, type FaultInput, type FaultRule, type LatencyConfig } from "./faults.js";
+import { RateLimiter, type LimitsConfig, type LimitsInput } from "./limits.js";
+import { RequestLog, ROUTES, type Counters, type RequestLogEntry, type RequestLogFilter, type RouteName } from "./log.js";
+import { OAuthService } from "./oauth.js";
+import { expectedDecisions, expectedReminders, seed, seedBulk, type BulkOptions, type ExpectedDecision, type ExpectedOptions, type ExpectedReminder, type SeedOptions, type SeedResult } from "./seed.js";
+import { SandboxStore, type EventInput, type GrantInput } from "./store.js";
+import type { Header, MessageRecord, WireEvent, WireGrant } from "./types.js";
+import { int, isObject } from "./validate.js";
+
+export interface SentMessage {
+  grantId: string;
+  messageId: string;
+  threadId: string;
+  to: string[];
+  cc: string[];
+  bcc: string[];
+  subject: string;
+  /** Only the custom headers the sender supplied. */
+  customHeaders: Header[];
+  /** Epoch ms when the sandbox accepted the send. */
+  at: number;
+}
+
+export interface ControlOptions {
+  apiKey: string;
+  clientId: string;
+  now?: () => number;
+  requestLogCapacity?: number;
+}
+
+export class SandboxControl {
+  readonly apiKey: string;
+  readonly clientId: string;
+  readonly store: SandboxStore;
+  readonly limiter = new RateLimiter();
+  readonly faults = new Faults();
+  readonly log: RequestLog;
+  readonly oauth: OAuthService;
+  /** Every accepted send, in order, across grants (cheap to read back in benchmarks). */
+  private sent: { grantId: string; rec: MessageRecord }[] = [];
+
+  constructor(opts: ControlOptions) {
+    this.apiKey = opts.apiKey;
+    this.clientId = opts.clientId;
+    this.store = new SandboxStore(opts.now ?? Date.now);
+    this.log = new RequestLog(opts.requestLogCapacity);
+    this.oauth = new OAuthService(this.store, this.clientId, this.apiKey);
+  }
+
+  /** Forgets everything: grants, events, mail, logs, counters, faults, latency, limits. */
+  reset(): void {
+    this.store.reset();
+    this.limiter.reset();
+    this.faults.reset();
+    this.log.clear();
+    this.log.clearCounters();
+    this.oauth.reset();
+    this.sent = [];
+  }
+
+  seed(opts: SeedOptions): SeedResult {
+    return seed(this.store, opts);
+  }
+
+  seedBulk(opts: BulkOptions): SeedResult {
+    return seedBulk(this.store, opts);
+  }
+
+  addGrant(input: GrantInput): WireGrant {
+    return { ...this.store.addGrant(input).grant };
+  }
+
+  grant(id: string): WireGrant {
+    return { ...this.store.requireGrant(id).grant };
+  }
+
+  grantIds(): string[] {
+    return this.store.grantOrder.map((g) => g.grant.id);
+  }
+
+  /** The zone the grant's day is computed in (calendar zone, or UTC when it has none). */
+  grantZone(id: string): string {
+    return this.store.requireGrant(id).zone;
+  }
+
+  invalidateGrant(id: string): WireGrant {
+    return this.store.setGrantStatus(id, "invalid");
+  }
+
+  restoreGrant(id: string): WireGrant {
+    return this.store.setGrantStatus(id, "valid");
+  }
+
+  addEvent(grantId: string, input: EventInput): WireEvent {
+    return this.store.addEvent(grantId, input);
+  }
+
+  updateEvent(grantId: string, eventId: string, patch: Partial<EventInput>): WireEvent {
+    return this.store.updateEvent(grantId, eventId, patch);
+  }
+
+  /** Moves a timed event to a new start (epoch seconds), keeping its duration. */
+  moveEvent(grantId: string, eventId: string, newStart: number): WireEvent {
+    return this.store.moveEvent(grantId, eventId, newStart);
+  }
+
+  deleteEvent(grantId: string, eventId: string): void {
+    this.store.deleteEvent(grantId, eventId);
+  }
+
+  /** Stored events of a grant (masters unexpanded) with their seed annotations. */
+  events(grantId: string): { event: WireEvent; expected?: unknown }[] {
+    const g = this.store.requireGrant(grantId);
+    const out: { event: WireEvent; expected?: unknown }[] = [];
+    for (const c of g.calendars.values()) {
+      for (const r of [...c.index.singles, ...c.index.masters]) out.push(r.expected ? { event: r.ev, expected: r.expected } : { event: r.ev });
+    }
+    return out;
+  }
+
+  setLatency(input: { ms?: number; jitterMs?: number; perClass?: LatencyConfig["perClass"] } | number): LatencyConfig {
+    return this.faults.setLatency(typeof input === "number" ? { ms: input } : input);
+  }
+
+  injectFault(input: FaultInput): FaultRule {
+    return this.faults.inject(input);
+  }
+
+  clearFaults(): void {
+    this.faults.clear();
+  }
+
+  pendingFaults(): FaultRule[] {
+    return this.faults.rules.map((r) => ({ ...r }));
+  }
+
+  setLimits(input: LimitsInput): LimitsConfig {
+    return this.limiter.set(input);
+  }
+
+  limits(): LimitsConfig {
+    return structuredClone(this.limiter.config);
+  }
+
+  requestLog(filter?: RequestLogFilter): RequestLogEntry[] {
+    return this.log.entries(filter);
+  }
+
+  clearRequestLog(): void {
+    this.log.clear();
+  }
+
+  recordSent(grantId: string, rec: MessageRecord): void {
+    this.sent.push({ grantId, rec });
+  }
+
+  sentMessages(filter: { grantId?: string; sinceMs?: number } = {}): SentMessage[] {
+    const out: SentMessage[] = [];
+    for (const { grantId, rec } of this.sent) {
+      if (filter.grantId !== undefined && grantId !== filter.grantId) continue;
+      if (filter.sinceMs !== undefined && rec.atMs < filter.sinceMs) continue;
+      const m = rec.msg;
+      out.push({
+        grantId,
+        messageId: m.id,
+        threadId: m.thread_id,
+        to: m.to.map((p) => p.email),
+        cc: m.cc.map((p) => p.email),
+        bcc: m.bcc.map((p) => p.email),
+        subject: m.subject,
+        customHeaders: rec.custom,
+        at: rec.atMs,
+      });
+    }
+    return out;
+  }
+
+  sentCount(): number {
+    return this.sent.length;
+  }
+
+  counters(): Counters {
+    return this.log.snapshotCounters();
+  }
+
+  clearCounters(): void {
+    this.log.clearCounters();
+  }
+
+  expectedReminders(opts?: ExpectedOptions): ExpectedReminder[] {
+    return expectedReminders(this.store, opts);
+  }
+
+  expectedDecisions(opts?: ExpectedOptions): ExpectedDecision[] {
+    return expectedDecisions(this.store, opts);
+  }
+}
+
+function parseNow(v: unknown): number | undefined {
+  if (v === undefined || v === null) return undefined;
+  const ms = typeof v === "number" ? v : typeof v === "string" ? Date.parse(v) : NaN;
+  if (!Number.isFinite(ms)) throw badRequest("now must be an ISO date-time or epoch milliseconds");
+  return ms;
+}
+
+function num(q: URLSearchParams, k: string): number | undefined {
+  const v = q.get(k);
+  return v === null || v === "" ? undefined : int(v, k);
+}
+
+/**
+ * Routes under /_sandbox/. Returns the JSON to send with status 200, or throws ApiError.
+ * Plain Errors from seeding (bad options) become 400s with their message.
+ */
+export function controlRoute(ctl: SandboxControl, method: string, path: string, q: URLSearchParams, body: unknown): unknown {
+  const seg = path.split("/").filter(Boolean).slice(1).map(decodeURIComponent); // drop "_sandbox"
+  const b = (body ?? {}) as Record<string, unknown>;
+  const needObject = () => {
+    if (!isObject(body)) throw badRequest("expected a JSON object body");
+  };
+  const is = (m: string, ...pattern: string[]) =>
+    method === m && seg.length === pattern.length && pattern.every((p, i) => p === "*" || p === seg[i]);
+  try {
+    if (is("GET", "health")) return { ok: true, grants: ctl.store.grantOrder.length };
+    if (is("POST", "reset")) {
+      ctl.reset();
+      return { ok: true };
+    }
+    if (is("POST", "seed")) {
+      needObject();
+      const opts: SeedOptions = { grants: b.grants as number };
+      if (b.seed !== undefined) opts.seed = b.seed as number;
+      if (b.days !== undefined) opts.days = b.days as number;
+      const now = parseNow(b.now);
+      if (now !== undefined) opts.now = now;
+      return ctl.seed(opts);
+    }
+    if (is("POST", "seed-bulk")) {
+      needObject();
+      const opts: BulkOptions = { grants: b.grants as number };
+      if (b.meetingsPerGrant !== undefined) opts.meetingsPerGrant = b.meetingsPerGrant as number;
+      if (b.seed !== undefined) opts.seed = b.seed as number;
+      if (b.provider !== undefined) opts.provider = b.provider as BulkOptions["provider"];
+      const now = parseNow(b.now);
+      if (now !== undefined) opts.now = now;
+      return ctl.seedBulk(opts);
+    }
+    if (is("GET", "grants")) {
+      const limit = num(q, "limit") ?? 100;
+      const offset = num(q, "offset") ?? 0;
+      return {
+        total: ctl.store.grantOrder.length,
+        data: ctl.store.grantOrder.slice(offset, offset + limit).map((g) => ({ ...g.grant, zone: g.zone, calendar_timezone: g.calendars.get(g.primaryCalendarId)?.wire.timezone ?? null })),
+      };
+    }
+    if (is("POST", "grants")) {
+      needObject();
+      return ctl.addGrant(b as unknown as GrantInput);
+    }
+    if (is("GET", "grants", "*")) {
+      const g = ctl.store.requireGrant(seg[1]!);
+      const cal = g.calendars.get(g.primaryCalendarId)!;
+      return { grant: g.grant, zone: g.zone, calendar: cal.wire, events: cal.index.size, messages: g.messages.length };
+    }
+    if (is("POST", "grants", "*", "invalidate")) return ctl.invalidateGrant(seg[1]!);
+    if (is("POST", "grants", "*", "restore")) return ctl.restoreGrant(seg[1]!);
+    if (is("GET", "grants", "*", "events")) return { data: ctl.events(seg[1]!) };
+    if (is("POST", "grants", "*", "events")) {
+      needObject();
+      return ctl.addEvent(seg[1]!, b as unknown as EventInput);
+    }
+    if (is("PATCH", "grants", "*", "events", "*")) {
+      needObject();
+      return ctl.updateEvent(seg[1]!, seg[3]!, b as Partial<EventInput>);
+    }
+    if (is("POST", "grants", "*", "events", "*", "move")) {
+      needObject();
+      return ctl.moveEvent(seg[1]!, seg[3]!, int(b.start, "start", 0));
+    }
+    if (is("DELETE", "grants", "*", "events", "*")) {
+      ctl.deleteEvent(seg[1]!, seg[3]!);
+      return { ok: true };
+    }
+    if (is("GET", "latency")) return ctl.faults.latency;
+    if (is("POST", "latency")) {
+      needObject();
+      return ctl.setLatency(b as Parameters<SandboxControl["setLatency"]>[0]);
+    }
+    if (is("GET", "faults")) return { data: ctl.pendingFaults() };
+    if (is("POST", "faults")) {
+      needObject();
+      return ctl.injectFault(b as unknown as FaultInput);
+    }
+    if (is("DELETE", "faults")) {
+      ctl.clearFaults();
+      return { ok: true };
+    }
+    if (is("GET", "limits")) return ctl.limits();
+    if (is("POST", "limits")) {
+      needObject();
+      return ctl.setLimits(b as LimitsInput);
+    }
+    if (is("GET", "requests")) {
+      const f: RequestLogFilter = {};
+      const sinceSeq = num(q, "since_seq");
+      if (sinceSeq !== undefined) f.sinceSeq = sinceSeq;
+      const sinceMs = num(q, "since_ms");
+      if (sinceMs !== undefined) f.sinceMs = sinceMs;
+      const status = num(q, "status");
+      if (status !== undefined) f.status = status;
+      const grantId = q.get("grant_id");
+      if (grantId) f.grantId = grantId;
+      const route = q.get("route");
+      if (route) {
+        if (!ROUTES.includes(route as RouteName)) throw badRequest(`route must be one of ${ROUTES.join(", ")}`);
+        f.route = route as RouteName;
+      }
+      f.limit = num(q, "limit") ?? 10_000;
+      return { next_seq: ctl.log.nextSeq, data: ctl.requestLog(f) };
+    }
+    if (is("DELETE", "requests")) {
+      ctl.clearRequestLog();
+      return { ok: true };
+    }
+    if (is("GET", "sent")) {
+      const f: { grantId?: string; sinceMs?: number } = {};
+      const grantId = q.get("grant_id");
+      if (grantId) f.grantId = grantId;
+      const sinceMs = num(q, "since_ms");
+      if (sinceMs !== undefined) f.sinceMs = sinceMs;
+      return { data: ctl.sentMessages(f) };
+    }
+    if (is("GET", "counters")) return ctl.counters();
+    if (is("DELETE", "counters")) {
+      ctl.clearCounters();
+      return { ok: true };
+    }
+    if (is("GET", "expected")) {
+      const opts: ExpectedOptions = {};
+      const ids = q.getAll("grant_id");
+      if (ids.length) opts.grantIds = ids;
+      const day = q.get("day");
+      if (day) {
+        if (day !== "tomorrow" && !/^\d{4}-\d{2}-\d{2}$/.test(day)) throw badRequest("day must be YYYY-MM-DD or tomorrow");
+        opts.day = day;
+      }
+      const now = parseNow(q.get("now") ?? undefined);
+      if (now !== undefined) opts.now = now;
+      return { data: q.get("all") === "true" ? ctl.expectedDecisions(opts) : ctl.expectedReminders(opts) };
+    }
+  } catch (err) {
+    if (err instanceof ApiError) throw err;
+    throw badRequest((err as Error).message);
+  }
+  throw notFound(`no sandbox control route ${method} ${path}`);
+}

@@ -1,0 +1,413 @@
+/**
+ * Deterministic seed data. Every seeded event carries, by construction, an `expected`
+ * annotation (kept server-side) saying whether it deserves a reminder on the local day it
+ * starts and to whom, so tests compare the sent log with `expectedReminders()` instead of
+ * re-implementing the selection rule:
+ *   remind for local day D the events that START in [D 00:00, D+1 00:00) in the grant's zone,
+ *   not cancelled, not all-day, not declined by the user, with ≥1 other participant who has
+ *   not declined; recipients = the other non-declined participants, deduplicated
+ *   case-insensitively. Each occurrence of a recurring event counts.
+ */
+import { CalendarIndex, expandMaster, type IndexedEvent } from "./events.js";
+import { eventId, type GrantState, type SandboxStore } from "./store.js";
+import { addDays, localDate, localDateTime, startOfLocalDay } from "./tz.js";
+import type { ExpectedAnnotation, Participant, Provider, When, WireEvent } from "./types.js";
+import { mulberry32 } from "./random.js";
+
+export { mulberry32 };
+
+function uuidFrom(rand: () => number): string {
+  const hex = Array.from({ length: 32 }, () => Math.floor(rand() * 16).toString(16)).join("");
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-4${hex.slice(13, 16)}-${"89ab"[Math.floor(rand() * 4)]}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
+}
+
+/** Zones for seeded grants, in rotation. `null` = a calendar without a timezone. */
+export const SEED_ZONES: readonly (string | null)[] = [
+  "America/New_York",
+  "Europe/London",
+  "Australia/Sydney",
+  "America/Santiago",
+  "Asia/Kolkata",
+  "Asia/Kathmandu",
+  "Australia/Adelaide",
+  "Australia/Eucla",
+  "Asia/Tehran",
+  "America/St_Johns",
+  "Pacific/Chatham",
+  null,
+  "UTC",
+  "Pacific/Kiritimati",
+  "Pacific/Pago_Pago",
+  "Europe/Berlin",
+  "America/Los_Angeles",
+  "Asia/Tokyo",
+  "America/Sao_Paulo",
+  "Africa/Lagos",
+  null,
+];
+
+const FIRST = ["ada", "grace", "alan", "linus", "barbara", "ken", "margaret", "dennis", "radia", "edsger", "frances", "john", "katherine", "tim", "shafi"];
+const LAST = ["lovelace", "hopper", "turing", "torvalds", "liskov", "thompson", "hamilton", "ritchie", "perlman", "dijkstra", "allen", "mccarthy", "johnson", "lee", "goldwasser"];
+const DOMAINS = ["example.com", "contoso.test", "acme.test", "globex.test", "initech.test"];
+
+export interface SeedOptions {
+  grants: number;
+  seed?: number;
+  now?: Date | number;
+  /** Local days after today to fill (default 3); yesterday and today are always filled. */
+  days?: number;
+}
+
+export interface SeedResult {
+  grantIds: string[];
+  events: number;
+}
+
+const sortedLower = (emails: string[]): string[] => [...new Set(emails.map((e) => e.toLowerCase()))].sort();
+const yes = (recipients: string[]): ExpectedAnnotation => ({ remind: true, recipients: sortedLower(recipients) });
+const no = (reason: NonNullable<ExpectedAnnotation["reason"]>, note?: string): ExpectedAnnotation =>
+  note ? { remind: false, recipients: [], reason, note } : { remind: false, recipients: [], reason };
+
+export function seed(store: SandboxStore, opts: SeedOptions): SeedResult {
+  const n = opts.grants;
+  if (!Number.isInteger(n) || n < 0 || n > 100_000) throw new Error("grants must be an integer between 0 and 100000");
+  const days = opts.days ?? 3;
+  if (!Number.isInteger(days) || days < 0 || days > 60) throw new Error("days must be an integer between 0 and 60");
+  const seedNo = opts.seed ?? 1;
+  const nowMs = opts.now === undefined ? store.now() : typeof opts.now === "number" ? opts.now : opts.now.getTime();
+  if (!Number.isFinite(nowMs)) throw new Error("now must be a valid date");
+  const rand = mulberry32(seedNo);
+  const grantIds: string[] = [];
+  let events = 0;
+  const base = store.grantOrder.length;
+  for (let i = 0; i < n; i++) {
+    const k = base + i;
+    const zone = SEED_ZONES[k % SEED_ZONES.length] ?? null;
+    const provider: Provider = k % 5 === 3 ? "microsoft" : k % 23 === 11 ? "imap" : "google";
+    const invalid = k % 12 === 7;
+    const domain = DOMAINS[k % DOMAINS.length]!;
+    const email = `${FIRST[k % FIRST.length]}.${LAST[(k * 7) % LAST.length]}${k}@${domain}`;
+    const g = store.addGrant({
+      id: uuidFrom(rand),
+      email,
+      provider,
+      grant_status: invalid ? "invalid" : "valid",
+      timezone: zone,
+      created_at: Math.floor(nowMs / 1000) - 86_400 * 30 + k,
+    });
+    grantIds.push(g.grant.id);
+    events += seedGrantEvents(store, g, k, nowMs, days, rand);
+  }
+  return { grantIds, events };
+}
+
+function guest(rand: () => number, k: number, j: number): { email: string; name: string } {
+  const f = FIRST[Math.floor(rand() * FIRST.length)]!;
+  const l = LAST[Math.floor(rand() * LAST.length)]!;
+  const email = `${f}.${l}.${k}.${j}@${DOMAINS[(k + j) % DOMAINS.length]}`;
+  return { email, name: `${f[0]!.toUpperCase()}${f.slice(1)} ${l[0]!.toUpperCase()}${l.slice(1)}` };
+}
+
+function seedGrantEvents(store: SandboxStore, g: GrantState, k: number, nowMs: number, days: number, rand: () => number): number {
+  const zone = g.zone;
+  const hasTz = g.calendars.get(g.primaryCalendarId)!.wire.timezone !== undefined;
+  const user = g.grant.email;
+  const today = localDate(zone, nowMs);
+  let count = 0;
+  let guestNo = 0;
+  const guests = (m: number) => Array.from({ length: m }, () => guest(rand, k, guestNo++));
+  const statusOf = () => (["yes", "noreply", "maybe"] as const)[Math.floor(rand() * 3)]!;
+  const timed = (day: string, hh: number, mm: number, minutes: number): When => {
+    const s = Math.floor(localDateTime(zone, day, hh, mm) / 1000);
+    const w: When = { object: "timespan", start_time: s, end_time: s + minutes * 60 };
+    if (hasTz) {
+      w.start_timezone = zone;
+      w.end_timezone = zone;
+    }
+    return w;
+  };
+  const add = (e: {
+    title: string;
+    when: When;
+    participants: Participant[];
+    expected: ExpectedAnnotation;
+    status?: WireEvent["status"];
+    recurrence?: string[];
+    organizer?: { email: string; name?: string };
+  }) => {
+    const input: Parameters<SandboxStore["addEvent"]>[1] = {
+      title: e.title,
+      when: e.when,
+      participants: e.participants,
+      expected: e.expected,
+      description: `Seeded: ${e.title}`,
+      location: rand() < 0.5 ? "Room 4" : null,
+      conferencing: { provider: "Google Meet", details: { url: `https://meet.example.com/${eventId(rand).slice(0, 10)}` } },
+    };
+    if (e.status) input.status = e.status;
+    if (e.recurrence) input.recurrence = e.recurrence;
+    if (e.organizer) input.organizer = e.organizer;
+    store.addEvent(g.grant.id, input, rand);
+    count++;
+  };
+  const me = (status: Participant["status"] = "yes", email = user): Participant => ({ email, status, name: "Me" });
+
+  for (let d = -1; d <= days; d++) {
+    const day = addDays(today, d);
+    // A. ordinary meeting: the user plus 2–5 others in mixed (non-declined) states.
+    {
+      const others = guests(2 + Math.floor(rand() * 4));
+      add({ title: "Team sync", when: timed(day, 9, 0, 30), participants: [me(), ...others.map((o) => ({ ...o, status: statusOf() }))], expected: yes(others.map((o) => o.email)) });
+    }
+    // B. the user declined.
+    {
+      const others = guests(2);
+      add({ title: "Design review (declined)", when: timed(day, 10, 0, 60), participants: [me("no"), ...others.map((o) => ({ ...o, status: "yes" as const }))], expected: no("user_declined") });
+    }
+    // C. cancelled.
+    {
+      const others = guests(1);
+      add({ title: "Cancelled 1:1", when: timed(day, 10, 30, 30), participants: [me(), { ...others[0]!, status: "yes" }], status: "cancelled", expected: no("cancelled") });
+    }
+    // D. one participant declined: the others still get it.
+    {
+      const [declined, a, b] = guests(3) as [{ email: string; name: string }, { email: string; name: string }, { email: string; name: string }];
+      add({
+        title: "Planning (one declined)",
+        when: timed(day, 11, 0, 45),
+        participants: [me(), { ...declined, status: "no" }, { ...a, status: "yes" }, { ...b, status: "noreply" }],
+        expected: yes([a.email, b.email]),
+      });
+    }
+    // E. every other participant declined.
+    {
+      const others = guests(2);
+      add({ title: "Client call (all declined)", when: timed(day, 12, 0, 30), participants: [me(), ...others.map((o) => ({ ...o, status: "no" as const }))], expected: no("all_others_declined") });
+    }
+    // F. solo: only the user (or nobody) is listed.
+    add({ title: "Focus time", when: timed(day, 13, 0, 60), participants: d % 2 === 0 ? [me()] : [], expected: no("no_other_participants") });
+    // G. a big meeting: 50 others.
+    {
+      const others = Array.from({ length: 50 }, (_, j) => ({ email: `attendee${j}.g${k}@bigco.test`, status: (j % 7 === 0 ? "maybe" : "noreply") as Participant["status"] }));
+      add({ title: "All hands", when: timed(day, 14, 0, 60), participants: [me(), ...others], expected: yes(others.map((o) => o.email)) });
+    }
+    // H. duplicates in different case, and the user's own address in another case.
+    {
+      const [a, b] = guests(2) as [{ email: string; name: string }, { email: string; name: string }];
+      add({
+        title: "Duplicates",
+        when: timed(day, 15, 0, 30),
+        participants: [
+          { ...a, status: "yes" },
+          { email: a.email.toUpperCase(), status: "noreply" },
+          me("yes", user.toUpperCase()),
+          { ...b, status: "maybe" },
+          { email: b.email.replace(/^./, (c) => c.toUpperCase()), status: "yes" },
+        ],
+        expected: yes([a.email, b.email]),
+      });
+    }
+    // I. a point-in-time event (`when.object = time`): timed, so it counts.
+    {
+      const [a] = guests(1) as [{ email: string; name: string }];
+      const t = Math.floor(localDateTime(zone, day, 16, 0) / 1000);
+      const w: When = hasTz ? { object: "time", time: t, timezone: zone } : { object: "time", time: t };
+      add({ title: "Deadline check-in", when: w, participants: [me(), { ...a, status: "noreply" }], expected: yes([a.email]) });
+    }
+    // J, K. all-day shapes, with guests (all-day is the only reason to skip them).
+    {
+      const [a] = guests(1) as [{ email: string; name: string }];
+      add({ title: "Offsite (all day)", when: { object: "date", date: day }, participants: [me(), { ...a, status: "yes" }], expected: no("all_day") });
+      const [b] = guests(1) as [{ email: string; name: string }];
+      add({ title: "Conference (two days)", when: { object: "datespan", start_date: day, end_date: addDays(day, 1) }, participants: [me(), { ...b, status: "yes" }], expected: no("all_day") });
+    }
+    // L. starts late in the evening and runs past midnight: it belongs to the day it starts.
+    {
+      const others = guests(2);
+      add({ title: "Late call (crosses midnight)", when: timed(day, 23, 0, 120), participants: [me(), ...others.map((o) => ({ ...o, status: "yes" as const }))], expected: yes(others.map((o) => o.email)) });
+    }
+    // M. the user organises but is not in the participant list.
+    {
+      const others = guests(2);
+      add({ title: "Interview", when: timed(day, 17, 0, 45), participants: others.map((o) => ({ ...o, status: "noreply" as const })), organizer: { email: user, name: "Me" }, expected: yes(others.map((o) => o.email)) });
+    }
+  }
+  // Recurring series: each occurrence counts on the day it starts.
+  {
+    const others = guests(3);
+    add({
+      title: "Daily stand-up",
+      when: timed(addDays(today, -2), 8, 30, 15),
+      participants: [me(), ...others.map((o) => ({ ...o, status: "yes" as const }))],
+      recurrence: [`RRULE:FREQ=DAILY;COUNT=${days + 6}`],
+      expected: yes(others.map((o) => o.email)),
+    });
+    const [a] = guests(1) as [{ email: string; name: string }];
+    add({
+      title: "Weekly 1:1",
+      when: timed(addDays(today, -7), 18, 0, 30),
+      participants: [me(), { ...a, status: "yes" }],
+      recurrence: ["RRULE:FREQ=WEEKLY;BYDAY=MO,WE,FR"],
+      expected: yes([a.email]),
+    });
+    const [b] = guests(1) as [{ email: string; name: string }];
+    add({
+      title: "Gym (all-day, daily)",
+      when: { object: "date", date: addDays(today, -1) },
+      participants: [me(), { ...b, status: "yes" }],
+      recurrence: ["RRULE:FREQ=DAILY;COUNT=5"],
+      expected: no("all_day"),
+    });
+  }
+  return count;
+}
+
+export interface BulkOptions {
+  grants: number;
+  meetingsPerGrant?: number;
+  now?: Date | number;
+  seed?: number;
+  provider?: Provider;
+  /** Zones in rotation (default: the seed zones that have a timezone). */
+  zones?: string[];
+}
+
+/**
+ * Benchmark data: N grants, each with K meetings tomorrow (local) that all qualify, with two
+ * guests each. Events of one grant share their participant and annotation objects to keep
+ * memory small (about 0.3 KB per event).
+ */
+export function seedBulk(store: SandboxStore, opts: BulkOptions): SeedResult {
+  const n = opts.grants;
+  const k = opts.meetingsPerGrant ?? 8;
+  if (!Number.isInteger(n) || n < 0 || n > 1_000_000) throw new Error("grants must be an integer between 0 and 1000000");
+  if (!Number.isInteger(k) || k < 0 || k > 96) throw new Error("meetingsPerGrant must be an integer between 0 and 96");
+  const nowMs = opts.now === undefined ? store.now() : typeof opts.now === "number" ? opts.now : opts.now.getTime();
+  const zones = opts.zones ?? (SEED_ZONES.filter((z) => z !== null) as string[]);
+  const rand = mulberry32(opts.seed ?? 7);
+  const grantIds: string[] = [];
+  const base = store.grantOrder.length;
+  const step = k > 0 ? Math.max(5, Math.floor((14 * 60) / k)) : 60;
+  const created = Math.floor(nowMs / 1000) - 86_400;
+  for (let i = 0; i < n; i++) {
+    const gi = base + i;
+    const zone = zones[gi % zones.length]!;
+    const g = store.addGrant({ id: uuidFrom(rand), email: `bulk${gi}@bulk${gi % 97}.test`, provider: opts.provider ?? "google", timezone: zone, created_at: created });
+    grantIds.push(g.grant.id);
+    const cal = g.calendars.get(g.primaryCalendarId)!;
+    const a = `guest-a.${gi}@guests.test`;
+    const b = `guest-b.${gi}@guests.test`;
+    const participants: Participant[] = [
+      { email: g.grant.email, status: "yes" },
+      { email: a, status: "yes" },
+      { email: b, status: "noreply" },
+    ];
+    const expected: ExpectedAnnotation = { remind: true, recipients: [a, b].sort() };
+    const organizer = { email: g.grant.email };
+    const day = addDays(localDate(zone, nowMs), 1);
+    for (let j = 0; j < k; j++) {
+      const minutes = 8 * 60 + j * step;
+      const s = Math.floor(localDateTime(zone, day, Math.floor(minutes / 60), minutes % 60) / 1000);
+      const id = eventId(rand);
+      const ev: WireEvent = {
+        id,
+        object: "event",
+        grant_id: g.grant.id,
+        calendar_id: cal.wire.id,
+        title: `Meeting ${j + 1}`,
+        description: null,
+        location: null,
+        when: { object: "timespan", start_time: s, end_time: s + 1800, start_timezone: zone, end_timezone: zone },
+        participants,
+        organizer,
+        busy: true,
+        status: "confirmed",
+        ical_uid: `${id}@sandbox.nylas`,
+        read_only: false,
+        created_at: created,
+        updated_at: created,
+      };
+      cal.index.appendUnsorted({ ev, s, e: s + 1800, expected });
+    }
+    cal.index.sortSingles();
+  }
+  return { grantIds, events: n * k };
+}
+
+export interface ExpectedOptions {
+  grantIds?: string[];
+  /** A local date for every grant, one per grant, or "tomorrow" (default) relative to `now`. */
+  day?: string | Record<string, string> | "tomorrow";
+  now?: Date | number;
+  /** Include grants whose status is invalid (default false: the worker gets 401 for them). */
+  includeInvalid?: boolean;
+}
+
+export interface ExpectedDecision {
+  grantId: string;
+  /** Occurrence id for recurring events. */
+  eventId: string;
+  masterEventId?: string;
+  title: string;
+  /** Start, epoch seconds. */
+  start: number;
+  /** The grant-local day the decision is for. */
+  day: string;
+  remind: boolean;
+  recipients: string[];
+  reason?: ExpectedAnnotation["reason"];
+}
+
+export type ExpectedReminder = Pick<ExpectedDecision, "grantId" | "eventId" | "masterEventId" | "title" | "start" | "day" | "recipients">;
+
+/** Every annotated event starting on the grant's local day, with the seed's verdict. */
+export function expectedDecisions(store: SandboxStore, opts: ExpectedOptions = {}): ExpectedDecision[] {
+  const nowMs = opts.now === undefined ? store.now() : typeof opts.now === "number" ? opts.now : opts.now.getTime();
+  const states = opts.grantIds ? opts.grantIds.map((id) => store.requireGrant(id)) : store.grantOrder;
+  const out: ExpectedDecision[] = [];
+  for (const g of states) {
+    if (!opts.includeInvalid && g.grant.grant_status !== "valid") continue;
+    const zone = g.zone;
+    const day =
+      opts.day === undefined || opts.day === "tomorrow"
+        ? addDays(localDate(zone, nowMs), 1)
+        : typeof opts.day === "string"
+          ? opts.day
+          : opts.day[g.grant.id];
+    if (!day) continue;
+    const ws = startOfLocalDay(zone, day) / 1000;
+    const we = startOfLocalDay(zone, addDays(day, 1)) / 1000;
+    for (const cal of g.calendars.values()) {
+      const push = (ev: WireEvent, s: number, rec: IndexedEvent) => {
+        if (!rec.expected) return;
+        const d: ExpectedDecision = { grantId: g.grant.id, eventId: ev.id, title: ev.title, start: s, day, remind: rec.expected.remind, recipients: rec.expected.recipients };
+        if (ev.master_event_id) d.masterEventId = ev.master_event_id;
+        if (rec.expected.reason) d.reason = rec.expected.reason;
+        out.push(d);
+      };
+      for (const rec of startingIn(cal.index, ws, we)) push(rec.ev, rec.s, rec);
+      for (const m of cal.index.masters) {
+        for (const o of expandMaster(m, cal.index.zone, ws, we)) if (o.s >= ws) push(o.ev, o.s, m);
+      }
+    }
+  }
+  return out;
+}
+
+export function expectedReminders(store: SandboxStore, opts: ExpectedOptions = {}): ExpectedReminder[] {
+  return expectedDecisions(store, opts)
+    .filter((d) => d.remind)
+    .map(({ remind: _r, reason: _x, ...rest }) => rest);
+}
+
+function* startingIn(index: CalendarIndex, ws: number, we: number): Generator<IndexedEvent> {
+  const arr = index.singles;
+  let lo = 0;
+  let hi = arr.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (arr[mid]!.s < ws) lo = mid + 1;
+    else hi = mid;
+  }
+  for (let i = lo; i < arr.length && arr[i]!.s < we; i++) yield arr[i]!;
+}

@@ -1,0 +1,370 @@
+/**
+ * The HTTP face of the sandbox: plain node:http, hand-rolled routing, Nylas' auth, envelope
+ * and error shapes, with latency, injected faults and rate limits applied per request.
+ */
+import { randomUUID } from "node:crypto";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { findCalendar, findEvent, findGrant, findMessage, getMessages, GrantSortCache, listCalendars, listEvents, listGrants, sendMessage, type Json } from "./api.js";
+import { controlRoute, SandboxControl } from "./control.js";
+import { ApiError, badRequest, notFound, OAuthError, type LogNote } from "./errors.js";
+import type { RouteClass } from "./faults.js";
+import type { LimitsInput } from "./limits.js";
+import type { RouteName } from "./log.js";
+import type { SeedOptions } from "./seed.js";
+import type { GrantState } from "./store.js";
+import { isObject } from "./validate.js";
+
+export interface SandboxOptions {
+  /** 0 = a random free port (default). */
+  port?: number;
+  host?: string;
+  apiKey?: string;
+  /** The application's client id for hosted OAuth. */
+  clientId?: string;
+  /** Seed on start: a grant count, or full seed options. */
+  seed?: number | SeedOptions;
+  latencyMs?: number;
+  limits?: LimitsInput;
+  /** Clock for message dates, default event windows and OAuth expiry (default Date.now). */
+  now?: () => number;
+  /** Request-log ring size (default 500k entries, ~10 MB when full). */
+  requestLogCapacity?: number;
+}
+
+export const DEFAULT_API_KEY = "nyk_sandbox_key";
+export const DEFAULT_CLIENT_ID = "sandbox-client-id";
+const MAX_BODY = 5 * 1024 * 1024;
+
+interface Route {
+  name: RouteName;
+  cls?: RouteClass;
+  grantId?: string;
+  /** Second id in the path (calendar, event or message id). */
+  sub?: string;
+}
+
+function matchRoute(method: string, path: string): Route | undefined {
+  const s = path.split("/");
+  // s[0] is "" (leading slash)
+  if (s[1] !== "v3") return undefined;
+  const n = s.length;
+  if (s[2] === "connect") {
+    if (method === "GET" && n === 4 && s[3] === "auth") return { name: "connect.auth", cls: "oauth" };
+    if (method === "POST" && n === 5 && s[3] === "auth" && s[4] === "consent") return { name: "connect.consent", cls: "oauth" };
+    if (method === "POST" && n === 4 && s[3] === "token") return { name: "connect.token", cls: "oauth" };
+    return undefined;
+  }
+  if (s[2] !== "grants") return undefined;
+  if (n === 3) return method === "GET" ? { name: "grants.list", cls: "grants" } : undefined;
+  let grantId: string;
+  try {
+    grantId = decodeURIComponent(s[3]!);
+  } catch {
+    return undefined;
+  }
+  if (!grantId) return undefined;
+  if (n === 4) return method === "GET" ? { name: "grants.find", cls: "grants", grantId } : undefined;
+  const res = s[4];
+  const sub = n === 6 ? safeDecode(s[5]!) : undefined;
+  if (res === "calendars" && method === "GET") {
+    if (n === 5) return { name: "calendars.list", cls: "calendars", grantId };
+    if (n === 6 && sub) return { name: "calendars.find", cls: "calendars", grantId, sub };
+  }
+  if (res === "events" && method === "GET") {
+    if (n === 5) return { name: "events.list", cls: "events", grantId };
+    if (n === 6 && sub) return { name: "events.find", cls: "events", grantId, sub };
+  }
+  if (res === "messages") {
+    if (n === 6 && s[5] === "send") return method === "POST" ? { name: "messages.send", cls: "send", grantId } : undefined;
+    if (method === "GET" && n === 5) return { name: "messages.list", cls: "messages", grantId };
+    if (method === "GET" && n === 6 && sub) return { name: "messages.find", cls: "messages", grantId, sub };
+  }
+  return undefined;
+}
+
+function safeDecode(v: string): string | undefined {
+  try {
+    return decodeURIComponent(v);
+  } catch {
+    return undefined;
+  }
+}
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on("data", (c: Buffer) => {
+      size += c.length;
+      if (size > MAX_BODY) {
+        reject(new ApiError(413, "invalid_request_error", "request body is larger than 5 MB"));
+        req.destroy();
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
+    req.on("error", reject);
+  });
+}
+
+async function parseBody(req: IncomingMessage): Promise<unknown> {
+  const text = await readBody(req);
+  if (text.length === 0) return undefined;
+  const type = (req.headers["content-type"] ?? "").toLowerCase();
+  if (type.includes("application/x-www-form-urlencoded")) return Object.fromEntries(new URLSearchParams(text));
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw badRequest("error parsing request body: invalid JSON");
+  }
+}
+
+const FAULT_TYPES: Record<number, [string, string]> = {
+  500: ["internal_error", "Internal server error (injected by the sandbox)."],
+  502: ["bad_gateway", "Bad gateway (injected by the sandbox)."],
+  503: ["service_unavailable", "Service temporarily unavailable (injected by the sandbox)."],
+  504: ["provider_error", "Provider request timed out (injected by the sandbox)."],
+};
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export class Sandbox extends SandboxControl {
+  readonly server: Server;
+  url = "";
+  port = 0;
+  readonly host: string;
+  private readonly grantSort = new GrantSortCache();
+
+  constructor(opts: SandboxOptions = {}) {
+    const base: ConstructorParameters<typeof SandboxControl>[0] = {
+      apiKey: opts.apiKey ?? DEFAULT_API_KEY,
+      clientId: opts.clientId ?? DEFAULT_CLIENT_ID,
+    };
+    if (opts.now) base.now = opts.now;
+    if (opts.requestLogCapacity !== undefined) base.requestLogCapacity = opts.requestLogCapacity;
+    super(base);
+    this.host = opts.host ?? "127.0.0.1";
+    this.server = createServer((req, res) => {
+      this.handle(req, res).catch((err: unknown) => {
+        // Last resort: never let a handler bug take the process down.
+        if (!res.headersSent) {
+          res.writeHead(500, { "content-type": "application/json" });
+          res.end(JSON.stringify({ request_id: randomUUID(), error: { type: "internal_error", message: String((err as Error)?.message ?? err) } }));
+        }
+      });
+    });
+    // Clients (undici) keep connections alive ~4 s; stay open longer so they never race a close.
+    this.server.keepAliveTimeout = 10_000;
+    this.server.headersTimeout = 15_000;
+  }
+
+  async listen(port = 0): Promise<this> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once("error", reject);
+      this.server.listen(port, this.host, () => {
+        this.server.off("error", reject);
+        resolve();
+      });
+    });
+    this.port = (this.server.address() as AddressInfo).port;
+    const h = this.host.includes(":") ? `[${this.host}]` : this.host;
+    this.url = `http://${h}:${this.port}`;
+    return this;
+  }
+
+  async close(): Promise<void> {
+    await new Promise<void>((resolve) => {
+      this.server.close(() => resolve());
+      this.server.closeAllConnections();
+    });
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const t0 = performance.now();
+    const requestId = randomUUID();
+    const method = req.method ?? "GET";
+    const raw = req.url ?? "/";
+    const qi = raw.indexOf("?");
+    const path = qi < 0 ? raw : raw.slice(0, qi);
+    const query = new URLSearchParams(qi < 0 ? "" : raw.slice(qi + 1));
+
+    if (path === "/_sandbox" || path.startsWith("/_sandbox/")) {
+      try {
+        const body = method === "GET" || method === "DELETE" ? undefined : await parseBody(req);
+        this.json(res, 200, requestId, controlRoute(this, method, path, query, body) as Json, false);
+      } catch (err) {
+        this.fail(res, requestId, err);
+      }
+      return;
+    }
+
+    const route = matchRoute(method, path);
+    let note: LogNote = "none";
+    let status = 0;
+    const log = () =>
+      this.log.push({ method, route: route?.name ?? "other", path, grantId: route?.grantId, status, ms: performance.now() - t0, at: Date.now(), note } as Parameters<typeof this.log.push>[0]);
+    try {
+      if (!route) throw notFound(`Unknown route ${method} ${path}`);
+      if (route.cls !== "oauth") this.authenticate(req);
+      const delay = this.faults.delayFor(route.cls);
+      if (delay > 0) await sleep(delay);
+      const fault = this.faults.take(route.grantId, route.cls);
+      let dropAfter = false;
+      if (fault) {
+        if (fault.kind === "drop") {
+          note = "dropped";
+          req.socket.destroy();
+          log();
+          return;
+        }
+        if (fault.kind === "drop_after") dropAfter = true;
+        else {
+          const [type, message] = FAULT_TYPES[fault.kind]!;
+          throw new ApiError(fault.kind, type, message, undefined, {}, "injected");
+        }
+      }
+      const out = await this.dispatch(route, req, query);
+      if (dropAfter) {
+        // The work happened (e.g. the mail went out) but the client never hears about it.
+        note = "dropped_after";
+        status = 0;
+        req.socket.destroy();
+        log();
+        return;
+      }
+      if (out.kind === "json") status = this.json(res, out.status ?? 200, requestId, out.body, true);
+      else if (out.kind === "html") {
+        status = 200;
+        res.writeHead(200, { "content-type": "text/html; charset=utf-8", "x-request-id": requestId, "cache-control": "no-store" });
+        res.end(out.html);
+      } else {
+        status = 302;
+        res.writeHead(302, { location: out.location, "x-request-id": requestId, "cache-control": "no-store" });
+        res.end();
+      }
+    } catch (err) {
+      if (err instanceof ApiError) note = err.note;
+      status = this.fail(res, requestId, err);
+    }
+    log();
+  }
+
+  private authenticate(req: IncomingMessage): void {
+    const h = req.headers.authorization;
+    if (!h || !h.startsWith("Bearer ")) {
+      throw new ApiError(401, "unauthorized", "Unauthorized: missing Authorization: Bearer <API key> header", undefined, {}, "unauthorized");
+    }
+    if (h.slice(7).trim() !== this.apiKey) throw new ApiError(401, "unauthorized", "Unauthorized: invalid API key", undefined, {}, "unauthorized");
+  }
+
+  /** The grant behind a data route: 404 if unknown, 401 if it needs re-authentication. */
+  private dataGrant(grantId: string): GrantState {
+    const g = this.store.getGrant(grantId);
+    if (!g) throw notFound(`grant ${grantId} not found`);
+    if (g.grant.grant_status !== "valid") {
+      throw new ApiError(
+        401,
+        "unauthorized",
+        "Grant is invalid: the user must re-authenticate (grant_status=invalid).",
+        { error: "invalid_grant", message: "Token has been expired or revoked." },
+        {},
+        "grant_invalid",
+      );
+    }
+    return g;
+  }
+
+  private async dispatch(
+    route: Route,
+    req: IncomingMessage,
+    q: URLSearchParams,
+  ): Promise<{ kind: "json"; body: Json; status?: number } | { kind: "html"; html: string } | { kind: "redirect"; location: string }> {
+    switch (route.name) {
+      case "connect.auth":
+        return { kind: "html", html: this.oauth.authorize(q) };
+      case "connect.consent": {
+        const body = await parseBody(req);
+        const form = new URLSearchParams(isObject(body) ? (body as Record<string, string>) : {});
+        return { kind: "redirect", location: this.oauth.consent(form) };
+      }
+      case "connect.token": {
+        const body = await parseBody(req);
+        if (!isObject(body)) throw new OAuthError(400, "invalid_request", "Expected a JSON or form body");
+        return { kind: "json", body: this.oauth.token(body) as unknown as Json };
+      }
+      case "grants.list":
+        return { kind: "json", body: listGrants(this.store, q, this.grantSort) };
+      case "grants.find":
+        return { kind: "json", body: findGrant(this.store, route.grantId!) };
+      default:
+        break;
+    }
+    const grantId = route.grantId!;
+    const retry = this.limiter.hitRequest(grantId, Date.now());
+    if (retry > 0) {
+      throw new ApiError(
+        429,
+        "nylas_rate_limit_exceeded",
+        `Too many requests for grant ${grantId}; retry after ${retry} second(s).`,
+        undefined,
+        { "retry-after": String(retry) },
+        "nylas_rate_limit",
+      );
+    }
+    const g = this.dataGrant(grantId);
+    switch (route.name) {
+      case "calendars.list":
+        return { kind: "json", body: listCalendars(g) };
+      case "calendars.find":
+        return { kind: "json", body: findCalendar(this.store, g, route.sub!) };
+      case "events.list":
+        return { kind: "json", body: listEvents(this.store, g, q) };
+      case "events.find":
+        return { kind: "json", body: findEvent(this.store, g, route.sub!, q) };
+      case "messages.list":
+        return { kind: "json", body: getMessages(g, q) };
+      case "messages.find":
+        return { kind: "json", body: findMessage(g, route.sub!, q) };
+      case "messages.send": {
+        const body = await parseBody(req);
+        return { kind: "json", body: sendMessage(g, body, this.limiter, this.store.now(), (rec) => this.recordSent(grantId, rec)) };
+      }
+      default:
+        throw notFound(`Unknown route ${route.name}`);
+    }
+  }
+
+  private json(res: ServerResponse, status: number, requestId: string, body: Json, withId: boolean): number {
+    const payload = withId ? { request_id: requestId, ...body } : body;
+    res.writeHead(status, { "content-type": "application/json", "x-request-id": requestId });
+    res.end(JSON.stringify(payload));
+    return status;
+  }
+
+  private fail(res: ServerResponse, requestId: string, err: unknown): number {
+    if (err instanceof OAuthError) {
+      res.writeHead(err.status, { "content-type": "application/json", "x-request-id": requestId });
+      res.end(JSON.stringify(err.body(requestId)));
+      return err.status;
+    }
+    const e = err instanceof ApiError ? err : new ApiError(500, "internal_error", `Sandbox error: ${(err as Error)?.message ?? String(err)}`);
+    if (res.headersSent) {
+      res.destroy();
+      return e.status;
+    }
+    res.writeHead(e.status, { "content-type": "application/json", "x-request-id": requestId, ...e.headers });
+    res.end(JSON.stringify(e.body(requestId)));
+    return e.status;
+  }
+}
+
+/** Starts a sandbox on 127.0.0.1 (random port by default), optionally seeded. */
+export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> {
+  const sb = new Sandbox(opts);
+  if (opts.limits) sb.setLimits(opts.limits);
+  if (opts.latencyMs) sb.setLatency({ ms: opts.latencyMs });
+  if (opts.seed !== undefined) sb.seed(typeof opts.seed === "number" ? { grants: opts.seed } : opts.seed);
+  return sb.listen(opts.port ?? 0);
+}

@@ -1,0 +1,341 @@
+/**
+ * All sandbox state: grants (with one primary calendar each), their event indexes and
+ * mailboxes. Lookups are by id or lowercase email; nothing here scans all grants per request.
+ */
+import { randomBytes, randomUUID } from "node:crypto";
+import { ApiError, badRequest, notFound } from "./errors.js";
+import { CalendarIndex, isAllDay, whenRange, type IndexedEvent } from "./events.js";
+import { isValidZone } from "./tz.js";
+import { PROVIDERS, type ExpectedAnnotation, type GrantStatus, type MessageRecord, type Provider, type WireCalendar, type WireEvent, type WireGrant } from "./types.js";
+import { isEmail, isObject, optString, parseEventStatus, parseExpected, parseParticipants, parseWhen } from "./validate.js";
+
+/** The zone the worker falls back to when a calendar has none (its DEFAULT_TIME_ZONE). */
+export const FALLBACK_ZONE = "UTC";
+
+export interface CalendarState {
+  wire: WireCalendar;
+  index: CalendarIndex;
+}
+
+export interface GrantState {
+  grant: WireGrant;
+  primaryCalendarId: string;
+  calendars: Map<string, CalendarState>;
+  /** Sent (and any other) messages in arrival order; listed newest first. */
+  messages: MessageRecord[];
+  messagesById: Map<string, MessageRecord>;
+  /** Calendar zone, or FALLBACK_ZONE when the calendar has none: the grant's "local" zone. */
+  zone: string;
+}
+
+export interface GrantInput {
+  id?: string;
+  email: string;
+  provider?: Provider;
+  grant_status?: GrantStatus;
+  /** Primary calendar zone; null/"" = the calendar has no timezone. Default UTC. */
+  timezone?: string | null;
+  scope?: string[];
+  created_at?: number;
+  /** Primary calendar id (default derived from the grant id). */
+  calendar_id?: string;
+}
+
+export interface EventInput {
+  id?: string;
+  calendar_id?: string;
+  title?: string;
+  description?: string | null;
+  location?: string | null;
+  when: unknown;
+  participants?: unknown;
+  organizer?: { email: string; name?: string };
+  busy?: boolean;
+  status?: string;
+  conferencing?: { provider: string; details: { url: string } };
+  recurrence?: string[];
+  /** Server-side only: what the seed says about this event (see ExpectedAnnotation). */
+  expected?: ExpectedAnnotation | null;
+}
+
+const ID_ALPHABET = "0123456789abcdefghijklmnopqrstuv";
+export function eventId(rand: () => number = Math.random): string {
+  let s = "";
+  for (let i = 0; i < 26; i++) s += ID_ALPHABET[Math.floor(rand() * 32)];
+  return s;
+}
+
+export class SandboxStore {
+  readonly grants = new Map<string, GrantState>();
+  /** Creation order, for GET /v3/grants paging. */
+  readonly grantOrder: GrantState[] = [];
+  private readonly byEmail = new Map<string, GrantState>();
+  /** Bumped on every grant change, so sorted grant listings can be cached. */
+  version = 0;
+
+  constructor(readonly now: () => number = Date.now) {}
+
+  reset(): void {
+    this.grants.clear();
+    this.grantOrder.length = 0;
+    this.byEmail.clear();
+    this.version++;
+  }
+
+  nowSec(): number {
+    return Math.floor(this.now() / 1000);
+  }
+
+  getGrant(id: string): GrantState | undefined {
+    return this.grants.get(id);
+  }
+
+  requireGrant(id: string): GrantState {
+    const g = this.grants.get(id);
+    if (!g) throw notFound(`grant ${id} not found`);
+    return g;
+  }
+
+  grantByEmail(email: string): GrantState | undefined {
+    return this.byEmail.get(email.toLowerCase());
+  }
+
+  addGrant(input: GrantInput): GrantState {
+    if (!isObject(input)) throw badRequest("grant must be an object");
+    if (!isEmail(input.email)) throw badRequest("email must be an email address");
+    const provider = input.provider ?? "google";
+    if (!PROVIDERS.includes(provider)) throw badRequest(`provider must be one of ${PROVIDERS.join(", ")}`);
+    const status = input.grant_status ?? "valid";
+    if (status !== "valid" && status !== "invalid") throw badRequest("grant_status must be valid or invalid");
+    const tz = input.timezone === undefined ? "UTC" : input.timezone;
+    if (tz !== null && tz !== "" && !isValidZone(tz)) throw badRequest("timezone must be an IANA zone, or null for none");
+    const id = input.id ?? randomUUID();
+    if (typeof id !== "string" || !/^[A-Za-z0-9._-]{1,100}$/.test(id)) throw badRequest("id must be 1-100 characters of [A-Za-z0-9._-]");
+    if (this.grants.has(id)) throw new ApiError(409, "conflict", `grant ${id} already exists`);
+    if (this.byEmail.has(input.email.toLowerCase())) throw new ApiError(409, "conflict", `a grant for ${input.email} already exists`);
+    const at = input.created_at ?? this.nowSec();
+    const grant: WireGrant = {
+      id,
+      provider,
+      grant_status: status,
+      email: input.email,
+      scope: input.scope ?? defaultScopes(provider),
+      created_at: at,
+      updated_at: at,
+    };
+    const zone = tz ? tz : FALLBACK_ZONE;
+    const calId = input.calendar_id ?? (provider === "google" ? input.email : `cal_${id.replace(/-/g, "").slice(0, 20)}`);
+    const wire: WireCalendar = {
+      id: calId,
+      grant_id: id,
+      name: provider === "google" ? input.email : "Calendar",
+      object: "calendar",
+      is_primary: true,
+      is_owned_by_user: true,
+      read_only: false,
+      hex_color: "#039BE5",
+      description: null,
+    };
+    if (tz) wire.timezone = tz;
+    const state: GrantState = {
+      grant,
+      primaryCalendarId: calId,
+      calendars: new Map([[calId, { wire, index: new CalendarIndex(calId, zone) }]]),
+      messages: [],
+      messagesById: new Map(),
+      zone,
+    };
+    this.grants.set(id, state);
+    this.grantOrder.push(state);
+    this.byEmail.set(input.email.toLowerCase(), state);
+    this.version++;
+    return state;
+  }
+
+  setGrantStatus(id: string, status: GrantStatus): WireGrant {
+    const g = this.requireGrant(id);
+    g.grant.grant_status = status;
+    g.grant.updated_at = this.nowSec();
+    this.version++;
+    return { ...g.grant };
+  }
+
+  /** `primary` → the primary calendar. */
+  calendar(g: GrantState, calendarId: string): CalendarState | undefined {
+    return g.calendars.get(calendarId === "primary" ? g.primaryCalendarId : calendarId);
+  }
+
+  addEvent(grantId: string, input: EventInput, rand?: () => number): WireEvent {
+    const g = this.requireGrant(grantId);
+    if (!isObject(input)) throw badRequest("event must be an object");
+    const cal = this.calendar(g, input.calendar_id ?? "primary");
+    if (!cal) throw notFound(`calendar ${input.calendar_id} not found`);
+    const id = input.id ?? eventId(rand);
+    if (typeof id !== "string" || id.length === 0 || id.length > 200) throw badRequest("id must be a non-empty string");
+    if (cal.index.byId.has(id)) throw new ApiError(409, "conflict", `event ${id} already exists`);
+    const now = this.nowSec();
+    const ev: WireEvent = {
+      id,
+      object: "event",
+      grant_id: g.grant.id,
+      calendar_id: cal.wire.id,
+      title: optString(input.title, "title") ?? "(no title)",
+      description: input.description === null ? null : (optString(input.description, "description") ?? null),
+      location: input.location === null ? null : (optString(input.location, "location") ?? null),
+      when: parseWhen(input.when),
+      participants: parseParticipants(input.participants),
+      organizer: parseOrganizer(input.organizer, g),
+      busy: input.busy ?? true,
+      status: parseEventStatus(input.status),
+      ical_uid: `${id}@sandbox.nylas`,
+      read_only: false,
+      created_at: now,
+      updated_at: now,
+    };
+    if (typeof ev.busy !== "boolean") throw badRequest("busy must be a boolean");
+    if (input.conferencing !== undefined) ev.conferencing = parseConferencing(input.conferencing);
+    if (input.recurrence !== undefined) {
+      if (!Array.isArray(input.recurrence) || !input.recurrence.every((r) => typeof r === "string")) throw badRequest("recurrence must be an array of strings");
+      if (input.recurrence.length > 0) ev.recurrence = [...input.recurrence];
+    }
+    const rec: IndexedEvent = { ev, ...whenRange(ev.when, cal.index.zone) };
+    const expected = parseExpected(input.expected);
+    if (expected) rec.expected = expected;
+    try {
+      cal.index.insert(rec);
+    } catch (err) {
+      cal.index.byId.delete(id);
+      throw badRequest(`recurrence: ${(err as Error).message}`);
+    }
+    return ev;
+  }
+
+  findEvent(grantId: string, id: string): { cal: CalendarState; rec: IndexedEvent } | undefined {
+    const g = this.requireGrant(grantId);
+    for (const cal of g.calendars.values()) {
+      const rec = cal.index.byId.get(id);
+      if (rec) return { cal, rec };
+    }
+    return undefined;
+  }
+
+  /**
+   * Changes an event in place (re-indexed when its time changes). A seed annotation survives
+   * a pure move (timed → timed) or a title/description change; any change to participants,
+   * status, all-day-ness or recurrence drops it unless the patch brings a new `expected`.
+   */
+  updateEvent(grantId: string, id: string, patch: Partial<EventInput>): WireEvent {
+    if (!isObject(patch)) throw badRequest("patch must be an object");
+    const found = this.findEvent(grantId, id);
+    if (!found) throw notFound(`event ${id} not found`);
+    const { cal, rec } = found;
+    const ev: WireEvent = { ...rec.ev };
+    let keepExpected = true;
+    if (patch.title !== undefined) ev.title = optString(patch.title, "title") ?? ev.title;
+    if (patch.description !== undefined) ev.description = patch.description === null ? null : (optString(patch.description, "description") ?? null);
+    if (patch.location !== undefined) ev.location = patch.location === null ? null : (optString(patch.location, "location") ?? null);
+    if (patch.when !== undefined) {
+      ev.when = parseWhen(patch.when);
+      if (isAllDay(ev.when) !== isAllDay(rec.ev.when)) keepExpected = false;
+    }
+    if (patch.participants !== undefined) {
+      ev.participants = parseParticipants(patch.participants);
+      keepExpected = false;
+    }
+    if (patch.status !== undefined) {
+      ev.status = parseEventStatus(patch.status);
+      if (ev.status !== rec.ev.status) keepExpected = false;
+    }
+    if (patch.busy !== undefined) {
+      if (typeof patch.busy !== "boolean") throw badRequest("busy must be a boolean");
+      ev.busy = patch.busy;
+    }
+    if (patch.organizer !== undefined) ev.organizer = parseOrganizer(patch.organizer, this.requireGrant(grantId));
+    if (patch.conferencing !== undefined) ev.conferencing = parseConferencing(patch.conferencing);
+    if (patch.recurrence !== undefined) {
+      if (!Array.isArray(patch.recurrence) || !patch.recurrence.every((r) => typeof r === "string")) throw badRequest("recurrence must be an array of strings");
+      if (patch.recurrence.length > 0) ev.recurrence = [...patch.recurrence];
+      else delete ev.recurrence;
+      keepExpected = false;
+    }
+    ev.updated_at = Math.max(this.nowSec(), rec.ev.updated_at);
+    const next: IndexedEvent = { ev, ...whenRange(ev.when, cal.index.zone) };
+    const expected = patch.expected !== undefined ? parseExpected(patch.expected) : keepExpected ? rec.expected : undefined;
+    if (expected) next.expected = expected;
+    cal.index.remove(id);
+    try {
+      cal.index.insert(next);
+    } catch (err) {
+      cal.index.byId.delete(id);
+      cal.index.insert(rec);
+      throw badRequest(`recurrence: ${(err as Error).message}`);
+    }
+    return ev;
+  }
+
+  /** Moves a timed event to a new start (keeping its duration): "the meeting moved". */
+  moveEvent(grantId: string, id: string, newStartSec: number): WireEvent {
+    const found = this.findEvent(grantId, id);
+    if (!found) throw notFound(`event ${id} not found`);
+    const w = found.rec.ev.when;
+    if (w.object === "timespan") {
+      return this.updateEvent(grantId, id, { when: { ...w, start_time: newStartSec, end_time: newStartSec + (w.end_time - w.start_time) } });
+    }
+    if (w.object === "time") return this.updateEvent(grantId, id, { when: { ...w, time: newStartSec } });
+    throw badRequest("only timed events can be moved by start time");
+  }
+
+  deleteEvent(grantId: string, id: string): void {
+    const found = this.findEvent(grantId, id);
+    if (!found) throw notFound(`event ${id} not found`);
+    found.cal.index.remove(id);
+  }
+
+  /** Creates the grant for an email on first sign-in; re-authentication returns the same grant, valid again. */
+  upsertGrantByEmail(email: string, provider: Provider, scope: string[] | undefined): { state: GrantState; created: boolean } {
+    const existing = this.grantByEmail(email);
+    if (existing) {
+      existing.grant.grant_status = "valid";
+      existing.grant.updated_at = Math.max(this.nowSec(), existing.grant.updated_at);
+      this.version++;
+      return { state: existing, created: false };
+    }
+    const input: GrantInput = { email, provider, timezone: "UTC" };
+    if (scope) input.scope = scope;
+    return { state: this.addGrant(input), created: true };
+  }
+
+  totalEvents(): number {
+    let n = 0;
+    for (const g of this.grantOrder) for (const c of g.calendars.values()) n += c.index.size;
+    return n;
+  }
+}
+
+function parseOrganizer(v: unknown, g: GrantState): { email: string; name?: string } {
+  if (v === undefined || v === null) return { email: g.grant.email };
+  if (!isObject(v) || !isEmail(v.email)) throw badRequest("organizer must be {email, name?}");
+  const out: { email: string; name?: string } = { email: v.email };
+  const name = optString(v.name, "organizer.name");
+  if (name !== undefined) out.name = name;
+  return out;
+}
+
+function parseConferencing(v: unknown): { provider: string; details: { url: string } } {
+  if (!isObject(v) || typeof v.provider !== "string" || !isObject(v.details) || typeof v.details.url !== "string") {
+    throw badRequest("conferencing must be {provider, details: {url}}");
+  }
+  return { provider: v.provider, details: { url: v.details.url } };
+}
+
+export function defaultScopes(provider: Provider): string[] {
+  if (provider === "microsoft") return ["Calendars.Read", "Mail.ReadWrite", "Mail.Send", "User.Read", "offline_access"];
+  if (provider === "google") {
+    return ["https://www.googleapis.com/auth/calendar.events.readonly", "https://www.googleapis.com/auth/gmail.send", "https://www.googleapis.com/auth/gmail.readonly"];
+  }
+  return ["email", "calendar"];
+}
+
+export function randomToken(bytes = 24): string {
+  return randomBytes(bytes).toString("base64url");
+}

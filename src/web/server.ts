@@ -1,0 +1,73 @@
+import fastifyCookie from "@fastify/cookie";
+import type { Queue } from "bullmq";
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import type { Redis } from "ioredis";
+import { connectRoutes, type ConnectSettings } from "../connect/routes.js";
+import type { Db } from "../db/client.js";
+import type { Logger } from "../log/logger.js";
+import type { NylasApi } from "../nylas/client.js";
+import type { RunsQueue } from "../queue/queues.js";
+import { webhookRoutes, type WebhookRouteDeps } from "../webhooks/routes.js";
+import type { WebhooksQueue } from "../webhooks/queue.js";
+import { boardRoutes, BOARD_PATH } from "./board.js";
+import { checkHealth } from "./health.js";
+import { page, PAGE_HEADERS } from "./html.js";
+
+export interface WebDeps {
+  db: Db;
+  /** Connection used only by /healthz (no offline queue, so a dead Redis fails fast). */
+  healthRedis: Redis;
+  nylas: NylasApi;
+  log: Logger;
+  runsQueue: RunsQueue;
+  tickQueue: Queue;
+  webhooksQueue: WebhooksQueue;
+  board: { user?: string; password?: string };
+  webhooks: Omit<WebhookRouteDeps, "queue" | "log">;
+  connect: ConnectSettings;
+  healthTimeoutMs?: number;
+  fetch?: typeof fetch;
+  now?: () => Date;
+}
+
+/**
+ * The web dyno's HTTP surface: Bull Board, /healthz, Nylas webhooks and the hosted-OAuth
+ * connect flow. Requests are logged as method, route and status only: query strings (OAuth
+ * codes) and headers (credentials, signatures) never reach a log line.
+ */
+export async function buildWebServer(deps: WebDeps): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: deps.log as unknown as FastifyBaseLogger,
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: 256 * 1024,
+    trustProxy: true,
+    return503OnClosing: true,
+    forceCloseConnections: "idle",
+  });
+
+  app.addHook("onResponse", async (req, reply) => {
+    const route = req.routeOptions.url ?? "unmatched";
+    if (route === "/healthz" && reply.statusCode === 200) return;
+    deps.log.info({ method: req.method, route, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, "request");
+  });
+
+  await app.register(fastifyCookie);
+
+  app.get("/", async (_req, reply) =>
+    reply
+      .headers(PAGE_HEADERS)
+      .send(page("Nightly meeting reminders", `<p><a href="/connect">Connect your calendar</a> to get a reminder email for each of tomorrow's meetings.</p>\n<p><small>Operators: <a href="${BOARD_PATH}">queues</a>, <a href="/healthz">health</a>.</small></p>`)),
+  );
+
+  app.get("/healthz", async (_req, reply) => {
+    const health = await checkHealth(deps.db, deps.healthRedis, deps.healthTimeoutMs ?? 2000);
+    return reply.code(health.ok ? 200 : 503).header("cache-control", "no-store").send(health);
+  });
+
+  await app.register(async (scope) => boardRoutes(scope, { queues: [deps.runsQueue, deps.tickQueue, deps.webhooksQueue], ...deps.board, log: deps.log }));
+  await app.register(async (scope) => webhookRoutes(scope, { ...deps.webhooks, queue: deps.webhooksQueue, log: deps.log }));
+  await app.register(async (scope) => connectRoutes(scope, { db: deps.db, nylas: deps.nylas, runsQueue: deps.runsQueue, log: deps.log, settings: deps.connect, fetch: deps.fetch, now: deps.now }));
+
+  app.setNotFoundHandler((_req, reply) => reply.code(404).type("text/plain; charset=utf-8").send("Not found"));
+  return app;
+}

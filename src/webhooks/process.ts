@@ -1,0 +1,89 @@
+import type { Db } from "../db/client.js";
+import { enqueueUndoneDay } from "../backfill/requeue.js";
+import { markGrantNeedsReauth, markGrantRevoked, markGrantValid } from "../grants/status.js";
+import { upsertOne, type SyncSettings } from "../grants/sync.js";
+import type { Logger } from "../log/logger.js";
+import type { GrantInfo, NylasApi } from "../nylas/client.js";
+import type { RunsQueue } from "../queue/queues.js";
+import type { WebhookJobData, WebhookResult } from "./queue.js";
+
+export interface WebhookDeps {
+  db: Db;
+  nylas: NylasApi;
+  runsQueue: RunsQueue;
+  log: Logger;
+  settings: SyncSettings;
+  now?: () => Date;
+}
+
+/**
+ * Applies one grant notification. Safe to run again: a notification id already recorded in
+ * `webhook_deliveries` changes nothing; the record is written only after the change, so a
+ * job cut off half-way is simply done again (every step is idempotent).
+ *
+ * Deliveries can arrive out of order. `grant.expired` is ignored when the grant's status
+ * changed after the notification was created (a later re-auth already won); `grant.created`
+ * and `grant.updated` ask Nylas for the grant's current state rather than trusting the order.
+ */
+export async function processWebhook(deps: WebhookDeps, n: WebhookJobData): Promise<WebhookResult> {
+  const { db, log: baseLog } = deps;
+  const log = baseLog.child({ grantId: n.grantId, notificationId: n.id, type: n.type });
+  const seen = await db.webhookDelivery.findUnique({ where: { id: n.id }, select: { id: true } });
+  if (seen) {
+    log.info("webhook delivery already handled");
+    return { outcome: "duplicate" };
+  }
+  const result = await apply(deps, n, log);
+  await db.webhookDelivery.createMany({ data: [{ id: n.id, type: n.type, grantId: n.grantId }], skipDuplicates: true });
+  log.info(result, "webhook handled");
+  return result;
+}
+
+async function apply(deps: WebhookDeps, n: WebhookJobData, log: Logger): Promise<WebhookResult> {
+  const { db } = deps;
+  switch (n.type) {
+    case "grant.expired": {
+      const grant = await db.grant.findUnique({ where: { id: n.grantId }, select: { status: true, statusChangedAt: true } });
+      if (!grant) return { outcome: "ignored", reason: "grant not in the database" };
+      if (n.time !== undefined && grant.statusChangedAt.getTime() > n.time * 1000) {
+        return { outcome: "ignored", reason: "grant status changed after this notification" };
+      }
+      const changed = await markGrantNeedsReauth(db, n.grantId, "grant.expired webhook: the user must re-authenticate");
+      if (changed) log.warn("grant needs re-authentication (grant.expired)");
+      return { outcome: changed ? "applied" : "ignored", change: changed ? "needs_reauth" : undefined, reason: changed ? undefined : `grant already ${grant.status}` };
+    }
+    case "grant.deleted": {
+      const changed = await markGrantRevoked(db, n.grantId, "grant.deleted webhook");
+      return { outcome: changed ? "applied" : "ignored", change: changed ? "revoked" : undefined, reason: changed ? undefined : "grant unknown or already revoked" };
+    }
+    case "grant.created":
+    case "grant.updated": {
+      const info = await currentGrant(deps.nylas, n.grantId);
+      if (!info) return { outcome: "ignored", reason: "grant not found at Nylas" };
+      const before = (await db.grant.findUnique({ where: { id: n.grantId }, select: { status: true } }))?.status;
+      await upsertOne(db, deps.nylas, log, info, deps.settings);
+      if (info.status !== "valid") {
+        await markGrantNeedsReauth(db, n.grantId, `${n.type} webhook: grant invalid at Nylas`);
+        return { outcome: "applied", change: before === "valid" ? "needs_reauth" : before === undefined ? "created" : "upserted" };
+      }
+      await markGrantValid(db, n.grantId, `${n.type} webhook: grant valid at Nylas`);
+      const undone = await enqueueUndoneDay(db, deps.runsQueue, n.grantId, "webhook", deps.now?.() ?? new Date());
+      return {
+        outcome: "applied",
+        change: before === undefined ? "created" : before !== "valid" ? "valid" : "upserted",
+        enqueuedDay: undone.enqueued ? undone.day : undefined,
+      };
+    }
+  }
+}
+
+/** The grant as Nylas sees it now; undefined when Nylas no longer knows it (404). */
+async function currentGrant(nylas: NylasApi, grantId: string): Promise<GrantInfo | undefined> {
+  try {
+    return await nylas.grant(grantId);
+  } catch (err) {
+    const status = (err as { statusCode?: unknown }).statusCode;
+    if (status === 404) return undefined;
+    throw err;
+  }
+}

@@ -1,0 +1,141 @@
+import { createServer } from "node:net";
+import type { Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startWorkerApp, type WorkerApp } from "../../src/app/worker-app.js";
+import { requeueDays } from "../../src/backfill/requeue.js";
+import type { Config } from "../../src/config/env.js";
+import type { Db } from "../../src/db/client.js";
+import { createLogger } from "../../src/log/logger.js";
+import { waitForIdle } from "../../src/queue/idle.js";
+import { runJobId } from "../../src/runs/run-job.js";
+import { startSandbox, type Sandbox } from "../../src/sandbox/index.js";
+import { addDays, localDate } from "../../src/time/window.js";
+import { startWebApp, type WebApp } from "../../src/web/app.js";
+import { deleteGrants, testPrisma, uniqueId } from "../helpers/db.js";
+import { BOARD_PASSWORD, BOARD_USER, chromiumVersion, launchChromium, testConfig, uniquePrefix } from "./support.js";
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** The page is refused: either a 401 is shown, or Chromium abandons the credentials. */
+async function refused(page: Page, url: string): Promise<boolean> {
+  try {
+    const res = await page.goto(url);
+    return res?.status() === 401;
+  } catch (err) {
+    return /ERR_INVALID_AUTH_CREDENTIALS/.test((err as Error).message);
+  }
+}
+
+describe(`in headless Chromium (${chromiumVersion() || "chromium missing"})`, () => {
+  let sandbox: Sandbox;
+  let db: Db;
+  let config: Config;
+  let web: WebApp;
+  let worker: WorkerApp;
+  let base: string;
+  const grants: string[] = [];
+  const log = createLogger({ level: "silent" });
+
+  beforeAll(async () => {
+    sandbox = await startSandbox({});
+    db = await testPrisma();
+    const port = await freePort();
+    base = `http://127.0.0.1:${port}`;
+    config = testConfig(sandbox, uniquePrefix("e"), { NODE_ENV: "production", PUBLIC_URL: base });
+    web = await startWebApp(config, log, { db, port, host: "127.0.0.1" });
+    worker = await startWorkerApp(config, log, { db, scheduler: false });
+  });
+  afterAll(async () => {
+    await worker?.runsQueue.obliterate({ force: true }).catch(() => {});
+    await worker?.close(5000);
+    await web?.close(2000);
+    await deleteGrants(db, grants);
+    await sandbox?.close();
+  });
+
+  it("an operator logs in to Bull Board and sees the reminders queue with a completed job", async () => {
+    // One real nightly run, processed by the worker.
+    const email = `${uniqueId("board")}@example.com`.toLowerCase();
+    const grantId = sandbox.addGrant({ email, timezone: "UTC" }).id;
+    grants.push(grantId);
+    await db.grant.create({ data: { id: grantId, email, provider: "google", timeZone: "UTC" } });
+    const day = addDays(localDate("UTC", new Date()), -1);
+    const start = Date.parse(`${day}T10:00:00Z`) / 1000;
+    sandbox.addEvent(grantId, { title: "Board check", when: { object: "timespan", start_time: start, end_time: start + 900 }, participants: [{ email: "guest@example.com", status: "yes" }] });
+    await requeueDays(db, worker.runsQueue, { id: grantId, timeZone: "UTC" }, [day], "backfill");
+    await waitForIdle(worker.runsQueue, 20_000);
+    const jobId = runJobId(grantId, day);
+    expect(await worker.runsQueue.getJobState(jobId)).toBe("completed");
+
+    // Without credentials: a Basic challenge, 401 and nothing else (Chromium, which has no
+    // one to ask, abandons the page).
+    const anon = await launchChromium();
+    try {
+      const page = await anon.context.newPage();
+      expect(await refused(page, `${base}/admin/queues`)).toBe(true);
+      const res = await anon.context.request.get(`${base}/admin/queues`);
+      expect(res.status()).toBe(401);
+      expect(res.headers()["www-authenticate"]).toMatch(/^Basic /);
+      expect(await res.text()).toBe("Unauthorized");
+    } finally {
+      await anon.close();
+    }
+    // Wrong credentials: the server keeps answering 401, so Chromium gives up on them.
+    const wrong = await launchChromium({ httpCredentials: { username: BOARD_USER, password: "wrong password" } });
+    try {
+      expect(await refused(await wrong.context.newPage(), `${base}/admin/queues`)).toBe(true);
+    } finally {
+      await wrong.close();
+    }
+
+    const op = await launchChromium({ httpCredentials: { username: BOARD_USER, password: BOARD_PASSWORD } });
+    try {
+      const page = await op.context.newPage();
+      const res = await page.goto(`${base}/admin/queues`);
+      expect(res?.status()).toBe(200);
+      // The overview lists every queue of the project.
+      for (const name of ["reminders", "scheduler", "webhooks"]) await expect(page.getByText(name, { exact: true }).first().waitFor({ timeout: 15_000 })).resolves.toBeUndefined();
+      await page.goto(`${base}/admin/queues/queue/reminders?status=completed`);
+      await page.getByText(jobId).first().waitFor({ timeout: 15_000 });
+      const text = await page.textContent("body");
+      expect(text).toContain(jobId);
+      expect(text).not.toContain(sandbox.apiKey);
+    } finally {
+      await op.close();
+    }
+  });
+
+  it("a user connects an account through /connect and the sandbox's consent page; the grant appears in the database", async () => {
+    const email = `${uniqueId("browser")}@example.com`.toLowerCase();
+    const b = await launchChromium();
+    try {
+      const page = await b.context.newPage();
+      await page.goto(`${base}/connect?email=${encodeURIComponent(email)}`);
+      // Now on the sandbox's hosted-login page.
+      expect(page.url().startsWith(`${sandbox.url}/v3/connect/auth?`)).toBe(true);
+      expect(await page.inputValue("#email")).toBe(email);
+      await page.selectOption("#provider", "microsoft");
+      await Promise.all([page.waitForURL(`${base}/connect/callback?**`), page.click("#allow")]);
+      await page.locator("#connected").waitFor();
+      expect(await page.textContent("#email")).toBe(email);
+      const shownId = (await page.textContent("#grant-id"))!;
+      grants.push(shownId);
+      expect(await db.grant.findUnique({ where: { id: shownId } })).toMatchObject({ email, provider: "microsoft", status: "valid", timeZone: "UTC" });
+      // The cookie was single use: going back to the callback URL is refused.
+      const again = await page.goto(page.url());
+      expect(again?.status()).toBe(400);
+      expect(await page.textContent("#error")).toMatch(/did not start this sign-in/);
+    } finally {
+      await b.close();
+    }
+  });
+});

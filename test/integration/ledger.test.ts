@@ -1,0 +1,124 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Db } from "../../src/db/client.js";
+import { Ledger, type ClaimInput } from "../../src/reminders/ledger.js";
+import { deleteGrants, testPrisma, uniqueId } from "../helpers/db.js";
+
+describe("reminders ledger (real Postgres)", () => {
+  let db: Db;
+  const grantId = uniqueId("g");
+  let n = 0;
+  const input = (over: Partial<ClaimInput> = {}): ClaimInput => ({
+    grantId,
+    eventId: `ev-${++n}`,
+    eventStart: 1_795_500_000,
+    day: "2026-11-24",
+    title: "Standup",
+    recipients: [{ email: "a@example.com" }],
+    ...over,
+  });
+
+  beforeAll(async () => {
+    db = await testPrisma();
+    await db.grant.create({ data: { id: grantId, email: "u@example.com", provider: "google", timeZone: "UTC" } });
+  });
+  afterAll(async () => {
+    await deleteGrants(db, [grantId]);
+  });
+
+  it("claims a new reminder once; a second claim within the lease is busy", async () => {
+    const ledger = new Ledger(db, { leaseMs: 60_000, maxAttempts: 3 });
+    const i = input();
+    const first = await ledger.claim(i);
+    expect(first).toMatchObject({ outcome: "claimed", attempts: 1, uncertain: false });
+    const second = await ledger.claim(i);
+    expect(second.outcome).toBe("busy");
+    if (second.outcome === "busy") expect(second.retryInMs).toBeGreaterThan(50_000);
+  });
+
+  it("never claims a sent reminder again", async () => {
+    const ledger = new Ledger(db, { leaseMs: 0, maxAttempts: 3 });
+    const i = input();
+    const c = await ledger.claim(i);
+    if (c.outcome !== "claimed") throw new Error("expected a claim");
+    await ledger.markSent(c.id, "msg-1");
+    expect(await ledger.claim(i)).toEqual({ outcome: "done", status: "sent" });
+    const row = await db.reminder.findUniqueOrThrow({ where: { id: c.id } });
+    expect(row).toMatchObject({ status: "sent", messageId: "msg-1", attempts: 1 });
+    expect(row.sentAt).not.toBeNull();
+  });
+
+  it("lets another attempt take over an expired claim, flagged uncertain, same marker", async () => {
+    const ledger = new Ledger(db, { leaseMs: 60_000, maxAttempts: 3 });
+    const i = input();
+    const first = await ledger.claim(i);
+    if (first.outcome !== "claimed") throw new Error("expected a claim");
+    await ledger.release(first.id, "transient 503");
+    const again = await ledger.claim(i);
+    // A takeover after an unknown outcome is not a refusal: it does not use up an attempt.
+    expect(again).toMatchObject({ outcome: "claimed", attempts: 1, uncertain: true, marker: first.marker });
+  });
+
+  it("does not exhaust a reminder through takeovers after unknown outcomes (chaos: storms)", async () => {
+    const ledger = new Ledger(db, { leaseMs: 60_000, maxAttempts: 3 });
+    const i = input();
+    let c = await ledger.claim(i);
+    for (let n = 0; n < 5; n++) {
+      if (c.outcome !== "claimed") throw new Error("expected a claim");
+      await ledger.release(c.id, "transient 503");
+      c = await ledger.claim(i);
+    }
+    if (c.outcome !== "claimed") throw new Error("expected a claim");
+    await ledger.markFailed(c.id, "429", { countAttempt: false });
+    expect(await ledger.claim(i)).toMatchObject({ outcome: "claimed", uncertain: false });
+  });
+
+  it("reclaims a refused send without the uncertainty flag, until attempts run out", async () => {
+    const ledger = new Ledger(db, { leaseMs: 60_000, maxAttempts: 2 });
+    const i = input();
+    const a = await ledger.claim(i);
+    if (a.outcome !== "claimed") throw new Error("expected a claim");
+    await ledger.markFailed(a.id, "permanent 400");
+    const b = await ledger.claim(i);
+    expect(b).toMatchObject({ outcome: "claimed", attempts: 2, uncertain: false });
+    if (b.outcome !== "claimed") throw new Error("expected a claim");
+    await ledger.markFailed(b.id, "permanent 400");
+    expect(await ledger.claim(i)).toEqual({ outcome: "exhausted", attempts: 2 });
+  });
+
+  it("does not count refusals that are not the reminder's fault", async () => {
+    const ledger = new Ledger(db, { leaseMs: 60_000, maxAttempts: 1 });
+    const i = input();
+    for (let k = 0; k < 5; k++) {
+      const c = await ledger.claim(i);
+      expect(c.outcome).toBe("claimed");
+      if (c.outcome === "claimed") await ledger.markFailed(c.id, "rate_limited 429", { countAttempt: false });
+    }
+  });
+
+  it("treats a moved meeting (new start) as a new reminder", async () => {
+    const ledger = new Ledger(db, { leaseMs: 60_000, maxAttempts: 3 });
+    const i = input();
+    const a = await ledger.claim(i);
+    const b = await ledger.claim({ ...i, eventStart: i.eventStart + 3600 });
+    expect(a.outcome).toBe("claimed");
+    expect(b.outcome).toBe("claimed");
+    if (a.outcome === "claimed" && b.outcome === "claimed") expect(a.marker).not.toBe(b.marker);
+  });
+
+  it("lets exactly one of many concurrent claimers win", async () => {
+    const ledger = new Ledger(db, { leaseMs: 60_000, maxAttempts: 3 });
+    const i = input();
+    const results = await Promise.all(Array.from({ length: 12 }, () => ledger.claim(i)));
+    expect(results.filter((r) => r.outcome === "claimed")).toHaveLength(1);
+    expect(results.filter((r) => r.outcome === "busy")).toHaveLength(11);
+  });
+
+  it("totals a day from the rows, whoever wrote them", async () => {
+    const ledger = new Ledger(db, { leaseMs: 60_000, maxAttempts: 3 });
+    const t = await ledger.totals(grantId, "2026-11-24");
+    const rows = await db.reminder.groupBy({ by: ["status"], where: { grantId }, _count: { _all: true } });
+    const count = (s: string) => rows.find((r) => r.status === s)?._count._all ?? 0;
+    expect(t).toEqual({ sent: count("sent"), failed: count("failed"), pending: count("claimed") });
+    expect(t.sent).toBeGreaterThan(0);
+  });
+});

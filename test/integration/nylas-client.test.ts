@@ -1,0 +1,120 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { NylasApi } from "../../src/nylas/client.js";
+import { classifyError } from "../../src/nylas/errors.js";
+import { startSandbox, type Sandbox } from "../../src/sandbox/index.js";
+import { localDate, addDays, localDayWindow } from "../../src/time/window.js";
+
+// The worker's Nylas module on the official SDK, over real HTTP to the sandbox: every call
+// it makes, and every failure it can meet, classified by the pure classifier.
+describe("NylasApi against the sandbox", () => {
+  let sandbox: Sandbox;
+  let api: NylasApi;
+  let grantId: string;
+  const now = new Date();
+
+  beforeAll(async () => {
+    sandbox = await startSandbox({ seed: { grants: 14, now } });
+    api = new NylasApi({ apiKey: sandbox.apiKey, apiUri: sandbox.url, timeout: 2 });
+    grantId = sandbox.grantIds().find((id) => sandbox.grant(id).grant_status === "valid" && sandbox.grant(id).provider === "google")!;
+  });
+  afterAll(async () => {
+    await sandbox.close();
+  });
+
+  const failure = async (p: Promise<unknown>) => {
+    try {
+      await p;
+    } catch (err) {
+      return classifyError(err);
+    }
+    throw new Error("expected a failure");
+  };
+
+  it("pages through grants by offset", async () => {
+    const seen: string[] = [];
+    for (let offset = 0; ; offset += 5) {
+      const page = await api.grantsPage({ limit: 5, offset });
+      seen.push(...page.map((g) => g.id));
+      if (page.length < 5) break;
+    }
+    expect(seen.sort()).toEqual([...sandbox.grantIds()].sort());
+    const invalid = sandbox.grantIds().find((id) => sandbox.grant(id).grant_status === "invalid")!;
+    expect(await api.grant(invalid)).toMatchObject({ id: invalid, status: "invalid" });
+  });
+
+  it("reads the primary calendar's zone, or none", async () => {
+    const zones = await Promise.all(sandbox.grantIds().filter((id) => sandbox.grant(id).grant_status === "valid").map((id) => api.calendarZone(id)));
+    expect(zones.filter((z) => z === undefined).length).toBeGreaterThan(0);
+    expect(zones.filter((z) => typeof z === "string" && z.includes("/")).length).toBeGreaterThan(0);
+  });
+
+  it("iterates a window's events across pages, taking a token before each page", async () => {
+    const zone = sandbox.grantZone(grantId);
+    const { start, end } = localDayWindow(zone, addDays(localDate(zone, now), 1));
+    let pages = 0;
+    const events = [];
+    for await (const page of api.events(grantId, { calendarId: "primary", start, end, limit: 3 }, async () => void pages++)) events.push(...page);
+    const all = (await api.eventsPage(grantId, { calendarId: "primary", start, end, limit: 200 })).items;
+    expect(events.map((e) => e.id)).toEqual(all.map((e) => e.id));
+    expect(pages).toBe(Math.ceil(all.length / 3));
+    expect(all.some((e) => e.masterEventId)).toBe(true);
+  });
+
+  it("sends as the grant and finds the message, with its headers, in the Sent folder", async () => {
+    const sent = await api.send(grantId, { to: [{ email: "guest@example.com", name: "Guest" }], subject: "Hello", body: "<p>hi</p>", customHeaders: [{ name: "X-Reminder-Id", value: "m-1" }] });
+    const page = await api.sentPage(grantId, { after: Math.floor(Date.now() / 1000) - 60 });
+    const found = page.items.find((m) => m.id === sent.id)!;
+    expect(found.headers).toContainEqual({ name: "X-Reminder-Id", value: "m-1" });
+  });
+
+  it("classifies a wrong API key as auth", async () => {
+    const bad = new NylasApi({ apiKey: "wrong", apiUri: sandbox.url });
+    expect(await failure(bad.grantsPage({ limit: 1, offset: 0 }))).toMatchObject({ kind: "auth", status: 401, requestId: expect.any(String) });
+  });
+
+  it("classifies an invalid grant as auth on every data call", async () => {
+    const invalid = sandbox.grantIds().find((id) => sandbox.grant(id).grant_status === "invalid")!;
+    const calls = [
+      () => api.calendarZone(invalid),
+      () => api.eventsPage(invalid, { calendarId: "primary", start: 0, end: 10 }),
+      () => api.send(invalid, { to: [{ email: "a@example.com" }], subject: "s", body: "b" }),
+      () => api.sentPage(invalid, { after: 0 }),
+    ];
+    for (const call of calls) expect(await failure(call())).toMatchObject({ kind: "auth", status: 401 });
+  });
+
+  it("classifies both kinds of 429 with their Retry-After", async () => {
+    sandbox.setLimits({ sendsPerSecond: { google: 1 } });
+    await new Promise((r) => setTimeout(r, 1100));
+    const send = () => api.send(grantId, { to: [{ email: "a@example.com" }], subject: "s", body: "b" });
+    await send();
+    expect(await failure(send())).toMatchObject({ kind: "rate_limited", source: "provider", type: "rate_limit_error", retryAfterMs: expect.any(Number) });
+    sandbox.setLimits({ requestsPerSecond: 1, sendsPerSecond: { google: 100 } });
+    await new Promise((r) => setTimeout(r, 1100));
+    await api.calendarZone(grantId);
+    const f = await failure(api.calendarZone(grantId));
+    expect(f).toMatchObject({ kind: "rate_limited", source: "nylas", type: "nylas_rate_limit_exceeded" });
+    if (f.kind === "rate_limited") expect(f.retryAfterMs).toBeGreaterThan(0);
+    sandbox.setLimits({ requestsPerSecond: 200, sendsPerSecond: { google: 2 } });
+  });
+
+  it("classifies 5xx, dropped connections and timeouts as transient", async () => {
+    await new Promise((r) => setTimeout(r, 1100));
+    for (const kind of [500, 502, 503, 504] as const) {
+      sandbox.injectFault({ kind, count: 1, routeClass: "calendars" });
+      expect(await failure(api.calendarZone(grantId))).toMatchObject({ kind: "transient", status: kind });
+    }
+    sandbox.injectFault({ kind: "drop", count: 1, routeClass: "calendars" });
+    expect(await failure(api.calendarZone(grantId))).toMatchObject({ kind: "transient", code: "UND_ERR_SOCKET" });
+    sandbox.setLatency({ ms: 2500 });
+    expect(await failure(api.calendarZone(grantId))).toMatchObject({ kind: "transient", code: "timeout" });
+    sandbox.setLatency({ ms: 0 });
+  });
+
+  it("classifies a refused request as permanent", async () => {
+    await new Promise((r) => setTimeout(r, 2600));
+    expect(await failure(api.send(grantId, { to: [], subject: "s", body: "b" }))).toMatchObject({ kind: "permanent", status: 400 });
+    expect(await failure(api.grant("no-such-grant"))).toMatchObject({ kind: "permanent", status: 404 });
+    expect(await failure(api.eventsPage(grantId, { calendarId: "primary", start: 0, end: 10, limit: 201 }))).toMatchObject({ kind: "permanent", status: 400 });
+  });
+});

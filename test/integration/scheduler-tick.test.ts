@@ -1,0 +1,136 @@
+import { Worker, UnrecoverableError } from "bullmq";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import type { Redis } from "ioredis";
+import type { Db } from "../../src/db/client.js";
+import { createLogger } from "../../src/log/logger.js";
+import { createRunsQueue, type RunsQueue } from "../../src/queue/queues.js";
+import { createRedis } from "../../src/queue/redis.js";
+import { RUNS_QUEUE, runJobId } from "../../src/runs/run-job.js";
+import { schedulerTick } from "../../src/scheduler/tick.js";
+import { closePrisma, createPrisma } from "../../src/db/client.js";
+import { dropDatabase } from "../../src/db/migrate.js";
+import { uniqueId } from "../helpers/db.js";
+import { freshDatabase } from "../harness/database.js";
+import { LogSink } from "../helpers/pipeline.js";
+
+// 2026-11-23 18:30 UTC: past 18:00 in UTC, Lisbon and Tehran (22:00, +3:30); 13:30 in
+// New York; already 00:00 and 00:15 of the next day in Kolkata and Kathmandu (+5:45).
+const NOW = new Date("2026-11-23T18:30:00Z");
+
+describe("scheduler tick", () => {
+  let db: Db;
+  let redis: Redis;
+  let queue: RunsQueue;
+  const sink = new LogSink();
+  const log = createLogger({ level: "debug" }, sink.stream);
+  const tag = uniqueId("s");
+  const ids: string[] = [];
+  const grant = async (suffix: string, timeZone: string, extra: Record<string, unknown> = {}) => {
+    const id = `${tag}_${suffix}`;
+    ids.push(id);
+    await db.grant.create({ data: { id, email: `${suffix}@example.com`, provider: "google", timeZone, ...extra } });
+    return id;
+  };
+  const jobIds = async () => (await queue.getJobs(["waiting", "delayed", "active", "completed", "failed"])).map((j) => j.id).sort();
+
+  // A tick reads every grant in its database, so this file gets a database of its own.
+  const dbName = `reminders_tick_test_${process.pid}`;
+  let url: string;
+
+  beforeAll(async () => {
+    url = await freshDatabase(dbName);
+    db = await createPrisma(url);
+    redis = createRedis(process.env.REDIS_URL ?? "redis://127.0.0.1:6379");
+    queue = createRunsQueue(redis, { prefix: tag.slice(0, 40), attempts: 3 });
+  });
+  afterAll(async () => {
+    await queue.obliterate({ force: true });
+    await queue.close();
+    await redis.quit();
+    await closePrisma(db);
+    await dropDatabase(url);
+  });
+
+  it("enqueues exactly the grants whose local send hour has come, for their next local day", async () => {
+    const utc = await grant("utc", "UTC");
+    const lisbon = await grant("lisbon", "Europe/Lisbon");
+    const ny = await grant("ny", "America/New_York");
+    const nyEarly = await grant("nyearly", "America/New_York", { sendHour: 13 });
+    await grant("kolkata", "Asia/Kolkata");
+    await grant("ktm", "Asia/Kathmandu");
+    const tehran = await grant("tehran", "Asia/Tehran");
+    await grant("off", "UTC", { enabled: false });
+    await grant("reauth", "UTC", { status: "needs_reauth" });
+    await grant("revoked", "UTC", { status: "revoked" });
+
+    const r = await schedulerTick(db, queue, log, { now: NOW, pageSize: 2 });
+    expect(r).toMatchObject({ scanned: 7, due: 4, enqueued: 4, alreadyDone: 0, badZone: 0 });
+    expect(await jobIds()).toEqual(
+      [runJobId(utc, "2026-11-24"), runJobId(lisbon, "2026-11-24"), runJobId(nyEarly, "2026-11-24"), runJobId(tehran, "2026-11-24")].sort(),
+    );
+    const runs = await db.run.findMany({ where: { grantId: { in: ids } }, orderBy: { grantId: "asc" } });
+    expect(runs.map((x) => [x.grantId, x.day, x.status])).toEqual(
+      [
+        [tehran, "2026-11-24", "queued"],
+        [lisbon, "2026-11-24", "queued"],
+        [nyEarly, "2026-11-24", "queued"],
+        [utc, "2026-11-24", "queued"],
+      ].sort((a, b) => a[0]!.localeCompare(b[0]!)),
+    );
+    expect(ny).toBeDefined();
+  });
+
+  it("adds nothing twice when ticks overlap", async () => {
+    const before = await jobIds();
+    const [a, b] = await Promise.all([schedulerTick(db, queue, log, { now: NOW, pageSize: 3 }), schedulerTick(db, queue, log, { now: NOW, pageSize: 5 })]);
+    expect(a.due).toBe(4);
+    expect(b.due).toBe(4);
+    expect(await jobIds()).toEqual(before);
+  });
+
+  it("puts back what Postgres says is undone after Redis lost its data", async () => {
+    const before = await jobIds();
+    await queue.obliterate({ force: true });
+    expect(await jobIds()).toEqual([]);
+    const r = await schedulerTick(db, queue, log, { now: NOW, pageSize: 50 });
+    expect(r.enqueued).toBe(4);
+    expect(await jobIds()).toEqual(before);
+  });
+
+  it("leaves completed days alone", async () => {
+    const utc = ids.find((i) => i.endsWith("_utc"))!;
+    await db.run.update({ where: { grantId_day: { grantId: utc, day: "2026-11-24" } }, data: { status: "completed" } });
+    await queue.obliterate({ force: true });
+    const r = await schedulerTick(db, queue, log, { now: NOW, pageSize: 50 });
+    expect(r).toMatchObject({ due: 4, alreadyDone: 1, enqueued: 3 });
+    expect(await jobIds()).not.toContain(runJobId(utc, "2026-11-24"));
+  });
+
+  it("re-queues a day stopped by a 401 once its grant is valid again", async () => {
+    const lisbon = ids.find((i) => i.endsWith("_lisbon"))!;
+    const id = runJobId(lisbon, "2026-11-24");
+    // Let a worker end every queued job for good, as a 401 does.
+    const worker = new Worker(RUNS_QUEUE, async () => {
+      throw new UnrecoverableError("grant needs re-authentication");
+    }, { connection: redis, prefix: tag.slice(0, 40) });
+    await vi.waitFor(async () => expect(await queue.getJobState(id)).toBe("failed"), { timeout: 5000 });
+    await worker.close();
+    await db.run.update({ where: { grantId_day: { grantId: lisbon, day: "2026-11-24" } }, data: { status: "needs_reauth" } });
+    const r = await schedulerTick(db, queue, log, { now: NOW, pageSize: 50 });
+    expect(r.revived).toBe(1);
+    expect(await queue.getJobState(id)).toBe("waiting");
+    expect((await db.run.findUniqueOrThrow({ where: { grantId_day: { grantId: lisbon, day: "2026-11-24" } } })).status).toBe("queued");
+  });
+
+  it("reports grants with an unknown zone instead of failing the tick", async () => {
+    await grant("mars", "Mars/Olympus_Mons");
+    const r = await schedulerTick(db, queue, log, { now: NOW, pageSize: 50 });
+    expect(r.badZone).toBe(1);
+    expect(sink.find(/unknown time zone/)[0]).toMatchObject({ zone: "Mars/Olympus_Mons" });
+  });
+
+  it("treats every grant as due with ignoreSendHour (demo, backfills)", async () => {
+    const r = await schedulerTick(db, queue, log, { now: NOW, pageSize: 50, ignoreSendHour: true });
+    expect(r.due).toBe(7);
+  });
+});

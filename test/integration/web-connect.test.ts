@@ -1,0 +1,163 @@
+import type { FastifyInstance, LightMyRequestResponse } from "fastify";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { CONNECT_COOKIE, pkceChallenge, sealState } from "../../src/connect/state.js";
+import { deleteGrants, uniqueId } from "../helpers/db.js";
+import { consentWithoutBrowser, SESSION_SECRET, startWebHarness, type WebHarness } from "../e2e/support.js";
+
+/** The cookie the response set, as a request Cookie header value. */
+function cookieOf(res: LightMyRequestResponse): string {
+  const c = res.cookies.find((x) => x.name === CONNECT_COOKIE);
+  if (!c) throw new Error("no connect cookie set");
+  return `${c.name}=${c.value}`;
+}
+
+describe("hosted-OAuth connect against the sandbox", () => {
+  let h: WebHarness;
+  let app: FastifyInstance;
+  const grants: string[] = [];
+
+  const start = async (email?: string) => {
+    const res = await app.inject(`/connect${email ? `?email=${encodeURIComponent(email)}` : ""}`);
+    expect(res.statusCode).toBe(302);
+    return { res, auth: new URL(res.headers.location as string), cookie: cookieOf(res) };
+  };
+  const callback = (query: string, cookie?: string) => app.inject({ url: `/connect/callback?${query}`, headers: cookie ? { cookie } : {} });
+
+  beforeAll(async () => {
+    h = await startWebHarness({ sandbox: { clientId: "sandbox-client-id" } });
+    app = await h.server();
+  });
+  afterAll(async () => {
+    await deleteGrants(h.db, grants);
+    await h.close();
+  });
+
+  it("redirects to /v3/connect/auth with state and a PKCE S256 challenge bound to a signed cookie", async () => {
+    const { res, auth } = await start("ada@example.com");
+    expect(auth.origin + auth.pathname).toBe(`${h.sandbox.url}/v3/connect/auth`);
+    const q = auth.searchParams;
+    expect(q.get("client_id")).toBe("sandbox-client-id");
+    expect(q.get("redirect_uri")).toBe("http://localhost:3000/connect/callback");
+    expect(q.get("response_type")).toBe("code");
+    expect(q.get("code_challenge_method")).toBe("S256");
+    expect(q.get("code_challenge")).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(q.get("state")!.length).toBeGreaterThanOrEqual(32);
+    expect(q.get("login_hint")).toBe("ada@example.com");
+    const setCookie = String(res.headers["set-cookie"]);
+    expect(setCookie).toMatch(/HttpOnly/);
+    expect(setCookie).toMatch(/SameSite=Lax/);
+    expect(setCookie).toMatch(/Path=\/connect/);
+    expect(setCookie).toMatch(/Max-Age=600/);
+    // The cookie's verifier is the one whose S256 challenge went to Nylas; nothing else leaks.
+    expect(String(res.headers.location)).not.toContain(h.sandbox.apiKey);
+  });
+
+  it("refuses a bad email or provider in the link", async () => {
+    expect((await app.inject("/connect?email=%3Cscript%3E")).statusCode).toBe(400);
+    expect((await app.inject("/connect?provider=myspace")).statusCode).toBe(400);
+  });
+
+  it("connects a new account end to end: code exchange with PKCE, grant stored with its zone", async () => {
+    const email = `${uniqueId("new")}@example.com`.toLowerCase();
+    const { auth, cookie } = await start(email);
+    const back = await consentWithoutBrowser(auth.toString(), email);
+    expect(back.pathname).toBe("/connect/callback");
+    const res = await callback(back.searchParams.toString(), cookie);
+    expect(res.statusCode).toBe(200);
+    expect(res.body).toContain("Account connected");
+    const grant = await h.db.grant.findFirstOrThrow({ where: { email } });
+    grants.push(grant.id);
+    expect(grant).toMatchObject({ provider: "google", status: "valid", timeZone: "UTC", sendHour: 18 });
+    expect(res.body).toContain(grant.id);
+    // The cookie is single use.
+    expect(String(res.headers["set-cookie"])).toMatch(new RegExp(`${CONNECT_COOKIE}=;`));
+    // The sandbox checked the PKCE verifier against the S256 challenge.
+    const token = h.sandbox.requestLog().filter((e) => e.route === "connect.token");
+    expect(token.at(-1)?.status).toBe(200);
+  });
+
+  it("re-authenticating the same email keeps the grant and makes it valid again", async () => {
+    const email = `${uniqueId("re")}@example.com`.toLowerCase();
+    const first = await start(email);
+    await callback((await consentWithoutBrowser(first.auth.toString(), email)).searchParams.toString(), first.cookie);
+    const grant = await h.db.grant.findFirstOrThrow({ where: { email } });
+    grants.push(grant.id);
+    await h.db.grant.update({ where: { id: grant.id }, data: { status: "needs_reauth", statusReason: "401 from Nylas" } });
+    h.sandbox.invalidateGrant(grant.id);
+
+    const again = await start(email);
+    const res = await callback((await consentWithoutBrowser(again.auth.toString(), email)).searchParams.toString(), again.cookie);
+    expect(res.statusCode).toBe(200);
+    expect(res.body).toContain("Account reconnected");
+    expect(await h.db.grant.count({ where: { email } })).toBe(1);
+    expect(await h.db.grant.findUniqueOrThrow({ where: { id: grant.id } })).toMatchObject({ status: "valid", statusReason: expect.stringMatching(/re-authenticated/) });
+  });
+
+  it("shows the provider's error, escaped", async () => {
+    const { auth, cookie } = await start();
+    const state = auth.searchParams.get("state")!;
+    const res = await callback(`error=access_denied&error_description=${encodeURIComponent('<script>alert("x")</script>')}&state=${state}`, cookie);
+    expect(res.statusCode).toBe(400);
+    expect(res.headers["content-type"]).toMatch(/text\/html/);
+    expect(res.body).toContain("access_denied");
+    expect(res.body).toContain("&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;");
+    expect(res.body).not.toContain("<script>");
+  });
+
+  it("shows the sandbox consent page's deny as a readable error", async () => {
+    const { auth, cookie } = await start();
+    const back = await consentWithoutBrowser(auth.toString(), "x@example.com", "deny");
+    const res = await callback(back.searchParams.toString(), cookie);
+    expect(res.statusCode).toBe(400);
+    expect(res.body).toMatch(/access_denied/);
+  });
+
+  it.each([
+    ["a wrong state", (s: string) => `code=abc&state=${s}x`, true, /does not match/],
+    ["a missing state", () => "code=abc", true, /no state/],
+    ["no cookie (another browser)", (s: string) => `code=abc&state=${s}`, false, /did not start this sign-in/],
+    ["no code", (s: string) => `state=${s}`, true, /no authorization code/],
+  ])("refuses %s with a readable page", async (_what, query, withCookie, message) => {
+    const { auth, cookie } = await start();
+    const res = await callback(query(auth.searchParams.get("state")!), withCookie ? cookie : undefined);
+    expect(res.statusCode).toBe(400);
+    expect(res.body).toMatch(message);
+    expect(res.body).toContain('href="/connect"');
+  });
+
+  it("refuses a tampered or expired cookie", async () => {
+    const { auth, cookie } = await start();
+    const state = auth.searchParams.get("state")!;
+    const tampered = cookie.replace(/.$/, (c) => (c === "A" ? "B" : "A"));
+    expect((await callback(`code=abc&state=${state}`, tampered)).body).toMatch(/cookie is not valid/);
+    const forged = `${CONNECT_COOKIE}=${sealState({ state, verifier: "v".repeat(64), exp: Date.now() + 60_000 }, "another-secret-0123456789")}`;
+    expect((await callback(`code=abc&state=${state}`, forged)).body).toMatch(/cookie is not valid/);
+    const expired = `${CONNECT_COOKIE}=${sealState({ state, verifier: "v".repeat(64), exp: Date.now() - 1 }, SESSION_SECRET)}`;
+    const res = await callback(`code=abc&state=${state}`, expired);
+    expect(res.statusCode).toBe(400);
+    expect(res.body).toMatch(/took too long/);
+  });
+
+  it("shows a failed code exchange (a used or bogus code) without leaking the API key", async () => {
+    const email = `${uniqueId("x")}@example.com`.toLowerCase();
+    const { auth, cookie } = await start(email);
+    const back = await consentWithoutBrowser(auth.toString(), email);
+    back.searchParams.set("code", "not-a-real-code");
+    const res = await callback(back.searchParams.toString(), cookie);
+    expect(res.statusCode).toBe(502);
+    expect(res.body).toMatch(/invalid_grant/);
+    expect(res.body).not.toContain(h.sandbox.apiKey);
+    expect(await h.db.grant.count({ where: { email } })).toBe(0);
+  });
+
+  it("the verifier in the cookie is what the challenge was made from", () => {
+    expect(pkceChallenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk")).toBe("E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"); // RFC 7636 appendix B
+  });
+
+  it("answers 503 when connecting is not configured", async () => {
+    const s = await h.server({ connect: { clientId: undefined, apiKey: "k", apiUri: h.sandbox.url, sessionSecret: SESSION_SECRET, redirectUri: "http://localhost/connect/callback", defaultTimeZone: "UTC", defaultSendHour: 18 } });
+    const res = await s.inject("/connect");
+    expect(res.statusCode).toBe(503);
+    expect(res.body).toContain("NYLAS_CLIENT_ID");
+  });
+});

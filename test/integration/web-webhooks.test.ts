@@ -1,0 +1,154 @@
+import type { Worker } from "bullmq";
+import type { FastifyInstance } from "fastify";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { NylasApi } from "../../src/nylas/client.js";
+import { runJobId } from "../../src/runs/run-job.js";
+import { processWebhook, type WebhookDeps } from "../../src/webhooks/process.js";
+import { webhookJobId, type WebhookJobData, type WebhookResult } from "../../src/webhooks/queue.js";
+import { signBody } from "../../src/webhooks/signature.js";
+import { startWebhooksWorker } from "../../src/webhooks/worker.js";
+import { localDate, addDays } from "../../src/time/window.js";
+import { deleteGrants, uniqueId } from "../helpers/db.js";
+import { startWebHarness, WEBHOOK_SECRET, type WebHarness } from "../e2e/support.js";
+
+function body(type: string, grantId: string, opts: { id?: string; time?: number } = {}) {
+  return {
+    specversion: "1.0",
+    type,
+    source: "/nylas/passthru",
+    id: opts.id ?? uniqueId("n"),
+    time: opts.time ?? Math.floor(Date.now() / 1000),
+    webhook_delivery_attempt: 1,
+    data: { application_id: "app", object: { grant_id: grantId, provider: "google", code: 25009 } },
+  };
+}
+
+describe("webhook jobs against Postgres, Redis and the sandbox", () => {
+  let h: WebHarness;
+  let app: FastifyInstance;
+  let worker: Worker<WebhookJobData, WebhookResult>;
+  let deps: WebhookDeps;
+  const grants: string[] = [];
+
+  /** A grant known to the sandbox and to the database. */
+  const grant = async (zone = "UTC", sendHour = 0) => {
+    const email = `${uniqueId("u")}@example.com`.toLowerCase();
+    const g = h.sandbox.addGrant({ email, timezone: zone });
+    grants.push(g.id);
+    await h.db.grant.create({ data: { id: g.id, email, provider: "google", timeZone: zone, sendHour, statusChangedAt: new Date(Date.now() - 60_000) } });
+    return g.id;
+  };
+  const deliver = async (b: ReturnType<typeof body>) => {
+    const raw = JSON.stringify(b);
+    const res = await app.inject({ method: "POST", url: "/webhooks/nylas", payload: raw, headers: { "content-type": "application/json", "x-nylas-signature": signBody(raw, WEBHOOK_SECRET) } });
+    expect(res.statusCode).toBe(200);
+    return res;
+  };
+  /** Waits until the notification's job is finished and returns its result. */
+  const finished = async (notificationId: string): Promise<WebhookResult> => {
+    const id = webhookJobId(notificationId);
+    for (let i = 0; i < 200; i++) {
+      const job = await h.webhooksQueue.getJob(id);
+      const state = job ? await job.getState() : "missing";
+      if (state === "completed") return (await h.webhooksQueue.getJob(id))!.returnvalue;
+      if (state === "failed") throw new Error(`webhook job failed: ${job!.failedReason}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error("webhook job did not finish");
+  };
+  const status = async (id: string) => (await h.db.grant.findUniqueOrThrow({ where: { id } })).status;
+
+  beforeAll(async () => {
+    h = await startWebHarness();
+    app = await h.server();
+    const nylas = new NylasApi({ apiKey: h.sandbox.apiKey, apiUri: h.sandbox.url, timeout: 5 });
+    worker = startWebhooksWorker(h.config, h.log, { db: h.db, connection: h.redis, nylas, runsQueue: h.runsQueue });
+    deps = { db: h.db, nylas, runsQueue: h.runsQueue, log: h.log, settings: { defaultTimeZone: "UTC", defaultSendHour: 18 } };
+  });
+  afterAll(async () => {
+    await worker.close();
+    await deleteGrants(h.db, grants);
+    await h.close();
+  });
+
+  it("grant.expired marks the grant needs_reauth; the same delivery again changes nothing", async () => {
+    const id = await grant();
+    const b = body("grant.expired", id);
+    await deliver(b);
+    expect(await finished(b.id)).toMatchObject({ outcome: "applied", change: "needs_reauth" });
+    expect(await status(id)).toBe("needs_reauth");
+    expect(await h.db.webhookDelivery.findUnique({ where: { id: b.id } })).toMatchObject({ type: "grant.expired", grantId: id });
+
+    // The user re-authenticates; then Nylas repeats the old delivery (after its job is gone).
+    await h.db.grant.update({ where: { id }, data: { status: "valid" } });
+    await (await h.webhooksQueue.getJob(webhookJobId(b.id)))!.remove();
+    await deliver(b);
+    expect(await finished(b.id)).toEqual({ outcome: "duplicate" });
+    expect(await status(id)).toBe("valid");
+  });
+
+  it("a grant.expired older than the grant's last status change is ignored (out of order)", async () => {
+    const id = await grant();
+    await h.db.grant.update({ where: { id }, data: { statusChangedAt: new Date() } });
+    const r = await processWebhook(deps, { id: uniqueId("n"), type: "grant.expired", grantId: id, time: Math.floor(Date.now() / 1000) - 3600 });
+    expect(r).toMatchObject({ outcome: "ignored" });
+    expect(await status(id)).toBe("valid");
+  });
+
+  it("grant.deleted marks the grant revoked", async () => {
+    const id = await grant();
+    const b = body("grant.deleted", id);
+    await deliver(b);
+    expect(await finished(b.id)).toMatchObject({ outcome: "applied", change: "revoked" });
+    expect(await status(id)).toBe("revoked");
+  });
+
+  it("grant.created upserts the grant with its primary calendar's zone", async () => {
+    const email = `${uniqueId("c")}@example.com`.toLowerCase();
+    const g = h.sandbox.addGrant({ email, timezone: "Asia/Kathmandu", provider: "microsoft" });
+    grants.push(g.id);
+    const b = body("grant.created", g.id);
+    await deliver(b);
+    expect(await finished(b.id)).toMatchObject({ outcome: "applied" });
+    expect(await h.db.grant.findUnique({ where: { id: g.id } })).toMatchObject({ email, provider: "microsoft", timeZone: "Asia/Kathmandu", status: "valid", sendHour: 18 });
+  });
+
+  it("grant.updated with a valid grant makes it valid again and queues its undone day once the send hour passed", async () => {
+    const id = await grant("UTC", 0); // send hour 00:00: always passed
+    await h.db.grant.update({ where: { id }, data: { status: "needs_reauth", statusReason: "401" } });
+    const b = body("grant.updated", id);
+    await deliver(b);
+    const result = await finished(b.id);
+    const day = addDays(localDate("UTC", new Date()), 1);
+    expect(result).toMatchObject({ outcome: "applied", change: "valid", enqueuedDay: day });
+    expect(await status(id)).toBe("valid");
+    expect(await h.runsQueue.getJobState(runJobId(id, day))).toBe("waiting");
+    expect(await h.db.run.findUnique({ where: { grantId_day: { grantId: id, day } } })).toMatchObject({ status: "queued" });
+  });
+
+  it("grant.updated before the send hour changes the status but queues nothing", async () => {
+    const id = await grant("UTC", 23);
+    await h.db.grant.update({ where: { id }, data: { status: "needs_reauth" } });
+    const noon = new Date(`${localDate("UTC", new Date())}T12:00:00Z`);
+    const r = await processWebhook({ ...deps, now: () => noon }, { id: uniqueId("n"), type: "grant.updated", grantId: id });
+    expect(r).toMatchObject({ outcome: "applied", change: "valid" });
+    expect(r.enqueuedDay).toBeUndefined();
+    expect(await h.runsQueue.getJobState(runJobId(id, addDays(localDate("UTC", noon), 1)))).toBe("unknown");
+  });
+
+  it("grant.updated for a grant Nylas says is invalid marks it needs_reauth", async () => {
+    const id = await grant();
+    h.sandbox.invalidateGrant(id);
+    const r = await processWebhook(deps, { id: uniqueId("n"), type: "grant.updated", grantId: id });
+    expect(r).toMatchObject({ outcome: "applied", change: "needs_reauth" });
+    expect(await status(id)).toBe("needs_reauth");
+  });
+
+  it("notifications about grants nobody knows change nothing", async () => {
+    const r1 = await processWebhook(deps, { id: uniqueId("n"), type: "grant.expired", grantId: "no-such-grant" });
+    expect(r1).toMatchObject({ outcome: "ignored" });
+    const r2 = await processWebhook(deps, { id: uniqueId("n"), type: "grant.updated", grantId: "no-such-grant" });
+    expect(r2).toMatchObject({ outcome: "ignored", reason: "grant not found at Nylas" });
+    expect(await h.db.grant.findUnique({ where: { id: "no-such-grant" } })).toBeNull();
+  });
+});

@@ -1,0 +1,89 @@
+import { describe, expect, it } from "vitest";
+import { ConfigError, loadConfig, redisTls, requireSettings } from "../../src/config/env.js";
+
+const base = { NYLAS_API_KEY: "nyk_secret_value_123" };
+
+describe("loadConfig", () => {
+  it("applies defaults", () => {
+    const c = loadConfig(base);
+    expect(c).toMatchObject({ REDIS_URL: "redis://127.0.0.1:6379", DEFAULT_TIME_ZONE: "UTC", DEFAULT_SEND_HOUR: 18, WORKER_CONCURRENCY: 20, INCLUDE_ALL_DAY: false, NYLAS_API_URI: "https://api.us.nylas.com" });
+  });
+
+  it("parses numbers, booleans and zones", () => {
+    const c = loadConfig({ ...base, WORKER_CONCURRENCY: "5", INCLUDE_ALL_DAY: "true", DEFAULT_TIME_ZONE: "Asia/Kathmandu", RATE_SENDS_PER_SEC_GOOGLE: "1.5" });
+    expect(c.WORKER_CONCURRENCY).toBe(5);
+    expect(c.INCLUDE_ALL_DAY).toBe(true);
+    expect(c.DEFAULT_TIME_ZONE).toBe("Asia/Kathmandu");
+    expect(c.RATE_SENDS_PER_SEC_GOOGLE).toBe(1.5);
+  });
+
+  it("treats blank values as unset", () => {
+    expect(loadConfig({ ...base, LOG_LEVEL: "  " }).LOG_LEVEL).toBe("info");
+  });
+
+  const bad: [string, Record<string, string>, RegExp][] = [
+    ["missing API key", {}, /^Invalid configuration: NYLAS_API_KEY is required$/],
+    ["non-numeric concurrency", { ...base, WORKER_CONCURRENCY: "ten" }, /WORKER_CONCURRENCY must be a whole number/],
+    ["zero concurrency", { ...base, WORKER_CONCURRENCY: "0" }, /WORKER_CONCURRENCY must be a number >= 1/],
+    ["send hour 24", { ...base, DEFAULT_SEND_HOUR: "24" }, /DEFAULT_SEND_HOUR must be a number <= 23/],
+    ["unknown zone", { ...base, DEFAULT_TIME_ZONE: "Mars/Olympus" }, /DEFAULT_TIME_ZONE must be an IANA time zone/],
+    ["bad redis url", { ...base, REDIS_URL: "http://x" }, /REDIS_URL must be a URL \(redis or rediss\)/],
+    ["bad database url", { ...base, DATABASE_URL: "not a url" }, /DATABASE_URL must be a URL/],
+    ["bad enum", { ...base, NODE_ENV: "staging" }, /NODE_ENV must be one of development, production, test/],
+    ["bad boolean", { ...base, INCLUDE_ALL_DAY: "maybe" }, /INCLUDE_ALL_DAY must be one of/],
+    ["short password", { ...base, BULL_BOARD_PASSWORD: "abc" }, /BULL_BOARD_PASSWORD must be .*8/],
+  ];
+  it.each(bad)("rejects %s with one line", (_name, env, pattern) => {
+    let error: unknown;
+    try {
+      loadConfig(env);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const message = (error as Error).message;
+    expect(message).toMatch(pattern);
+    expect(message).not.toContain("\n");
+  });
+
+  it("never echoes a secret value", () => {
+    const secrets = { NYLAS_API_KEY: "nyk_super_secret", BULL_BOARD_PASSWORD: "x", DATABASE_URL: "postgres://u:hunter2@h/db", REDIS_URL: "redis://:hunter3@h:1/0" };
+    let message = "";
+    try {
+      loadConfig({ ...secrets, WORKER_CONCURRENCY: "nope" });
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    expect(message).toContain("WORKER_CONCURRENCY");
+    for (const v of ["nyk_super_secret", "hunter2", "hunter3"]) expect(message).not.toContain(v);
+  });
+
+  it("names every bad variable at once", () => {
+    expect(() => loadConfig({ WORKER_CONCURRENCY: "x" })).toThrow(/NYLAS_API_KEY is required; WORKER_CONCURRENCY must be/);
+  });
+});
+
+describe("requireSettings", () => {
+  it("names what a process needs", () => {
+    const c = loadConfig(base);
+    expect(() => requireSettings(c, ["BULL_BOARD_USER", "BULL_BOARD_PASSWORD"], "in production")).toThrow("Invalid configuration: BULL_BOARD_USER, BULL_BOARD_PASSWORD are required in production");
+    expect(() => requireSettings(loadConfig({ ...base, NYLAS_CLIENT_ID: "abc" }), ["NYLAS_CLIENT_ID"], "for /connect")).not.toThrow();
+  });
+});
+
+describe("TLS settings", () => {
+  it("carries DATABASE_SSL into the URL, keeping an explicit sslmode", () => {
+    const url = "postgres://u:p@db.example.com:5432/app";
+    expect(loadConfig({ ...base, DATABASE_URL: url }).DATABASE_URL).toBe(url);
+    expect(loadConfig({ ...base, DATABASE_URL: url, DATABASE_SSL: "no-verify" }).DATABASE_URL).toBe(`${url}?sslmode=no-verify`);
+    expect(loadConfig({ ...base, DATABASE_URL: url, DATABASE_SSL: "verify" }).DATABASE_URL).toBe(`${url}?sslmode=verify-full`);
+    expect(loadConfig({ ...base, DATABASE_URL: `${url}?sslmode=require`, DATABASE_SSL: "no-verify" }).DATABASE_URL).toBe(`${url}?sslmode=require`);
+    expect(() => loadConfig({ ...base, DATABASE_SSL: "maybe" })).toThrow(/DATABASE_SSL must be one of disable, no-verify, verify/);
+  });
+
+  it("skips certificate checks of rediss:// only when told", () => {
+    expect(redisTls(loadConfig({ ...base, REDIS_URL: "rediss://:pw@redis.example.com:6380" }))).toEqual({});
+    expect(redisTls(loadConfig({ ...base, REDIS_URL: "rediss://:pw@redis.example.com:6380", REDIS_TLS_VERIFY: "false" }))).toEqual({ tls: { rejectUnauthorized: false } });
+    expect(redisTls(loadConfig({ ...base, REDIS_TLS_VERIFY: "false" }))).toEqual({});
+  });
+});
