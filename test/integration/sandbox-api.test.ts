@@ -415,9 +415,11 @@ describe("faults and latency", () => {
     let t = performance.now();
     await nylas.events.list({ identifier: id, queryParams: { calendarId: "primary" } });
     expect(performance.now() - t).toBeGreaterThanOrEqual(240);
-    t = performance.now();
     await nylas.calendars.find({ identifier: id, calendarId: "primary" });
-    expect(performance.now() - t).toBeLessThan(200);
+    // Only the events class is slowed: judged by the sandbox's own handling time, which a
+    // loaded CI machine does not stretch by a quarter of a second.
+    const [cal] = sb.requestLog({ grantId: id, route: "calendars.find" });
+    expect(cal!.ms).toBeLessThan(240);
     sb.setLatency({ ms: 1500 });
     const quick = new Nylas({ apiKey: sb.apiKey, apiUri: sb.url, timeout: 1 });
     const err = await quick.grants.find({ grantId: id }).then(() => undefined, (e: unknown) => e);
