@@ -77,12 +77,15 @@ export class WorkerFleet {
       this.members.map(async (m) => {
         const c = m.child;
         if (!c || c.exitCode !== null || c.signalCode !== null) return;
-        const exited = new Promise<void>((resolve) => c.once("exit", () => resolve()));
+        // 'close', not 'exit': it comes after the child's stdout and stderr have ended, so
+        // its last log lines are in the pipe before the log file is closed.
+        const closed = new Promise<void>((resolve) => c.once("close", () => resolve()));
         c.kill("SIGTERM");
         const timer = setTimeout(() => c.kill("SIGKILL"), graceMs);
-        await exited;
+        await closed;
         clearTimeout(timer);
-        m.log?.end();
+        const log = m.log;
+        if (log) await new Promise<void>((resolve) => log.end(() => resolve()));
       }),
     );
   }
