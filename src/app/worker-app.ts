@@ -42,14 +42,14 @@ export async function startWorkerApp(config: Config, log: Logger, options: Worke
   const { db } = options;
   const connection = createRedis(config.REDIS_URL, { connectionName: "nr-worker", ...redisTls(config) });
   const nylas = new NylasApi({ apiKey: config.NYLAS_API_KEY, apiUri: config.NYLAS_API_URI, timeout: config.NYLAS_TIMEOUT_S });
+  const sendRate = (perSecond: number) => ({ perSecond, marginMs: config.RATE_SEND_MARGIN_MS, serial: config.RATE_SEND_SERIAL });
   const limiter = new GrantLimiter(connection, {
     prefix: config.QUEUE_PREFIX,
     read: { perSecond: config.RATE_READS_PER_SEC },
-    send: { perSecond: config.RATE_SENDS_PER_SEC, marginMs: config.RATE_SEND_MARGIN_MS },
-    sendByProvider: {
-      google: { perSecond: config.RATE_SENDS_PER_SEC_GOOGLE, marginMs: config.RATE_SEND_MARGIN_MS },
-      microsoft: { perSecond: config.RATE_SENDS_PER_SEC_MICROSOFT, marginMs: config.RATE_SEND_MARGIN_MS },
-    },
+    send: sendRate(config.RATE_SENDS_PER_SEC),
+    sendByProvider: { google: sendRate(config.RATE_SENDS_PER_SEC_GOOGLE), microsoft: sendRate(config.RATE_SENDS_PER_SEC_MICROSOFT) },
+    // An unanswered send holds its grant's next one at most this long (a process died mid-send).
+    inFlightLeaseMs: config.NYLAS_TIMEOUT_S * 1000 + 5000,
   });
   const ledger = new Ledger(db, { leaseMs: options.leaseMs ?? config.NYLAS_TIMEOUT_S * 2000 + 30_000, maxAttempts: 5 });
   const processor = new RunProcessor({

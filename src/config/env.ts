@@ -82,8 +82,10 @@ const schema = z.object({
   RATE_SENDS_PER_SEC: num(0.1, 10_000).default(3),
   RATE_SENDS_PER_SEC_GOOGLE: num(0.1, 10_000).default(2),
   RATE_SENDS_PER_SEC_MICROSOFT: num(0.1, 10_000).default(3),
-  /** Extra spacing between two sends of one grant, absorbing network jitter (ms). */
-  RATE_SEND_MARGIN_MS: int(0, 10_000).default(50),
+  /** Extra spacing between two sends of one grant (ms); serial sends need none. */
+  RATE_SEND_MARGIN_MS: int(0, 10_000).default(0),
+  /** One send in flight per grant, the next one interval after its answer (see GrantLimiter). */
+  RATE_SEND_SERIAL: bool.default(true),
 
   PORT: int(1, 65_535).default(3000),
   PUBLIC_URL: url(["http", "https"]).optional(),

@@ -40,6 +40,7 @@ export interface LedgerSettings {
 }
 
 interface ClaimRow {
+  idx: number;
   id: bigint;
   marker: string;
   attempts: number;
@@ -47,10 +48,16 @@ interface ClaimRow {
 }
 
 interface StateRow {
+  idx: number;
   status: string;
   attempts: number;
   lease_left_ms: number | null;
 }
+
+// Postgres text cannot hold NUL; the title here is only a note for people reading the
+// ledger, so a hostile title must not make the claim (and the whole run) fail.
+// eslint-disable-next-line no-control-regex
+const ledgerTitle = (title: string) => title.replace(/\u0000/g, "").slice(0, 2000);
 
 export class Ledger {
   constructor(
@@ -59,50 +66,81 @@ export class Ledger {
   ) {}
 
   async claim(input: ClaimInput): Promise<Claim> {
-    const start = new Date(input.eventStart * 1000);
-    // Postgres text cannot hold NUL; the title here is only a note for people reading the
-    // ledger, so a hostile title must not make the claim (and the whole run) fail.
-    // eslint-disable-next-line no-control-regex
-    const title = input.title.replace(/\u0000/g, "").slice(0, 2000);
-    // One statement: `prev` sees the row as it was, the upsert only takes it over when
-    // it is free (refused before, or its lease ran out).
+    return (await this.claimMany([input]))[0]!;
+  }
+
+  /**
+   * Claims several reminders in one statement (a job claims its meetings together), with
+   * each row's outcome exactly as `claim` would give it, in input order. A row listed
+   * twice is claimed once; its second entry reports busy.
+   */
+  async claimMany(inputs: readonly ClaimInput[]): Promise<Claim[]> {
+    if (inputs.length === 0) return [];
+    const firstIdx = new Map<string, number>();
+    const idx: number[] = [];
+    inputs.forEach((input, i) => {
+      const key = `${input.grantId}\u0000${input.eventId}\u0000${input.eventStart}`;
+      if (!firstIdx.has(key)) {
+        firstIdx.set(key, i);
+        idx.push(i);
+      }
+    });
+    const pick = <T>(f: (input: ClaimInput) => T) => idx.map((i) => f(inputs[i]!));
+    const leaseSecs = this.settings.leaseMs / 1000;
+    // `prev` sees the rows as they were; the upsert only takes a row over when it is free
+    // (refused before, or its lease ran out). ON CONFLICT may touch each row once, hence
+    // the de-duplication above.
     const rows = await this.db.$queryRaw<ClaimRow[]>`
-      WITH prev AS (
-        SELECT status::text AS status FROM reminders
-        WHERE grant_id = ${input.grantId} AND event_id = ${input.eventId} AND event_start = ${start}
+      WITH input AS (
+        SELECT * FROM unnest(${idx}::int[], ${pick((i) => i.grantId)}::text[], ${pick((i) => i.eventId)}::text[],
+                             ${pick((i) => new Date(i.eventStart * 1000).toISOString())}::timestamptz[], ${pick((i) => i.day)}::text[],
+                             ${pick((i) => ledgerTitle(i.title))}::text[], ${pick((i) => JSON.stringify(i.recipients))}::jsonb[],
+                             ${pick(() => randomUUID())}::text[])
+          AS t(idx, grant_id, event_id, event_start, day, title, recipients, marker)
+      ), prev AS (
+        SELECT i.idx, r.status::text AS status FROM input i
+        JOIN reminders r ON r.grant_id = i.grant_id AND r.event_id = i.event_id AND r.event_start = i.event_start
       ), up AS (
         INSERT INTO reminders (grant_id, event_id, event_start, day, title, recipients, marker, status, attempts, claimed_at, updated_at)
-        VALUES (${input.grantId}, ${input.eventId}, ${start}, ${input.day}, ${title}, ${JSON.stringify(input.recipients)}::jsonb,
-                ${randomUUID()}, 'claimed', 1, now(), now())
+        SELECT grant_id, event_id, event_start, day, title, recipients, marker, 'claimed', 1, now(), now() FROM input ORDER BY idx
         ON CONFLICT (grant_id, event_id, event_start) DO UPDATE
           -- Only a claim after a refusal counts: taking over a claim whose send timed out or
           -- whose process died is not the reminder's fault and must not exhaust it.
           SET status = 'claimed', attempts = reminders.attempts + CASE WHEN reminders.status = 'failed' THEN 1 ELSE 0 END,
               claimed_at = now(), updated_at = now(),
               day = EXCLUDED.day, title = EXCLUDED.title, recipients = EXCLUDED.recipients
-          WHERE (reminders.status = 'claimed' AND reminders.claimed_at < now() - make_interval(secs => ${this.settings.leaseMs / 1000}))
+          WHERE (reminders.status = 'claimed' AND reminders.claimed_at < now() - make_interval(secs => ${leaseSecs}))
              OR (reminders.status = 'failed' AND reminders.attempts < ${this.settings.maxAttempts})
-        RETURNING id, marker, attempts
+        RETURNING id, marker, attempts, grant_id, event_id, event_start
       )
-      SELECT up.id, up.marker, up.attempts, (SELECT status FROM prev) AS previous FROM up`;
-    const row = rows[0];
-    if (row) return { outcome: "claimed", id: row.id, marker: row.marker, attempts: row.attempts, uncertain: row.previous === "claimed" };
+      SELECT i.idx, up.id, up.marker, up.attempts, prev.status AS previous
+      FROM up JOIN input i ON i.grant_id = up.grant_id AND i.event_id = up.event_id AND i.event_start = up.event_start
+      LEFT JOIN prev ON prev.idx = i.idx`;
 
-    const state = await this.db.$queryRaw<StateRow[]>`
-      SELECT status::text AS status, attempts,
-             CASE WHEN status = 'claimed'
-                  THEN GREATEST(0, EXTRACT(EPOCH FROM (claimed_at + make_interval(secs => ${this.settings.leaseMs / 1000}) - now())) * 1000)::int
-             END AS lease_left_ms
-      FROM reminders WHERE grant_id = ${input.grantId} AND event_id = ${input.eventId} AND event_start = ${start}`;
-    const s = state[0];
-    if (!s) return { outcome: "busy", retryInMs: 1000 }; // lost a race with a concurrent insert
-    if (s.status === "sent" || s.status === "skipped") return { outcome: "done", status: s.status };
-    if (s.status === "failed") return { outcome: "exhausted", attempts: s.attempts };
-    return { outcome: "busy", retryInMs: Math.max(1, s.lease_left_ms ?? 1000) };
+    const out: (Claim | undefined)[] = inputs.map(() => undefined);
+    for (const row of rows) {
+      out[row.idx] = { outcome: "claimed", id: row.id, marker: row.marker, attempts: row.attempts, uncertain: row.previous === "claimed" };
+    }
+    const rest = idx.filter((i) => out[i] === undefined);
+    if (rest.length > 0) {
+      const states = await this.db.$queryRaw<StateRow[]>`
+        SELECT i.idx, r.status::text AS status, r.attempts,
+               CASE WHEN r.status = 'claimed'
+                    THEN GREATEST(0, EXTRACT(EPOCH FROM (r.claimed_at + make_interval(secs => ${leaseSecs}) - now())) * 1000)::int
+               END AS lease_left_ms
+        FROM unnest(${rest}::int[], ${rest.map((i) => inputs[i]!.grantId)}::text[], ${rest.map((i) => inputs[i]!.eventId)}::text[],
+                    ${rest.map((i) => new Date(inputs[i]!.eventStart * 1000).toISOString())}::timestamptz[]) AS i(idx, grant_id, event_id, event_start)
+        JOIN reminders r ON r.grant_id = i.grant_id AND r.event_id = i.event_id AND r.event_start = i.event_start`;
+      for (const s of states) out[s.idx] = stateClaim(s);
+    }
+    // Lost a race with a concurrent insert, or listed twice: ask again shortly.
+    return out.map((c) => c ?? { outcome: "busy", retryInMs: 1000 });
   }
 
   async markSent(id: bigint, messageId: string): Promise<void> {
-    await this.db.reminder.update({ where: { id }, data: { status: "sent", messageId, sentAt: new Date(), lastError: null } });
+    await this.db.$executeRaw`
+      UPDATE reminders SET status = 'sent', message_id = ${messageId}, sent_at = now(), last_error = NULL, updated_at = now()
+      WHERE id = ${id}`;
   }
 
   /**
@@ -110,19 +148,47 @@ export class Ledger {
    * (the grant's budget, a 401) hands the attempt back so it cannot exhaust the reminder.
    */
   async markFailed(id: bigint, error: string, opts: { countAttempt?: boolean } = {}): Promise<void> {
-    const attempts = opts.countAttempt === false ? { decrement: 1 } : undefined;
-    await this.db.reminder.update({ where: { id }, data: { status: "failed", lastError: error, ...(attempts ? { attempts } : {}) } });
+    const handBack = opts.countAttempt === false ? 1 : 0;
+    await this.db.$executeRaw`
+      UPDATE reminders SET status = 'failed', last_error = ${error}, attempts = attempts - ${handBack}, updated_at = now()
+      WHERE id = ${id}`;
   }
 
   /** The outcome is unknown: keep the claim but let the next attempt take it at once. */
   async release(id: bigint, error: string): Promise<void> {
-    await this.db.reminder.update({ where: { id }, data: { lastError: error, claimedAt: new Date(0) } });
+    await this.db.$executeRaw`
+      UPDATE reminders SET last_error = ${error}, claimed_at = to_timestamp(0), updated_at = now() WHERE id = ${id}`;
+  }
+
+  /**
+   * Hands back claims that were never sent (the job stopped first). A claim taken over
+   * from an attempt with an unknown outcome stays uncertain (released, so the next attempt
+   * looks in the Sent folder); the others become refusals that cost no attempt.
+   */
+  async unclaim(claims: readonly { id: bigint; uncertain: boolean }[], error: string): Promise<void> {
+    if (claims.length === 0) return;
+    await this.db.$executeRaw`
+      UPDATE reminders r SET
+        status = CASE WHEN c.uncertain THEN r.status ELSE 'failed'::"ReminderStatus" END,
+        attempts = r.attempts - CASE WHEN c.uncertain THEN 0 ELSE 1 END,
+        claimed_at = CASE WHEN c.uncertain THEN to_timestamp(0) ELSE r.claimed_at END,
+        last_error = ${error}, updated_at = now()
+      FROM unnest(${claims.map((c) => c.id.toString())}::bigint[], ${claims.map((c) => c.uncertain)}::boolean[]) AS c(id, uncertain)
+      WHERE r.id = c.id AND r.status = 'claimed'`;
   }
 
   /** Ledger totals of one grant's day, whatever attempt or process wrote them. */
   async totals(grantId: string, day: string): Promise<{ sent: number; failed: number; pending: number }> {
-    const groups = await this.db.reminder.groupBy({ by: ["status"], where: { grantId, day }, _count: { _all: true } });
-    const count = (s: string) => groups.find((g) => g.status === s)?._count._all ?? 0;
-    return { sent: count("sent"), failed: count("failed"), pending: count("claimed") };
+    const [t] = await this.db.$queryRaw<{ sent: number; failed: number; pending: number }[]>`
+      SELECT count(*) FILTER (WHERE status = 'sent')::int AS sent, count(*) FILTER (WHERE status = 'failed')::int AS failed,
+             count(*) FILTER (WHERE status = 'claimed')::int AS pending
+      FROM reminders WHERE grant_id = ${grantId} AND day = ${day}`;
+    return t ?? { sent: 0, failed: 0, pending: 0 };
   }
+}
+
+function stateClaim(s: StateRow): Claim {
+  if (s.status === "sent" || s.status === "skipped") return { outcome: "done", status: s.status };
+  if (s.status === "failed") return { outcome: "exhausted", attempts: s.attempts };
+  return { outcome: "busy", retryInMs: Math.max(1, s.lease_left_ms ?? 1000) };
 }

@@ -6,7 +6,7 @@ import type { Logger } from "../log/logger.js";
 import type { NylasApi } from "../nylas/client.js";
 import { classifyError, describeFailure, type Failure } from "../nylas/errors.js";
 import { backoffWithJitter, type Budget, type GrantLimiter } from "../ratelimit/grant-limiter.js";
-import type { Ledger } from "../reminders/ledger.js";
+import type { Claim, Ledger } from "../reminders/ledger.js";
 import type { Meeting } from "../reminders/meeting.js";
 import { findSentByMarker, MARKER_HEADER } from "../reminders/sent-check.js";
 import { selectMeetings } from "../reminders/select.js";
@@ -14,6 +14,7 @@ import { composeReminder } from "../reminders/template.js";
 import { localDayWindow } from "../time/window.js";
 import type { RunJobData, RunResult } from "./run-job.js";
 import { markGrantNeedsReauth } from "../grants/status.js";
+import { RunStore } from "./run-store.js";
 
 export interface RunProcessorSettings {
   includeAllDay: boolean;
@@ -54,12 +55,31 @@ class GrantUnauthorized extends Error {
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
+ * Meetings claimed per ledger statement. A claim's lease must outlast the wait for its
+ * send (the grant's send budget spaces them), so a long day is claimed a slice at a time.
+ */
+const CLAIM_CHUNK = 25;
+
+type ClaimedClaim = Extract<Claim, { outcome: "claimed" }>;
+interface SendCtx {
+  grantId: string;
+  day: string;
+  email: string;
+  provider: string;
+  zone: string;
+}
+
+/**
  * Processes one job: one grant, one local day. Reads the day's events, selects the
  * meetings, and sends each reminder through the ledger. Safe to run again at any point:
  * what was sent is never sent again, what is missing is sent.
  */
 export class RunProcessor {
-  constructor(private readonly deps: RunProcessorDeps) {}
+  private readonly runs: RunStore;
+
+  constructor(private readonly deps: RunProcessorDeps) {
+    this.runs = new RunStore(deps.db);
+  }
 
   async process(job: Job<RunJobData, RunResult>, token?: string): Promise<RunResult> {
     const { db, log: baseLog } = this.deps;
@@ -67,11 +87,11 @@ export class RunProcessor {
     const log = baseLog.child({ grantId, day, jobId: job.id });
     const startedAt = Date.now();
 
-    const grant = await db.grant.findUnique({ where: { id: grantId } });
+    const grant = await this.runs.grant(grantId);
     if (!grant) throw new UnrecoverableError(`grant ${grantId} is not in the database`);
     if (grant.status !== "valid" || !grant.enabled) {
       const reason = !grant.enabled ? "grant disabled" : `grant ${grant.status}`;
-      await this.saveRun(grantId, day, grant.timeZone, { status: grant.status === "needs_reauth" ? "needs_reauth" : "skipped", lastError: reason, finishedAt: new Date() });
+      await this.runs.save(grantId, day, grant.timeZone, { status: grant.status === "needs_reauth" ? "needs_reauth" : "skipped", lastError: reason, finishedAt: new Date() });
       log.info({ reason }, "run skipped");
       return { status: "skipped", reason, sent: 0, failed: 0, meetings: 0, skipped: {} };
     }
@@ -81,16 +101,12 @@ export class RunProcessor {
       window = localDayWindow(grant.timeZone, day);
     } catch (err) {
       const message = (err as Error).message;
-      await this.saveRun(grantId, day, grant.timeZone, { status: "failed", lastError: message, finishedAt: new Date() });
+      await this.runs.save(grantId, day, grant.timeZone, { status: "failed", lastError: message, finishedAt: new Date() });
       log.error({ err }, "run cannot start");
       throw new UnrecoverableError(message);
     }
 
-    await db.run.upsert({
-      where: { grantId_day: { grantId, day } },
-      create: { grantId, day, status: "running", jobId: job.id, timeZone: grant.timeZone, windowStart: new Date(window.start * 1000), windowEnd: new Date(window.end * 1000), attempts: 1, startedAt: new Date() },
-      update: { status: "running", jobId: job.id, timeZone: grant.timeZone, windowStart: new Date(window.start * 1000), windowEnd: new Date(window.end * 1000), attempts: { increment: 1 }, lastError: null },
-    });
+    await this.runs.start(grantId, day, job.id, grant.timeZone, window);
 
     try {
       const events = await this.readEvents(grant.id, grant.calendarId, window);
@@ -98,49 +114,48 @@ export class RunProcessor {
       for (const problem of selection.problems.slice(0, 20)) log.warn({ eventId: problem.eventId }, `event skipped: ${problem.reason}`);
 
       const outcome = await this.sendAll(selection.meetings, { grantId, day, email: grant.email, provider: grant.provider, zone: grant.timeZone }, log);
-      const totals = await this.deps.ledger.totals(grantId, day);
+      const skippedTotal = Object.values(selection.skipped).reduce<number>((a, b) => a + (b ?? 0), 0);
+      const incomplete = outcome.retryInMs !== undefined;
+      const finishedAt = incomplete ? null : new Date();
+      // Some reminders may be held by another attempt or have failed transiently: record
+      // what we know and come back; the ledger makes the next attempt send only what is missing.
+      const totals = await this.runs.finish(grantId, day, {
+        status: incomplete ? "running" : "completed",
+        meetingsSeen: selection.meetings.length + skippedTotal,
+        remindersSkipped: skippedTotal,
+        skippedByReason: selection.skipped,
+        lastError: incomplete ? (outcome.reason ?? null) : null,
+        finishedAt,
+        durationMs: finishedAt ? finishedAt.getTime() - startedAt : null,
+      });
       const result: RunResult = {
-        status: outcome.retryInMs !== undefined ? "incomplete" : "completed",
+        status: incomplete ? "incomplete" : "completed",
         meetings: selection.meetings.length,
         sent: totals.sent,
         failed: totals.failed,
         skipped: selection.skipped,
       };
-      const skippedTotal = Object.values(selection.skipped).reduce<number>((a, b) => a + (b ?? 0), 0);
-      const counts = {
-        meetingsSeen: selection.meetings.length + skippedTotal,
-        remindersSent: totals.sent,
-        remindersFailed: totals.failed,
-        remindersSkipped: skippedTotal,
-        skippedByReason: selection.skipped,
-      };
       await job.updateProgress({ sent: totals.sent, failed: totals.failed, meetings: selection.meetings.length });
 
       if (outcome.retryInMs !== undefined) {
-        // Some reminders are held by another attempt or failed transiently: record what we
-        // know and come back; the ledger makes the next attempt send only what is missing.
-        await this.saveRun(grantId, day, grant.timeZone, { ...counts, status: "running", lastError: outcome.reason ?? null });
         if (outcome.transient) throw new RunIncomplete(`incomplete: ${outcome.reason}`);
         throw await this.delay(job, token, outcome.retryInMs, outcome.reason ?? "reminders held", log);
       }
-
-      const finishedAt = new Date();
-      await this.saveRun(grantId, day, grant.timeZone, { ...counts, status: "completed", finishedAt, durationMs: finishedAt.getTime() - startedAt, lastError: null });
-      log.info({ ...result, ms: finishedAt.getTime() - startedAt }, "run completed");
+      log.info({ ...result, ms: Date.now() - startedAt }, "run completed");
       return result;
     } catch (err) {
       if (err instanceof DelayedError || err instanceof UnrecoverableError) throw err;
       if (err instanceof GrantBusy) throw await this.delay(job, token, err.waitMs, err.why, log);
       if (err instanceof RunIncomplete) {
         const attemptsLeft = (job.opts.attempts ?? 1) - job.attemptsMade - 1;
-        if (attemptsLeft <= 0) await this.saveRun(grantId, day, grant.timeZone, { status: "failed", lastError: err.message, finishedAt: new Date() });
+        if (attemptsLeft <= 0) await this.runs.save(grantId, day, grant.timeZone, { status: "failed", lastError: err.message, finishedAt: new Date() });
         log.warn({ attemptsLeft }, `run attempt incomplete: ${err.message}`);
         throw err;
       }
       const failure = err instanceof GrantUnauthorized ? err.failure : classifyError(err);
       if (failure.kind === "auth") {
         await markGrantNeedsReauth(db, grantId, describeFailure(failure));
-        await this.saveRun(grantId, day, grant.timeZone, { status: "needs_reauth", lastError: describeFailure(failure), finishedAt: new Date() });
+        await this.runs.save(grantId, day, grant.timeZone, { status: "needs_reauth", lastError: describeFailure(failure), finishedAt: new Date() });
         log.warn({ requestId: failure.requestId }, "grant needs re-authentication; run stopped");
         throw new UnrecoverableError(`grant needs re-authentication: ${failure.message}`);
       }
@@ -150,7 +165,7 @@ export class RunProcessor {
       }
       const lastError = describeFailure(failure);
       const attemptsLeft = (job.opts.attempts ?? 1) - job.attemptsMade - 1;
-      await this.saveRun(grantId, day, grant.timeZone, { status: attemptsLeft > 0 && failure.kind === "transient" ? "running" : "failed", lastError });
+      await this.runs.save(grantId, day, grant.timeZone, { status: attemptsLeft > 0 && failure.kind === "transient" ? "running" : "failed", lastError });
       log.warn({ attemptsLeft, kind: failure.kind }, `run attempt failed: ${lastError}`);
       if (failure.kind === "permanent") throw new UnrecoverableError(lastError);
       throw new Error(lastError, { cause: err });
@@ -159,16 +174,27 @@ export class RunProcessor {
 
   private async readEvents(grantId: string, calendarId: string, window: { start: number; end: number }): Promise<Event[]> {
     const events: Event[] = [];
-    const pages = this.deps.nylas.events(grantId, { calendarId, start: window.start, end: window.end, limit: 200, expandRecurring: true }, () => this.acquire(grantId, "read"));
-    for await (const page of pages) events.push(...page);
+    // Each page takes a read token before its request and settles it once it has answered
+    // (when the next page is asked for, or the reading ends).
+    let answered: (() => Promise<void>) | undefined;
+    const beforePage = async () => {
+      await answered?.();
+      await this.acquire(grantId, "read");
+      answered = () => {
+        answered = undefined;
+        return this.deps.limiter.settle(grantId, "read").catch(() => {});
+      };
+    };
+    try {
+      const pages = this.deps.nylas.events(grantId, { calendarId, start: window.start, end: window.end, limit: 200, expandRecurring: true }, beforePage);
+      for await (const page of pages) events.push(...page);
+    } finally {
+      await answered?.();
+    }
     return events;
   }
 
-  private async sendAll(
-    meetings: Meeting[],
-    ctx: { grantId: string; day: string; email: string; provider: string; zone: string },
-    log: Logger,
-  ): Promise<{ retryInMs?: number; reason?: string; transient?: boolean }> {
+  private async sendAll(meetings: Meeting[], ctx: SendCtx, log: Logger): Promise<{ retryInMs?: number; reason?: string; transient?: boolean }> {
     const limit = pLimit(this.deps.settings.jobConcurrency);
     let retryInMs: number | undefined;
     let reason: string | undefined;
@@ -180,32 +206,38 @@ export class RunProcessor {
       transient ||= isTransient;
     };
 
-    await Promise.all(
-      meetings.map((meeting) =>
-        limit(async () => {
-          if (stop) return;
-          try {
-            const r = await this.sendOne(meeting, ctx, log);
-            if (r.hold) hold(r.hold.ms, r.hold.why, r.hold.transient);
-          } catch (err) {
-            // Rate limits and 401s concern the whole grant: the meetings still queued
-            // return at once (clearQueue would leave their promises unsettled).
-            stop ??= err;
-          }
-        }),
-      ),
-    );
+    for (let from = 0; from < meetings.length && !stop; from += CLAIM_CHUNK) {
+      const chunk = meetings.slice(from, from + CLAIM_CHUNK);
+      const claims = await this.deps.ledger.claimMany(
+        chunk.map((m) => ({ grantId: ctx.grantId, eventId: m.eventId, eventStart: m.start, day: ctx.day, title: m.title, recipients: m.recipients })),
+      );
+      // Claims no send has started on yet: handed back if the job stops before them.
+      const untouched = new Set(claims.filter((c): c is ClaimedClaim => c.outcome === "claimed"));
+      await Promise.all(
+        chunk.map((meeting, k) =>
+          limit(async () => {
+            if (stop) return;
+            const claim = claims[k]!;
+            if (claim.outcome === "claimed") untouched.delete(claim);
+            try {
+              const r = await this.sendOne(meeting, claim, ctx, log);
+              if (r.hold) hold(r.hold.ms, r.hold.why, r.hold.transient);
+            } catch (err) {
+              // Rate limits and 401s concern the whole grant: the meetings still queued
+              // return at once (clearQueue would leave their promises unsettled).
+              stop ??= err;
+            }
+          }),
+        ),
+      );
+      if (stop && untouched.size > 0) await this.deps.ledger.unclaim([...untouched], "not sent: the run stopped before this reminder");
+    }
     if (stop) throw stop;
     return { retryInMs, reason, transient };
   }
 
-  private async sendOne(
-    meeting: Meeting,
-    ctx: { grantId: string; day: string; email: string; provider: string; zone: string },
-    log: Logger,
-  ): Promise<{ hold?: { ms: number; why: string; transient?: boolean } }> {
+  private async sendOne(meeting: Meeting, claim: Claim, ctx: SendCtx, log: Logger): Promise<{ hold?: { ms: number; why: string; transient?: boolean } }> {
     const { ledger, nylas } = this.deps;
-    const claim = await ledger.claim({ grantId: ctx.grantId, eventId: meeting.eventId, eventStart: meeting.start, day: ctx.day, title: meeting.title, recipients: meeting.recipients });
     if (claim.outcome === "done") return {};
     if (claim.outcome === "exhausted") return {};
     if (claim.outcome === "busy") return { hold: { ms: claim.retryInMs, why: `reminder for ${meeting.eventId} is held by another attempt` } };
@@ -213,8 +245,14 @@ export class RunProcessor {
     if (claim.uncertain) {
       // An earlier attempt claimed this reminder and never recorded the outcome: it may
       // have died between the send and the ledger update. The Sent folder knows.
-      await this.acquire(ctx.grantId, "read");
-      const found = await findSentByMarker(nylas, ctx.grantId, claim.marker, meeting.start - 7 * 86_400);
+      let found: string | undefined;
+      try {
+        found = await this.withToken(ctx.grantId, "read", undefined, () => findSentByMarker(nylas, ctx.grantId, claim.marker, meeting.start - 7 * 86_400));
+      } catch (err) {
+        // Still unknown: keep it uncertain for the next attempt, without waiting out a lease.
+        await ledger.release(claim.id, "Sent folder not checked: " + describeFailure(classifyError(err)));
+        throw err;
+      }
       if (found) {
         await ledger.markSent(claim.id, found);
         log.info({ eventId: meeting.eventId, messageId: found }, "reminder found in Sent folder; not sent again");
@@ -230,12 +268,14 @@ export class RunProcessor {
       throw err;
     }
     try {
-      const sent = await nylas.send(ctx.grantId, {
-        to: meeting.recipients,
-        subject: message.subject,
-        body: message.html,
-        customHeaders: [{ name: MARKER_HEADER, value: claim.marker }],
-      });
+      const sent = await this.settleAfter(ctx.grantId, "send", ctx.provider, () =>
+        nylas.send(ctx.grantId, {
+          to: meeting.recipients,
+          subject: message.subject,
+          body: message.html,
+          customHeaders: [{ name: MARKER_HEADER, value: claim.marker }],
+        }),
+      );
       await ledger.markSent(claim.id, sent.id);
       return {};
     } catch (err) {
@@ -262,6 +302,21 @@ export class RunProcessor {
     }
   }
 
+  /** One request under the grant's budget: a token before it, settled once it has answered. */
+  private async withToken<T>(grantId: string, budget: Budget, provider: string | undefined, call: () => Promise<T>): Promise<T> {
+    await this.acquire(grantId, budget, provider);
+    return this.settleAfter(grantId, budget, provider, call);
+  }
+
+  /** Runs a request whose token is taken, then tells the limiter it has answered. */
+  private async settleAfter<T>(grantId: string, budget: Budget, provider: string | undefined, call: () => Promise<T>): Promise<T> {
+    try {
+      return await call();
+    } finally {
+      await this.deps.limiter.settle(grantId, budget, provider).catch(() => {});
+    }
+  }
+
   /** Takes a token from the grant's budget, sleeping only for short waits. */
   private async acquire(grantId: string, budget: Budget, provider?: string): Promise<void> {
     for (;;) {
@@ -276,7 +331,7 @@ export class RunProcessor {
   private async delay(job: Job<RunJobData, RunResult>, token: string | undefined, ms: number, why: string, log: Logger): Promise<Error> {
     const delays = (job.data.delays ?? 0) + 1;
     if (delays > this.deps.settings.maxDelays) {
-      await this.saveRun(job.data.grantId, job.data.day, undefined, { status: "failed", lastError: `gave up after ${delays - 1} delays: ${why}` });
+      await this.runs.save(job.data.grantId, job.data.day, undefined, { status: "failed", lastError: `gave up after ${delays - 1} delays: ${why}` });
       return new UnrecoverableError(`gave up after ${delays - 1} delays: ${why}`);
     }
     await job.updateData({ ...job.data, delays });
@@ -284,13 +339,5 @@ export class RunProcessor {
     await job.moveToDelayed(Date.now() + jittered, token);
     log.info({ delayMs: jittered, delays }, `run delayed: ${why}`);
     return new DelayedError(why);
-  }
-
-  private async saveRun(grantId: string, day: string, timeZone: string | undefined, data: Record<string, unknown>): Promise<void> {
-    await this.deps.db.run.upsert({
-      where: { grantId_day: { grantId, day } },
-      create: { grantId, day, timeZone: timeZone ?? "UTC", ...data },
-      update: data,
-    });
   }
 }

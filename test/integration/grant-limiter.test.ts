@@ -97,6 +97,106 @@ describe("GrantLimiter (GCRA in real Redis)", () => {
   });
 });
 
+describe("GrantLimiter serial budgets (one request in flight, spaced from its answer)", () => {
+  let redis: Redis;
+  const prefix = uniqueId("rls");
+  const serial = (leaseMs = 10_000) => new GrantLimiter(redis, { prefix, read: { perSecond: 20 }, send: { perSecond: 4, serial: true }, inFlightLeaseMs: leaseMs });
+  const redisNow = async () => {
+    const [s, us] = await redis.time();
+    return Number(s) * 1000 + Math.floor(Number(us) / 1000);
+  };
+
+  beforeAll(() => {
+    redis = createRedis(process.env.REDIS_URL ?? "redis://127.0.0.1:6379");
+  });
+  afterAll(async () => {
+    const keys = await redis.keys(`${prefix}:*`);
+    if (keys.length) await redis.del(...keys);
+    await redis.quit();
+  });
+
+  it("refuses a second token while one is in flight, with a short poll, however long the flight", async () => {
+    const limiter = serial();
+    expect(await limiter.take("g1", "send")).toBe(0);
+    await sleep(400); // far past the 250 ms interval: only the flight holds it back
+    const wait = await limiter.take("g1", "send");
+    expect(wait).toBeGreaterThan(0);
+    expect(wait).toBeLessThanOrEqual(50); // interval / 5: a poll, not the lease
+    // Other grants and the (non-serial) read budget are not held.
+    expect(await limiter.take("g2", "send")).toBe(0);
+    expect(await limiter.take("g1", "read")).toBe(0);
+  });
+
+  it("starts the next interval at the answer: no token sooner than one interval after settle", async () => {
+    const limiter = serial();
+    expect(await limiter.take("g3", "send")).toBe(0);
+    await sleep(300);
+    const settledAt = await redisNow(); // read before settle: settle's own clock is no earlier
+    await limiter.settle("g3", "send");
+    const wait = await limiter.take("g3", "send");
+    expect(wait).toBeGreaterThan(200); // ~250 ms from the answer, though the token is 300 ms old
+    await sleep(wait);
+    let w = await limiter.take("g3", "send");
+    while (w > 0) {
+      await sleep(w);
+      w = await limiter.take("g3", "send");
+    }
+    expect((await redisNow()) - settledAt).toBeGreaterThanOrEqual(250);
+  });
+
+  it("lets an unsettled flight lapse after the lease (a process died mid-request)", async () => {
+    const limiter = serial(300);
+    expect(await limiter.take("g4", "send")).toBe(0);
+    expect(await limiter.take("g4", "send")).toBeGreaterThan(0);
+    await sleep(350);
+    expect(await limiter.take("g4", "send")).toBe(0);
+  });
+
+  it("keeps a 429 block ahead of everything, and settle is free for non-serial budgets", async () => {
+    const limiter = serial();
+    await limiter.block("g5", 1000);
+    expect(await limiter.take("g5", "send")).toBeGreaterThan(500);
+    expect(await redis.exists(`${prefix}:rl:flight:send:g5`)).toBe(0);
+    expect(await limiter.take("g6", "read")).toBe(0);
+    await limiter.settle("g6", "read");
+    expect(await redis.exists(`${prefix}:rl:flight:read:g6`)).toBe(0);
+  });
+
+  it("holds across competing processes: one in flight, and every take one interval after the last answer", async () => {
+    const others = [createRedis(process.env.REDIS_URL ?? "redis://127.0.0.1:6379"), createRedis(process.env.REDIS_URL ?? "redis://127.0.0.1:6379")];
+    const limiters = [serial(), ...others.map((r) => new GrantLimiter(r, { prefix, read: { perSecond: 20 }, send: { perSecond: 4, serial: true }, inFlightLeaseMs: 10_000 }))];
+    const events: { at: number; kind: "take" | "settle" }[] = [];
+    let inFlight = 0;
+    let maxInFlight = 0;
+    const end = Date.now() + 1800;
+    await Promise.all(
+      limiters.map(async (l) => {
+        while (Date.now() < end) {
+          const wait = await l.take("g-race", "send");
+          if (wait > 0) {
+            await sleep(wait);
+            continue;
+          }
+          events.push({ at: await redisNow(), kind: "take" });
+          maxInFlight = Math.max(maxInFlight, ++inFlight);
+          await sleep(20 + Math.random() * 60); // the request's latency
+          inFlight--;
+          events.push({ at: await redisNow(), kind: "settle" });
+          await l.settle("g-race", "send");
+        }
+      }),
+    );
+    await Promise.all(others.map((r) => r.quit()));
+    expect(maxInFlight).toBe(1);
+    const takes = events.filter((e) => e.kind === "take");
+    expect(takes.length).toBeGreaterThanOrEqual(3);
+    // Each take comes at least one interval (250 ms) after the previous answer was recorded.
+    for (let i = 1; i < events.length; i++) {
+      if (events[i]!.kind === "take" && events[i - 1]!.kind === "settle") expect(events[i]!.at - events[i - 1]!.at).toBeGreaterThanOrEqual(249);
+    }
+  });
+});
+
 describe("backoffWithJitter", () => {
   it("grows exponentially, stays within [base/2, cap], and jitters", () => {
     expect(backoffWithJitter(0, 1000, 60_000, () => 0)).toBe(500);

@@ -113,6 +113,48 @@ describe("reminders ledger (real Postgres)", () => {
     expect(results.filter((r) => r.outcome === "busy")).toHaveLength(11);
   });
 
+  it("claims a job's reminders in one statement with each row's own outcome, in order", async () => {
+    const ledger = new Ledger(db, { leaseMs: 60_000, maxAttempts: 1 });
+    const [sent, refused, held, released] = [input(), input(), input(), input()];
+    const setup = await ledger.claimMany([sent, refused, held, released]);
+    const ids = setup.map((c) => (c.outcome === "claimed" ? c : undefined));
+    expect(ids.every(Boolean)).toBe(true);
+    await ledger.markSent(ids[0]!.id, "m-sent");
+    await ledger.markFailed(ids[1]!.id, "permanent 400");
+    await ledger.release(ids[3]!.id, "transient 503");
+
+    const fresh = input();
+    const got = await ledger.claimMany([fresh, sent, refused, held, released, fresh]);
+    expect(got[0]).toMatchObject({ outcome: "claimed", attempts: 1, uncertain: false });
+    expect(got[1]).toEqual({ outcome: "done", status: "sent" });
+    expect(got[2]).toEqual({ outcome: "exhausted", attempts: 1 });
+    expect(got[3]!.outcome).toBe("busy");
+    if (got[3]!.outcome === "busy") expect(got[3]!.retryInMs).toBeGreaterThan(50_000);
+    expect(got[4]).toMatchObject({ outcome: "claimed", uncertain: true, marker: ids[3]!.marker });
+    // Listed twice: claimed once, the copy waits.
+    expect(got[5]!.outcome).toBe("busy");
+    const markers = got.flatMap((c) => (c.outcome === "claimed" ? [c.marker] : []));
+    expect(new Set(markers).size).toBe(markers.length);
+    expect(await ledger.claimMany([])).toEqual([]);
+  });
+
+  it("hands back unsent claims: plain ones cost no attempt, uncertain ones stay uncertain", async () => {
+    const ledger = new Ledger(db, { leaseMs: 60_000, maxAttempts: 1 });
+    const [plain, taken] = [input(), input()];
+    const first = await ledger.claimMany([plain, taken]);
+    if (first[1]!.outcome !== "claimed") throw new Error("expected a claim");
+    await ledger.release(first[1]!.id, "timeout");
+    const second = await ledger.claimMany([plain, taken]);
+    expect(second[0]!.outcome).toBe("busy");
+    expect(second[1]).toMatchObject({ outcome: "claimed", uncertain: true });
+    const claims = [first[0]!, second[1]!].flatMap((c) => (c.outcome === "claimed" ? [c] : []));
+    await ledger.unclaim(claims, "not sent: job stopped");
+    const again = await ledger.claimMany([plain, taken]);
+    // maxAttempts is 1: the handed-back plain claim is claimable again, not exhausted.
+    expect(again[0]).toMatchObject({ outcome: "claimed", attempts: 1, uncertain: false });
+    expect(again[1]).toMatchObject({ outcome: "claimed", uncertain: true, marker: first[1]!.outcome === "claimed" ? first[1]!.marker : "" });
+  });
+
   it("totals a day from the rows, whoever wrote them", async () => {
     const ledger = new Ledger(db, { leaseMs: 60_000, maxAttempts: 3 });
     const t = await ledger.totals(grantId, "2026-11-24");

@@ -66,6 +66,14 @@ describe("pipeline under faults", () => {
     expect(log.length - first401 - 1).toBeLessThan(p.config.JOB_CONCURRENCY);
     expect(p.sink.find(/grant needs re-authentication/).some((l) => l.grantId === victim && l.level === 40)).toBe(true);
     const sentBefore = p.sandbox.sentMessages({ grantId: victim }).length;
+    // The job claims its meetings together; those it never got to are handed back as
+    // refusals that cost no attempt, so none is left claimed (nor looks uncertain later).
+    const ledgerRows = await p.db.reminder.findMany({ where: { grantId: victim, day } });
+    expect(ledgerRows.filter((r) => r.status === "claimed")).toEqual([]);
+    expect(ledgerRows.filter((r) => r.status === "sent")).toHaveLength(sentBefore);
+    const handedBack = ledgerRows.filter((r) => r.status === "failed");
+    expect(handedBack.length).toBeGreaterThan(0);
+    expect(handedBack.every((r) => r.attempts === 0)).toBe(true);
     expect(sentBefore).toBeLessThan(p.sandbox.expectedReminders({ now, grantIds: [victim], includeInvalid: true }).length);
 
     // No later tick spends anything on it while it needs re-authentication.
