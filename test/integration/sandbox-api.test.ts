@@ -412,7 +412,7 @@ describe("faults and latency", () => {
   it("adds latency per route class, and the SDK times out on a slow server", async () => {
     const id = freshGrant();
     sb.setLatency({ ms: 0, perClass: { events: 250 } });
-    let t = performance.now();
+    const t = performance.now();
     await nylas.events.list({ identifier: id, queryParams: { calendarId: "primary" } });
     expect(performance.now() - t).toBeGreaterThanOrEqual(240);
     await nylas.calendars.find({ identifier: id, calendarId: "primary" });
