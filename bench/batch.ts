@@ -73,7 +73,7 @@ export async function runBatchBench(sandbox: SandboxProcess, redis: Redis, o: Ba
       `The pipeline worker is \`startWorkerApp\` (bench/child/worker.ts: jobs/worker.ts without the repeating tick); its batch time starts with the scheduler tick that writes the Run rows and enqueues the jobs, the bare one's with addBulk of the same jobs (same ids and options).`,
   );
   report.note(
-    `Send budgets raised for this benchmark (the per-grant limit is benchmark 3's subject): the sandbox's request and send limits are off, and the worker runs with RATE_SENDS_PER_SEC*=${RAISED_SEND_RATE}, RATE_READS_PER_SEC=${RAISED_SEND_RATE} and RATE_SEND_MARGIN_MS=0 (the 50 ms jitter margin guards an enforced provider window, and there is none here). The limiter is still consulted for every call (one Redis script per call).`,
+    `Send budgets raised for this benchmark (the per-grant limit is benchmark 3's subject): the sandbox's request and send limits are off, and the worker runs with RATE_SENDS_PER_SEC*=${RAISED_SEND_RATE}, RATE_READS_PER_SEC=${RAISED_SEND_RATE} and RATE_SEND_SERIAL=false (serial sends — one per grant in flight, spaced from its answer — guard an enforced provider window, and there is none here; a job's sends overlap JOB_CONCURRENCY-wide). The limiter is still consulted for every call (one Redis script per call).`,
   );
   report.note(
     `The sandbox runs in a child process of its own (bench/child/sandbox.ts), driven over its control routes: on a 2-core machine an in-process sandbox would put its request handling (the "Sandbox CPU s" column) on the measured event loop. The scheduler tick and the polling for the end of the batch run in the bench process.`,

@@ -82,8 +82,10 @@ export async function runBatch(sandbox: SandboxProcess, redis: Redis, opts: Batc
     RATE_SENDS_PER_SEC: String(opts.sendRate),
     RATE_SENDS_PER_SEC_GOOGLE: String(opts.sendRate),
     RATE_SENDS_PER_SEC_MICROSOFT: String(opts.sendRate),
-    // The jitter margin only matters against an enforced provider window; none is here.
+    // Serial sends (one per grant in flight, spaced from its answer) only matter against an
+    // enforced provider window, and none is here: a job's sends overlap JOB_CONCURRENCY-wide.
     RATE_SEND_MARGIN_MS: "0",
+    RATE_SEND_SERIAL: "false",
   };
   if (opts.profileDir) env.BENCH_CPU_PROF = opts.profileDir;
   if (opts.mode === "pipeline") {
