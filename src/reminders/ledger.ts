@@ -47,6 +47,16 @@ interface ClaimRow {
   previous: string | null;
 }
 
+interface PendingMark {
+  id: bigint;
+  messageId: string;
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
+/** Most marks written by one statement. */
+const MARK_BATCH = 500;
+
 interface StateRow {
   idx: number;
   status: string;
@@ -137,10 +147,37 @@ export class Ledger {
     return out.map((c) => c ?? { outcome: "busy", retryInMs: 1000 });
   }
 
-  async markSent(id: bigint, messageId: string): Promise<void> {
-    await this.db.$executeRaw`
-      UPDATE reminders SET status = 'sent', message_id = ${messageId}, sent_at = now(), last_error = NULL, updated_at = now()
-      WHERE id = ${id}`;
+  /**
+   * Records a send. Marks from concurrent sends (of this job and of the others in the
+   * process) share one statement: while one is being written the next ones gather, so a
+   * busy worker writes many per round trip and a quiet one writes each at once. Every
+   * caller still waits for its own row to be written.
+   */
+  markSent(id: bigint, messageId: string): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.marks.push({ id, messageId, resolve, reject });
+      if (!this.marking) void this.writeMarks();
+    });
+  }
+
+  private marks: PendingMark[] = [];
+  private marking = false;
+
+  private async writeMarks(): Promise<void> {
+    this.marking = true;
+    while (this.marks.length > 0) {
+      const batch = this.marks.splice(0, MARK_BATCH);
+      try {
+        await this.db.$executeRaw`
+          UPDATE reminders r SET status = 'sent', message_id = m.message_id, sent_at = now(), last_error = NULL, updated_at = now()
+          FROM unnest(${batch.map((m) => m.id.toString())}::bigint[], ${batch.map((m) => m.messageId)}::text[]) AS m(id, message_id)
+          WHERE r.id = m.id`;
+        for (const m of batch) m.resolve();
+      } catch (err) {
+        for (const m of batch) m.reject(err);
+      }
+    }
+    this.marking = false;
   }
 
   /**

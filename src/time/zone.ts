@@ -71,8 +71,40 @@ export function assertEpochMs(ms: unknown): number {
  * ("wall-clock-as-UTC"), truncated to the second.
  */
 export function wallClockMs(zone: string, epochMs: number): number {
-  const f = formatterFor(zone);
   const whole = Math.floor(assertEpochMs(epochMs) / 1000) * 1000;
+  const offset = steadyOffset(zone, whole);
+  return offset === undefined ? formatWallClock(zone, whole) : whole + offset;
+}
+
+const HOUR_MS = 3_600_000;
+/** Offsets of (zone, UTC hour) with no transition inside it; bounded, cleared when full. */
+const steadyOffsets = new Map<string, number | null>();
+const STEADY_CACHE_MAX = 50_000;
+
+/**
+ * The zone's offset for the whole UTC hour around the instant, when it is the same at the
+ * hour's first and last second (no transition inside: zones change offset at most once in
+ * an hour), else undefined. Reading Intl is the costly part of every zone lookup; a night's
+ * reminders touch few (zone, hour) pairs.
+ */
+function steadyOffset(zone: string, whole: number): number | undefined {
+  const hour = Math.floor(whole / HOUR_MS);
+  const key = `${zone}|${hour}`;
+  let cached = steadyOffsets.get(key);
+  if (cached === undefined) {
+    const first = hour * HOUR_MS;
+    const last = first + HOUR_MS - 1000;
+    const a = formatWallClock(zone, first) - first;
+    const b = formatWallClock(zone, last) - last;
+    cached = a === b ? a : null;
+    if (steadyOffsets.size >= STEADY_CACHE_MAX) steadyOffsets.clear();
+    steadyOffsets.set(key, cached);
+  }
+  return cached ?? undefined;
+}
+
+function formatWallClock(zone: string, whole: number): number {
+  const f = formatterFor(zone);
   let year = 0;
   let month = 1;
   let day = 1;
@@ -109,6 +141,21 @@ const abbreviationFormatters = new Map<string, Intl.DateTimeFormat[]>();
  * in a common English locale, otherwise undefined (the caller shows the offset or zone name).
  */
 export function zoneAbbreviation(zone: string, epochMs: number): string | undefined {
+  // Within an hour of steady offset the abbreviation is steady too: cache it by that hour.
+  const whole = Math.floor(assertEpochMs(epochMs) / 1000) * 1000;
+  const key = steadyOffset(zone, whole) === undefined ? undefined : `${zone}|${Math.floor(whole / HOUR_MS)}`;
+  if (key !== undefined && abbreviations.has(key)) return abbreviations.get(key);
+  const name = formatAbbreviation(zone, epochMs);
+  if (key !== undefined) {
+    if (abbreviations.size >= STEADY_CACHE_MAX) abbreviations.clear();
+    abbreviations.set(key, name);
+  }
+  return name;
+}
+
+const abbreviations = new Map<string, string | undefined>();
+
+function formatAbbreviation(zone: string, epochMs: number): string | undefined {
   formatterFor(zone);
   let list = abbreviationFormatters.get(zone);
   if (!list) {

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Db } from "../../src/db/client.js";
+import { closePrisma, createPrisma, type Db } from "../../src/db/client.js";
 import { Ledger, type ClaimInput } from "../../src/reminders/ledger.js";
 import { deleteGrants, testPrisma, uniqueId } from "../helpers/db.js";
 
@@ -153,6 +153,24 @@ describe("reminders ledger (real Postgres)", () => {
     // maxAttempts is 1: the handed-back plain claim is claimable again, not exhausted.
     expect(again[0]).toMatchObject({ outcome: "claimed", attempts: 1, uncertain: false });
     expect(again[1]).toMatchObject({ outcome: "claimed", uncertain: true, marker: first[1]!.outcome === "claimed" ? first[1]!.marker : "" });
+  });
+
+  it("writes concurrent marks together, each caller waiting for its own row", async () => {
+    const ledger = new Ledger(db, { leaseMs: 60_000, maxAttempts: 3 });
+    const claims = (await ledger.claimMany(Array.from({ length: 40 }, () => input()))).flatMap((c) => (c.outcome === "claimed" ? [c] : []));
+    expect(claims).toHaveLength(40);
+    const written: bigint[] = [];
+    await Promise.all(claims.map((c, i) => ledger.markSent(c.id, `batch-${i}`).then(() => written.push(c.id))));
+    expect(written).toHaveLength(40);
+    const rows = await db.reminder.findMany({ where: { id: { in: claims.map((c) => c.id) } } });
+    expect(rows.every((r) => r.status === "sent" && r.sentAt !== null)).toBe(true);
+    expect(new Map(rows.map((r) => [r.id, r.messageId]))).toEqual(new Map(claims.map((c, i) => [c.id, `batch-${i}`])));
+    // A failed write fails every mark of its batch (they are retried as uncertain sends).
+    const deadDb = await createPrisma("postgresql://postgres@127.0.0.1:1/nothing");
+    const broken = new Ledger(deadDb, { leaseMs: 60_000, maxAttempts: 3 });
+    const outcomes = await Promise.allSettled([broken.markSent(claims[0]!.id, "x"), broken.markSent(claims[1]!.id, "y"), broken.markSent(claims[2]!.id, "z")]);
+    expect(outcomes.map((o) => o.status)).toEqual(["rejected", "rejected", "rejected"]);
+    await closePrisma(deadDb).catch(() => {});
   });
 
   it("totals a day from the rows, whoever wrote them", async () => {
