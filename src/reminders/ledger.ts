@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { Db } from "../db/client.js";
+import { Coalescer } from "../db/coalesce.js";
 
 /**
  * The reminders ledger: one row per (grant, event id, event start), claimed before a send
@@ -47,16 +48,6 @@ interface ClaimRow {
   previous: string | null;
 }
 
-interface PendingMark {
-  id: bigint;
-  messageId: string;
-  resolve: () => void;
-  reject: (err: unknown) => void;
-}
-
-/** Most marks written by one statement. */
-const MARK_BATCH = 500;
-
 interface StateRow {
   idx: number;
   status: string;
@@ -82,10 +73,16 @@ export class Ledger {
   /**
    * Claims several reminders in one statement (a job claims its meetings together), with
    * each row's outcome exactly as `claim` would give it, in input order. A row listed
-   * twice is claimed once; its second entry reports busy.
+   * twice (here or by a concurrent caller) is claimed once; the other entry reports busy.
    */
-  async claimMany(inputs: readonly ClaimInput[]): Promise<Claim[]> {
-    if (inputs.length === 0) return [];
+  claimMany(inputs: readonly ClaimInput[]): Promise<Claim[]> {
+    return this.claims.run([...inputs]);
+  }
+
+  /** One statement for the claims of every job that asked meanwhile (see Coalescer). */
+  private readonly claims = new Coalescer<ClaimInput, Claim>((inputs) => this.writeClaims(inputs));
+
+  private async writeClaims(inputs: readonly ClaimInput[]): Promise<Claim[]> {
     const firstIdx = new Map<string, number>();
     const idx: number[] = [];
     inputs.forEach((input, i) => {
@@ -148,37 +145,20 @@ export class Ledger {
   }
 
   /**
-   * Records a send. Marks from concurrent sends (of this job and of the others in the
-   * process) share one statement: while one is being written the next ones gather, so a
-   * busy worker writes many per round trip and a quiet one writes each at once. Every
-   * caller still waits for its own row to be written.
+   * Records a send. Marks of concurrent sends (of this job and the process' others) share
+   * one statement; each caller still waits for its own row.
    */
-  markSent(id: bigint, messageId: string): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.marks.push({ id, messageId, resolve, reject });
-      if (!this.marking) void this.writeMarks();
-    });
+  async markSent(id: bigint, messageId: string): Promise<void> {
+    await this.marks.one({ id, messageId });
   }
 
-  private marks: PendingMark[] = [];
-  private marking = false;
-
-  private async writeMarks(): Promise<void> {
-    this.marking = true;
-    while (this.marks.length > 0) {
-      const batch = this.marks.splice(0, MARK_BATCH);
-      try {
-        await this.db.$executeRaw`
-          UPDATE reminders r SET status = 'sent', message_id = m.message_id, sent_at = now(), last_error = NULL, updated_at = now()
-          FROM unnest(${batch.map((m) => m.id.toString())}::bigint[], ${batch.map((m) => m.messageId)}::text[]) AS m(id, message_id)
-          WHERE r.id = m.id`;
-        for (const m of batch) m.resolve();
-      } catch (err) {
-        for (const m of batch) m.reject(err);
-      }
-    }
-    this.marking = false;
-  }
+  private readonly marks = new Coalescer<{ id: bigint; messageId: string }, void>(async (batch) => {
+    await this.db.$executeRaw`
+      UPDATE reminders r SET status = 'sent', message_id = m.message_id, sent_at = now(), last_error = NULL, updated_at = now()
+      FROM unnest(${batch.map((m) => m.id.toString())}::bigint[], ${batch.map((m) => m.messageId)}::text[]) AS m(id, message_id)
+      WHERE r.id = m.id`;
+    return batch.map(() => undefined);
+  });
 
   /**
    * The send was refused: nothing went out. A refusal that is not the reminder's fault

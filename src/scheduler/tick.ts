@@ -137,11 +137,12 @@ export async function schedulerTick(db: Db, queue: RunsQueue, log: Logger, optio
             else fresh.push(run);
           }
         }
-        if (fresh.length > 0) {
+        const CH = Number(process.env.XCH ?? 1000);
+        for (let i = 0; i < fresh.length; i += CH) {
           await drain(ADDS_IN_FLIGHT - 1);
-          addPage(fresh);
-          fresh = [];
+          addPage(fresh.slice(i, i + CH));
         }
+        fresh = [];
         if (revive.length > 0) {
           await drain(0);
           await db.run.updateMany({ where: { OR: revive.map((d) => ({ grantId: d.grantId, day: d.day })) }, data: { status: "queued", lastError: null } });
