@@ -61,6 +61,12 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const CLAIM_CHUNK = 25;
 
 type ClaimedClaim = Extract<Claim, { outcome: "claimed" }>;
+/** Why and for how long a job must come back for some of its reminders. */
+interface Hold {
+  ms: number;
+  why: string;
+  transient?: boolean;
+}
 interface SendCtx {
   grantId: string;
   day: string;
@@ -135,7 +141,8 @@ export class RunProcessor {
         failed: totals.failed,
         skipped: selection.skipped,
       };
-      await job.updateProgress({ sent: totals.sent, failed: totals.failed, meetings: selection.meetings.length });
+      // Progress is for people watching Bull Board; the job does not wait for it.
+      void job.updateProgress({ sent: totals.sent, failed: totals.failed, meetings: selection.meetings.length }).catch(() => {});
 
       if (outcome.retryInMs !== undefined) {
         if (outcome.transient) throw new RunIncomplete(`incomplete: ${outcome.reason}`);
@@ -180,9 +187,9 @@ export class RunProcessor {
     const beforePage = async () => {
       await answered?.();
       await this.acquire(grantId, "read");
-      answered = () => {
+      answered = async () => {
         answered = undefined;
-        return this.deps.limiter.settle(grantId, "read").catch(() => {});
+        void this.deps.limiter.settle(grantId, "read").catch(() => {});
       };
     };
     try {
@@ -200,6 +207,7 @@ export class RunProcessor {
     let reason: string | undefined;
     let transient = false;
     let stop: unknown;
+    const marks: Promise<Hold | undefined>[] = [];
     const hold = (ms: number, why: string, isTransient = false) => {
       retryInMs = retryInMs === undefined ? ms : Math.max(retryInMs, ms);
       reason = why;
@@ -222,6 +230,7 @@ export class RunProcessor {
             try {
               const r = await this.sendOne(meeting, claim, ctx, log);
               if (r.hold) hold(r.hold.ms, r.hold.why, r.hold.transient);
+              if (r.marked) marks.push(r.marked);
             } catch (err) {
               // Rate limits and 401s concern the whole grant: the meetings still queued
               // return at once (clearQueue would leave their promises unsettled).
@@ -232,11 +241,14 @@ export class RunProcessor {
       );
       if (stop && untouched.size > 0) await this.deps.ledger.unclaim([...untouched], "not sent: the run stopped before this reminder");
     }
+    // Every send is recorded (or released as uncertain) before the job goes on, even when
+    // it stops for the grant's sake.
+    for (const h of await Promise.all(marks)) if (h) hold(h.ms, h.why, h.transient);
     if (stop) throw stop;
     return { retryInMs, reason, transient };
   }
 
-  private async sendOne(meeting: Meeting, claim: Claim, ctx: SendCtx, log: Logger): Promise<{ hold?: { ms: number; why: string; transient?: boolean } }> {
+  private async sendOne(meeting: Meeting, claim: Claim, ctx: SendCtx, log: Logger): Promise<{ hold?: Hold; marked?: Promise<Hold | undefined> }> {
     const { ledger, nylas } = this.deps;
     if (claim.outcome === "done") return {};
     if (claim.outcome === "exhausted") return {};
@@ -276,8 +288,9 @@ export class RunProcessor {
           customHeaders: [{ name: MARKER_HEADER, value: claim.marker }],
         }),
       );
-      await ledger.markSent(claim.id, sent.id);
-      return {};
+      // The slot goes on to the next send while the mark is written; the job waits for
+      // every mark before it records its outcome.
+      return { marked: this.recordSent(claim, sent.id, meeting, log) };
     } catch (err) {
       const failure = classifyError(err);
       const text = describeFailure(failure);
@@ -302,18 +315,38 @@ export class RunProcessor {
     }
   }
 
+  /**
+   * Marks a send in the ledger. If the mark cannot be written, the reminder went out but the
+   * ledger does not know: its claim is released as uncertain, and the next attempt finds
+   * the message in the Sent folder instead of sending it again.
+   */
+  private recordSent(claim: ClaimedClaim, messageId: string, meeting: Meeting, log: Logger): Promise<Hold | undefined> {
+    return this.deps.ledger.markSent(claim.id, messageId).then(
+      () => undefined,
+      async (err: unknown) => {
+        const why = `sent, not recorded: ${describeFailure(classifyError(err))}`;
+        await this.deps.ledger.release(claim.id, why).catch(() => {});
+        log.warn({ eventId: meeting.eventId, messageId }, why);
+        return { ms: 0, why, transient: true };
+      },
+    );
+  }
+
   /** One request under the grant's budget: a token before it, settled once it has answered. */
   private async withToken<T>(grantId: string, budget: Budget, provider: string | undefined, call: () => Promise<T>): Promise<T> {
     await this.acquire(grantId, budget, provider);
     return this.settleAfter(grantId, budget, provider, call);
   }
 
-  /** Runs a request whose token is taken, then tells the limiter it has answered. */
+  /**
+   * Runs a request whose token is taken, then tells the limiter it has answered. Not
+   * awaited: until the settle lands, the grant's next take just sees the request in flight.
+   */
   private async settleAfter<T>(grantId: string, budget: Budget, provider: string | undefined, call: () => Promise<T>): Promise<T> {
     try {
       return await call();
     } finally {
-      await this.deps.limiter.settle(grantId, budget, provider).catch(() => {});
+      void this.deps.limiter.settle(grantId, budget, provider).catch(() => {});
     }
   }
 
