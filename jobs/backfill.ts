@@ -41,13 +41,19 @@ await runProcess("backfill", async (config, log) => {
   const queue = redis ? createRunsQueue(redis, { prefix: config.QUEUE_PREFIX, attempts: config.JOB_ATTEMPTS }) : undefined;
   const abort = new AbortController();
   let closed = false;
-  const close = async () => {
+  let finished = false;
+  const close = async (): Promise<number | void> => {
     if (closed) return;
     closed = true;
+    // Interrupted (Ctrl-C, SIGTERM) before the command finished: say so, exit 130 like a
+    // shell. What was queued stays queued; the worker dyno runs it.
+    const interrupted = !finished;
+    if (interrupted) out.line("backfill: interrupted; jobs already queued stay queued and the worker dyno runs them");
     abort.abort();
     await queue?.close().catch(() => {});
     await redis?.quit().catch(() => redis.disconnect());
     await db.$disconnect();
+    if (interrupted) return 130;
   };
 
   const main = async (): Promise<number> => {
@@ -93,6 +99,8 @@ await runProcess("backfill", async (config, log) => {
       return 1;
     })
     .then(async (code) => {
+      if (closed) return; // interrupted: the signal's shutdown exits (130)
+      finished = true;
       await close();
       await new Promise<void>((r) => log.flush(() => r()));
       process.exit(code);

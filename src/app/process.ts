@@ -2,7 +2,8 @@ import { ConfigError, loadConfig, type Config } from "../config/env.js";
 import { createLogger, type Logger } from "../log/logger.js";
 
 export interface Running {
-  close(): Promise<void>;
+  /** Stops the process' work; may name the exit code (default 0: a clean stop). */
+  close(): Promise<number | void>;
 }
 
 /**
@@ -42,10 +43,10 @@ export async function runProcess(name: string, start: (config: Config, log: Logg
     stopping = true;
     log.info({ signal }, `${name} stopping`);
     try {
-      await running.close();
+      const code = await running.close();
       log.info(`${name} stopped`);
       await flush(log);
-      process.exit(0);
+      process.exit(code ?? 0);
     } catch (err) {
       log.error({ err }, `${name} did not stop cleanly`);
       await flush(log);

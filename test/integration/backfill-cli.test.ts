@@ -1,4 +1,5 @@
 import { spawn } from "node:child_process";
+import { createRedis } from "../../src/queue/redis.js";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -30,7 +31,7 @@ describe("backfill CLI end to end (child process, sandbox, Postgres, Redis)", ()
   const day = addDays(localDate("UTC", new Date()), -1); // yesterday: a day the scheduler is done with
   let grantId: string;
 
-  const cli = (args: string[], env: Record<string, string> = {}): Promise<CliResult> =>
+  const cli = (args: string[], env: Record<string, string> = {}, onStdout?: (text: string, signal: (s: NodeJS.Signals) => void) => void): Promise<CliResult> =>
     new Promise((resolve) => {
       const child = spawn(process.execPath, ["--import", "tsx", join(ROOT, "jobs/backfill.ts"), ...args], {
         cwd: ROOT,
@@ -48,7 +49,10 @@ describe("backfill CLI end to end (child process, sandbox, Postgres, Redis)", ()
       });
       let stdout = "";
       let stderr = "";
-      child.stdout.on("data", (c) => (stdout += String(c)));
+      child.stdout.on("data", (c) => {
+        stdout += String(c);
+        onStdout?.(stdout, (s) => child.kill(s));
+      });
       child.stderr.on("data", (c) => (stderr += String(c)));
       child.on("close", (code) => resolve({ code, stdout, stderr }));
     });
@@ -128,6 +132,26 @@ describe("backfill CLI end to end (child process, sandbox, Postgres, Redis)", ()
     expect(r.stdout).toMatch(/1 run\(s\): 1 ok, 0 failed; 2 reminder\(s\) sent/);
     expect(sentTo()).toBe(2);
     expect(await db.run.findUnique({ where: { grantId_day: { grantId, day } } })).toMatchObject({ status: "completed", remindersSent: 2 });
+  });
+
+  it("Ctrl-C while waiting says the queued jobs stay queued and exits 130", async () => {
+    // A queue no worker serves: the wait cannot end by itself.
+    const idle = uniquePrefix("b-idle");
+    let signalled = false;
+    const r = await cli(["--grant", grantId, "--date", day, "--wait", "--timeout-s", "60"], { QUEUE_PREFIX: idle }, (text, signal) => {
+      if (!signalled && /queued 1 job/.test(text)) {
+        signalled = true;
+        signal("SIGINT");
+      }
+    });
+    expect(signalled).toBe(true);
+    expect(r.code, r.stdout + r.stderr).toBe(130);
+    expect(r.stdout).toMatch(/backfill: interrupted; jobs already queued stay queued/);
+    const redis = createRedis(config.REDIS_URL);
+    const keys = await redis.keys(`${idle}:*`);
+    expect(keys.length).toBeGreaterThan(0); // the job is still there for a worker
+    await redis.del(...keys);
+    await redis.quit();
   });
 
   it("a backfill of a day already run sends exactly the missing reminders", async () => {
