@@ -139,7 +139,7 @@ export async function connectRoutes(app: FastifyInstance, deps: ConnectDeps): Pr
     }
     let queued: string | undefined;
     try {
-      const undone = await enqueueUndoneDay(db, deps.runsQueue, grant.id, "webhook", deps.now?.() ?? new Date());
+      const undone = await enqueueUndoneDay(db, deps.runsQueue, grant.id, "connect", deps.now?.() ?? new Date());
       if (undone.enqueued) queued = undone.day;
     } catch (err) {
       // The next scheduler tick queues it anyway.

@@ -10,7 +10,7 @@ export interface RunJobData {
   grantId: string;
   /** Local date (YYYY-MM-DD) in the grant's zone whose meetings get reminders. */
   day: string;
-  source: "scheduler" | "backfill" | "webhook";
+  source: "scheduler" | "backfill" | "webhook" | "connect";
   /** Times the job was put back because the grant's budget was spent. */
   delays?: number;
 }
