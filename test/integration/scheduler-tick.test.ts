@@ -129,8 +129,47 @@ describe("scheduler tick", () => {
     expect(sink.find(/unknown time zone/)[0]).toMatchObject({ zone: "Mars/Olympus_Mons" });
   });
 
+  it("reports a bad zone once per tick, however many pages hold its grants", async () => {
+    await grant("mars2", "Mars/Olympus_Mons");
+    const logged = sink.find(/unknown time zone/).length;
+    // One grant per page: the first Mars grant finds the zone bad, the second is counted by
+    // the page statement from the combinations already checked.
+    const r = await schedulerTick(db, queue, log, { now: NOW, pageSize: 1 });
+    expect(r.badZone).toBe(2);
+    expect(sink.find(/unknown time zone/).length).toBe(logged + 1);
+  });
+
+  it("classifies the runs of a zone it has already checked in the same statement that writes them", async () => {
+    // Berlin (19:30 local at NOW) is due for 2026-11-24. With one grant per page, only the
+    // first Berlin grant is checked in JS; the others go through the page statement.
+    const day = "2026-11-24";
+    const berlin = [];
+    for (const n of [1, 2, 3, 4, 5]) berlin.push(await grant(`berlin${n}`, "Europe/Berlin"));
+    const [fresh, done, reauth, failed, running] = berlin as [string, string, string, string, string];
+    for (const [grantId, status] of [[done, "completed"], [reauth, "needs_reauth"], [failed, "failed"], [running, "running"]] as const) {
+      await db.run.create({ data: { grantId, day, timeZone: "Europe/Berlin", status } });
+    }
+    const before = await db.run.count();
+    const r = await schedulerTick(db, queue, log, { now: NOW, pageSize: 1 });
+    expect(r.revived).toBe(1);
+    expect(r.alreadyDone).toBeGreaterThanOrEqual(1);
+    // Only the fresh day got a Run row; the others kept theirs.
+    expect(await db.run.count()).toBe(before + 1);
+    const status = async (grantId: string) => (await db.run.findUniqueOrThrow({ where: { grantId_day: { grantId, day } } })).status;
+    expect(await status(fresh)).toBe("queued");
+    expect(await status(done)).toBe("completed");
+    expect(await status(reauth)).toBe("queued");
+    expect(await status(failed)).toBe("failed");
+    expect(await status(running)).toBe("running");
+    // Every undone day has its job (Redis may have lost them); the settled one has none.
+    const jobs = await jobIds();
+    for (const grantId of [fresh, reauth, failed, running]) expect(jobs).toContain(runJobId(grantId, day));
+    expect(jobs).not.toContain(runJobId(done, day));
+  });
+
   it("treats every grant as due with ignoreSendHour (demo, backfills)", async () => {
     const r = await schedulerTick(db, queue, log, { now: NOW, pageSize: 50, ignoreSendHour: true });
-    expect(r.due).toBe(7);
+    // The seven valid, enabled grants with a real zone, and the five Berlin ones.
+    expect(r.due).toBe(12);
   });
 });
