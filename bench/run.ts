@@ -139,7 +139,7 @@ async function main(): Promise<void> {
     batchGrants: flags.batchGrants ?? (q ? 300 : 10_000),
     latencyGrants: flags.latencyGrants ?? (q ? 100 : 1_500),
     limitsGrants: flags.limitsGrants ?? (q ? 40 : 120),
-    scaling: flags.scaling ?? (q ? [100, 300, 600] : [1_000, 5_000, 10_000]),
+    scaling: flags.scaling ?? (q ? [100, 300, 600] : [1_000, 10_000, 50_000]),
     concurrency: flags.concurrency ?? 20,
     latencyConcurrency: flags.latencyConcurrency ?? 5,
   };

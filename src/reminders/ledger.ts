@@ -193,15 +193,6 @@ export class Ledger {
       FROM unnest(${claims.map((c) => c.id.toString())}::bigint[], ${claims.map((c) => c.uncertain)}::boolean[]) AS c(id, uncertain)
       WHERE r.id = c.id AND r.status = 'claimed'`;
   }
-
-  /** Ledger totals of one grant's day, whatever attempt or process wrote them. */
-  async totals(grantId: string, day: string): Promise<{ sent: number; failed: number; pending: number }> {
-    const [t] = await this.db.$queryRaw<{ sent: number; failed: number; pending: number }[]>`
-      SELECT count(*) FILTER (WHERE status = 'sent')::int AS sent, count(*) FILTER (WHERE status = 'failed')::int AS failed,
-             count(*) FILTER (WHERE status = 'claimed')::int AS pending
-      FROM reminders WHERE grant_id = ${grantId} AND day = ${day}`;
-    return t ?? { sent: 0, failed: 0, pending: 0 };
-  }
 }
 
 function stateClaim(s: StateRow): Claim {
