@@ -7,6 +7,7 @@ import type { Config } from "../../src/config/env.js";
 import type { Db } from "../../src/db/client.js";
 import { createLogger } from "../../src/log/logger.js";
 import { waitForIdle } from "../../src/queue/idle.js";
+import { createRedis } from "../../src/queue/redis.js";
 import { runJobId } from "../../src/runs/run-job.js";
 import { startSandbox, type Sandbox } from "../../src/sandbox/index.js";
 import { addDays, localDate } from "../../src/time/window.js";
@@ -58,6 +59,13 @@ describe(`in headless Chromium (${chromiumVersion() || "chromium missing"})`, ()
     await worker?.runsQueue.obliterate({ force: true }).catch(() => {});
     await worker?.close(5000);
     await web?.close(2000);
+    // The queues' meta keys outlive obliterate and close: leave the shared Redis clean.
+    if (config) {
+      const redis = createRedis(config.REDIS_URL);
+      const keys = await redis.keys(`${config.QUEUE_PREFIX}:*`);
+      if (keys.length > 0) await redis.del(...keys);
+      await redis.quit();
+    }
     await deleteGrants(db, grants);
     await sandbox?.close();
   });
