@@ -38,7 +38,8 @@ describe("pipeline under faults", () => {
     // The others finished at their own pace (8 or 9 reminders at 2/s), long before the storm ended.
     for (const r of others) {
       expect(r.finishedAt!.getTime()).toBeLessThan(stormRun.finishedAt!.getTime());
-      expect(r.finishedAt!.getTime() - t0).toBeLessThan(12_000);
+      // 8 or 9 sends at 2/s take about 5 s; the bound leaves room for a loaded CI runner.
+      expect(r.finishedAt!.getTime() - t0).toBeLessThan(20_000);
     }
     expect(p.sink.find(/^run delayed/).every((l) => l.grantId === stormy)).toBe(true);
     expect((await p.check(now)).ok).toBe(true);
