@@ -183,20 +183,21 @@ export class RunProcessor {
     const events: Event[] = [];
     // Each page takes a read token before its request and settles it once it has answered
     // (when the next page is asked for, or the reading ends).
-    let answered: (() => Promise<void>) | undefined;
+    let holding = false;
+    const answered = () => {
+      if (holding) this.settle(grantId, "read");
+      holding = false;
+    };
     const beforePage = async () => {
-      await answered?.();
+      answered();
       await this.acquire(grantId, "read");
-      answered = async () => {
-        answered = undefined;
-        void this.deps.limiter.settle(grantId, "read").catch(() => {});
-      };
+      holding = true;
     };
     try {
       const pages = this.deps.nylas.events(grantId, { calendarId, start: window.start, end: window.end, limit: 200, expandRecurring: true }, beforePage);
       for await (const page of pages) events.push(...page);
     } finally {
-      await answered?.();
+      answered();
     }
     return events;
   }
@@ -338,16 +339,21 @@ export class RunProcessor {
     return this.settleAfter(grantId, budget, provider, call);
   }
 
-  /**
-   * Runs a request whose token is taken, then tells the limiter it has answered. Not
-   * awaited: until the settle lands, the grant's next take just sees the request in flight.
-   */
+  /** Runs a request whose token is taken, then tells the limiter it has answered. */
   private async settleAfter<T>(grantId: string, budget: Budget, provider: string | undefined, call: () => Promise<T>): Promise<T> {
     try {
       return await call();
     } finally {
-      void this.deps.limiter.settle(grantId, budget, provider).catch(() => {});
+      this.settle(grantId, budget, provider);
     }
+  }
+
+  /**
+   * A request of the grant has answered. Not awaited: until the settle lands, the grant's
+   * next take just sees the request in flight and polls.
+   */
+  private settle(grantId: string, budget: Budget, provider?: string): void {
+    void this.deps.limiter.settle(grantId, budget, provider).catch(() => {});
   }
 
   /** Takes a token from the grant's budget, sleeping only for short waits. */
