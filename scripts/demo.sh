@@ -7,6 +7,6 @@ cd "$(dirname "$0")/.."
 source scripts/services.sh
 ensure_redis
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  npm install --no-audit --no-fund --loglevel=error
+  npm ci --no-audit --no-fund --loglevel=error
 fi
 npm run demo -- "$@"

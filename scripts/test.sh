@@ -8,6 +8,6 @@ ensure_redis
 ensure_postgres
 ensure_chromium
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  npm install --no-audit --no-fund --loglevel=error
+  npm ci --no-audit --no-fund --loglevel=error
 fi
 npm test
