@@ -53,7 +53,7 @@ step "npm run build"
 npm run build >"$work/build.log" 2>&1 || { tail -20 "$work/build.log"; die "npm run build"; }
 step "npm prune --omit=dev"
 npm prune --omit=dev --no-audit --no-fund --loglevel=error >"$work/prune.log" 2>&1 || die "prune"
-for dev in tsx vitest typescript eslint; do
+for dev in tsx vitest eslint pino-pretty playwright-core; do
   [ ! -e "node_modules/$dev" ] || die "dev dependency $dev survived the prune"
 done
 node_version=$(node_modules/.bin/node --version)
