@@ -36,7 +36,8 @@ const url = (protocols: string[]) =>
 const zone = z.string().refine(isIanaZone, "an IANA time zone such as Europe/Berlin");
 
 export function isIanaZone(name: string): boolean {
-  if (!name || name.length > 64) return false;
+  // Node 22+ also accepts UTC offsets ("+05:30") as zones; only IANA names are meant here.
+  if (!name || name.length > 64 || /^\s*[-+\u2212]/.test(name)) return false;
   try {
     new Intl.DateTimeFormat("en-US", { timeZone: name });
     return true;

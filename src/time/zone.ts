@@ -8,9 +8,12 @@ import { DAY_MS, daysFromCivil } from "./calendar.js";
 import { InvalidInstantError, InvalidZoneError } from "./errors.js";
 
 const formatters = new Map<string, Intl.DateTimeFormat>();
+const OFFSET_ZONE = /^\s*[-+\u2212]/;
 
 function formatterFor(zone: unknown): Intl.DateTimeFormat {
   if (typeof zone !== "string" || zone.trim() === "" || zone.length > 100) throw new InvalidZoneError(zone);
+  // Node 22+ also accepts UTC offsets ("+05:30") as zones; a grant's zone is an IANA name.
+  if (OFFSET_ZONE.test(zone)) throw new InvalidZoneError(zone);
   const cached = formatters.get(zone);
   if (cached) return cached;
   let f: Intl.DateTimeFormat;
