@@ -1,6 +1,7 @@
 /**
- * The seven chaos scenarios of issue 5. Each runs one batch, does its damage while the batch
- * runs, lets it settle and applies the same invariants (Batch.check), plus its own figures.
+ * The seven chaos scenarios. Each runs one batch, does its damage while the batch runs, lets
+ * it settle and applies the same invariants (Batch.check), plus its own figures. Each also
+ * checks that its damage happened, so none can pass without it.
  */
 import { markGrantValid } from "../src/grants/status.js";
 import { PrivateRedis } from "../test/harness/redis-server.js";
@@ -27,13 +28,19 @@ async function withBatch(
   ctx: ScenarioContext,
   batch: Batch,
   during: (b: Batch) => Promise<Record<string, string | number> | void>,
-  opts: { check?: () => CheckOptions; after?: (b: Batch) => Promise<{ problems: string[]; figures: Record<string, string | number> }> } = {},
+  opts: {
+    /** Runs after the batch is open, before its workers start (faults that must fire). */
+    beforeStart?: (b: Batch) => void;
+    check?: () => CheckOptions;
+    after?: (b: Batch) => Promise<{ problems: string[]; figures: Record<string, string | number> }>;
+  } = {},
 ): Promise<ScenarioResult> {
   const started = Date.now();
   const problems: string[] = [];
   let figures: Record<string, string | number> = {};
   try {
     await batch.open();
+    opts.beforeStart?.(batch);
     await batch.start();
     const own = (await during(batch)) ?? {};
     const settled = await batch.waitSettled();
@@ -56,23 +63,34 @@ async function withBatch(
 
 const pick = <T>(xs: T[], random: () => number): T | undefined => (xs.length ? xs[Math.floor(random() * xs.length)] : undefined);
 
-/** kill -9 of a random worker at random moments, each restarted after a short pause. */
-async function killLoop(b: Batch, ctx: ScenarioContext, target: number, gapMs: [number, number], until: () => boolean): Promise<number> {
-  let kills = 0;
-  // Kill workers that are busy, not ones still booting.
-  await b.waitProgress(0.03);
-  while (kills < target && !until()) {
-    await sleep(gapMs[0] + ctx.random() * (gapMs[1] - gapMs[0]));
-    if (until()) break;
-    const alive = Array.from({ length: b.fleet.size }, (_, i) => i).filter((i) => b.fleet.alive(i));
-    const i = pick(alive, ctx.random);
-    if (i === undefined) continue;
-    b.fleet.kill(i);
-    kills++;
-    await sleep(200 + ctx.random() * 800);
-    b.fleet.start(i);
-  }
-  return kills;
+/**
+ * kill -9 of a random worker at `target` moments spread over the batch's progress, restarted
+ * after a short pause. Each kill fires inside the sandbox's handling of a send (the n-th
+ * accepted send of the batch), so it lands mid-batch however fast the machine is.
+ */
+function killsBySend(b: Batch, ctx: ScenarioContext, target: number, from = 0.05, to = 0.15): { kills: () => number[] } {
+  const total = Math.max(1, b.expected().length);
+  const at = Array.from({ length: target }, (_, k) => Math.max(1, Math.floor(total * (from + ((to - from) * k) / Math.max(1, target - 1)))));
+  const done: number[] = [];
+  let sends = 0;
+  const limiter = b.sandbox.limiter;
+  const hitSend = limiter.hitSend.bind(limiter);
+  limiter.hitSend = (grantId, provider, now) => {
+    const retry = hitSend(grantId, provider, now);
+    if (retry > 0) return retry;
+    sends++;
+    if (done.length < at.length && sends >= at[done.length]!) {
+      const alive = Array.from({ length: b.fleet.size }, (_, i) => i).filter((i) => b.fleet.alive(i));
+      const i = pick(alive, ctx.random);
+      if (i !== undefined) {
+        b.fleet.kill(i);
+        done.push(sends);
+        setTimeout(() => b.fleet.start(i), 200 + ctx.random() * 800);
+      }
+    }
+    return 0;
+  };
+  return { kills: () => done };
 }
 
 /** True once the queue has nothing left (checked at most every 500 ms). */
@@ -94,13 +112,23 @@ function drainedProbe(b: Batch): () => boolean {
 export const SCENARIOS: Scenario[] = [
   {
     name: "kill",
-    title: "kill -9 of workers at random moments, restarted each time",
+    title: "kill -9 of workers mid-batch, restarted each time",
     run: (ctx) =>
       withBatch("kill", "kill -9", ctx, new Batch("kill", ctx.settings), async (b) => {
-        const done = drainedProbe(b);
-        const kills = await killLoop(b, ctx, ctx.settings.kills, [800, 2500], done);
-        if (kills < ctx.settings.kills) throw new Error(`only ${kills} of ${ctx.settings.kills} kills happened before the batch drained`);
-        return { kills, "kill window": `${Math.round(b.progress() * 100)}% sent at the last kill` };
+        const plan = killsBySend(b, ctx, ctx.settings.kills);
+        // The kills fire at fixed shares of the sends (5% to 15%): a batch that gets past
+        // them has had them all, however fast the machine.
+        await b.waitProgress(0.2);
+        const at = plan.kills();
+        if (at.length < ctx.settings.kills) throw new Error(`only ${at.length} of ${ctx.settings.kills} kills happened by 20% of the sends`);
+        const total = b.expected().length;
+        return { kills: at.length, "kills at": `${Math.round((at[0]! / total) * 100)}%…${Math.round((at.at(-1)! / total) * 100)}% of sends` };
+      }, {
+        // A kill that hit no running job would leave every run on its first attempt.
+        after: async (b) => {
+          const rerun = await b.db.run.count({ where: { attempts: { gt: 1 } } });
+          return { problems: rerun === 0 ? ["no run was interrupted by the kills"] : [], figures: { "runs interrupted": rerun } };
+        },
       }),
   },
   {
@@ -114,8 +142,12 @@ export const SCENARIOS: Scenario[] = [
         await ctx.redis.restart(1000);
         const enqueuedBefore = b.tickEnqueued;
         // Recovery: the next ticks find the unsettled runs in Postgres and queue them again.
-        await sleep(3000);
-        return { "restart at": `${at}% sent`, "jobs lost": before.counts.waiting + before.counts.active + before.counts.delayed, "re-enqueued": b.tickEnqueued - enqueuedBefore };
+        const lost = before.counts.waiting + before.counts.active + before.counts.delayed;
+        if (lost === 0) throw new Error("no job was in Redis when it lost its data: the scenario tested nothing");
+        const deadline = Date.now() + ctx.settings.timeoutMs;
+        while (b.tickEnqueued === enqueuedBefore && Date.now() < deadline) await sleep(200);
+        if (b.tickEnqueued === enqueuedBefore) throw new Error("no tick re-enqueued a lost run after Redis came back");
+        return { "restart at": `${at}% sent`, "jobs lost": lost, "re-enqueued": b.tickEnqueued - enqueuedBefore };
       }),
   },
   {
@@ -127,6 +159,7 @@ export const SCENARIOS: Scenario[] = [
         const at = Math.round(b.progress() * 100);
         const sentBefore = b.sandbox.sentCount();
         const cut = await b.proxy!.cut();
+        if (cut === 0) throw new Error("the outage cut no open connection: the workers held none");
         await sleep(ctx.settings.outageMs);
         const sentDuring = b.sandbox.sentCount() - sentBefore;
         await b.proxy!.restore();
@@ -140,7 +173,7 @@ export const SCENARIOS: Scenario[] = [
       const batch = new Batch("storms", ctx.settings);
       return withBatch("storms", "429/5xx/drops", ctx, batch, async (b) => {
         const ids = b.sandbox.grantIds().filter((id) => b.validAtStart.has(id));
-        const storm = new Set(ids.filter(() => ctx.random() < 0.1));
+        const storm = new Set(ids.filter((_, i) => i === 0 || ctx.random() < 0.1));
         // The sandbox's limiter answers 429 (with Retry-After) for the storm grants, half of
         // their requests, in storms of 4 s every 6 s; others are untouched.
         const limiter = b.sandbox.limiter;
@@ -148,7 +181,11 @@ export const SCENARIOS: Scenario[] = [
         const hitSend = limiter.hitSend.bind(limiter);
         const inStorm = (now: number) => (now - b.started) % 6000 < 4000;
         let stormed = 0;
-        const stormy = (grantId: string, now: number) => storm.has(grantId) && inStorm(now) && ctx.random() < 0.5 && ++stormed > 0;
+        // A storm grant's first request always meets one, so every storm grant is hit.
+        const hit = new Set<string>();
+        const first = (grantId: string) => !hit.has(grantId) && hit.add(grantId) !== undefined;
+        const stormy = (grantId: string, now: number) =>
+          storm.has(grantId) && (first(grantId) || (inStorm(now) && ctx.random() < 0.5)) && ++stormed > 0;
         limiter.hitRequest = (grantId, now) => (stormy(grantId, now) ? 1 + Math.floor(ctx.random() * 2) : hitRequest(grantId, now));
         limiter.hitSend = (grantId, provider, now) => (stormy(grantId, now) ? 1 : hitSend(grantId, provider, now));
         // 5xx bursts and dropped connections on every grant: one second in three, about a
@@ -168,6 +205,20 @@ export const SCENARIOS: Scenario[] = [
         }
         b.sandbox.clearFaults();
         return { "storm grants": storm.size, "429s injected": stormed, bursts };
+      }, {
+        // One burst of each kind is certain, before any worker starts.
+        beforeStart: (b) => {
+          b.sandbox.injectFault({ kind: 503, count: 3 });
+          b.sandbox.injectFault({ kind: "drop", count: 2 });
+        },
+        after: async (b) => {
+          const log = b.sandbox.requestLog();
+          const problems: string[] = [];
+          if (!log.some((e) => e.status === 429)) problems.push("no 429 was answered: the storm did not happen");
+          if (!log.some((e) => e.status >= 500)) problems.push("no 5xx was answered: the bursts did not happen");
+          if (!log.some((e) => e.note === "dropped")) problems.push("no connection was dropped");
+          return { problems, figures: {} };
+        },
       });
     },
   },
@@ -184,18 +235,8 @@ export const SCENARIOS: Scenario[] = [
         ctx,
         batch,
         async (b) => {
-          const target = Math.max(5, Math.round(ctx.settings.grants * 0.05));
-          const deadline = Date.now() + ctx.settings.timeoutMs;
-          while (invalidated.size < target && b.progress() < 0.95 && Date.now() < deadline) {
-            const active = await b.queue.getActive(0, 100);
-            for (const job of active.slice(0, 3)) {
-              const id = job.data.grantId;
-              if (invalidated.has(id) || b.sandbox.grant(id).grant_status !== "valid") continue;
-              b.sandbox.invalidateGrant(id);
-              invalidated.add(id);
-            }
-            await sleep(300);
-          }
+          await b.waitProgress(0.8);
+          if (invalidated.size === 0) throw new Error("no grant was invalidated mid-job");
           // Let the batch settle, then half of those users re-authenticate (as the connect
           // flow or a grant.updated webhook would report): their days must be finished.
           if (!(await b.waitSettled())) throw new Error("batch did not settle before the re-authentication step");
@@ -205,9 +246,31 @@ export const SCENARIOS: Scenario[] = [
             restored.add(id);
           }
           await b.tick();
-          return { invalidated: invalidated.size, "re-authenticated": restored.size };
+          const refused = new Set(b.sandbox.requestLog().filter((e) => e.status === 401 && e.grantId).map((e) => e.grantId));
+          const met = [...invalidated].filter((id) => refused.has(id)).length;
+          if (met === 0) throw new Error("no invalidated grant met a 401: the jobs were not mid-run");
+          return { invalidated: invalidated.size, "met a 401": met, "re-authenticated": restored.size };
         },
-        { check: () => ({ mayMiss: new Set([...invalidated].filter((id) => !restored.has(id))) }) },
+        {
+          beforeStart: (b) => {
+            const target = Math.max(5, Math.round(ctx.settings.grants * 0.05));
+            const perGrant = new Map<string, number>();
+            for (const e of b.expected()) perGrant.set(e.grantId, (perGrant.get(e.grantId) ?? 0) + 1);
+            // Invalidated inside a grant's first accepted send: the send goes out, the job's
+            // next request meets a 401. Grants with two or more reminders only, so it has one.
+            const limiter = b.sandbox.limiter;
+            const hitSend = limiter.hitSend.bind(limiter);
+            limiter.hitSend = (grantId, provider, now) => {
+              const retry = hitSend(grantId, provider, now);
+              if (retry === 0 && invalidated.size < target && !invalidated.has(grantId) && (perGrant.get(grantId) ?? 0) >= 2) {
+                b.sandbox.invalidateGrant(grantId);
+                invalidated.add(grantId);
+              }
+              return retry;
+            };
+          },
+          check: () => ({ mayMiss: new Set([...invalidated].filter((id) => !restored.has(id))) }),
+        },
       );
     },
   },
@@ -225,13 +288,14 @@ export const SCENARIOS: Scenario[] = [
           // The send happens at the sandbox, then the connection dies before the answer: for
           // the worker exactly a crash between the send and the ledger update.
           b.sandbox.injectFault({ kind: "drop_after", routeClass: "send", probability: 0.04, count: null });
-          const done = drainedProbe(b);
-          const kills = await killLoop(b, ctx, ctx.settings.sendKills, [3000, 6000], done);
+          const plan = killsBySend(b, ctx, ctx.settings.sendKills);
           await b.waitProgress(0.97);
           b.sandbox.clearFaults();
-          return { kills };
+          return { kills: plan.kills().length };
         },
         {
+          // The first sends' answers are always lost: the scenario never depends on chance.
+          beforeStart: (b) => b.sandbox.injectFault({ kind: "drop_after", routeClass: "send", count: 3 }),
           after: async (b) => {
             const droppedAfter = b.sandbox.requestLog().filter((e) => e.note === "dropped_after").length;
             const lookups = b.sandbox.requestLog().filter((e) => e.route === "messages.list").length;
