@@ -24,7 +24,9 @@ pg_base="${pg%/*}"
 pids=()
 
 cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  # Each process runs in a session of its own (setsid): the whole group goes, npm's and tsx's
+  # children included.
+  for pid in "${pids[@]}"; do kill -- "-$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
   psql "$pg_base/postgres" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true
   if [ -n "${KEEP:-}" ]; then step "kept $work"; else rm -rf "$work"; fi
@@ -71,7 +73,7 @@ export PORT="$web_port" PUBLIC_URL="http://localhost:$web_port"
 export SCHEDULER_EVERY_MS=600000
 
 step "sandbox on :$sandbox_port (from the source checkout)"
-(cd "$root" && exec npm run --silent sandbox -- --port "$sandbox_port" --grants 12) >"$work/sandbox.log" 2>&1 &
+(cd "$root" && exec setsid npm run --silent sandbox -- --port "$sandbox_port" --grants 12) >"$work/sandbox.log" 2>&1 &
 pids+=($!)
 wait_for "sandbox did not start (see $work/sandbox.log)" 120 \
   curl -fsS -H "Authorization: Bearer $NYLAS_API_KEY" "$NYLAS_API_URI/v3/grants?limit=1"
@@ -81,11 +83,11 @@ step "release: $(procfile_cmd release)"
 bash -c "$(procfile_cmd release)" >"$work/release.log" 2>&1 || { cat "$work/release.log"; die "release"; }
 
 step "web: $(procfile_cmd web)"
-bash -c "exec $(procfile_cmd web)" >"$work/web.log" 2>&1 &
+setsid bash -c "exec $(procfile_cmd web)" >"$work/web.log" 2>&1 &
 web_pid=$!
 pids+=("$web_pid")
 step "worker: $(procfile_cmd worker)"
-bash -c "exec $(procfile_cmd worker)" >"$work/worker.log" 2>&1 &
+setsid bash -c "exec $(procfile_cmd worker)" >"$work/worker.log" 2>&1 &
 worker_pid=$!
 pids+=("$worker_pid")
 wait_for "web did not become healthy (see $work/web.log)" 120 curl -fsS "http://127.0.0.1:$web_port/healthz"
