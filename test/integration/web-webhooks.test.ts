@@ -9,6 +9,7 @@ import { signBody } from "../../src/webhooks/signature.js";
 import { startWebhooksWorker } from "../../src/webhooks/worker.js";
 import { localDate, addDays } from "../../src/time/window.js";
 import { deleteGrants, uniqueId } from "../helpers/db.js";
+import { WEBHOOK_VECTOR } from "../fixtures/nylas-webhook-signature.js";
 import { startWebHarness, WEBHOOK_SECRET, type WebHarness } from "../e2e/support.js";
 
 function body(type: string, grantId: string, opts: { id?: string; time?: number } = {}) {
@@ -69,6 +70,28 @@ describe("webhook jobs against Postgres, Redis and the sandbox", () => {
     await worker.close();
     await deleteGrants(h.db, grants);
     await h.close();
+  });
+
+  it("accepts the body signed by openssl (the fixture's known answer), and not one bit off", async () => {
+    // Keyed with the fixture's secret: the route must agree with openssl, not only with signBody.
+    const kat = await h.server({ webhooks: { secret: WEBHOOK_VECTOR.secret } });
+    const post = (signature: string) =>
+      kat.inject({
+        method: "POST",
+        url: "/webhooks/nylas",
+        payload: Buffer.from(WEBHOOK_VECTOR.body, "utf8"),
+        headers: { "content-type": "application/json", "x-nylas-signature": signature },
+      });
+    const offByOne = Buffer.from(WEBHOOK_VECTOR.signature, "hex");
+    offByOne[31]! ^= 1;
+    expect((await post(offByOne.toString("hex"))).statusCode).toBe(401);
+    const res = await post(WEBHOOK_VECTOR.signature);
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toEqual({ status: "accepted" });
+    // The queued notification is the fixture's own (its grant is unknown here: nothing to do).
+    const id = (JSON.parse(WEBHOOK_VECTOR.body) as { id: string }).id;
+    expect(await finished(id)).toMatchObject({ outcome: "ignored" });
+    await h.db.webhookDelivery.deleteMany({ where: { id } });
   });
 
   it("grant.expired marks the grant needs_reauth; the same delivery again changes nothing", async () => {
