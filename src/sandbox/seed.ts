@@ -353,12 +353,17 @@ export interface ExpectedDecision {
   start: number;
   /** The grant-local day the decision is for. */
   day: string;
+  /** The zone that day is in (the calendar's, or UTC without one): a reminder shows its time in it. */
+  zone: string;
   remind: boolean;
   recipients: string[];
   reason?: ExpectedAnnotation["reason"];
 }
 
-export type ExpectedReminder = Pick<ExpectedDecision, "grantId" | "eventId" | "masterEventId" | "title" | "start" | "day" | "recipients">;
+export type ExpectedReminder = Pick<
+  ExpectedDecision,
+  "grantId" | "eventId" | "masterEventId" | "title" | "start" | "day" | "zone" | "recipients"
+>;
 
 /** Every annotated event starting on the grant's local day, with the seed's verdict. */
 export function expectedDecisions(store: SandboxStore, opts: ExpectedOptions = {}): ExpectedDecision[] {
@@ -380,7 +385,16 @@ export function expectedDecisions(store: SandboxStore, opts: ExpectedOptions = {
     for (const cal of g.calendars.values()) {
       const push = (ev: WireEvent, s: number, rec: IndexedEvent) => {
         if (!rec.expected) return;
-        const d: ExpectedDecision = { grantId: g.grant.id, eventId: ev.id, title: ev.title, start: s, day, remind: rec.expected.remind, recipients: rec.expected.recipients };
+        const d: ExpectedDecision = {
+          grantId: g.grant.id,
+          eventId: ev.id,
+          title: ev.title,
+          start: s,
+          day,
+          zone,
+          remind: rec.expected.remind,
+          recipients: rec.expected.recipients,
+        };
         if (ev.master_event_id) d.masterEventId = ev.master_event_id;
         if (rec.expected.reason) d.reason = rec.expected.reason;
         out.push(d);

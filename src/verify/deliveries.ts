@@ -2,13 +2,25 @@
  * Compares what reached the (sandbox) mailboxes with what should have: every expected
  * reminder sent exactly once, to exactly its recipients, and nothing else. Pure; the demo,
  * the integration tests and the chaos suite all judge a batch with it.
+ *
+ * A sent message is tied to a meeting by what it says, never by the worker's own ledger
+ * (a worker bug in the ledger would otherwise hide in the check): the grant it was sent
+ * from, and its subject, which names the meeting's title, its day and its local start time,
+ * "Reminder: <title> tomorrow at 9:00 AM CET" (see src/reminders/template.ts). Recipients
+ * then decide between meetings the subject cannot tell apart, and are compared with the
+ * expected ones (case-insensitively). Times are computed here with Intl, not with the
+ * worker's zone code.
  */
 
 export interface ExpectedDelivery {
   grantId: string;
   eventId: string;
+  /** The meeting's title as the calendar holds it. */
+  title: string;
   /** Unix seconds. */
   start: number;
+  /** IANA zone of the grant's day: the subject shows the start's day and time in it. */
+  zone: string;
   recipients: string[];
 }
 
@@ -16,16 +28,20 @@ export interface ObservedMessage {
   grantId: string;
   messageId: string;
   to: string[];
-  /** Value of the reminder's marker header, when it carries one. */
-  marker?: string;
+  subject: string;
+  /** When the mailbox took the send (epoch ms): what "today" and "tomorrow" are relative to. */
+  sentAtMs: number;
 }
 
-export interface LedgerEntry {
+/** A message as the sandbox keeps it (its control API's `sentMessages()`), for the check. */
+export function observedMessage(m: {
   grantId: string;
-  eventId: string;
-  /** Unix seconds. */
-  start: number;
-  marker: string;
+  messageId: string;
+  to: string[];
+  subject: string;
+  at: number;
+}): ObservedMessage {
+  return { grantId: m.grantId, messageId: m.messageId, to: m.to, subject: m.subject, sentAtMs: m.at };
 }
 
 export interface DeliveryReport {
@@ -38,31 +54,142 @@ export interface DeliveryReport {
   wrongRecipients: { key: string; expected: string[]; got: string[] }[];
 }
 
-const keyOf = (grantId: string, eventId: string, start: number) => `${grantId}|${eventId}|${start}`;
-const norm = (emails: string[]) => [...new Set(emails.map((e) => e.toLowerCase()))].sort();
+/**
+ * A message is composed a moment before the mailbox takes it: a "tomorrow" written just
+ * before the grant's midnight may be stored just after it.
+ */
+export const COMPOSE_SLACK_MS = 10 * 60_000;
 
-export function compareDeliveries(expected: ExpectedDelivery[], observed: ObservedMessage[], ledger: LedgerEntry[]): DeliveryReport {
-  const byMarker = new Map(ledger.map((l) => [l.marker, l]));
-  const want = new Map(expected.map((e) => [keyOf(e.grantId, e.eventId, e.start), e]));
+const keyOf = (grantId: string, eventId: string, start: number) => `${grantId}|${eventId}|${start}`;
+const norm = (emails: string[]) => [...new Set(emails.map((e) => e.trim().toLowerCase()))].sort();
+const oneLine = (s: string) => s.replace(/\s+/g, " ").trim();
+
+// What a subject cannot carry: C0/C1 controls (other than the whitespace folded into spaces),
+// bidi embeddings, overrides and isolates, and the BOM.
+// eslint-disable-next-line no-control-regex
+const INVISIBLE = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u0084\u0086-\u009f\u202a-\u202e\u2066-\u2069\ufeff]/g;
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+
+/** A calendar title as a subject line shows it: one line, nothing invisible, never empty. */
+function shownTitle(title: string): string {
+  const s = title.replace(/\u0085/g, " ").replace(LONE_SURROGATE, "\ufffd").replace(INVISIBLE, "");
+  return oneLine(s) || "(no title)";
+}
+
+const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+const formats = new Map<string, Intl.DateTimeFormat>();
+
+interface Local {
+  /** YYYY-MM-DD */
+  date: string;
+  /** "Tue 24 Nov", as a subject names a day that is neither today nor tomorrow. */
+  label: string;
+  /** "9:00 AM" */
+  time: string;
+}
+
+/** The wall clock of `ms` in `zone`, from Intl. */
+function local(zone: string, ms: number): Local {
+  let f = formats.get(zone);
+  if (!f) {
+    f = new Intl.DateTimeFormat("en-US", {
+      timeZone: zone,
+      weekday: "short",
+      year: "numeric",
+      month: "numeric",
+      day: "numeric",
+      hour: "numeric",
+      minute: "2-digit",
+      hourCycle: "h23",
+    });
+    formats.set(zone, f);
+  }
+  const p: Record<string, string> = {};
+  for (const part of f.formatToParts(ms)) p[part.type] = part.value;
+  const [y, mo, d, h] = [Number(p.year), Number(p.month), Number(p.day), Number(p.hour) % 24];
+  const date = `${String(y).padStart(4, "0")}-${String(mo).padStart(2, "0")}-${String(d).padStart(2, "0")}`;
+  const time = `${h % 12 || 12}:${p.minute} ${h < 12 ? "AM" : "PM"}`;
+  return { date, label: `${p.weekday} ${d} ${MONTHS[mo - 1]}`, time };
+}
+
+function nextDay(date: string): string {
+  const [y, m, d] = date.split("-").map(Number) as [number, number, number];
+  return new Date(Date.UTC(y, m - 1, d + 1)).toISOString().slice(0, 10);
+}
+
+interface Subject {
+  title: string;
+  day: string;
+  time: string;
+}
+
+// "Reminder: <title> <today | tomorrow | on Tue 24 Nov> at <9:00 AM> <zone>"; the title is the
+// longest prefix, so a title that itself says "tomorrow at …" still parses.
+const DAY = String.raw`today|tomorrow|on [A-Z][a-z]{2} \d{1,2} [A-Z][a-z]{2}`;
+const SUBJECT_RE = new RegExp(String.raw`^Reminder: (.+) (${DAY}) at (\d{1,2}:\d{2} [AP]M) \S+$`);
+
+function parseSubject(subject: string): Subject | undefined {
+  const m = SUBJECT_RE.exec(oneLine(subject));
+  return m ? { title: m[1]!, day: m[2]!, time: m[3]! } : undefined;
+}
+
+/** The subject shows the title whole, or shortened with an ellipsis so the time fits. */
+function titleMatches(shown: string, title: string): boolean {
+  const full = shownTitle(title);
+  if (shown === full) return true;
+  return shown.endsWith("…") && shown.length > 1 && full.startsWith(shown.slice(0, -1).trimEnd());
+}
+
+/** Whether the subject's day names the meeting's local date, for a message sent at `sentAtMs`. */
+function dayMatches(day: string, start: Local, zone: string, sentAtMs: number): boolean {
+  if (day.startsWith("on ")) return day.slice(3) === start.label;
+  // Sent on the grant's local day D (or composed on it a moment before): today = D, tomorrow = D + 1.
+  const sentOn = [local(zone, sentAtMs).date, local(zone, sentAtMs - COMPOSE_SLACK_MS).date];
+  return sentOn.some((d) => (day === "today" ? d : nextDay(d)) === start.date);
+}
+
+interface Candidate {
+  e: ExpectedDelivery;
+  key: string;
+  start: Local;
+  recipients: string;
+}
+
+export function compareDeliveries(expected: ExpectedDelivery[], observed: ObservedMessage[]): DeliveryReport {
+  const byGrant = new Map<string, Candidate[]>();
+  const want = new Map<string, ExpectedDelivery>();
+  for (const e of expected) {
+    const key = keyOf(e.grantId, e.eventId, e.start);
+    want.set(key, e);
+    const list = byGrant.get(e.grantId) ?? [];
+    list.push({ e, key, start: local(e.zone, e.start * 1000), recipients: norm(e.recipients).join(",") });
+    byGrant.set(e.grantId, list);
+  }
+
   const got = new Map<string, ObservedMessage[]>();
   const unexpected: ObservedMessage[] = [];
-
   for (const m of observed) {
-    const entry = m.marker ? byMarker.get(m.marker) : undefined;
-    if (!entry || entry.grantId !== m.grantId) {
+    const s = parseSubject(m.subject);
+    const recognised = (c: Candidate, s: Subject) =>
+      c.start.time === s.time && titleMatches(s.title, c.e.title) && dayMatches(s.day, c.start, c.e.zone, m.sentAtMs);
+    const candidates = s ? (byGrant.get(m.grantId) ?? []).filter((c) => recognised(c, s)) : [];
+    if (candidates.length === 0) {
       unexpected.push(m);
       continue;
     }
-    const key = keyOf(entry.grantId, entry.eventId, entry.start);
-    if (!want.has(key)) {
-      unexpected.push(m);
-      continue;
-    }
-    got.set(key, [...(got.get(key) ?? []), m]);
+    // Meetings the subject cannot tell apart: prefer one not yet delivered, then the one
+    // whose recipients are these.
+    const to = norm(m.to).join(",");
+    const fresh = candidates.filter((c) => !got.has(c.key));
+    const pool = fresh.length > 0 ? fresh : candidates;
+    const c = pool.find((x) => x.recipients === to) ?? pool[0]!;
+    got.set(c.key, [...(got.get(c.key) ?? []), m]);
   }
 
   const missing = [...want.entries()].filter(([k]) => !got.has(k)).map(([, e]) => e);
-  const duplicates = [...got.entries()].filter(([, ms]) => ms.length > 1).map(([key, ms]) => ({ key, count: ms.length }));
+  const duplicates = [...got.entries()]
+    .filter(([, ms]) => ms.length > 1)
+    .map(([key, ms]) => ({ key, count: ms.length }));
   const wrongRecipients: DeliveryReport["wrongRecipients"] = [];
   for (const [key, ms] of got) {
     const exp = norm(want.get(key)!.recipients);
