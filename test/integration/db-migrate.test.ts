@@ -2,7 +2,7 @@ import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } f
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it, vi } from "vitest";
 import {
   DEFAULT_MIGRATIONS_DIR,
   MigrationError,
@@ -251,10 +251,16 @@ describe("advisory lock 72707369", () => {
       await holder.query("SELECT pg_advisory_lock($1)", [PRISMA_MIGRATE_LOCK_KEY]);
       const lines: string[] = [];
       let settled = false;
-      const running = migrate(url, { lockTimeoutMs: 10_000, log: (l) => lines.push(l) }).finally(() => (settled = true));
+      // A long lock timeout: a loaded machine may be slow to get anywhere, never too fast.
+      const running = migrate(url, { lockTimeoutMs: 120_000, log: (l) => lines.push(l) }).finally(
+        () => (settled = true),
+      );
+      // Bounded wait for the migrator to say it is waiting: one that ignored the lock never would.
+      const waiting = () => expect(lines.some((l) => l.includes("waiting for another migrator"))).toBe(true);
+      await vi.waitFor(waiting, { timeout: 30_000, interval: 20 });
+      // A few of its polls later it is still waiting: the lock is held, however long that took.
       await new Promise((r) => setTimeout(r, 400));
       expect(settled).toBe(false);
-      expect(lines.some((l) => l.includes("waiting for another migrator"))).toBe(true);
       expect((await holder.query("SELECT to_regclass('_prisma_migrations') AS t")).rows[0].t).toBeNull();
       await holder.query("SELECT pg_advisory_unlock($1)", [PRISMA_MIGRATE_LOCK_KEY]);
       expect((await running).applied).toEqual(local.map((m) => m.name));

@@ -14,6 +14,31 @@ async function redisUs(conn: Redis): Promise<number> {
   return Number(s) * 1_000_000 + Number(us);
 }
 
+/** Redis' clock in whole ms, floored as the limiter's scripts floor it. */
+async function redisMs(conn: Redis): Promise<number> {
+  return Math.floor((await redisUs(conn)) / 1000);
+}
+
+/**
+ * `op` between two readings of Redis' clock, awaited one after the other: Redis ran it in
+ * [before, after], however long this machine took to get there.
+ */
+async function timed<T>(conn: Redis, op: () => Promise<T>): Promise<{ before: number; value: T; after: number }> {
+  const before = await redisMs(conn);
+  const value = await op();
+  return { before, value, after: await redisMs(conn) };
+}
+
+/**
+ * A wait that must be what is left of a block set during `block`, asked during `asked`, by
+ * Redis' clock: [earliest end - latest ask, latest end - earliest ask].
+ */
+type Span = { before: number; after: number };
+function expectBlockLeft(wait: number, blockMs: number, block: Span, asked: Span) {
+  expect(wait).toBeGreaterThanOrEqual(block.before + blockMs - asked.after);
+  expect(wait).toBeLessThanOrEqual(block.after + blockMs - asked.before);
+}
+
 /** Blocks the event loop (a GC pause, a CPU-bound neighbour): the jitter the limiter must survive. */
 function stall(ms: number): void {
   const end = performance.now() + ms;
@@ -169,13 +194,17 @@ describe("GrantLimiter (GCRA in real Redis)", () => {
   });
 
   it("blocks every request of one grant after a 429, and only that grant", async () => {
-    const left = await limiter.block("g-blocked", 1500);
-    expect(left).toBeGreaterThan(1400);
-    const wait = await limiter.take("g-blocked", "read");
-    expect(wait).toBeGreaterThan(1000);
+    // A block far longer than any stall of this machine, and every figure checked against
+    // Redis' own clock: what is left of it, never "more than a second" of wall time.
+    const BLOCK = 60_000;
+    const block = await timed(redis, () => limiter.block("g-blocked", BLOCK));
+    expect(block.value).toBe(BLOCK);
+    const take = await timed(redis, () => limiter.take("g-blocked", "read"));
+    expectBlockLeft(take.value, BLOCK, block, take); // the block, not the 50 ms read interval
     expect(await limiter.take("g-free", "read")).toBe(0);
     // A shorter block does not shorten a longer one.
-    expect(await limiter.block("g-blocked", 10)).toBeGreaterThan(1000);
+    const shorter = await timed(redis, () => limiter.block("g-blocked", 10));
+    expectBlockLeft(shorter.value, BLOCK, block, shorter);
   });
 });
 
@@ -269,12 +298,15 @@ describe("GrantLimiter in flight (burst 1: one request of a grant in flight, the
   });
 
   it("keeps a 429 block ahead of the in-flight wait", async () => {
-    const limiter = make();
+    const limiter = make(); // sends: 500 ms interval; the in-flight poll is at most that
+    const BLOCK = 60_000; // by Redis' clock, as in "blocks every request" above
     expect(await limiter.take("g5", "send")).toBe(0);
-    await limiter.block("g5", 1500);
-    expect(await limiter.take("g5", "send")).toBeGreaterThan(1000); // the block, not the short poll
+    const block = await timed(redis, () => limiter.block("g5", BLOCK));
+    const inFlight = await timed(redis, () => limiter.take("g5", "send"));
+    expectBlockLeft(inFlight.value, BLOCK, block, inFlight); // the block, not the short poll
     await limiter.settle("g5", "send");
-    expect(await limiter.take("g5", "send")).toBeGreaterThan(1000);
+    const settled = await timed(redis, () => limiter.take("g5", "send"));
+    expectBlockLeft(settled.value, BLOCK, block, settled); // the block, not the interval after the settle
     expect(await limiter.take("g5-other", "send")).toBe(0);
   });
 
