@@ -6,12 +6,15 @@ import type { Logger } from "../log/logger.js";
 import { NylasApi } from "../nylas/client.js";
 import { createRunsQueue, createTickQueue, TICK_JOB_NAME, TICK_QUEUE, TICK_SCHEDULER_ID, type RunsQueue } from "../queue/queues.js";
 import { createRedis } from "../queue/redis.js";
+import { BULLMQ_WORKER_METRICS } from "../metrics/bullmq.js";
+import { timed, timeFromEvents } from "../metrics/job-timer.js";
+import { MetricsRecorder } from "../metrics/recorder.js";
 import { backoffWithJitter, GrantLimiter } from "../ratelimit/grant-limiter.js";
 import { Ledger } from "../reminders/ledger.js";
 import { RUNS_QUEUE, type RunJobData, type RunResult } from "../runs/run-job.js";
 import { RunProcessor } from "../runs/run-processor.js";
 import { schedulerTick, type TickResult } from "../scheduler/tick.js";
-import type { WebhookJobData, WebhookResult } from "../webhooks/queue.js";
+import { WEBHOOKS_QUEUE, type WebhookJobData, type WebhookResult } from "../webhooks/queue.js";
 import { startWebhooksWorker } from "../webhooks/worker.js";
 
 export interface WorkerApp {
@@ -21,6 +24,8 @@ export interface WorkerApp {
   /** Consumer of the `webhooks` queue filled by the web dyno's /webhooks/nylas. */
   webhooksWorker?: Worker<WebhookJobData, WebhookResult>;
   processor: RunProcessor;
+  /** Counts for /metrics, written to Redis in batches. */
+  metrics: MetricsRecorder;
   /** Stops taking jobs, lets active ones finish within `graceMs`, closes connections. */
   close(graceMs?: number): Promise<void>;
 }
@@ -41,7 +46,8 @@ export interface WorkerAppOptions {
 export async function startWorkerApp(config: Config, log: Logger, options: WorkerAppOptions): Promise<WorkerApp> {
   const { db } = options;
   const connection = createRedis(config.REDIS_URL, { connectionName: "nr-worker", ...redisTls(config) });
-  const nylas = new NylasApi({ apiKey: config.NYLAS_API_KEY, apiUri: config.NYLAS_API_URI, timeout: config.NYLAS_TIMEOUT_S });
+  const metrics = new MetricsRecorder(connection, config.QUEUE_PREFIX);
+  const nylas = new NylasApi({ apiKey: config.NYLAS_API_KEY, apiUri: config.NYLAS_API_URI, timeout: config.NYLAS_TIMEOUT_S, onFailure: metrics.nylasFailure });
   const sendRate = (perSecond: number) => ({ perSecond, marginMs: config.RATE_SEND_MARGIN_MS, serial: config.RATE_SEND_SERIAL });
   const limiter = new GrantLimiter(connection, {
     prefix: config.QUEUE_PREFIX,
@@ -62,8 +68,9 @@ export async function startWorkerApp(config: Config, log: Logger, options: Worke
   });
   const runsQueue = createRunsQueue(connection, { prefix: config.QUEUE_PREFIX, attempts: config.JOB_ATTEMPTS });
 
-  const runsWorker = new Worker<RunJobData, RunResult>(RUNS_QUEUE, (job, token) => processor.process(job, token), {
+  const runsWorker = new Worker<RunJobData, RunResult>(RUNS_QUEUE, timed(metrics, RUNS_QUEUE, (job, token) => processor.process(job, token)), {
     connection,
+    metrics: BULLMQ_WORKER_METRICS,
     prefix: config.QUEUE_PREFIX,
     concurrency: config.WORKER_CONCURRENCY,
     // A dyno restart (or a kill) mid-job makes the job stall; it is safe to run again, so a
@@ -98,17 +105,19 @@ export async function startWorkerApp(config: Config, log: Logger, options: Worke
     connection.on("ready", () => void register().catch((err) => log.error({ err }, "could not register the scheduler")));
     tickWorker = new Worker(
       TICK_QUEUE,
-      async (): Promise<TickResult> => {
+      timed(metrics, TICK_QUEUE, async (): Promise<TickResult> => {
         const result = await schedulerTick(db, runsQueue, log, { pageSize: config.SCHEDULER_PAGE_SIZE, ignoreSendHour: options.ignoreSendHour });
         log.info(result, "scheduler tick");
+        await metrics.tick(result).catch((err: unknown) => log.warn({ err }, "could not record the tick for /metrics"));
         return result;
-      },
-      { connection, prefix: config.QUEUE_PREFIX, concurrency: 1 },
+      }),
+      { connection, prefix: config.QUEUE_PREFIX, concurrency: 1, metrics: BULLMQ_WORKER_METRICS },
     );
     tickWorker.on("error", (err) => log.error({ err }, "tick worker error"));
   }
 
   const webhooksWorker = options.webhooks === false ? undefined : startWebhooksWorker(config, log, { db, connection, nylas, runsQueue });
+  if (webhooksWorker) timeFromEvents(metrics, WEBHOOKS_QUEUE, webhooksWorker);
 
   return {
     runsQueue,
@@ -116,6 +125,7 @@ export async function startWorkerApp(config: Config, log: Logger, options: Worke
     tickWorker,
     webhooksWorker,
     processor,
+    metrics,
     async close(graceMs = 25_000) {
       // Workers stop fetching at once; active jobs get until the deadline to finish.
       const closing = Promise.all([runsWorker.close(), tickWorker?.close(), webhooksWorker?.close()]);
@@ -126,6 +136,7 @@ export async function startWorkerApp(config: Config, log: Logger, options: Worke
         await Promise.all([runsWorker.close(true), tickWorker?.close(true), webhooksWorker?.close(true)]);
       }
       await Promise.all([runsQueue.close(), tickQueue?.close()]);
+      await metrics.close();
       await quit(connection);
     },
   };

@@ -12,7 +12,12 @@ export interface NylasSettings {
   apiUri: string;
   /** Seconds. */
   timeout?: number;
+  /** Told of every call that throws (metrics), before the error goes on; must not throw. */
+  onFailure?: (call: NylasCall, err: unknown) => void;
 }
+
+/** The calls below, as named in metrics. */
+export type NylasCall = "events" | "send" | "sent_folder" | "grant" | "grants" | "calendar";
 
 export interface EventsPageQuery {
   calendarId: string;
@@ -62,13 +67,26 @@ export const MAX_EVENTS_PAGE = 200;
 
 export class NylasApi {
   readonly sdk: NylasClient;
+  private readonly onFailure: NylasSettings["onFailure"];
 
   constructor(settings: NylasSettings) {
     this.sdk = new Nylas({ apiKey: settings.apiKey, apiUri: settings.apiUri, timeout: settings.timeout ?? 30 });
+    this.onFailure = settings.onFailure;
+  }
+
+  /** Runs one SDK request, reporting its failure (if any) under the call's name. */
+  private async call<T>(name: NylasCall, request: () => Promise<T>): Promise<T> {
+    if (!this.onFailure) return request();
+    try {
+      return await request();
+    } catch (err) {
+      this.onFailure(name, err);
+      throw err;
+    }
   }
 
   async eventsPage(grantId: string, query: EventsPageQuery): Promise<Page<Event>> {
-    const res = await this.sdk.events.list({
+    const res = await this.call("events", () => this.sdk.events.list({
       identifier: grantId,
       queryParams: {
         calendarId: query.calendarId,
@@ -78,7 +96,7 @@ export class NylasApi {
         expandRecurring: query.expandRecurring ?? true,
         ...(query.pageToken ? { pageToken: query.pageToken } : {}),
       },
-    });
+    }));
     return { items: res.data ?? [], nextCursor: res.nextCursor || undefined };
   }
 
@@ -94,7 +112,7 @@ export class NylasApi {
   }
 
   async send(grantId: string, message: OutgoingMessage): Promise<{ id: string }> {
-    const res = await this.sdk.messages.send({
+    const res = await this.call("send", () => this.sdk.messages.send({
       identifier: grantId,
       requestBody: {
         to: message.to,
@@ -103,13 +121,13 @@ export class NylasApi {
         ...(message.isPlaintext ? { isPlaintext: true } : {}),
         ...(message.customHeaders?.length ? { customHeaders: message.customHeaders } : {}),
       },
-    });
+    }));
     return { id: res.data.id };
   }
 
   /** The grant's Sent folder since `after` (Unix seconds), newest first, with headers. */
   async sentPage(grantId: string, opts: { after: number; limit?: number; pageToken?: string }): Promise<Page<SentMessage>> {
-    const res = await this.sdk.messages.list({
+    const res = await this.call("sent_folder", () => this.sdk.messages.list({
       identifier: grantId,
       queryParams: {
         in: ["SENT"],
@@ -118,7 +136,7 @@ export class NylasApi {
         fields: "include_headers" as never,
         ...(opts.pageToken ? { pageToken: opts.pageToken } : {}),
       },
-    });
+    }));
     return {
       items: (res.data ?? []).map((m: Message) => ({ id: m.id, date: m.date, subject: m.subject, headers: normaliseHeaders(m.headers) })),
       nextCursor: res.nextCursor || undefined,
@@ -126,18 +144,18 @@ export class NylasApi {
   }
 
   async grant(grantId: string): Promise<GrantInfo> {
-    const res = await this.sdk.grants.find({ grantId });
+    const res = await this.call("grant", () => this.sdk.grants.find({ grantId }));
     return toGrantInfo(res.data);
   }
 
   async grantsPage(opts: { limit: number; offset: number }): Promise<GrantInfo[]> {
-    const res = await this.sdk.grants.list({ queryParams: { limit: opts.limit, offset: opts.offset } });
+    const res = await this.call("grants", () => this.sdk.grants.list({ queryParams: { limit: opts.limit, offset: opts.offset } }));
     return (res.data ?? []).map(toGrantInfo);
   }
 
   /** The calendar's IANA time zone, or undefined when the provider gives none. */
   async calendarZone(grantId: string, calendarId = "primary"): Promise<string | undefined> {
-    const res = await this.sdk.calendars.find({ identifier: grantId, calendarId });
+    const res = await this.call("calendar", () => this.sdk.calendars.find({ identifier: grantId, calendarId }));
     const zone = res.data?.timezone;
     return typeof zone === "string" && zone.length > 0 ? zone : undefined;
   }

@@ -11,11 +11,13 @@ import { webhookRoutes, type WebhookRouteDeps } from "../webhooks/routes.js";
 import type { WebhooksQueue } from "../webhooks/queue.js";
 import { boardRoutes, BOARD_PATH } from "./board.js";
 import { checkHealth } from "./health.js";
+import { metricsRoutes, METRICS_PATH } from "../metrics/routes.js";
+import { guardOperators } from "./operator-auth.js";
 import { page, PAGE_HEADERS } from "./html.js";
 
 export interface WebDeps {
   db: Db;
-  /** Connection used only by /healthz (no offline queue, so a dead Redis fails fast). */
+  /** Connection of /healthz and /metrics (no offline queue, so a dead Redis fails fast). */
   healthRedis: Redis;
   nylas: NylasApi;
   log: Logger;
@@ -47,7 +49,8 @@ export async function buildWebServer(deps: WebDeps): Promise<FastifyInstance> {
 
   app.addHook("onResponse", async (req, reply) => {
     const route = req.routeOptions.url ?? "unmatched";
-    if (route === "/healthz" && reply.statusCode === 200) return;
+    // Probes and scrapes that succeed are routine; one line each would drown the rest.
+    if ((route === "/healthz" || route === METRICS_PATH) && reply.statusCode === 200) return;
     deps.log.info({ method: req.method, route, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, "request");
   });
 
@@ -65,6 +68,12 @@ export async function buildWebServer(deps: WebDeps): Promise<FastifyInstance> {
   });
 
   await app.register(async (scope) => boardRoutes(scope, { queues: [deps.runsQueue, deps.tickQueue, deps.webhooksQueue], ...deps.board, log: deps.log }));
+  await app.register(async (scope) => {
+    guardOperators(scope, { ...deps.board, log: deps.log, realm: "Metrics" });
+    const queues = [deps.runsQueue, deps.tickQueue, deps.webhooksQueue];
+    const queuePrefix = deps.runsQueue.opts.prefix ?? "bull";
+    await metricsRoutes(scope, { db: deps.db, queues, redis: deps.healthRedis, queuePrefix, log: deps.log, now: deps.now });
+  });
   await app.register(async (scope) => webhookRoutes(scope, { ...deps.webhooks, queue: deps.webhooksQueue, log: deps.log }));
   await app.register(async (scope) => connectRoutes(scope, { db: deps.db, nylas: deps.nylas, runsQueue: deps.runsQueue, log: deps.log, settings: deps.connect, fetch: deps.fetch, now: deps.now }));
 

@@ -1,4 +1,5 @@
 import { spawn } from "node:child_process";
+import { Queue } from "bullmq";
 import { createRedis } from "../../src/queue/redis.js";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -8,7 +9,7 @@ import { parseBackfillArgs, UsageError } from "../../src/backfill/args.js";
 import type { Config } from "../../src/config/env.js";
 import type { Db } from "../../src/db/client.js";
 import { createLogger } from "../../src/log/logger.js";
-import { runJobId } from "../../src/runs/run-job.js";
+import { RUNS_QUEUE, runJobId } from "../../src/runs/run-job.js";
 import { startSandbox, type Sandbox } from "../../src/sandbox/index.js";
 import { addDays, localDate } from "../../src/time/window.js";
 import { deleteGrants, testPrisma, uniqueId } from "../helpers/db.js";
@@ -182,6 +183,32 @@ describe("backfill CLI end to end (child process, sandbox, Postgres, Redis)", ()
     // The grant is now needs_reauth: named explicitly it is skipped with a line.
     const skipped = await cli(["--grant", bad, "--date", day]);
     expect(skipped.stdout).toMatch(/skipping .* needs re-authentication/);
+  });
+
+  it("exits 1 when --wait times out, saying the jobs stay queued", async () => {
+    // A queue no worker serves: only --timeout-s can end the wait.
+    const late = uniquePrefix("b-late");
+    let stop: NodeJS.Timeout | undefined;
+    const args = ["--grant", grantId, "--date", day, "--wait", "--timeout-s", "1"];
+    const r = await cli(args, { QUEUE_PREFIX: late }, (_text, signal) => {
+      // A wait that ignored its timeout would never end by itself: stop it for the report.
+      stop ??= setTimeout(() => signal("SIGKILL"), 20_000);
+    });
+    clearTimeout(stop);
+    const redis = createRedis(config.REDIS_URL);
+    const queue = new Queue(RUNS_QUEUE, { connection: redis, prefix: late });
+    try {
+      expect(r.code, r.stdout + r.stderr).toBe(1);
+      expect(r.stdout).toMatch(/queued 1 job\(s\) for 1 grant\(s\)/);
+      expect(r.stdout).toMatch(/backfill: jobs still unfinished after 1 s; they stay queued/);
+      expect(r.stdout).not.toMatch(/interrupted/);
+      // And so it is, for the next worker.
+      expect(await queue.getJobState(runJobId(grantId, day))).toBe("waiting");
+    } finally {
+      await queue.obliterate({ force: true }).catch(() => {});
+      await queue.close();
+      await redis.quit();
+    }
   });
 
   it("parses ranges inclusively", () => {

@@ -77,7 +77,28 @@ describe("scheduler tick", () => {
         [utc, "2026-11-24", "queued"],
       ].sort((a, b) => a[0]!.localeCompare(b[0]!)),
     );
-    expect(ny).toBeDefined();
+
+    // New York (13:30 there) is not due until its own 18:00, 23:00 UTC, and then for the same
+    // next local day. On a queue of its own, so the jobs above stay as they are for the tests
+    // below; what these ticks add is removed again.
+    const laterPrefix = uniqueId("sl").replace(/[^A-Za-z0-9_-]/g, "").slice(0, 40);
+    const later = createRunsQueue(redis, { prefix: laterPrefix, attempts: 3 });
+    const runsBefore = await db.run.findMany({ select: { id: true } });
+    const nyJob = runJobId(ny, "2026-11-24");
+    const laterIds = async () => (await later.getJobs(["waiting", "delayed", "active"])).map((j) => j.id);
+    try {
+      await schedulerTick(db, later, log, { now: new Date("2026-11-23T22:59:59Z"), pageSize: 50 });
+      expect(await laterIds()).not.toContain(nyJob);
+      expect(await db.run.findUnique({ where: { grantId_day: { grantId: ny, day: "2026-11-24" } } })).toBeNull();
+      await schedulerTick(db, later, log, { now: new Date("2026-11-23T23:00:00Z"), pageSize: 50 });
+      expect(await laterIds()).toContain(nyJob);
+      const nyRun = await db.run.findUniqueOrThrow({ where: { grantId_day: { grantId: ny, day: "2026-11-24" } } });
+      expect(nyRun).toMatchObject({ status: "queued", timeZone: "America/New_York" });
+    } finally {
+      await db.run.deleteMany({ where: { id: { notIn: runsBefore.map((r) => r.id) }, grantId: { in: ids } } });
+      await later.obliterate({ force: true });
+      await later.close();
+    }
   });
 
   it("adds nothing twice when ticks overlap", async () => {
