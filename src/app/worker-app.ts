@@ -47,7 +47,12 @@ export async function startWorkerApp(config: Config, log: Logger, options: Worke
   const { db } = options;
   const connection = createRedis(config.REDIS_URL, { connectionName: "nr-worker", ...redisTls(config) });
   const metrics = new MetricsRecorder(connection, config.QUEUE_PREFIX);
-  const nylas = new NylasApi({ apiKey: config.NYLAS_API_KEY, apiUri: config.NYLAS_API_URI, timeout: config.NYLAS_TIMEOUT_S, onFailure: metrics.nylasFailure });
+  const nylas = new NylasApi({
+    apiKey: config.NYLAS_API_KEY,
+    apiUri: config.NYLAS_API_URI,
+    timeout: config.NYLAS_TIMEOUT_S,
+    onFailure: metrics.nylasFailure,
+  });
   const sendRate = (perSecond: number) => ({ perSecond, marginMs: config.RATE_SEND_MARGIN_MS, serial: config.RATE_SEND_SERIAL });
   const limiter = new GrantLimiter(connection, {
     prefix: config.QUEUE_PREFIX,
@@ -68,7 +73,9 @@ export async function startWorkerApp(config: Config, log: Logger, options: Worke
   });
   const runsQueue = createRunsQueue(connection, { prefix: config.QUEUE_PREFIX, attempts: config.JOB_ATTEMPTS });
 
-  const runsWorker = new Worker<RunJobData, RunResult>(RUNS_QUEUE, timed(metrics, RUNS_QUEUE, (job, token) => processor.process(job, token)), {
+  // Every attempt is timed for /metrics, including those that end by waiting in the delayed set.
+  const processRun = timed<RunJobData, RunResult>(metrics, RUNS_QUEUE, (job, token) => processor.process(job, token));
+  const runsWorker = new Worker<RunJobData, RunResult>(RUNS_QUEUE, processRun, {
     connection,
     metrics: BULLMQ_WORKER_METRICS,
     prefix: config.QUEUE_PREFIX,

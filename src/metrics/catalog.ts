@@ -12,7 +12,8 @@ import type { NylasCall } from "../nylas/client.js";
 /** Prefix of every exposed metric name. */
 export const METRIC_PREFIX = "nightly_";
 
-export const NYLAS_CALLS = ["events", "send", "sent_folder", "grant", "grants", "calendar"] as const satisfies readonly NylasCall[];
+export const NYLAS_CALLS = ["events", "send", "sent_folder", "grant", "grants", "calendar"] as const satisfies
+  readonly NylasCall[];
 export const QUEUE_NAMES = ["reminders", "scheduler", "webhooks"] as const;
 
 export const LABEL_VALUES = {
@@ -38,7 +39,8 @@ export interface CounterSpec {
 /** Counters kept in Redis (HINCRBY), summed over every worker process. */
 export const COUNTERS = {
   nylas_rate_limited_total: {
-    help: "Nylas calls answered 429, by who limited them (nylas_rate_limit_exceeded or the provider's rate_limit_error).",
+    help: "Nylas calls answered 429, by who limited them "
+      + "(Nylas' nylas_rate_limit_exceeded, or the provider's rate_limit_error).",
     labels: ["source", "call"],
   },
   nylas_unauthorized_total: { help: "Nylas calls answered 401 (the grant needs re-authentication).", labels: ["call"] },
@@ -121,6 +123,7 @@ export function bucketLabel(buckets: readonly number[], value: number): string {
 
 /** Field names of one histogram's parts: a bucket count, and the sum in whole milliseconds. */
 export const histogramField = {
-  bucket: (name: HistogramName, labels: Labels, le: string) => encodeField(`${name}_bucket`, { ...(labels as Record<string, string>), le }),
+  bucket: (name: HistogramName, labels: Labels, le: string) =>
+    encodeField(`${name}_bucket`, { ...(labels as Record<string, string>), le }),
   sumMs: (name: HistogramName, labels: Labels) => encodeField(`${name}_sum_ms`, labels as Record<string, string>),
 };

@@ -79,7 +79,8 @@ export function candidateDays(now: Date): { from: string; to: string } {
   return { from: addDays(utc, -1), to: addDays(utc, 2) };
 }
 
-const zeros = <K extends string>(keys: readonly K[]): Record<K, number> => Object.fromEntries(keys.map((k) => [k, 0])) as Record<K, number>;
+const zeros = <K extends string>(keys: readonly K[]): Record<K, number> =>
+  Object.fromEntries(keys.map((k) => [k, 0])) as Record<K, number>;
 
 export function summarize(grants: GrantRow[], runs: RunRow[], now: Date): DaySummary {
   const out: DaySummary = {

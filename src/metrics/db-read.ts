@@ -1,5 +1,6 @@
 import { Prisma, type Db } from "../db/client.js";
-import { candidateDays, RUN_STATUSES, SKIP_REASONS, summarize, type DaySummary, type GrantRow, type RunRow } from "./day-summary.js";
+import { candidateDays, RUN_STATUSES, SKIP_REASONS, summarize } from "./day-summary.js";
+import type { DaySummary, GrantRow, RunRow } from "./day-summary.js";
 
 /** Sum of one reason of `skipped_by_reason` over a group (0 when absent or not a number). */
 const reasonSum = (k: string) =>

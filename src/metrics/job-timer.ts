@@ -13,13 +13,14 @@ type Processor<D, R> = (job: Job<D, R>, token?: string) => Promise<R>;
 export function timed<D, R>(metrics: MetricsRecorder, queue: QueueName, processor: Processor<D, R>): Processor<D, R> {
   return async (job, token) => {
     const started = performance.now();
+    const seconds = () => (performance.now() - started) / 1000;
     try {
       const result = await processor(job, token);
-      metrics.observe("job_duration_seconds", { queue, outcome: resultOutcome(result) }, (performance.now() - started) / 1000);
+      metrics.observe("job_duration_seconds", { queue, outcome: resultOutcome(result) }, seconds());
       return result;
     } catch (err) {
       const outcome = errorOutcome(err, job.attemptsMade, job.opts.attempts);
-      metrics.observe("job_duration_seconds", { queue, outcome }, (performance.now() - started) / 1000);
+      metrics.observe("job_duration_seconds", { queue, outcome }, seconds());
       throw err;
     }
   };
@@ -31,10 +32,13 @@ export function timed<D, R>(metrics: MetricsRecorder, queue: QueueName, processo
  */
 export function timeFromEvents(metrics: MetricsRecorder, queue: QueueName, worker: Worker): void {
   const seconds = (job: Job) => Math.max(0, Date.now() - (job.processedOn ?? Date.now())) / 1000;
-  worker.on("completed", (job, result) => metrics.observe("job_duration_seconds", { queue, outcome: resultOutcome(result) }, seconds(job)));
+  worker.on("completed", (job, result) => {
+    metrics.observe("job_duration_seconds", { queue, outcome: resultOutcome(result) }, seconds(job));
+  });
   worker.on("failed", (job, err) => {
     if (!job) return;
     // attemptsMade already counts the attempt that just failed.
-    metrics.observe("job_duration_seconds", { queue, outcome: errorOutcome(err, job.attemptsMade - 1, job.opts.attempts) }, seconds(job));
+    const outcome = errorOutcome(err, job.attemptsMade - 1, job.opts.attempts);
+    metrics.observe("job_duration_seconds", { queue, outcome }, seconds(job));
   });
 }

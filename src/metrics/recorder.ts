@@ -72,7 +72,8 @@ export class MetricsRecorder {
 
   /** The scheduler's last tick: written at once (ticks are rare), the last one wins. */
   async tick(result: { ms: number; enqueued: number }, at = Date.now()): Promise<void> {
-    await this.redis.hset(this.key, TICK_FIELDS.at, at, TICK_FIELDS.ms, result.ms, TICK_FIELDS.enqueued, result.enqueued);
+    const { at: atField, ms, enqueued } = TICK_FIELDS;
+    await this.redis.hset(this.key, atField, at, ms, result.ms, enqueued, result.enqueued);
   }
 
   /** Writes the counts gathered since the last flush; one flush at a time. */

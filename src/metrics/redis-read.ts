@@ -1,5 +1,6 @@
 import type { Redis } from "ioredis";
-import { COUNTERS, decodeField, HISTOGRAMS, labelsAllowed, metricsKey, TICK_FIELDS, type CounterName, type HistogramName } from "./catalog.js";
+import { COUNTERS, decodeField, HISTOGRAMS, labelsAllowed, metricsKey, TICK_FIELDS } from "./catalog.js";
+import type { CounterName, HistogramName } from "./catalog.js";
 
 export interface CounterSample {
   labels: Record<string, string>;
@@ -41,7 +42,8 @@ export function parseCounts(hash: Record<string, string>): RedisCounts {
     const name = m[1] as HistogramName;
     const { le, ...labels } = f.labels;
     if (!labelsAllowed(HISTOGRAMS[name].labels, labels)) continue;
-    if (m[2] === "bucket" && !(le === "+Inf" || (HISTOGRAMS[name].buckets as readonly number[]).includes(Number(le)))) continue;
+    const bounds: readonly number[] = HISTOGRAMS[name].buckets;
+    if (m[2] === "bucket" && !(le === "+Inf" || bounds.includes(Number(le)))) continue;
     if (m[2] === "sum_ms" && le !== undefined) continue;
     const key = `${name}|${JSON.stringify(labels, Object.keys(labels).sort())}`;
     let s = series.get(key);
@@ -55,7 +57,9 @@ export function parseCounts(hash: Record<string, string>): RedisCounts {
     else s.sumMs = value;
   }
   const at = Number(hash[TICK_FIELDS.at]);
-  if (Number.isFinite(at) && at > 0) out.tick = { atMs: at, ms: Number(hash[TICK_FIELDS.ms]) || 0, enqueued: Number(hash[TICK_FIELDS.enqueued]) || 0 };
+  if (Number.isFinite(at) && at > 0) {
+    out.tick = { atMs: at, ms: Number(hash[TICK_FIELDS.ms]) || 0, enqueued: Number(hash[TICK_FIELDS.enqueued]) || 0 };
+  }
   return out;
 }
 

@@ -57,14 +57,19 @@ export function snapshotLoader(sources: MetricsSources): () => Promise<Snapshot>
       withTimeout(readCounts(sources.redis, sources.queuePrefix), timeoutMs, "Redis (counts)"),
     ]);
     for (const r of [days, queues, counts]) {
-      if (r.status === "rejected") sources.log.warn({ err: r.reason }, "metrics: a source failed; its metrics are left out of this scrape");
+      if (r.status === "rejected") {
+        sources.log.warn({ err: r.reason }, "metrics: a source failed; its metrics are left out of this scrape");
+      }
     }
     return {
       now,
       days: days.status === "fulfilled" ? days.value : undefined,
       queues: queues.status === "fulfilled" ? queues.value : undefined,
       counts: counts.status === "fulfilled" ? counts.value : undefined,
-      up: { postgres: days.status === "fulfilled", redis: queues.status === "fulfilled" && counts.status === "fulfilled" },
+      up: {
+        postgres: days.status === "fulfilled",
+        redis: queues.status === "fulfilled" && counts.status === "fulfilled",
+      },
     };
   };
 

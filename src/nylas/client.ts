@@ -149,7 +149,8 @@ export class NylasApi {
   }
 
   async grantsPage(opts: { limit: number; offset: number }): Promise<GrantInfo[]> {
-    const res = await this.call("grants", () => this.sdk.grants.list({ queryParams: { limit: opts.limit, offset: opts.offset } }));
+    const queryParams = { limit: opts.limit, offset: opts.offset };
+    const res = await this.call("grants", () => this.sdk.grants.list({ queryParams }));
     return (res.data ?? []).map(toGrantInfo);
   }
 

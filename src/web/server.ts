@@ -72,7 +72,14 @@ export async function buildWebServer(deps: WebDeps): Promise<FastifyInstance> {
     guardOperators(scope, { ...deps.board, log: deps.log, realm: "Metrics" });
     const queues = [deps.runsQueue, deps.tickQueue, deps.webhooksQueue];
     const queuePrefix = deps.runsQueue.opts.prefix ?? "bull";
-    await metricsRoutes(scope, { db: deps.db, queues, redis: deps.healthRedis, queuePrefix, log: deps.log, now: deps.now });
+    await metricsRoutes(scope, {
+      db: deps.db,
+      queues,
+      redis: deps.healthRedis,
+      queuePrefix,
+      log: deps.log,
+      now: deps.now,
+    });
   });
   await app.register(async (scope) => webhookRoutes(scope, { ...deps.webhooks, queue: deps.webhooksQueue, log: deps.log }));
   await app.register(async (scope) => connectRoutes(scope, { db: deps.db, nylas: deps.nylas, runsQueue: deps.runsQueue, log: deps.log, settings: deps.connect, fetch: deps.fetch, now: deps.now }));

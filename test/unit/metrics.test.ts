@@ -1,6 +1,7 @@
 import { NylasApiError } from "nylas";
 import { describe, expect, it } from "vitest";
-import { bucketLabel, COUNTERS, decodeField, encodeField, histogramField, labelCombinations, labelsAllowed } from "../../src/metrics/catalog.js";
+import { bucketLabel, COUNTERS, decodeField, encodeField, histogramField } from "../../src/metrics/catalog.js";
+import { labelCombinations, labelsAllowed } from "../../src/metrics/catalog.js";
 import { candidateDays, summarize, type GrantRow, type RunRow } from "../../src/metrics/day-summary.js";
 import { errorOutcome, resultOutcome } from "../../src/metrics/job-outcome.js";
 import { failureSample } from "../../src/metrics/nylas-failure.js";
@@ -10,20 +11,24 @@ import { createMetricsRegistry } from "../../src/metrics/registry.js";
 import type { Snapshot } from "../../src/metrics/snapshot.js";
 import { classifyError } from "../../src/nylas/errors.js";
 
-const apiError = (status: number, type: string) => new NylasApiError({ requestId: "r", error: { type, message: "m" } } as never, status, "r");
+const apiError = (status: number, type: string) =>
+  new NylasApiError({ requestId: "r", error: { type, message: "m" } } as never, status, "r");
 
 describe("metric fields in Redis", () => {
   it("encode sorted labels and decode back", () => {
     const f = encodeField("nylas_rate_limited_total", { source: "provider", call: "send" });
     expect(f).toBe('nylas_rate_limited_total{call="send",source="provider"}');
     expect(decodeField(f)).toEqual({ name: "nylas_rate_limited_total", labels: { call: "send", source: "provider" } });
-    expect(decodeField("job_duration_seconds_bucket{le=\"+Inf\",outcome=\"failed\",queue=\"reminders\"}")?.labels.le).toBe("+Inf");
+    const bucket = 'job_duration_seconds_bucket{le="+Inf",outcome="failed",queue="reminders"}';
+    expect(decodeField(bucket)?.labels.le).toBe("+Inf");
     expect(encodeField("x")).toBe("x");
   });
 
   it("refuse values that would need escaping, and odd fields", () => {
     expect(() => encodeField("x", { call: 'a",b="c' })).toThrow(RangeError);
-    for (const bad of ["X{}", "x{a=b}", 'x{a="b"', 'x{a="b",}', "x y", 'x{a="grant:1"}']) expect(decodeField(bad)).toBeUndefined();
+    for (const bad of ["X{}", "x{a=b}", 'x{a="b"', 'x{a="b",}', "x y", 'x{a="grant:1"}']) {
+      expect(decodeField(bad)).toBeUndefined();
+    }
   });
 
   it("allow only listed label names and values (never a grant id)", () => {
@@ -40,7 +45,8 @@ describe("metric fields in Redis", () => {
 
   it("put a duration in the smallest bucket that holds it", () => {
     const b = [0.1, 1, 10];
-    expect([0, 0.1, 0.1001, 1, 9.99, 10, 11].map((v) => bucketLabel(b, v))).toEqual(["0.1", "0.1", "1", "1", "10", "10", "+Inf"]);
+    const les = [0, 0.1, 0.1001, 1, 9.99, 10, 11].map((v) => bucketLabel(b, v));
+    expect(les).toEqual(["0.1", "0.1", "1", "1", "10", "10", "+Inf"]);
   });
 });
 
@@ -76,7 +82,8 @@ describe("how a job attempt ended", () => {
 describe("days relative to each zone", () => {
   // 10:00 UTC: already 00:00 on the 24th in Kiritimati (UTC+14), still 23:00 on the 22nd in Pago Pago (UTC-11).
   const now = new Date("2026-11-23T10:00:00Z");
-  const run = (zone: string, day: string, status: string, runs = 1, sent = 0, reasons: Record<string, number> = {}): RunRow => {
+  type Reasons = Record<string, number>;
+  const run = (zone: string, day: string, status: string, runs = 1, sent = 0, reasons: Reasons = {}): RunRow => {
     const skipped = Object.values(reasons).reduce((a, b) => a + b, 0);
     return { zone, day, status, runs, sent, failed: 0, skipped, reasons };
   };
@@ -114,7 +121,8 @@ describe("days relative to each zone", () => {
       { zone: "Europe/Paris", hour: 9, status: "valid", enabled: false, n: 1 },
       { zone: "America/New_York", hour: 18, status: "valid", enabled: true, n: 3 },
     ];
-    const s = summarize(grants, [run("Europe/Paris", "2026-11-24", "completed", 3, 9), run("Europe/Paris", "2026-11-24", "failed", 1)], now);
+    const runs = [run("Europe/Paris", "2026-11-24", "completed", 3, 9), run("Europe/Paris", "2026-11-24", "failed", 1)];
+    const s = summarize(grants, runs, now);
     expect(s.zones.get("Europe/Paris")).toEqual({ due: 4, settled: 3, sent: 9 });
     expect(s.zones.get("America/New_York")).toEqual({ due: 0, settled: 0, sent: 0 });
     expect(s.grants.valid).toEqual({ enabled: 17, disabled: 1 });
@@ -141,7 +149,8 @@ describe("reading the workers' hash and exposing it", () => {
     [histogramField.bucket("job_duration_seconds", { queue: "reminders", outcome: "completed" }, "0.05")]: "3",
     [histogramField.bucket("job_duration_seconds", { queue: "reminders", outcome: "completed" }, "1")]: "1",
     [histogramField.bucket("job_duration_seconds", { queue: "reminders", outcome: "completed" }, "+Inf")]: "1",
-    [histogramField.bucket("job_duration_seconds", { queue: "reminders", outcome: "completed" }, "0.3")]: "9", // not a bound
+    // Not a bound:
+    [histogramField.bucket("job_duration_seconds", { queue: "reminders", outcome: "completed" }, "0.3")]: "9",
     [histogramField.sumMs("job_duration_seconds", { queue: "reminders", outcome: "completed" })]: "400500",
     scheduler_last_tick_at_ms: "1790000000000",
     scheduler_last_tick_ms: "1500",
@@ -150,13 +159,15 @@ describe("reading the workers' hash and exposing it", () => {
 
   it("keeps only listed fields", () => {
     const c = parseCounts(hash);
-    expect(c.counters.get("nylas_rate_limited_total")).toEqual([{ labels: { call: "send", source: "provider" }, value: 7 }]);
+    const limited = c.counters.get("nylas_rate_limited_total");
+    expect(limited).toEqual([{ labels: { call: "send", source: "provider" }, value: 7 }]);
     expect(c.histograms.get("job_duration_seconds")).toHaveLength(1);
     expect(c.tick).toEqual({ atMs: 1790000000000, ms: 1500, enqueued: 12 });
   });
 
   it("writes Prometheus text with cumulative buckets and zeros for counters not yet moved", async () => {
-    const snapshot: Snapshot = { now: new Date(1790000030000), counts: parseCounts(hash), up: { postgres: false, redis: true } };
+    const up = { postgres: false, redis: true };
+    const snapshot: Snapshot = { now: new Date(1790000030000), counts: parseCounts(hash), up };
     const text = await createMetricsRegistry(async () => snapshot).metrics();
     expect(text).toContain('nightly_nylas_rate_limited_total{source="provider",call="send"} 7');
     expect(text).toContain('nightly_nylas_rate_limited_total{source="nylas",call="send"} 0');
