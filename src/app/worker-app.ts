@@ -139,8 +139,10 @@ export async function startWorkerApp(config: Config, log: Logger, options: Worke
       const timedOut = await Promise.race([closing.then(() => false), new Promise<boolean>((r) => setTimeout(() => r(true), graceMs).unref())]);
       if (timedOut) {
         // Jobs cut off here are stalled and picked up elsewhere; the ledger stops duplicates.
-        log.warn("active jobs did not finish in time; closing anyway");
-        await Promise.all([runsWorker.close(true), tickWorker?.close(true), webhooksWorker?.close(true)]);
+        // close(true) would only return the close already under way, which still waits for
+        // the jobs: cut the workers' Redis connections instead, so nothing outlives the bound.
+        log.warn({ graceMs }, "active jobs did not finish in time; closing anyway");
+        await Promise.all([runsWorker.disconnect(), tickWorker?.disconnect(), webhooksWorker?.disconnect()]).catch(() => {});
       }
       await Promise.all([runsQueue.close(), tickQueue?.close()]);
       await metrics.close();

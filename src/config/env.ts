@@ -78,6 +78,11 @@ const schema = z.object({
   SCHEDULER_EVERY_MS: int(1000, 86_400_000).default(300_000),
   SCHEDULER_PAGE_SIZE: int(10, 10_000).default(1000),
   JOB_ATTEMPTS: int(1, 100).default(8),
+  /**
+   * On SIGTERM, how long the worker lets its active jobs finish before it exits anyway (ms);
+   * a job cut off then stalls and another worker finishes it. Heroku kills at 30 s.
+   */
+  SHUTDOWN_GRACE_MS: int(0, 600_000).default(25_000),
 
   RATE_READS_PER_SEC: num(0.1, 10_000).default(20),
   RATE_SENDS_PER_SEC: num(0.1, 10_000).default(3),

@@ -262,8 +262,10 @@ export class RunProcessor {
       try {
         found = await this.withToken(ctx.grantId, "read", undefined, () => findSentByMarker(nylas, ctx.grantId, claim.marker, meeting.start - 7 * 86_400));
       } catch (err) {
+        const failure = classifyError(err);
+        await this.blockOn429(ctx.grantId, failure);
         // Still unknown: keep it uncertain for the next attempt, without waiting out a lease.
-        await ledger.release(claim.id, "Sent folder not checked: " + describeFailure(classifyError(err)));
+        await ledger.release(claim.id, "Sent folder not checked: " + describeFailure(failure));
         throw err;
       }
       if (found) {
@@ -301,6 +303,7 @@ export class RunProcessor {
           await ledger.markFailed(claim.id, text, { countAttempt: false });
           throw new GrantUnauthorized(failure);
         case "rate_limited":
+          await this.blockOn429(ctx.grantId, failure);
           await ledger.markFailed(claim.id, text, { countAttempt: false });
           throw err;
         case "permanent":
@@ -331,6 +334,16 @@ export class RunProcessor {
         return { ms: 0, why, transient: true };
       },
     );
+  }
+
+  /**
+   * A 429 holds the whole grant at once, before this call yields: the job's other requests,
+   * already waiting for a token, must not reach Nylas before Retry-After (the job is then
+   * parked for it, see `process`).
+   */
+  private async blockOn429(grantId: string, failure: Failure): Promise<void> {
+    if (failure.kind !== "rate_limited") return;
+    await this.deps.limiter.block(grantId, failure.retryAfterMs ?? 1000).catch(() => {});
   }
 
   /** One request under the grant's budget: a token before it, settled once it has answered. */

@@ -1,7 +1,8 @@
 /**
  * Injected trouble: latency per route class, and failure rules that make the next N matching
- * requests answer 5xx in Nylas' error shape or lose their connection (before the work, or
- * after it — a send that happened but whose response never arrived).
+ * requests answer 5xx (or 429 with a chosen Retry-After) in Nylas' error shape or lose their
+ * connection (before the work, or after it — a send that happened but whose response never
+ * arrived).
  */
 import { badRequest } from "./errors.js";
 import { mulberry32 } from "./random.js";
@@ -10,7 +11,7 @@ import { isObject } from "./validate.js";
 export const ROUTE_CLASSES = ["grants", "calendars", "events", "messages", "send", "oauth"] as const;
 export type RouteClass = (typeof ROUTE_CLASSES)[number];
 
-export const FAULT_KINDS = [500, 502, 503, 504, "drop", "drop_after"] as const;
+export const FAULT_KINDS = [429, 500, 502, 503, 504, "drop", "drop_after"] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
 export interface FaultInput {
@@ -21,6 +22,8 @@ export interface FaultInput {
   routeClass?: RouteClass;
   /** Chance that a matching request fails (default 1), from a seeded generator. */
   probability?: number;
+  /** Kind 429 only: the `Retry-After` answered, whole seconds (default 1). */
+  retryAfterS?: number;
 }
 
 export interface FaultRule {
@@ -30,6 +33,8 @@ export interface FaultRule {
   grantId?: string;
   routeClass?: RouteClass;
   probability: number;
+  /** Kind 429: the `Retry-After` answered, in seconds. */
+  retryAfterS?: number;
 }
 
 export interface LatencyConfig {
@@ -58,7 +63,11 @@ export class Faults {
     if (input.grantId !== undefined && typeof input.grantId !== "string") throw badRequest("grantId must be a string");
     const probability = input.probability ?? 1;
     if (typeof probability !== "number" || !(probability > 0 && probability <= 1)) throw badRequest("probability must be in (0, 1]");
+    if (input.retryAfterS !== undefined && (input.kind !== 429 || !Number.isInteger(input.retryAfterS) || input.retryAfterS < 0 || input.retryAfterS > 3600)) {
+      throw badRequest("retryAfterS must be whole seconds between 0 and 3600, with kind 429 only");
+    }
     const rule: FaultRule = { id: this.nextId++, kind: input.kind, remaining: count, probability };
+    if (input.kind === 429) rule.retryAfterS = input.retryAfterS ?? 1;
     if (input.grantId !== undefined) rule.grantId = input.grantId;
     if (input.routeClass !== undefined) rule.routeClass = input.routeClass;
     this.rules.push(rule);

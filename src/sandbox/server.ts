@@ -91,7 +91,19 @@ function safeDecode(v: string): string | undefined {
   }
 }
 
+/** Bodies being read, so that reading can start before the injected latency. */
+const bodies = new WeakMap<IncomingMessage, Promise<string>>();
+
 function readBody(req: IncomingMessage): Promise<string> {
+  let body = bodies.get(req);
+  if (!body) {
+    body = readBodyOnce(req);
+    bodies.set(req, body);
+  }
+  return body;
+}
+
+function readBodyOnce(req: IncomingMessage): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -208,6 +220,9 @@ export class Sandbox extends SandboxControl {
     try {
       if (!route) throw notFound(`Unknown route ${method} ${path}`);
       if (route.cls !== "oauth") this.authenticate(req);
+      // The body comes with the request, as on the wire: a request whose client hangs up
+      // during the latency is still carried out (a send goes out nobody hears about).
+      if (method === "POST") readBody(req).catch(() => {});
       const delay = this.faults.delayFor(route.cls);
       if (delay > 0) await sleep(delay);
       const fault = this.faults.take(route.grantId, route.cls);
@@ -220,7 +235,10 @@ export class Sandbox extends SandboxControl {
           return;
         }
         if (fault.kind === "drop_after") dropAfter = true;
-        else {
+        else if (fault.kind === 429) {
+          const retryAfter = String(fault.retryAfterS ?? 1);
+          throw new ApiError(429, "rate_limit_error", `Too many requests (injected by the sandbox); retry after ${retryAfter} second(s).`, undefined, { "retry-after": retryAfter }, "injected");
+        } else {
           const [type, message] = FAULT_TYPES[fault.kind]!;
           throw new ApiError(fault.kind, type, message, undefined, {}, "injected");
         }

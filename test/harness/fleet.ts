@@ -16,21 +16,32 @@ export interface FleetOptions {
   entry?: string;
 }
 
+/** How a worker process ended: its exit code, or the signal that ended it. */
+export interface ExitStatus {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
 interface Member {
   child?: ChildProcess;
   log?: WriteStream;
   starts: number;
+  /** Settles when the current process has closed and its log file is flushed. */
+  exited?: Promise<ExitStatus>;
+  /** How each start of this member ended, in order. */
+  exits: ExitStatus[];
 }
 
 /**
  * Real worker processes (`jobs/worker.ts`), as on a worker dyno, for benchmarks and the
- * chaos suite: start them, SIGKILL one at any moment, restart it, stop them all.
+ * chaos suite: start them, SIGKILL one at any moment, restart it, SIGTERM one or all and
+ * read how each process ended (exit code or signal).
  */
 export class WorkerFleet {
   private readonly members: Member[];
 
   constructor(private readonly options: FleetOptions) {
-    this.members = Array.from({ length: options.count }, () => ({ starts: 0 }));
+    this.members = Array.from({ length: options.count }, () => ({ starts: 0, exits: [] }));
     mkdirSync(options.logDir, { recursive: true });
   }
 
@@ -46,15 +57,25 @@ export class WorkerFleet {
     const m = this.members[i]!;
     if (m.child && m.child.exitCode === null && m.child.signalCode === null) return;
     m.starts++;
-    m.log = createWriteStream(join(this.options.logDir, `worker-${i}-${m.starts}.log`));
+    const log = createWriteStream(join(this.options.logDir, `worker-${i}-${m.starts}.log`));
+    m.log = log;
     const child = spawn(process.execPath, ["--import", "tsx", join(ROOT, this.options.entry ?? "jobs/worker.ts")], {
       cwd: ROOT,
       env: { PATH: process.env.PATH ?? "", NODE_ENV: "production", LOG_LEVEL: "info", ...this.options.env },
       stdio: ["ignore", "pipe", "pipe"],
     });
-    child.stdout?.pipe(m.log, { end: false });
-    child.stderr?.pipe(m.log, { end: false });
+    child.stdout?.pipe(log, { end: false });
+    child.stderr?.pipe(log, { end: false });
     m.child = child;
+    // 'close', not 'exit': it comes after the child's stdout and stderr have ended, so its
+    // last log lines are in the file before the exit is reported.
+    m.exited = new Promise<ExitStatus>((resolve) => {
+      child.once("close", (code, signal) => {
+        const status = { code, signal };
+        m.exits.push(status);
+        log.end(() => resolve(status));
+      });
+    });
   }
 
   /** SIGKILL: no shutdown hook runs, active jobs are cut off mid-flight. */
@@ -71,22 +92,45 @@ export class WorkerFleet {
     return this.members[i]?.child?.pid;
   }
 
-  /** SIGTERM to all, SIGKILL to any still running after `graceMs`. */
-  async stopAll(graceMs = 30_000): Promise<void> {
-    await Promise.all(
-      this.members.map(async (m) => {
-        const c = m.child;
-        if (!c || c.exitCode !== null || c.signalCode !== null) return;
-        // 'close', not 'exit': it comes after the child's stdout and stderr have ended, so
-        // its last log lines are in the pipe before the log file is closed.
-        const closed = new Promise<void>((resolve) => c.once("close", () => resolve()));
-        c.kill("SIGTERM");
-        const timer = setTimeout(() => c.kill("SIGKILL"), graceMs);
-        await closed;
-        clearTimeout(timer);
-        const log = m.log;
-        if (log) await new Promise<void>((resolve) => log.end(() => resolve()));
-      }),
-    );
+  /** Sends a signal to member i's process (if it runs). */
+  signal(i: number, signal: NodeJS.Signals): void {
+    if (this.alive(i)) this.members[i]!.child!.kill(signal);
+  }
+
+  /**
+   * How member i's current (or last) process ended, once it has; its log file is complete
+   * by then. Undefined if it was never started.
+   */
+  exited(i: number): Promise<ExitStatus> | undefined {
+    return this.members[i]?.exited;
+  }
+
+  /** How each start of member i ended, in order (a process still running is not listed). */
+  exits(i: number): ExitStatus[] {
+    return [...(this.members[i]?.exits ?? [])];
+  }
+
+  /**
+   * SIGTERM to member i, SIGKILL if it is still running after `graceMs`. Resolves, once its
+   * log file is complete, with how it ended (signal "SIGKILL" when it had to be killed; the
+   * earlier ending if it was no longer running), or undefined if it was never started.
+   */
+  async stop(i: number, graceMs = 30_000): Promise<ExitStatus | undefined> {
+    const m = this.members[i];
+    if (!m?.child || !m.exited) return undefined;
+    if (!this.alive(i)) return m.exited;
+    const c = m.child;
+    c.kill("SIGTERM");
+    const timer = setTimeout(() => c.kill("SIGKILL"), graceMs);
+    try {
+      return await m.exited;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** SIGTERM to all, SIGKILL to any still running after `graceMs`; how each one ended. */
+  async stopAll(graceMs = 30_000): Promise<(ExitStatus | undefined)[]> {
+    return Promise.all(this.members.map((_, i) => this.stop(i, graceMs)));
   }
 }
