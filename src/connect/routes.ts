@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import type { Redis } from "ioredis";
 import { enqueueUndoneDay } from "../backfill/requeue.js";
 import type { Db } from "../db/client.js";
 import { markGrantValid } from "../grants/status.js";
@@ -7,6 +8,7 @@ import type { Logger } from "../log/logger.js";
 import type { NylasApi } from "../nylas/client.js";
 import type { RunsQueue } from "../queue/queues.js";
 import { errorPage, esc, page, PAGE_HEADERS } from "../web/html.js";
+import { claimState } from "./claim.js";
 import { exchangeCode, ExchangeError } from "./exchange.js";
 import { CONNECT_COOKIE, CONNECT_TTL_S, newPkce, newState, openState, sameString, sealState } from "./state.js";
 
@@ -26,6 +28,10 @@ export interface ConnectDeps {
   db: Db;
   nylas: NylasApi;
   runsQueue: RunsQueue;
+  /** Where a sign-in's state is marked used (no offline queue: a dead Redis fails fast). */
+  redis: Redis;
+  /** Prefix of the keys in `redis` (the queue prefix). */
+  prefix: string;
   log: Logger;
   settings: ConnectSettings;
   fetch?: typeof fetch;
@@ -41,8 +47,9 @@ function html(reply: FastifyReply, status: number, body: string): FastifyReply {
 
 /**
  * Hosted OAuth: GET /connect sends the browser to Nylas' /v3/connect/auth with a fresh state
- * and PKCE S256 challenge, both bound to the browser by a signed cookie; GET /connect/callback
- * checks them, exchanges the code and stores the grant.
+ * and PKCE S256 challenge, both bound to the browser by an encrypted cookie; GET /connect/callback
+ * checks them, marks the state used (once only), exchanges the code and stores the grant.
+ * Nothing from the callback's query string is shown before its state proved to be ours.
  */
 export async function connectRoutes(app: FastifyInstance, deps: ConnectDeps): Promise<void> {
   const { settings, log } = deps;
@@ -88,18 +95,12 @@ export async function connectRoutes(app: FastifyInstance, deps: ConnectDeps): Pr
     const opened = openState(req.cookies[CONNECT_COOKIE], settings.sessionSecret);
     reply.clearCookie(CONNECT_COOKIE, cookieBase);
 
-    const error = one("error");
-    if (error !== undefined) {
-      const description = one("error_description");
-      log.info({ error: error.slice(0, 100) }, "connect: provider returned an error");
-      return html(
-        reply,
-        400,
-        errorPage("The account was not connected", `The sign-in ended with an error: ${error.slice(0, 200)}${description ? ` — ${description.slice(0, 500)}` : ""}`),
-      );
-    }
+    const notConnected = (status: number, why: string) =>
+      html(reply, status, errorPage("The account was not connected", why));
     const state = one("state");
-    if (!state) return html(reply, 400, errorPage("The account was not connected", "The sign-in answer has no state parameter, so it cannot be matched to this browser."));
+    if (!state) {
+      return notConnected(400, "The sign-in answer has no state parameter, so it cannot be matched to this browser.");
+    }
     if (!opened.ok) {
       const why =
         opened.problem === "expired"
@@ -107,13 +108,34 @@ export async function connectRoutes(app: FastifyInstance, deps: ConnectDeps): Pr
           : opened.problem === "missing"
             ? "This browser did not start this sign-in (no sign-in cookie; cookies may be blocked)."
             : "The sign-in cookie is not valid.";
-      return html(reply, 400, errorPage("The account was not connected", why));
+      return notConnected(400, why);
     }
     if (!sameString(state, opened.value.state)) {
-      return html(reply, 400, errorPage("The account was not connected", "The state parameter does not match the sign-in this browser started."));
+      return notConnected(400, "The state parameter does not match the sign-in this browser started.");
+    }
+    // Used before anything else happens, so a replayed callback never reaches the token endpoint.
+    let first: boolean;
+    try {
+      first = await claimState(deps.redis, deps.prefix, opened.value.state, opened.value.exp - Date.now());
+    } catch (err) {
+      log.warn({ err }, "connect: could not record the sign-in state in Redis");
+      return notConnected(503, "The sign-in could not be checked just now; please start again in a moment.");
+    }
+    if (!first) {
+      log.warn("connect: a sign-in state came back a second time (replayed callback); refused");
+      return notConnected(400, "This sign-in was already used.");
+    }
+
+    const error = one("error");
+    if (error !== undefined) {
+      const description = one("error_description");
+      log.info({ error: error.slice(0, 100) }, "connect: provider returned an error");
+      // The state proved the answer is ours; the text is still the provider's: escaped by errorPage.
+      const detail = description ? ` — ${description.slice(0, 500)}` : "";
+      return notConnected(400, `The sign-in ended with an error: ${error.slice(0, 200)}${detail}`);
     }
     const code = one("code");
-    if (!code || code.length > 4096) return html(reply, 400, errorPage("The account was not connected", "The sign-in answer has no authorization code."));
+    if (!code || code.length > 4096) return notConnected(400, "The sign-in answer has no authorization code.");
 
     let exchanged;
     try {

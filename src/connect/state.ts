@@ -1,9 +1,12 @@
-import { createHash, createHmac, randomBytes, timingSafeEqual } from "node:crypto";
+import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes, timingSafeEqual } from "node:crypto";
 
 /**
  * The hosted-OAuth round trip's browser binding: a random `state` and the PKCE verifier live
- * in a short-lived cookie signed with SESSION_SECRET (HMAC-SHA256). The callback accepts a
- * code only from the browser that started the flow, within the cookie's lifetime.
+ * in a short-lived cookie encrypted and authenticated with AES-256-GCM under a key derived
+ * from SESSION_SECRET, so the browser (or anything that reads its cookies) cannot read the
+ * verifier and nobody without the secret can forge one. The callback accepts a code only from
+ * the browser that started the flow, within the cookie's lifetime; that the state is used
+ * only once is kept in Redis (claim.ts).
  */
 
 export const CONNECT_COOKIE = "nr_connect";
@@ -35,33 +38,56 @@ export function newState(): string {
   return randomBytes(24).toString("base64url");
 }
 
-function mac(payload: string, secret: string): Buffer {
-  return createHmac("sha256", secret).update(`connect.v1.${payload}`).digest();
+const KEY_LABEL = "nightly-reminders/connect-cookie/v2";
+/** Authenticated with the ciphertext: a value sealed for another purpose never opens here. */
+const AAD = Buffer.from("connect.v2");
+const IV_BYTES = 12;
+const TAG_BYTES = 16;
+
+function cookieKey(secret: string): Buffer {
+  return Buffer.from(hkdfSync("sha256", secret, Buffer.alloc(0), KEY_LABEL, 32));
 }
 
+/** base64url(iv | ciphertext | tag) of `{s, v, e}`. */
 export function sealState(s: ConnectState, secret: string): string {
-  const payload = Buffer.from(JSON.stringify({ s: s.state, v: s.verifier, e: s.exp })).toString("base64url");
-  return `${payload}.${mac(payload, secret).toString("base64url")}`;
+  const iv = randomBytes(IV_BYTES);
+  const cipher = createCipheriv("aes-256-gcm", cookieKey(secret), iv).setAAD(AAD);
+  const plain = Buffer.from(JSON.stringify({ s: s.state, v: s.verifier, e: s.exp }), "utf8");
+  const sealed = Buffer.concat([iv, cipher.update(plain), cipher.final(), cipher.getAuthTag()]);
+  return sealed.toString("base64url");
 }
 
 export type Opened = { ok: true; value: ConnectState } | { ok: false; problem: "missing" | "tampered" | "expired" };
 
+function decrypt(cookie: string, secret: string): Buffer | undefined {
+  if (cookie.length > 2048 || !/^[A-Za-z0-9_-]+$/.test(cookie)) return undefined;
+  const bytes = Buffer.from(cookie, "base64url");
+  // Only the canonical encoding: no spare bits a tamperer could flip unnoticed.
+  if (bytes.toString("base64url") !== cookie || bytes.length < IV_BYTES + TAG_BYTES + 1) return undefined;
+  try {
+    const iv = bytes.subarray(0, IV_BYTES);
+    const decipher = createDecipheriv("aes-256-gcm", cookieKey(secret), iv, { authTagLength: TAG_BYTES }).setAAD(AAD);
+    decipher.setAuthTag(bytes.subarray(bytes.length - TAG_BYTES));
+    return Buffer.concat([decipher.update(bytes.subarray(IV_BYTES, bytes.length - TAG_BYTES)), decipher.final()]);
+  } catch {
+    return undefined;
+  }
+}
+
 export function openState(cookie: string | undefined, secret: string, now = Date.now()): Opened {
   if (!cookie) return { ok: false, problem: "missing" };
-  const dot = cookie.indexOf(".");
-  if (dot <= 0 || cookie.length > 2048) return { ok: false, problem: "tampered" };
-  const payload = cookie.slice(0, dot);
-  const given = Buffer.from(cookie.slice(dot + 1), "base64url");
-  const expected = mac(payload, secret);
-  if (given.length !== expected.length || !timingSafeEqual(given, expected)) return { ok: false, problem: "tampered" };
+  const plain = decrypt(cookie, secret);
+  if (!plain) return { ok: false, problem: "tampered" };
   let parsed: unknown;
   try {
-    parsed = JSON.parse(Buffer.from(payload, "base64url").toString("utf8"));
+    parsed = JSON.parse(plain.toString("utf8"));
   } catch {
     return { ok: false, problem: "tampered" };
   }
   const p = parsed as { s?: unknown; v?: unknown; e?: unknown };
-  if (typeof p.s !== "string" || typeof p.v !== "string" || typeof p.e !== "number") return { ok: false, problem: "tampered" };
+  if (typeof p.s !== "string" || typeof p.v !== "string" || typeof p.e !== "number") {
+    return { ok: false, problem: "tampered" };
+  }
   if (p.e < now) return { ok: false, problem: "expired" };
   return { ok: true, value: { state: p.s, verifier: p.v, exp: p.e } };
 }

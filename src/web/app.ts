@@ -78,6 +78,9 @@ export async function startWebApp(config: Config, log: Logger, options: WebAppOp
       defaultTimeZone: config.DEFAULT_TIME_ZONE,
       defaultSendHour: config.DEFAULT_SEND_HOUR,
     },
+    // Production runs behind Heroku's router, which appends the client's address as the last
+    // X-Forwarded-For entry; the dyno is reachable through the router only.
+    trustedProxyHops: config.NODE_ENV === "production" ? 1 : 0,
     fetch: options.fetch,
     now: options.now,
   });

@@ -3,20 +3,17 @@ import { BullMQAdapter } from "@bull-board/api/bullMQAdapter";
 import { FastifyAdapter } from "@bull-board/fastify";
 import type { Queue } from "bullmq";
 import type { FastifyInstance } from "fastify";
-import type { Logger } from "../log/logger.js";
-import { guardOperators } from "./operator-auth.js";
+import { guardOperators, type OperatorAuthSettings } from "./operator-auth.js";
 
 export const BOARD_PATH = "/admin/queues";
 
 export interface BoardSettings {
   queues: Queue[];
-  /** Both set: basic auth. Neither (development only): loopback clients only. */
-  user?: string;
-  password?: string;
-  log: Logger;
+  /** Who may open it (the realm is Bull Board's own). */
+  operators: Omit<OperatorAuthSettings, "realm">;
 }
 
-/** Bull Board over every queue, in its own scope behind basic auth. */
+/** Bull Board over every queue, in its own scope behind the operator guard. */
 export async function boardRoutes(app: FastifyInstance, settings: BoardSettings): Promise<void> {
   const serverAdapter = new FastifyAdapter();
   serverAdapter.setBasePath(BOARD_PATH);
@@ -26,9 +23,12 @@ export async function boardRoutes(app: FastifyInstance, settings: BoardSettings)
     options: { uiConfig: { boardTitle: "Nightly reminders" } },
   });
 
-  if (!(settings.user && settings.password)) {
-    settings.log.warn("Bull Board has no credentials (BULL_BOARD_USER/BULL_BOARD_PASSWORD): serving it to loopback clients only");
+  const { operators } = settings;
+  if (!(operators.user && operators.password)) {
+    operators.log.warn(
+      "Bull Board has no credentials (BULL_BOARD_USER/BULL_BOARD_PASSWORD): serving it to http://localhost only",
+    );
   }
-  guardOperators(app, { user: settings.user, password: settings.password, log: settings.log, realm: "Bull Board" });
+  guardOperators(app, { ...operators, realm: "Bull Board" });
   await app.register(serverAdapter.registerPlugin(), { prefix: BOARD_PATH });
 }

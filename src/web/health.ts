@@ -1,45 +1,39 @@
 import type { Redis } from "ioredis";
 import type { Db } from "../db/client.js";
-import { pingRedis } from "../queue/redis.js";
+import type { Logger } from "../log/logger.js";
+import { DeadlineError, redisWithin, within } from "./deadline.js";
+
+/** What /healthz says of one dependency: nothing about hosts, databases or drivers. */
+export type DependencyState = "ok" | "unavailable" | "timeout";
 
 export interface Health {
   ok: boolean;
-  redis: string;
-  postgres: string;
+  redis: DependencyState;
+  postgres: DependencyState;
 }
 
-async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} did not answer within ${ms} ms`)), ms)))]);
-  } finally {
-    clearTimeout(timer);
+function stateOf(r: PromiseSettledResult<unknown>): DependencyState {
+  if (r.status === "fulfilled") return "ok";
+  return r.reason instanceof DeadlineError ? "timeout" : "unavailable";
+}
+
+/**
+ * Pings both stores in parallel, each with a short timeout. The answer is public, so it only
+ * names the state; the reason (which may hold host and database names) goes to the log, whose
+ * error serializer scrubs passwords.
+ */
+export async function checkHealth(db: Db, redis: Redis, log: Logger, timeoutMs = 2000): Promise<Health> {
+  const [r, p] = await Promise.allSettled([
+    redisWithin(redis, timeoutMs, (c) => c.ping()),
+    within(db.$queryRaw`SELECT 1`, timeoutMs, "Postgres"),
+  ]);
+  const health: Health = { ok: false, redis: stateOf(r), postgres: stateOf(p) };
+  health.ok = health.redis === "ok" && health.postgres === "ok";
+  if (r.status === "rejected") {
+    log.warn({ err: r.reason, dependency: "redis" }, `health check: Redis ${health.redis}`);
   }
-}
-
-function oneLine(err: unknown): string {
-  return ((err as Error)?.message ?? String(err)).replace(/\s+/g, " ").slice(0, 200);
-}
-
-/** PING; a connection still (re)connecting gets until the deadline to become ready. */
-async function pingWithin(redis: Redis, ms: number): Promise<void> {
-  const deadline = Date.now() + ms;
-  if (redis.status !== "ready") {
-    let onReady: (() => void) | undefined;
-    try {
-      await within(new Promise<void>((resolve) => redis.once("ready", (onReady = resolve))), ms, "Redis");
-    } finally {
-      if (onReady) redis.off("ready", onReady);
-    }
+  if (p.status === "rejected") {
+    log.warn({ err: p.reason, dependency: "postgres" }, `health check: Postgres ${health.postgres}`);
   }
-  await pingRedis(redis, Math.max(1, deadline - Date.now()));
-}
-
-/** Pings both stores in parallel, each with a short timeout; "ok" or what went wrong. */
-export async function checkHealth(db: Db, redis: Redis, timeoutMs = 2000): Promise<Health> {
-  const [r, p] = await Promise.allSettled([pingWithin(redis, timeoutMs), within(db.$queryRaw`SELECT 1`, timeoutMs, "Postgres")]);
-  const redisState = r.status === "fulfilled" ? "ok" : oneLine(r.reason);
-  // Connection errors can echo the URL; keep the reason, never the credentials.
-  const pgState = p.status === "fulfilled" ? "ok" : oneLine(p.reason).replace(/postgres(ql)?:\/\/\S+/gi, "postgres://…");
-  return { ok: redisState === "ok" && pgState === "ok", redis: redisState, postgres: pgState };
+  return health;
 }

@@ -7,17 +7,22 @@ import type { Db } from "../db/client.js";
 import type { Logger } from "../log/logger.js";
 import type { NylasApi } from "../nylas/client.js";
 import type { RunsQueue } from "../queue/queues.js";
+import { webhookJobKey } from "../webhooks/job-mac.js";
 import { webhookRoutes, type WebhookRouteDeps } from "../webhooks/routes.js";
 import type { WebhooksQueue } from "../webhooks/queue.js";
 import { boardRoutes, BOARD_PATH } from "./board.js";
 import { checkHealth } from "./health.js";
 import { metricsRoutes, METRICS_PATH } from "../metrics/routes.js";
+import { LoginThrottle } from "./login-throttle.js";
 import { guardOperators } from "./operator-auth.js";
 import { page, PAGE_HEADERS } from "./html.js";
 
 export interface WebDeps {
   db: Db;
-  /** Connection of /healthz and /metrics (no offline queue, so a dead Redis fails fast). */
+  /**
+   * Connection of /healthz, /metrics, sign-in states and failed-login counts: no offline
+   * queue, so a dead Redis fails a request fast instead of holding it.
+   */
   healthRedis: Redis;
   nylas: NylasApi;
   log: Logger;
@@ -25,9 +30,16 @@ export interface WebDeps {
   tickQueue: Queue;
   webhooksQueue: WebhooksQueue;
   board: { user?: string; password?: string };
-  webhooks: Omit<WebhookRouteDeps, "queue" | "log">;
+  webhooks: Omit<WebhookRouteDeps, "queue" | "log" | "jobKey">;
   connect: ConnectSettings;
   healthTimeoutMs?: number;
+  /**
+   * Proxies in front whose X-Forwarded-For entry is believed for per-client limits (Heroku's
+   * router: 1). Default 0: the socket's peer.
+   */
+  trustedProxyHops?: number;
+  /** Failed operator logins allowed per client and window (default 10 a minute). */
+  operatorLogins?: { limit?: number; windowMs?: number };
   fetch?: typeof fetch;
   now?: () => Date;
 }
@@ -42,7 +54,6 @@ export async function buildWebServer(deps: WebDeps): Promise<FastifyInstance> {
     loggerInstance: deps.log as unknown as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 256 * 1024,
-    trustProxy: true,
     return503OnClosing: true,
     forceCloseConnections: "idle",
   });
@@ -63,13 +74,17 @@ export async function buildWebServer(deps: WebDeps): Promise<FastifyInstance> {
   );
 
   app.get("/healthz", async (_req, reply) => {
-    const health = await checkHealth(deps.db, deps.healthRedis, deps.healthTimeoutMs ?? 2000);
+    const health = await checkHealth(deps.db, deps.healthRedis, deps.log, deps.healthTimeoutMs ?? 2000);
     return reply.code(health.ok ? 200 : 503).header("cache-control", "no-store").send(health);
   });
 
-  await app.register(async (scope) => boardRoutes(scope, { queues: [deps.runsQueue, deps.tickQueue, deps.webhooksQueue], ...deps.board, log: deps.log }));
+  const prefix = deps.runsQueue.opts.prefix ?? "bull";
+  const throttle = new LoginThrottle(deps.healthRedis, { prefix, log: deps.log, ...deps.operatorLogins });
+  const operators = { ...deps.board, log: deps.log, throttle, trustedProxyHops: deps.trustedProxyHops ?? 0 };
+  const boardQueues = [deps.runsQueue, deps.tickQueue, deps.webhooksQueue];
+  await app.register(async (scope) => boardRoutes(scope, { queues: boardQueues, operators }));
   await app.register(async (scope) => {
-    guardOperators(scope, { ...deps.board, log: deps.log, realm: "Metrics" });
+    guardOperators(scope, { ...operators, realm: "Metrics" });
     const queues = [deps.runsQueue, deps.tickQueue, deps.webhooksQueue];
     const queuePrefix = deps.runsQueue.opts.prefix ?? "bull";
     await metricsRoutes(scope, {
@@ -81,8 +96,23 @@ export async function buildWebServer(deps: WebDeps): Promise<FastifyInstance> {
       now: deps.now,
     });
   });
-  await app.register(async (scope) => webhookRoutes(scope, { ...deps.webhooks, queue: deps.webhooksQueue, log: deps.log }));
-  await app.register(async (scope) => connectRoutes(scope, { db: deps.db, nylas: deps.nylas, runsQueue: deps.runsQueue, log: deps.log, settings: deps.connect, fetch: deps.fetch, now: deps.now }));
+  // connect.apiKey is NYLAS_API_KEY, which the worker dyno derives the same key from.
+  const jobKey = webhookJobKey(deps.connect.apiKey);
+  const webhooks = { ...deps.webhooks, queue: deps.webhooksQueue, jobKey, log: deps.log };
+  await app.register(async (scope) => webhookRoutes(scope, webhooks));
+  await app.register(async (scope) =>
+    connectRoutes(scope, {
+      db: deps.db,
+      nylas: deps.nylas,
+      runsQueue: deps.runsQueue,
+      redis: deps.healthRedis,
+      prefix,
+      log: deps.log,
+      settings: deps.connect,
+      fetch: deps.fetch,
+      now: deps.now,
+    }),
+  );
 
   app.setNotFoundHandler((_req, reply) => reply.code(404).type("text/plain; charset=utf-8").send("Not found"));
   return app;

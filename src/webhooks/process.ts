@@ -5,7 +5,8 @@ import { upsertOne, type SyncSettings } from "../grants/sync.js";
 import type { Logger } from "../log/logger.js";
 import type { GrantInfo, NylasApi } from "../nylas/client.js";
 import type { RunsQueue } from "../queue/queues.js";
-import type { WebhookJobData, WebhookResult } from "./queue.js";
+import type { GrantNotification } from "./notification.js";
+import type { WebhookResult } from "./queue.js";
 
 export interface WebhookDeps {
   db: Db;
@@ -25,7 +26,7 @@ export interface WebhookDeps {
  * changed after the notification was created (a later re-auth already won); `grant.created`
  * and `grant.updated` ask Nylas for the grant's current state rather than trusting the order.
  */
-export async function processWebhook(deps: WebhookDeps, n: WebhookJobData): Promise<WebhookResult> {
+export async function processWebhook(deps: WebhookDeps, n: GrantNotification): Promise<WebhookResult> {
   const { db, log: baseLog } = deps;
   const log = baseLog.child({ grantId: n.grantId, notificationId: n.id, type: n.type });
   const seen = await db.webhookDelivery.findUnique({ where: { id: n.id }, select: { id: true } });
@@ -39,7 +40,7 @@ export async function processWebhook(deps: WebhookDeps, n: WebhookJobData): Prom
   return result;
 }
 
-async function apply(deps: WebhookDeps, n: WebhookJobData, log: Logger): Promise<WebhookResult> {
+async function apply(deps: WebhookDeps, n: GrantNotification, log: Logger): Promise<WebhookResult> {
   const { db } = deps;
   switch (n.type) {
     case "grant.expired": {

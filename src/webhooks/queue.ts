@@ -1,14 +1,18 @@
 import { createHash } from "node:crypto";
 import { Queue } from "bullmq";
 import type { Redis } from "ioredis";
+import { macNotification } from "./job-mac.js";
 import type { GrantNotification } from "./notification.js";
 
 /** Slow work behind /webhooks/nylas: one job per notification, processed by the worker dyno. */
 export const WEBHOOKS_QUEUE = "webhooks";
 export const WEBHOOK_JOB_NAME = "grant-notification";
 
-/** What a webhook job carries: ids and the trigger, never a secret or the raw body. */
-export type WebhookJobData = GrantNotification;
+/**
+ * What a webhook job carries: ids, the trigger and the route's MAC over them (see job-mac.ts),
+ * never a secret or the raw body.
+ */
+export type WebhookJobData = GrantNotification & { mac: string };
 
 export interface WebhookResult {
   outcome: "applied" | "duplicate" | "ignored";
@@ -44,6 +48,7 @@ export function webhookJobId(notificationId: string): string {
   return SAFE.test(notificationId) ? `wh_${notificationId}` : `wh_${createHash("sha256").update(notificationId).digest("hex").slice(0, 40)}`;
 }
 
-export async function enqueueNotification(queue: WebhooksQueue, n: GrantNotification): Promise<void> {
-  await queue.add(WEBHOOK_JOB_NAME, n, { jobId: webhookJobId(n.id) });
+/** Queues a notification whose signature the route checked, with the MAC the worker verifies. */
+export async function enqueueNotification(queue: WebhooksQueue, n: GrantNotification, jobKey: Buffer): Promise<void> {
+  await queue.add(WEBHOOK_JOB_NAME, { ...n, mac: macNotification(n, jobKey) }, { jobId: webhookJobId(n.id) });
 }

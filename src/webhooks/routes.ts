@@ -8,6 +8,8 @@ export interface WebhookRouteDeps {
   /** NYLAS_WEBHOOK_SECRET; unset means every delivery is refused (503), never accepted unsigned. */
   secret?: string;
   queue: WebhooksQueue;
+  /** Key of the MAC the worker checks on every job (webhookJobKey(NYLAS_API_KEY)). */
+  jobKey: Buffer;
   log: Logger;
   /** Largest body accepted (Nylas caps notifications at 1 MB). */
   bodyLimit?: number;
@@ -19,8 +21,8 @@ export const WEBHOOK_BODY_LIMIT = 1024 * 1024 + 64 * 1024;
 
 /**
  * /webhooks/nylas. GET answers Nylas' `challenge` check. POST checks X-Nylas-Signature over
- * the raw bytes before anything is parsed, then queues the notification for the worker and
- * answers at once; the database work happens in the job.
+ * the raw bytes before anything is parsed, then queues the notification for the worker with
+ * a MAC proving it came this way, and answers at once; the database work happens in the job.
  */
 export async function webhookRoutes(app: FastifyInstance, deps: WebhookRouteDeps): Promise<void> {
   const bodyLimit = deps.bodyLimit ?? WEBHOOK_BODY_LIMIT;
@@ -56,7 +58,7 @@ export async function webhookRoutes(app: FastifyInstance, deps: WebhookRouteDeps
     let timer: NodeJS.Timeout | undefined;
     try {
       await Promise.race([
-        enqueueNotification(deps.queue, n),
+        enqueueNotification(deps.queue, n, deps.jobKey),
         new Promise((_, reject) => {
           timer = setTimeout(() => reject(new Error("Redis did not answer in time")), deps.enqueueTimeoutMs ?? 5000);
         }),

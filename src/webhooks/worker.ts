@@ -1,10 +1,11 @@
-import { Worker } from "bullmq";
+import { UnrecoverableError, Worker } from "bullmq";
 import type { Redis } from "ioredis";
 import type { Config } from "../config/env.js";
 import type { Db } from "../db/client.js";
 import type { Logger } from "../log/logger.js";
 import type { NylasApi } from "../nylas/client.js";
 import type { RunsQueue } from "../queue/queues.js";
+import { verifiedNotification, webhookJobKey } from "./job-mac.js";
 import { processWebhook } from "./process.js";
 import { WEBHOOKS_QUEUE, type WebhookJobData, type WebhookResult } from "./queue.js";
 
@@ -16,20 +17,37 @@ export interface WebhooksWorkerDeps {
   now?: () => Date;
 }
 
-/** The worker dyno's consumer of the `webhooks` queue (a few at a time; they are small). */
-export function startWebhooksWorker(config: Config, log: Logger, deps: WebhooksWorkerDeps): Worker<WebhookJobData, WebhookResult> {
+export const UNSIGNED_JOB = "not queued by the signed webhook route (no valid MAC); nothing applied";
+
+/**
+ * The worker dyno's consumer of the `webhooks` queue (a few at a time; they are small). Only
+ * jobs the signed route queued are applied: anything else in the queue (added through Bull
+ * Board or straight into Redis) fails at once, without retries, with one warning line.
+ */
+export function startWebhooksWorker(
+  config: Config,
+  log: Logger,
+  deps: WebhooksWorkerDeps,
+): Worker<WebhookJobData, WebhookResult> {
   const wlog = log.child({ queue: WEBHOOKS_QUEUE });
+  const key = webhookJobKey(config.NYLAS_API_KEY);
+  const settings = { defaultTimeZone: config.DEFAULT_TIME_ZONE, defaultSendHour: config.DEFAULT_SEND_HOUR };
   const worker = new Worker<WebhookJobData, WebhookResult>(
     WEBHOOKS_QUEUE,
-    (job) =>
-      processWebhook(
-        { db: deps.db, nylas: deps.nylas, runsQueue: deps.runsQueue, log: wlog.child({ jobId: job.id }), settings: { defaultTimeZone: config.DEFAULT_TIME_ZONE, defaultSendHour: config.DEFAULT_SEND_HOUR }, now: deps.now },
-        job.data,
-      ),
+    async (job) => {
+      const n = verifiedNotification(job.data, key);
+      if (!n) throw new UnrecoverableError(UNSIGNED_JOB);
+      const { db, nylas, runsQueue, now } = deps;
+      return processWebhook({ db, nylas, runsQueue, log: wlog.child({ jobId: job.id }), settings, now }, n);
+    },
     { connection: deps.connection, prefix: config.QUEUE_PREFIX, concurrency: 4 },
   );
   worker.on("failed", (job, err) => {
-    if (job) wlog.warn({ grantId: job.data.grantId, notificationId: job.data.id, jobId: job.id, attemptsMade: job.attemptsMade }, `webhook job failed: ${err.message}`);
+    if (!job) return;
+    // An unsigned job's data is whoever wrote it: only its job id goes to the log.
+    if (err.message === UNSIGNED_JOB) return wlog.warn({ jobId: job.id }, `webhook job refused: ${UNSIGNED_JOB}`);
+    const { grantId, id: notificationId } = job.data;
+    wlog.warn({ grantId, notificationId, jobId: job.id, attemptsMade: job.attemptsMade }, `webhook job failed: ${err.message}`);
   });
   worker.on("error", (err) => wlog.error({ err }, "webhooks worker error"));
   return worker;

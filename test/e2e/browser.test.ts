@@ -122,6 +122,57 @@ describe(`in headless Chromium (${chromiumVersion() || "chromium missing"})`, ()
     }
   });
 
+  it("a DNS-rebinding page cannot use Bull Board of a web dyno that has no credentials", async () => {
+    // A development web dyno: no BULL_BOARD_USER/PASSWORD, so it trusts this machine's browser.
+    const port = await freePort();
+    const noLogin = { BULL_BOARD_USER: undefined, BULL_BOARD_PASSWORD: undefined };
+    const dev = testConfig(sandbox, config.QUEUE_PREFIX, noLogin);
+    const devWeb = await startWebApp(dev, log, { db, port, host: "127.0.0.1" });
+    // evil.example resolves to this machine, as the attacker's DNS made it do once its page loaded.
+    // Chromium's own Local Network Access checks would stop this page too; other browsers and
+    // older ones do not, and the server must not rely on them: they are off here.
+    const features = ["LocalNetworkAccessChecks", "BlockInsecurePrivateNetworkRequests"];
+    features.push("PrivateNetworkAccessSendPreflights");
+    const lna = `--disable-features=${features.join(",")}`;
+    const b = await launchChromium({ args: ["--host-resolver-rules=MAP evil.example 127.0.0.1", lna] });
+    try {
+      const page = await b.context.newPage();
+      // The attacker's page itself came from the attacker's server, before the rebinding.
+      const attack = `http://evil.example:${port}/cute-cats`;
+      const cats = { contentType: "text/html", body: "<!doctype html><title>cats</title>" };
+      await page.route(attack, (route) => route.fulfill(cats));
+      expect((await page.goto(attack))?.status()).toBe(200);
+      const answers = await page.evaluate(async () => {
+        const job = { name: "grant-notification", data: { id: "rebinding", type: "grant.deleted", grantId: "victim" } };
+        const json = { "content-type": "application/json" };
+        const calls: [string, RequestInit][] = [
+          ["/admin/queues/api/queues", {}],
+          ["/admin/queues/api/queues/webhooks/pause", { method: "PUT" }],
+          ["/admin/queues/api/queues/webhooks/add", { method: "POST", headers: json, body: JSON.stringify(job) }],
+        ];
+        const statuses: number[] = [];
+        for (const [url, init] of calls) statuses.push((await fetch(url, init)).status);
+        return statuses;
+      });
+      expect(answers).toEqual([403, 403, 403]);
+      expect((await page.goto(`http://evil.example:${port}/admin/queues`))?.status()).toBe(403);
+
+      // The same browser at localhost is the developer: served, and it sees nothing changed.
+      expect((await page.goto(`http://localhost:${port}/admin/queues`))?.status()).toBe(200);
+      const webhooks = await page.evaluate(async () => {
+        const res = await fetch("/admin/queues/api/queues");
+        type Queues = { queues: { name: string; isPaused: boolean; counts: Record<string, number> }[] };
+        const body = (await res.json()) as Queues;
+        return body.queues.find((q) => q.name === "webhooks");
+      });
+      expect(webhooks?.isPaused).toBe(false);
+      expect(Object.values(webhooks?.counts ?? { missing: 1 }).every((n) => n === 0)).toBe(true);
+    } finally {
+      await b.close();
+      await devWeb.close(2000);
+    }
+  });
+
   it("a user connects an account through /connect and the sandbox's consent page; the grant appears in the database", async () => {
     const email = `${uniqueId("browser")}@example.com`.toLowerCase();
     const b = await launchChromium();

@@ -157,7 +157,10 @@ export const CHROMIUM = "/usr/bin/chromium";
  * Debian's Chromium, headless, with a fresh profile. Never downloads a browser: when the
  * package is missing the test fails (scripts/test.sh installs it; tests never skip).
  */
-export async function launchChromium(options: { httpCredentials?: { username: string; password: string } } = {}): Promise<{ context: BrowserContext; close(): Promise<void> }> {
+export async function launchChromium(
+  options: { httpCredentials?: { username: string; password: string }; args?: string[] } = {},
+): Promise<{ context: BrowserContext; close(): Promise<void> }> {
+  const { args = [], ...contextOptions } = options;
   if (!existsSync(CHROMIUM)) {
     throw new Error(`${CHROMIUM} is missing: install Debian's chromium package (bash scripts/services.sh chromium)`);
   }
@@ -166,8 +169,12 @@ export async function launchChromium(options: { httpCredentials?: { username: st
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
     headless: true,
-    ...options,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+    ...contextOptions,
+    args: [
+      ...["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run"],
+      ...["--disable-background-networking", "--disable-component-update", "--disable-sync"],
+      ...args,
+    ],
   });
   return {
     context,

@@ -1,6 +1,6 @@
 import type { FastifyInstance, LightMyRequestResponse } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CONNECT_COOKIE, pkceChallenge, sealState } from "../../src/connect/state.js";
+import { CONNECT_COOKIE, openState, pkceChallenge, sealState } from "../../src/connect/state.js";
 import { deleteGrants, uniqueId } from "../helpers/db.js";
 import { consentWithoutBrowser, SESSION_SECRET, startWebHarness, type WebHarness } from "../e2e/support.js";
 
@@ -128,8 +128,10 @@ describe("hosted-OAuth connect against the sandbox", () => {
   it("refuses a tampered or expired cookie", async () => {
     const { auth, cookie } = await start();
     const state = auth.searchParams.get("state")!;
-    const tampered = cookie.replace(/.$/, (c) => (c === "A" ? "B" : "A"));
-    expect((await callback(`code=abc&state=${state}`, tampered)).body).toMatch(/cookie is not valid/);
+    for (const at of [cookie.length - 1, cookie.indexOf("=") + 20, cookie.length - 30]) {
+      const tampered = cookie.slice(0, at) + (cookie[at] === "A" ? "B" : "A") + cookie.slice(at + 1);
+      expect((await callback(`code=abc&state=${state}`, tampered)).body).toMatch(/cookie is not valid/);
+    }
     const forged = `${CONNECT_COOKIE}=${sealState({ state, verifier: "v".repeat(64), exp: Date.now() + 60_000 }, "another-secret-0123456789")}`;
     expect((await callback(`code=abc&state=${state}`, forged)).body).toMatch(/cookie is not valid/);
     const expired = `${CONNECT_COOKIE}=${sealState({ state, verifier: "v".repeat(64), exp: Date.now() - 1 }, SESSION_SECRET)}`;
@@ -148,6 +150,85 @@ describe("hosted-OAuth connect against the sandbox", () => {
     expect(res.body).toMatch(/invalid_grant/);
     expect(res.body).not.toContain(h.sandbox.apiKey);
     expect(await h.db.grant.count({ where: { email } })).toBe(0);
+  });
+
+  it("a replayed callback is refused before the token endpoint (five at once: one exchange)", async () => {
+    const email = `${uniqueId("replay")}@example.com`.toLowerCase();
+    const { auth, cookie } = await start(email);
+    const back = await consentWithoutBrowser(auth.toString(), email);
+    const exchanges = () => h.sandbox.requestLog({ route: "connect.token" }).length;
+    const before = exchanges();
+    const answers = await Promise.all(Array.from({ length: 5 }, () => callback(back.searchParams.toString(), cookie)));
+    const statuses = answers.map((a) => a.statusCode).sort();
+    expect(statuses).toEqual([200, 400, 400, 400, 400]);
+    for (const a of answers.filter((x) => x.statusCode === 400)) {
+      expect(a.body).toMatch(/This sign-in was already used/);
+    }
+    expect(exchanges()).toBe(before + 1);
+    grants.push((await h.db.grant.findFirstOrThrow({ where: { email } })).id);
+    // Later, too: the state stays used for as long as the cookie could be presented.
+    expect((await callback(back.searchParams.toString(), cookie)).body).toMatch(/already used/);
+    expect(exchanges()).toBe(before + 1);
+  });
+
+  it("the cookie does not carry the PKCE verifier (or anything else) in readable form", async () => {
+    // Catch the verifier on its way to the token endpoint.
+    const verifiers: string[] = [];
+    const watching: typeof fetch = async (input, init) => {
+      const body = JSON.parse(String(init?.body)) as { code_verifier?: string };
+      if (body.code_verifier) verifiers.push(body.code_verifier);
+      return fetch(input, init);
+    };
+    const s = await h.server({ fetch: watching });
+    const email = `${uniqueId("sealed")}@example.com`.toLowerCase();
+    const res = await s.inject(`/connect?email=${encodeURIComponent(email)}`);
+    const auth = new URL(res.headers.location as string);
+    const cookie = cookieOf(res);
+    const back = await consentWithoutBrowser(auth.toString(), email);
+    const done = await s.inject({ url: `/connect/callback?${back.searchParams.toString()}`, headers: { cookie } });
+    expect(done.statusCode).toBe(200);
+    grants.push((await h.db.grant.findFirstOrThrow({ where: { email } })).id);
+    const verifier = verifiers[0]!;
+    expect(pkceChallenge(verifier)).toBe(auth.searchParams.get("code_challenge"));
+
+    const value = decodeURIComponent(cookie.slice(CONNECT_COOKIE.length + 1));
+    const bytes = Buffer.from(value, "base64url");
+    const readings = [value, bytes.toString("utf8"), bytes.toString("latin1")];
+    for (const r of readings) {
+      expect(r).not.toContain(verifier);
+      expect(r).not.toContain(Buffer.from(verifier, "base64url").toString("latin1"));
+      expect(r).not.toContain(auth.searchParams.get("state"));
+    }
+    // It is in there, sealed: only SESSION_SECRET opens it.
+    expect(openState(value, SESSION_SECRET)).toMatchObject({ ok: true, value: { verifier } });
+    expect(openState(value, "another-secret-0123456789")).toEqual({ ok: false, problem: "tampered" });
+  });
+
+  it.each([
+    ["a wrong state", (s: string) => `${s}x`, true],
+    ["no state", () => undefined, true],
+    ["no cookie", (s: string) => s, false],
+  ])("an error answer with %s shows none of the query's text", async (_what, state, withCookie) => {
+    const { auth, cookie } = await start();
+    const attacker = {
+      error: "account_locked_call_support",
+      error_description: "Call +1 555 0100 and read us your code <b>now</b>",
+    };
+    const q = new URLSearchParams(attacker);
+    const st = state(auth.searchParams.get("state")!);
+    if (st !== undefined) q.set("state", st);
+    const res = await callback(q.toString(), withCookie ? cookie : undefined);
+    expect(res.statusCode).toBe(400);
+    for (const text of [attacker.error, "555 0100", "now", "&lt;b&gt;"]) expect(res.body).not.toContain(text);
+  });
+
+  it("an error answer uses up its state: the same answer again is refused", async () => {
+    const { auth, cookie } = await start();
+    const q = `error=access_denied&state=${auth.searchParams.get("state")!}`;
+    expect((await callback(q, cookie)).body).toContain("access_denied");
+    const again = await callback(q, cookie);
+    expect(again.body).toMatch(/already used/);
+    expect(again.body).not.toContain("access_denied");
   });
 
   it("the verifier in the cookie is what the challenge was made from", () => {
