@@ -1,10 +1,12 @@
-import { Worker, type Job } from "bullmq";
+import type { Job, Worker } from "bullmq";
 import type { Redis } from "ioredis";
 import { redisTls, type Config } from "../config/env.js";
 import type { Db } from "../db/client.js";
 import type { Logger } from "../log/logger.js";
+import { scrubText } from "../log/scrub.js";
 import { NylasApi } from "../nylas/client.js";
 import { createRunsQueue, createTickQueue, TICK_JOB_NAME, TICK_QUEUE, TICK_SCHEDULER_ID, type RunsQueue } from "../queue/queues.js";
+import { createWorker } from "../queue/factory.js";
 import { createRedis } from "../queue/redis.js";
 import { BULLMQ_WORKER_METRICS } from "../metrics/bullmq.js";
 import { timed, timeFromEvents } from "../metrics/job-timer.js";
@@ -45,7 +47,7 @@ export interface WorkerAppOptions {
 
 export async function startWorkerApp(config: Config, log: Logger, options: WorkerAppOptions): Promise<WorkerApp> {
   const { db } = options;
-  const connection = createRedis(config.REDIS_URL, { connectionName: "nr-worker", ...redisTls(config) });
+  const connection = createRedis(config.REDIS_URL, { connectionName: "nr-worker", ...redisTls(config) }, log);
   const metrics = new MetricsRecorder(connection, config.QUEUE_PREFIX);
   const nylas = new NylasApi({
     apiKey: config.NYLAS_API_KEY,
@@ -71,20 +73,25 @@ export async function startWorkerApp(config: Config, log: Logger, options: Worke
     log,
     settings: { includeAllDay: config.INCLUDE_ALL_DAY, jobConcurrency: config.JOB_CONCURRENCY, inlineWaitMaxMs: 1000, maxDelays: 200 },
   });
-  const runsQueue = createRunsQueue(connection, { prefix: config.QUEUE_PREFIX, attempts: config.JOB_ATTEMPTS });
+  const runsQueue = createRunsQueue(connection, { prefix: config.QUEUE_PREFIX, attempts: config.JOB_ATTEMPTS, log });
 
   // Every attempt is timed for /metrics, including those that end by waiting in the delayed set.
   const processRun = timed<RunJobData, RunResult>(metrics, RUNS_QUEUE, (job, token) => processor.process(job, token));
-  const runsWorker = new Worker<RunJobData, RunResult>(RUNS_QUEUE, processRun, {
-    connection,
-    metrics: BULLMQ_WORKER_METRICS,
-    prefix: config.QUEUE_PREFIX,
-    concurrency: config.WORKER_CONCURRENCY,
-    // A dyno restart (or a kill) mid-job makes the job stall; it is safe to run again, so a
-    // few stalls must not fail the day.
-    maxStalledCount: 10,
-    settings: { backoffStrategy: (attemptsMade: number) => backoffWithJitter(attemptsMade, 2000, 300_000) },
-  });
+  const runsWorker = createWorker<RunJobData, RunResult>(
+    RUNS_QUEUE,
+    processRun,
+    {
+      connection,
+      metrics: BULLMQ_WORKER_METRICS,
+      prefix: config.QUEUE_PREFIX,
+      concurrency: config.WORKER_CONCURRENCY,
+      // A dyno restart (or a kill) mid-job makes the job stall; it is safe to run again, so a
+      // few stalls must not fail the day.
+      maxStalledCount: 10,
+      settings: { backoffStrategy: (attemptsMade: number) => backoffWithJitter(attemptsMade, 2000, 300_000) },
+    },
+    log,
+  );
   runsWorker.on("failed", (job: Job<RunJobData> | undefined, err: Error) => {
     if (!job) return;
     const final = err.name === "UnrecoverableError" || job.attemptsMade >= (job.opts.attempts ?? 1);
@@ -93,16 +100,15 @@ export async function startWorkerApp(config: Config, log: Logger, options: Worke
     // stay "running": the day shows as failed for an operator to retry or backfill.
     if (final) {
       void db.run
-        .updateMany({ where: { grantId: job.data.grantId, day: job.data.day, status: { in: ["queued", "running"] } }, data: { status: "failed", lastError: err.message.slice(0, 500), finishedAt: new Date() } })
+        .updateMany({ where: { grantId: job.data.grantId, day: job.data.day, status: { in: ["queued", "running"] } }, data: { status: "failed", lastError: scrubText(err.message).slice(0, 500), finishedAt: new Date() } })
         .catch((e: unknown) => log.error({ err: e, grantId: job.data.grantId }, "could not record a failed run"));
     }
   });
-  runsWorker.on("error", (err) => log.error({ err }, "runs worker error"));
 
   let tickWorker: Worker | undefined;
   let tickQueue: ReturnType<typeof createTickQueue> | undefined;
   if (options.scheduler !== false) {
-    tickQueue = createTickQueue(connection, config.QUEUE_PREFIX);
+    tickQueue = createTickQueue(connection, config.QUEUE_PREFIX, log);
     const register = async () => {
       // Idempotent: called again whenever Redis comes back, since a Redis that lost its
       // data also lost the scheduler.
@@ -110,7 +116,7 @@ export async function startWorkerApp(config: Config, log: Logger, options: Worke
     };
     await register();
     connection.on("ready", () => void register().catch((err) => log.error({ err }, "could not register the scheduler")));
-    tickWorker = new Worker(
+    tickWorker = createWorker(
       TICK_QUEUE,
       timed(metrics, TICK_QUEUE, async (): Promise<TickResult> => {
         const result = await schedulerTick(db, runsQueue, log, { pageSize: config.SCHEDULER_PAGE_SIZE, ignoreSendHour: options.ignoreSendHour });
@@ -119,8 +125,8 @@ export async function startWorkerApp(config: Config, log: Logger, options: Worke
         return result;
       }),
       { connection, prefix: config.QUEUE_PREFIX, concurrency: 1, metrics: BULLMQ_WORKER_METRICS },
+      log,
     );
-    tickWorker.on("error", (err) => log.error({ err }, "tick worker error"));
   }
 
   const webhooksWorker = options.webhooks === false ? undefined : startWebhooksWorker(config, log, { db, connection, nylas, runsQueue });

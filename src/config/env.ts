@@ -127,13 +127,39 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     if (value !== undefined && value.trim() !== "") input[key] = value.trim();
   }
   const parsed = schema.safeParse(input);
-  if (parsed.success) return { ...parsed.data, DATABASE_URL: withSslMode(parsed.data.DATABASE_URL, parsed.data.DATABASE_SSL) };
+  if (parsed.success) {
+    const insecure = cleartextInProduction(parsed.data);
+    if (insecure.length > 0) throw new ConfigError(`Invalid configuration: ${insecure.join("; ")}`);
+    return { ...parsed.data, DATABASE_URL: withSslMode(parsed.data.DATABASE_URL, parsed.data.DATABASE_SSL) };
+  }
   const problems = parsed.error.issues.map((issue) => {
     const name = String(issue.path[0] ?? "environment");
     const expected = issue.code === "invalid_type" && input[name] === undefined ? "is required" : `must be ${describe(issue)}`;
     return `${name} ${expected}`;
   });
   throw new ConfigError(`Invalid configuration: ${[...new Set(problems)].join("; ")}`);
+}
+
+/**
+ * In production the API key, the OAuth client secret and users' codes travel to
+ * NYLAS_API_URI, and the state cookie is `Secure` only on an https PUBLIC_URL: both must be
+ * https. Loopback addresses are the exception: that traffic never leaves the machine.
+ */
+export function cleartextInProduction(config: Pick<Config, "NODE_ENV" | "NYLAS_API_URI" | "PUBLIC_URL">): string[] {
+  if (config.NODE_ENV !== "production") return [];
+  const names = ["NYLAS_API_URI", "PUBLIC_URL"] as const;
+  return names
+    .filter((name) => {
+      const value = config[name];
+      if (value === undefined) return false;
+      const url = new URL(value);
+      return url.protocol !== "https:" && !isLoopback(url.hostname);
+    })
+    .map((name) => `${name} must be an https:// URL when NODE_ENV=production`);
+}
+
+function isLoopback(host: string): boolean {
+  return host === "localhost" || host.endsWith(".localhost") || host === "[::1]" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }
 
 function describe(issue: z.core.$ZodIssue): string {

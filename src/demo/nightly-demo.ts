@@ -42,7 +42,7 @@ export class RedisUnavailable extends Error {}
  */
 export async function runDemo(config: Config, log: Logger, options: DemoOptions): Promise<DemoSummary> {
   const started = Date.now();
-  const redis = createRedis(config.REDIS_URL, { connectionName: "nr-demo", maxRetriesPerRequest: 1, retryStrategy: () => null, lazyConnect: true, ...redisTls(config) });
+  const redis = createRedis(config.REDIS_URL, { connectionName: "nr-demo", maxRetriesPerRequest: 1, retryStrategy: () => null, lazyConnect: true, ...redisTls(config) }, log);
   try {
     await redis.connect();
     await pingRedis(redis, 2000);

@@ -1,5 +1,7 @@
-import { Queue, type JobsOptions } from "bullmq";
+import type { JobsOptions, Queue } from "bullmq";
 import type { Redis } from "ioredis";
+import type { Logger } from "../log/logger.js";
+import { createQueue } from "./factory.js";
 import { RUNS_QUEUE, RUN_JOB_NAME, runJobId, type RunJobData, type RunResult } from "../runs/run-job.js";
 
 export const TICK_QUEUE = "scheduler";
@@ -9,20 +11,22 @@ export const TICK_JOB_NAME = "tick";
 export interface QueueSettings {
   prefix: string;
   attempts: number;
+  /** Where the queue's errors go (throttled); the product always passes one. */
+  log?: Logger;
 }
 
 export type RunsQueue = Queue<RunJobData, RunResult>;
 
 export function createRunsQueue(connection: Redis, settings: QueueSettings): RunsQueue {
-  return new Queue<RunJobData, RunResult>(RUNS_QUEUE, {
-    connection,
-    prefix: settings.prefix,
-    defaultJobOptions: runJobOptions(settings.attempts),
-  });
+  return createQueue<RunJobData, RunResult>(
+    RUNS_QUEUE,
+    { connection, prefix: settings.prefix, defaultJobOptions: runJobOptions(settings.attempts) },
+    settings.log,
+  );
 }
 
-export function createTickQueue(connection: Redis, prefix: string): Queue {
-  return new Queue(TICK_QUEUE, { connection, prefix, defaultJobOptions: { removeOnComplete: 100, removeOnFail: 100 } });
+export function createTickQueue(connection: Redis, prefix: string, log?: Logger): Queue {
+  return createQueue(TICK_QUEUE, { connection, prefix, defaultJobOptions: { removeOnComplete: 100, removeOnFail: 100 } }, log);
 }
 
 /**

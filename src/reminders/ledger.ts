@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { Db } from "../db/client.js";
 import { Coalescer } from "../db/coalesce.js";
+import { scrubText } from "../log/scrub.js";
 
 /**
  * The reminders ledger: one row per (grant, event id, event start), claimed before a send
@@ -60,6 +61,7 @@ interface StateRow {
 // eslint-disable-next-line no-control-regex
 const ledgerTitle = (title: string) => title.replace(/\u0000/g, "").slice(0, 2000);
 
+// Every last_error written below is scrubbed first: an SDK message can quote a request.
 export class Ledger {
   constructor(
     private readonly db: Db,
@@ -167,14 +169,14 @@ export class Ledger {
   async markFailed(id: bigint, error: string, opts: { countAttempt?: boolean } = {}): Promise<void> {
     const handBack = opts.countAttempt === false ? 1 : 0;
     await this.db.$executeRaw`
-      UPDATE reminders SET status = 'failed', last_error = ${error}, attempts = attempts - ${handBack}, updated_at = now()
+      UPDATE reminders SET status = 'failed', last_error = ${scrubText(error)}, attempts = attempts - ${handBack}, updated_at = now()
       WHERE id = ${id}`;
   }
 
   /** The outcome is unknown: keep the claim but let the next attempt take it at once. */
   async release(id: bigint, error: string): Promise<void> {
     await this.db.$executeRaw`
-      UPDATE reminders SET last_error = ${error}, claimed_at = to_timestamp(0), updated_at = now() WHERE id = ${id}`;
+      UPDATE reminders SET last_error = ${scrubText(error)}, claimed_at = to_timestamp(0), updated_at = now() WHERE id = ${id}`;
   }
 
   /**
@@ -189,7 +191,7 @@ export class Ledger {
         status = CASE WHEN c.uncertain THEN r.status ELSE 'failed'::"ReminderStatus" END,
         attempts = r.attempts - CASE WHEN c.uncertain THEN 0 ELSE 1 END,
         claimed_at = CASE WHEN c.uncertain THEN to_timestamp(0) ELSE r.claimed_at END,
-        last_error = ${error}, updated_at = now()
+        last_error = ${scrubText(error)}, updated_at = now()
       FROM unnest(${claims.map((c) => c.id.toString())}::bigint[], ${claims.map((c) => c.uncertain)}::boolean[]) AS c(id, uncertain)
       WHERE r.id = c.id AND r.status = 'claimed'`;
   }

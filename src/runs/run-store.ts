@@ -1,11 +1,12 @@
 import type { Db } from "../db/client.js";
 import { Coalescer } from "../db/coalesce.js";
+import { scrubText } from "../log/scrub.js";
 
 /**
  * The Run rows a job writes, and the grant it reads, in plain SQL: a job's start and finish
  * are on the hot path of every nightly job, where the Prisma query compiler costs more CPU
  * than the statements themselves, and concurrent jobs share each statement. Rare paths
- * use `save`.
+ * use `save`. Error text is scrubbed of credentials before it is stored (src/log/scrub.ts).
  */
 
 export interface RunGrant {
@@ -65,7 +66,7 @@ export class RunStore {
    * when the run row is gone (its grant was deleted mid-run).
    */
   async finish(grantId: string, day: string, f: RunFinish): Promise<Totals> {
-    return this.finishes.one({ grantId, day, ...f });
+    return this.finishes.one({ grantId, day, ...f, lastError: f.lastError === null ? null : scrubText(f.lastError) });
   }
 
   // Each of the three is one statement for every job of the process that asked meanwhile.
@@ -119,7 +120,8 @@ export class RunStore {
   });
 
   /** Any other change of a run (skips, failures, delays); creates the row if missing. */
-  async save(grantId: string, day: string, timeZone: string | undefined, data: Record<string, unknown>): Promise<void> {
+  async save(grantId: string, day: string, timeZone: string | undefined, fields: Record<string, unknown>): Promise<void> {
+    const data = typeof fields.lastError === "string" ? { ...fields, lastError: scrubText(fields.lastError) } : fields;
     await this.db.run.upsert({
       where: { grantId_day: { grantId, day } },
       create: { grantId, day, timeZone: timeZone ?? "UTC", ...data },

@@ -40,14 +40,12 @@ export async function startWebApp(config: Config, log: Logger, options: WebAppOp
   checkWebConfig(config);
   const port = options.port ?? config.PORT;
   const host = options.host ?? "0.0.0.0";
-  const connection = createRedis(config.REDIS_URL, { connectionName: "nr-web", ...redisTls(config) });
-  const healthRedis = createRedis(config.REDIS_URL, { connectionName: "nr-web-health", enableOfflineQueue: false, maxRetriesPerRequest: 1, ...redisTls(config) });
-  healthRedis.on("error", () => {}); // reported by /healthz, not as unhandled errors
-  connection.on("error", (err) => log.warn({ err }, "redis connection error"));
+  const connection = createRedis(config.REDIS_URL, { connectionName: "nr-web", ...redisTls(config) }, log);
+  const healthRedis = createRedis(config.REDIS_URL, { connectionName: "nr-web-health", enableOfflineQueue: false, maxRetriesPerRequest: 1, ...redisTls(config) }, log);
 
-  const runsQueue = createRunsQueue(connection, { prefix: config.QUEUE_PREFIX, attempts: config.JOB_ATTEMPTS });
-  const tickQueue = createTickQueue(connection, config.QUEUE_PREFIX);
-  const webhooksQueue = createWebhooksQueue(connection, config.QUEUE_PREFIX);
+  const runsQueue = createRunsQueue(connection, { prefix: config.QUEUE_PREFIX, attempts: config.JOB_ATTEMPTS, log });
+  const tickQueue = createTickQueue(connection, config.QUEUE_PREFIX, log);
+  const webhooksQueue = createWebhooksQueue(connection, config.QUEUE_PREFIX, log);
   const nylas = new NylasApi({ apiKey: config.NYLAS_API_KEY, apiUri: config.NYLAS_API_URI, timeout: config.NYLAS_TIMEOUT_S });
 
   let sessionSecret = config.SESSION_SECRET;

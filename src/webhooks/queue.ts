@@ -1,6 +1,8 @@
 import { createHash } from "node:crypto";
-import { Queue } from "bullmq";
+import type { Queue } from "bullmq";
 import type { Redis } from "ioredis";
+import type { Logger } from "../log/logger.js";
+import { createQueue } from "../queue/factory.js";
 import { macNotification } from "./job-mac.js";
 import type { GrantNotification } from "./notification.js";
 
@@ -25,17 +27,21 @@ export interface WebhookResult {
 
 export type WebhooksQueue = Queue<WebhookJobData, WebhookResult>;
 
-export function createWebhooksQueue(connection: Redis, prefix: string): WebhooksQueue {
-  return new Queue<WebhookJobData, WebhookResult>(WEBHOOKS_QUEUE, {
-    connection,
-    prefix,
-    defaultJobOptions: {
-      attempts: 10,
-      backoff: { type: "exponential", delay: 2000 },
-      removeOnComplete: { age: 3 * 86_400, count: 10_000 },
-      removeOnFail: { age: 14 * 86_400, count: 10_000 },
+export function createWebhooksQueue(connection: Redis, prefix: string, log?: Logger): WebhooksQueue {
+  return createQueue<WebhookJobData, WebhookResult>(
+    WEBHOOKS_QUEUE,
+    {
+      connection,
+      prefix,
+      defaultJobOptions: {
+        attempts: 10,
+        backoff: { type: "exponential", delay: 2000 },
+        removeOnComplete: { age: 3 * 86_400, count: 10_000 },
+        removeOnFail: { age: 14 * 86_400, count: 10_000 },
+      },
     },
-  });
+    log,
+  );
 }
 
 const SAFE = /^[A-Za-z0-9._-]{1,100}$/;

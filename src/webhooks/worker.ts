@@ -4,6 +4,7 @@ import type { Config } from "../config/env.js";
 import type { Db } from "../db/client.js";
 import type { Logger } from "../log/logger.js";
 import type { NylasApi } from "../nylas/client.js";
+import { createWorker } from "../queue/factory.js";
 import type { RunsQueue } from "../queue/queues.js";
 import { verifiedNotification, webhookJobKey } from "./job-mac.js";
 import { processWebhook } from "./process.js";
@@ -32,7 +33,7 @@ export function startWebhooksWorker(
   const wlog = log.child({ queue: WEBHOOKS_QUEUE });
   const key = webhookJobKey(config.NYLAS_API_KEY);
   const settings = { defaultTimeZone: config.DEFAULT_TIME_ZONE, defaultSendHour: config.DEFAULT_SEND_HOUR };
-  const worker = new Worker<WebhookJobData, WebhookResult>(
+  const worker = createWorker<WebhookJobData, WebhookResult>(
     WEBHOOKS_QUEUE,
     async (job) => {
       const n = verifiedNotification(job.data, key);
@@ -41,6 +42,7 @@ export function startWebhooksWorker(
       return processWebhook({ db, nylas, runsQueue, log: wlog.child({ jobId: job.id }), settings, now }, n);
     },
     { connection: deps.connection, prefix: config.QUEUE_PREFIX, concurrency: 4 },
+    wlog,
   );
   worker.on("failed", (job, err) => {
     if (!job) return;
@@ -49,6 +51,5 @@ export function startWebhooksWorker(
     const { grantId, id: notificationId } = job.data;
     wlog.warn({ grantId, notificationId, jobId: job.id, attemptsMade: job.attemptsMade }, `webhook job failed: ${err.message}`);
   });
-  worker.on("error", (err) => wlog.error({ err }, "webhooks worker error"));
   return worker;
 }

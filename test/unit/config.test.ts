@@ -63,6 +63,50 @@ describe("loadConfig", () => {
   });
 });
 
+describe("production needs https", () => {
+  const prod = { ...base, NODE_ENV: "production" };
+  const refused = (env: Record<string, string>): string => {
+    try {
+      loadConfig(env);
+    } catch (e) {
+      expect(e).toBeInstanceOf(ConfigError);
+      return (e as Error).message;
+    }
+    throw new Error("accepted");
+  };
+
+  it.each([
+    ["PUBLIC_URL", { PUBLIC_URL: "http://reminders.example.com" }],
+    ["NYLAS_API_URI", { NYLAS_API_URI: "http://api.us.nylas.com" }],
+  ])("refuses an http:// %s with one line naming it, never the value", (name, env) => {
+    const message = refused({ ...prod, ...env });
+    expect(message).toBe(`Invalid configuration: ${name} must be an https:// URL when NODE_ENV=production`);
+    expect(message).not.toContain("example.com");
+    expect(message).not.toContain("nylas.com");
+  });
+
+  it("names both at once and never echoes credentials in them", () => {
+    const message = refused({ ...prod, PUBLIC_URL: "http://app.example.com", NYLAS_API_URI: "http://user:hunter2@api.example.com" });
+    expect(message).toMatch(/NYLAS_API_URI must be an https:\/\/ URL .*; PUBLIC_URL must be an https:\/\/ URL/);
+    expect(message).not.toContain("hunter2");
+    expect(message).not.toContain("\n");
+  });
+
+  it("accepts https, and loopback addresses whose traffic never leaves the machine", () => {
+    expect(loadConfig({ ...prod, PUBLIC_URL: "https://reminders.example.com" }).NYLAS_API_URI).toBe("https://api.us.nylas.com");
+    for (const local of ["http://127.0.0.1:4010", "http://localhost:3000", "http://[::1]:4010", "http://app.localhost"]) {
+      expect(() => loadConfig({ ...prod, PUBLIC_URL: local, NYLAS_API_URI: local })).not.toThrow();
+    }
+    expect(() => loadConfig({ ...prod, NYLAS_API_URI: "http://127.0.0.1.example.com" })).toThrow(/NYLAS_API_URI must be an https/);
+  });
+
+  it("is production only: the sandbox, the demo and tests run on http", () => {
+    for (const NODE_ENV of ["development", "test"]) {
+      expect(() => loadConfig({ ...base, NODE_ENV, PUBLIC_URL: "http://app.example.com", NYLAS_API_URI: "http://sandbox.example.com:4010" })).not.toThrow();
+    }
+  });
+});
+
 describe("requireSettings", () => {
   it("names what a process needs", () => {
     const c = loadConfig(base);
