@@ -1,10 +1,13 @@
 /**
  * Runs the local Nylas v3 sandbox standalone (`npm run sandbox`).
  * Env: SANDBOX_PORT (4010), SANDBOX_HOST (127.0.0.1), SANDBOX_API_KEY (nyk_sandbox_key),
- * SANDBOX_CLIENT_ID (sandbox-client-id), SANDBOX_GRANTS (25), SANDBOX_SEED (1).
+ * SANDBOX_CLIENT_ID (sandbox-client-id), SANDBOX_GRANTS (25), SANDBOX_SEED (1),
+ * CLOCK_START (test-only, as for the worker: the sandbox's clock, hence its seed's "today"
+ * and its message dates, starts at that ISO 8601 instant and runs on at real speed).
  * Flags override env: --port N --grants N --seed N --api-key K --host H.
  */
 import { DEFAULT_API_KEY, DEFAULT_CLIENT_ID, startSandbox } from "../src/sandbox/index.js";
+import { clockFrom, parseInstant } from "../src/time/clock.js";
 
 function fail(message: string): never {
   process.stderr.write(`sandbox: ${message}\n`);
@@ -42,23 +45,28 @@ const apiKey = flag("api-key") ?? process.env.SANDBOX_API_KEY ?? DEFAULT_API_KEY
 if (!/^[\x21-\x7e]{8,200}$/.test(apiKey)) fail("SANDBOX_API_KEY must be 8-200 printable characters without spaces");
 const host = flag("host") ?? process.env.SANDBOX_HOST ?? "127.0.0.1";
 const clientId = process.env.SANDBOX_CLIENT_ID ?? DEFAULT_CLIENT_ID;
+const clockStart = process.env.CLOCK_START?.trim() || undefined;
+if (clockStart !== undefined && process.env.NODE_ENV?.trim() === "production") fail("CLOCK_START is test-only and must be unset when NODE_ENV=production");
+const startAt = clockStart === undefined ? undefined : parseInstant(clockStart);
+if (clockStart !== undefined && !startAt) fail("CLOCK_START must be an ISO 8601 instant with Z or an offset, e.g. 2026-03-07T20:00:00Z");
+const now = startAt ? clockFrom(startAt.getTime()) : Date.now;
 
 let sandbox: Awaited<ReturnType<typeof startSandbox>>;
 try {
-  sandbox = await startSandbox({ port, host, apiKey, clientId, seed: { grants, seed: seedNo } });
+  sandbox = await startSandbox({ port, host, apiKey, clientId, now, seed: { grants, seed: seedNo } });
 } catch (err) {
   const e = err as NodeJS.ErrnoException;
   fail(e.code === "EADDRINUSE" ? `port ${port} is already in use (set SANDBOX_PORT)` : `could not start: ${e.message}`);
 }
 
 const first = sandbox.grantIds().find((id) => sandbox.grant(id).grant_status === "valid");
-const now = Math.floor(Date.now() / 1000);
+const nowSec = Math.floor(now() / 1000);
 const sample = first
-  ? `curl -s -H 'Authorization: Bearer ${apiKey}' '${sandbox.url}/v3/grants/${first}/events?calendar_id=primary&start=${now}&end=${now + 2 * 86_400}&limit=5'`
+  ? `curl -s -H 'Authorization: Bearer ${apiKey}' '${sandbox.url}/v3/grants/${first}/events?calendar_id=primary&start=${nowSec}&end=${nowSec + 2 * 86_400}&limit=5'`
   : `curl -s -H 'Authorization: Bearer ${apiKey}' '${sandbox.url}/v3/grants'`;
 // The sandbox key is a local, fake credential: printing it is the point.
 process.stdout.write(
-  `Nylas sandbox at ${sandbox.url} — ${grants} grants (seed ${seedNo}); API key: ${apiKey}; client id: ${clientId}; control: ${sandbox.url}/_sandbox/health; try: ${sample}\n`,
+  `Nylas sandbox at ${sandbox.url} — ${grants} grants (seed ${seedNo})${startAt ? `; clock from ${startAt.toISOString()}` : ""}; API key: ${apiKey}; client id: ${clientId}; control: ${sandbox.url}/_sandbox/health; try: ${sample}\n`,
 );
 
 let closing = false;

@@ -1,5 +1,6 @@
 import { ConfigError, loadConfig, type Config } from "../config/env.js";
 import { createLogger, type Logger } from "../log/logger.js";
+import { startClock } from "../time/clock.js";
 
 export interface Running {
   /** Stops the process' work; may name the exit code (default 0: a clean stop). */
@@ -15,6 +16,8 @@ export async function runProcess(name: string, start: (config: Config, log: Logg
   let config: Config;
   try {
     config = loadConfig();
+    // The calendar clock: the real one, or CLOCK_START in tests (see src/time/clock.ts).
+    startClock(config.CLOCK_START);
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`${name}: ${err.message}\n`);

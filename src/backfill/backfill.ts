@@ -6,6 +6,7 @@ import type { RunsQueue } from "../queue/queues.js";
 import { selectMeetings } from "../reminders/select.js";
 import { composeReminder } from "../reminders/template.js";
 import { runJobId } from "../runs/run-job.js";
+import { clockNow } from "../time/clock.js";
 import { formatLocal, localDayWindow } from "../time/window.js";
 import type { BackfillArgs } from "./args.js";
 import { requeueDays } from "./requeue.js";
@@ -138,7 +139,7 @@ export async function dryRun(db: Db, nylas: NylasApi, grants: BackfillGrant[], d
       const done = new Set(sent.map((r) => `${r.eventId}|${r.eventStart.getTime() / 1000}`));
       for (const m of selection.meetings) {
         const already = done.has(`${m.eventId}|${m.start}`);
-        const message = composeReminder(m, { zone: g.timeZone, senderEmail: g.email, now: new Date() });
+        const message = composeReminder(m, { zone: g.timeZone, senderEmail: g.email, now: clockNow() });
         result.rows.push({
           grantId: g.id,
           day,

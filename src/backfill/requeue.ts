@@ -1,6 +1,7 @@
 import type { Db } from "../db/client.js";
 import { reviveRuns, type RunsQueue } from "../queue/queues.js";
 import type { RunJobData } from "../runs/run-job.js";
+import { clockNow } from "../time/clock.js";
 import { isDueToSend } from "../time/window.js";
 
 /**
@@ -34,7 +35,7 @@ export interface UndoneDay {
  * hour has passed and the day it covers has no completed run, queue that day now instead of
  * waiting for the next scheduler tick.
  */
-export async function enqueueUndoneDay(db: Db, queue: RunsQueue, grantId: string, source: RunJobData["source"], now: Date = new Date()): Promise<UndoneDay> {
+export async function enqueueUndoneDay(db: Db, queue: RunsQueue, grantId: string, source: RunJobData["source"], now: Date = clockNow()): Promise<UndoneDay> {
   const grant = await db.grant.findUnique({ where: { id: grantId }, select: { id: true, timeZone: true, sendHour: true, status: true, enabled: true } });
   if (!grant) return { enqueued: false, reason: "grant not in the database" };
   if (grant.status !== "valid" || !grant.enabled) return { enqueued: false, reason: grant.enabled ? `grant ${grant.status}` : "grant disabled" };

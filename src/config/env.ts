@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { parseInstant } from "../time/clock.js";
 
 /**
  * Every setting comes from the environment and is parsed once, at start-up. A bad value
@@ -71,6 +72,12 @@ const schema = z.object({
   DEFAULT_TIME_ZONE: zone.default("UTC"),
   DEFAULT_SEND_HOUR: int(0, 23).default(18),
   INCLUDE_ALL_DAY: bool.default(false),
+  /**
+   * Test-only: the process's calendar clock (which day is tomorrow, is the send hour past)
+   * starts at this instant and runs on at real speed; unset = the real clock. Refused with
+   * NODE_ENV=production. See src/time/clock.ts.
+   */
+  CLOCK_START: z.string().refine((v) => parseInstant(v) !== undefined, "an ISO 8601 instant with Z or an offset, e.g. 2026-03-07T20:00:00Z").optional(),
 
   WORKER_CONCURRENCY: int(1, 1000).default(20),
   /** Concurrent Nylas calls inside one job (p-limit). */
@@ -127,6 +134,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     if (value !== undefined && value.trim() !== "") input[key] = value.trim();
   }
   const parsed = schema.safeParse(input);
+  if (parsed.success && parsed.data.NODE_ENV === "production" && parsed.data.CLOCK_START !== undefined) {
+    throw new ConfigError("Invalid configuration: CLOCK_START is test-only and must be unset when NODE_ENV=production");
+  }
   if (parsed.success) {
     const insecure = cleartextInProduction(parsed.data);
     if (insecure.length > 0) throw new ConfigError(`Invalid configuration: ${insecure.join("; ")}`);

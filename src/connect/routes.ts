@@ -7,6 +7,7 @@ import { upsertOne } from "../grants/sync.js";
 import type { Logger } from "../log/logger.js";
 import type { NylasApi } from "../nylas/client.js";
 import type { RunsQueue } from "../queue/queues.js";
+import { clockNow } from "../time/clock.js";
 import { errorPage, esc, page, PAGE_HEADERS } from "../web/html.js";
 import { claimState } from "./claim.js";
 import { exchangeCode, ExchangeError } from "./exchange.js";
@@ -161,7 +162,7 @@ export async function connectRoutes(app: FastifyInstance, deps: ConnectDeps): Pr
     }
     let queued: string | undefined;
     try {
-      const undone = await enqueueUndoneDay(db, deps.runsQueue, grant.id, "connect", deps.now?.() ?? new Date());
+      const undone = await enqueueUndoneDay(db, deps.runsQueue, grant.id, "connect", deps.now?.() ?? clockNow());
       if (undone.enqueued) queued = undone.day;
     } catch (err) {
       // The next scheduler tick queues it anyway.

@@ -11,6 +11,7 @@ import type { Meeting } from "../reminders/meeting.js";
 import { findSentByMarker, MARKER_HEADER } from "../reminders/sent-check.js";
 import { selectMeetings } from "../reminders/select.js";
 import { composeReminder } from "../reminders/template.js";
+import { clockNow } from "../time/clock.js";
 import { localDayWindow } from "../time/window.js";
 import type { RunJobData, RunResult } from "./run-job.js";
 import { markGrantNeedsReauth } from "../grants/status.js";
@@ -275,7 +276,7 @@ export class RunProcessor {
       }
     }
 
-    const message = composeReminder(meeting, { zone: ctx.zone, senderEmail: ctx.email, marker: claim.marker, now: new Date() });
+    const message = composeReminder(meeting, { zone: ctx.zone, senderEmail: ctx.email, marker: claim.marker, now: clockNow() });
     try {
       await this.acquire(ctx.grantId, "send", ctx.provider);
     } catch (err) {

@@ -1,9 +1,11 @@
 import type { Db } from "../db/client.js";
 import type { Logger } from "../log/logger.js";
 import { enqueueRuns, reviveRuns, type RunsQueue, type RunToEnqueue } from "../queue/queues.js";
+import { clockNow } from "../time/clock.js";
 import { isDueToSend } from "../time/window.js";
 
 export interface TickOptions {
+  /** Default: the calendar clock (src/time/clock.ts). */
   now?: Date;
   /** Grants read per page (keyset), so memory stays flat in the number of grants. */
   pageSize: number;
@@ -66,7 +68,9 @@ interface Page {
  */
 export async function schedulerTick(db: Db, queue: RunsQueue, log: Logger, options: TickOptions): Promise<TickResult> {
   const started = Date.now();
-  const now = options.now ?? new Date();
+  // Which day is next and whether the send hour is past: the calendar clock. Durations
+  // (`started`) stay on the real one.
+  const now = options.now ?? clockNow();
   const ignoreHour = options.ignoreSendHour === true;
   const result: TickResult = { scanned: 0, due: 0, alreadyDone: 0, enqueued: 0, revived: 0, badZone: 0, ms: 0 };
   const combos = new Map<string, Combo>();

@@ -5,6 +5,7 @@ import { upsertOne, type SyncSettings } from "../grants/sync.js";
 import type { Logger } from "../log/logger.js";
 import type { GrantInfo, NylasApi } from "../nylas/client.js";
 import type { RunsQueue } from "../queue/queues.js";
+import { clockNow } from "../time/clock.js";
 import type { GrantNotification } from "./notification.js";
 import type { WebhookResult } from "./queue.js";
 
@@ -68,7 +69,7 @@ async function apply(deps: WebhookDeps, n: GrantNotification, log: Logger): Prom
         return { outcome: "applied", change: before === "valid" ? "needs_reauth" : before === undefined ? "created" : "upserted" };
       }
       await markGrantValid(db, n.grantId, `${n.type} webhook: grant valid at Nylas`);
-      const undone = await enqueueUndoneDay(db, deps.runsQueue, n.grantId, "webhook", deps.now?.() ?? new Date());
+      const undone = await enqueueUndoneDay(db, deps.runsQueue, n.grantId, "webhook", deps.now?.() ?? clockNow());
       return {
         outcome: "applied",
         change: before === undefined ? "created" : before !== "valid" ? "valid" : "upserted",

@@ -8,6 +8,7 @@ import { webhookJobId, type WebhookJobData, type WebhookResult } from "../../src
 import { signBody } from "../../src/webhooks/signature.js";
 import { startWebhooksWorker } from "../../src/webhooks/worker.js";
 import { localDate, addDays } from "../../src/time/window.js";
+import { clockFrom } from "../../src/time/clock.js";
 import { deleteGrants, uniqueId } from "../helpers/db.js";
 import { WEBHOOK_VECTOR } from "../fixtures/nylas-webhook-signature.js";
 import { startWebHarness, WEBHOOK_SECRET, type WebHarness } from "../e2e/support.js";
@@ -23,6 +24,9 @@ function body(type: string, grantId: string, opts: { id?: string; time?: number 
     data: { application_id: "app", object: { grant_id: grantId, provider: "google", code: 25009 } },
   };
 }
+
+const WORKER_CLOCK_START = "2026-06-10T12:00:00Z";
+const workerClock = clockFrom(Date.parse(WORKER_CLOCK_START));
 
 describe("webhook jobs against Postgres, Redis and the sandbox", () => {
   let h: WebHarness;
@@ -63,7 +67,9 @@ describe("webhook jobs against Postgres, Redis and the sandbox", () => {
     h = await startWebHarness();
     app = await h.server();
     const nylas = new NylasApi({ apiKey: h.sandbox.apiKey, apiUri: h.sandbox.url, timeout: 5 });
-    worker = startWebhooksWorker(h.config, h.log, { db: h.db, connection: h.redis, nylas, runsQueue: h.runsQueue });
+    // The worker's calendar clock starts at a fixed noon (UTC), so the day it queues does not
+    // depend on the date the suite runs, nor change if midnight passes mid-test.
+    worker = startWebhooksWorker(h.config, h.log, { db: h.db, connection: h.redis, nylas, runsQueue: h.runsQueue, now: () => new Date(workerClock()) });
     deps = { db: h.db, nylas, runsQueue: h.runsQueue, log: h.log, settings: { defaultTimeZone: "UTC", defaultSendHour: 18 } };
   });
   afterAll(async () => {
@@ -142,7 +148,7 @@ describe("webhook jobs against Postgres, Redis and the sandbox", () => {
     const b = body("grant.updated", id);
     await deliver(b);
     const result = await finished(b.id);
-    const day = addDays(localDate("UTC", new Date()), 1);
+    const day = "2026-06-11"; // the day after the worker's clock (WORKER_CLOCK_START), in UTC
     expect(result).toMatchObject({ outcome: "applied", change: "valid", enqueuedDay: day });
     expect(await status(id)).toBe("valid");
     expect(await h.runsQueue.getJobState(runJobId(id, day))).toBe("waiting");

@@ -13,6 +13,7 @@ import { schedulerTick } from "../../src/scheduler/tick.js";
 import { deleteGrants, testDatabaseUrl, testPrisma, uniqueId } from "../helpers/db.js";
 import { LogSink, startPipeline, type Pipeline } from "../helpers/pipeline.js";
 import { WorkerFleet } from "../harness/fleet.js";
+import { clockFrom } from "../../src/time/clock.js";
 
 type LogLine = Record<string, unknown> & { msg: string; time: number };
 
@@ -59,10 +60,13 @@ describe("worker process", () => {
   let p: Pipeline;
   let fleet: WorkerFleet;
   const logDir = mkdtempSync(join(tmpdir(), "worker-proc-"));
-  const now = new Date();
+  // A fixed instant (CLOCK_START for the worker, the same clock for the sandbox), hours from
+  // local midnight in every seeded zone (New York 11:00, London 16:00, Sydney 01:00, Santiago
+  // 11:00): no midnight can pass between the seed and the worker's tick, whatever the date.
+  const now = new Date("2026-06-10T15:00:00Z");
 
   beforeAll(async () => {
-    p = await startPipeline({ sandbox: { seed: { grants: 4, now } } });
+    p = await startPipeline({ sandbox: { seed: { grants: 4, now }, now: clockFrom(now.getTime()) } });
     await p.sync();
     // Due at any hour of the local day, so the process's own tick picks every grant up.
     await p.db.grant.updateMany({ where: { id: { in: p.sandbox.grantIds() } }, data: { sendHour: 0 } });
@@ -76,6 +80,9 @@ describe("worker process", () => {
         NYLAS_API_URI: p.sandbox.url,
         QUEUE_PREFIX: p.config.QUEUE_PREFIX,
         SCHEDULER_EVERY_MS: "1000",
+        // The fleet's default NODE_ENV=production refuses CLOCK_START.
+        NODE_ENV: "test",
+        CLOCK_START: now.toISOString(),
       },
     });
   });
