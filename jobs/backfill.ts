@@ -1,6 +1,7 @@
 // `npm run backfill -- --help` — queue the nightly runs of past or missed days again (one-off dyno).
 import { runProcess } from "../src/app/process.js";
-import { parseBackfillArgs, UsageError, USAGE, type BackfillArgs } from "../src/backfill/args.js";
+import { EXIT, parseBackfillArgs, UsageError, USAGE, type BackfillArgs } from "../src/backfill/args.js";
+import { readGrantsFile } from "../src/backfill/grants-file.js";
 import { BackfillError, dryRun, enqueueBackfill, isFailure, resolveGrants, table, waitForRuns, type Output } from "../src/backfill/backfill.js";
 import { requireSettings, redisTls } from "../src/config/env.js";
 import { createPrisma, type Db } from "../src/db/client.js";
@@ -16,10 +17,12 @@ try {
     process.exit(0);
   }
   args = parsed;
+  // Thousands of ids do not fit on a command line (E2BIG); a file or stdin has no limit.
+  if (args.grantsFile !== undefined) args.grants = [...new Set([...args.grants, ...(await readGrantsFile(args.grantsFile))])];
 } catch (err) {
   if (err instanceof UsageError) {
     process.stderr.write(`backfill: ${err.message} (see --help)\n`);
-    process.exit(2);
+    process.exit(EXIT.usage);
   }
   throw err;
 }
@@ -36,9 +39,8 @@ const out: Output = {
 await runProcess("backfill", async (config, log) => {
   requireSettings(config, ["DATABASE_URL"], "for a backfill");
   const db: Db = await createPrisma(config.DATABASE_URL, { max: 4 });
-  const redis = args.dryRun ? undefined : createRedis(config.REDIS_URL, { connectionName: "nr-backfill", ...redisTls(config) });
-  redis?.on("error", (err) => log.warn({ err }, "redis connection error"));
-  const queue = redis ? createRunsQueue(redis, { prefix: config.QUEUE_PREFIX, attempts: config.JOB_ATTEMPTS }) : undefined;
+  const redis = args.dryRun ? undefined : createRedis(config.REDIS_URL, { connectionName: "nr-backfill", ...redisTls(config) }, log);
+  const queue = redis ? createRunsQueue(redis, { prefix: config.QUEUE_PREFIX, attempts: config.JOB_ATTEMPTS, log }) : undefined;
   const abort = new AbortController();
   let closed = false;
   let finished = false;
@@ -53,14 +55,17 @@ await runProcess("backfill", async (config, log) => {
     await queue?.close().catch(() => {});
     await redis?.quit().catch(() => redis.disconnect());
     await db.$disconnect();
-    if (interrupted) return 130;
+    if (interrupted) return EXIT.interrupted;
   };
 
   const main = async (): Promise<number> => {
     const grants = await resolveGrants(db, args, out);
     if (grants.length === 0) {
-      out.line("no grant to backfill");
-      return args.all ? 0 : 1;
+      // --all on an empty database has nothing to do; named grants that all cannot run are
+      // worth telling apart from a failed run in a script.
+      if (args.all) out.line("no grant to backfill");
+      else out.line("nothing to backfill: every named grant is skipped (see above)");
+      return args.all ? EXIT.done : EXIT.allSkipped;
     }
     const span = args.days.length === 1 ? args.days[0]! : `${args.days[0]} … ${args.days[args.days.length - 1]} (${args.days.length} days)`;
 
@@ -103,6 +108,8 @@ await runProcess("backfill", async (config, log) => {
       finished = true;
       await close();
       await new Promise<void>((r) => log.flush(() => r()));
+      // On a pipe stdout is asynchronous: exiting at once would cut off thousands of lines.
+      await new Promise<void>((r) => process.stdout.write("", () => r()));
       process.exit(code);
     });
 

@@ -3,16 +3,24 @@ import { addDays } from "../time/window.js";
 import { parseDay } from "../time/calendar.js";
 
 export const MAX_DAYS = 31;
+/** The days a backfill may name: a typo like 9999-12-31 would only fail in the worker. */
+export const FIRST_DAY = "2000-01-01";
+export const LAST_DAY = "2100-12-31";
 
-export const USAGE = `usage: npm run backfill -- (--grant ID ... | --all) (--date YYYY-MM-DD | --from YYYY-MM-DD --to YYYY-MM-DD) [options]
+/** Exit codes of the command (listed in USAGE and the README). */
+export const EXIT = { done: 0, failed: 1, usage: 2, allSkipped: 3, interrupted: 130 } as const;
+
+export const USAGE = `usage: npm run backfill -- (--grant ID ... | --grants-file FILE | --all) (--date YYYY-MM-DD | --from YYYY-MM-DD --to YYYY-MM-DD) [options]
 
 Queues the nightly run of each (grant, local day) again, with the scheduler's job ids and
 the same ledger: reminders already sent are never sent twice; only missing ones go out.
 A day is the grant's local calendar day whose meetings get reminders.
 
   --grant ID        a grant id (repeatable)
+  --grants-file F   grant ids, one a line (blank lines and # comments ignored); - reads
+                    stdin. Combines with --grant; duplicates are dropped
   --all             every valid, enabled grant
-  --date DAY        one local day, YYYY-MM-DD
+  --date DAY        one local day, YYYY-MM-DD, from ${FIRST_DAY} to ${LAST_DAY}
   --from DAY        first day of a range (inclusive); needs --to
   --to DAY          last day of a range (inclusive); at most ${MAX_DAYS} days
   --dry-run         read the calendars and print what would be sent; send and queue nothing
@@ -21,12 +29,17 @@ A day is the grant's local calendar day whose meetings get reminders.
   --timeout-s N     give up waiting after N seconds (default 1800)
   -h, --help        this text
 
-Exit codes: 0 done, 1 a job or a grant failed (or the wait timed out), 2 bad arguments or
-configuration. The worker dyno runs the queued jobs; on Heroku:
-  heroku run -- npm run backfill -- --grant <id> --date 2026-11-22 --wait`;
+Exit codes: 0 done; 1 a job or a grant failed, or the wait timed out; 2 bad arguments,
+configuration or grants file, or an unknown grant; 3 nothing to do: every named grant is
+skipped (needs re-authentication, revoked or disabled); 130 interrupted while waiting (what
+was queued stays queued). The worker dyno runs the queued jobs; on Heroku:
+  heroku run -- npm run backfill -- --grant <id> --date 2026-11-22 --wait
+  heroku run -- npm run backfill -- --grants-file - --date 2026-11-22 < grants.txt`;
 
 export interface BackfillArgs {
   grants: string[];
+  /** `--grants-file`: read by readGrantsFile, its ids then join `grants`. */
+  grantsFile?: string;
   all: boolean;
   days: string[];
   dryRun: boolean;
@@ -38,12 +51,22 @@ export class UsageError extends Error {
   override name = "UsageError";
 }
 
+const GRANT_ID = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,255}$/;
+export const GRANT_ID_RULE = "1-256 letters, digits, '-', '_', '.' or ':'";
+
+/** Nylas grant ids are UUIDs; anything else (spaces, quotes, control characters) is a typo. */
+export function isGrantId(value: string): boolean {
+  return GRANT_ID.test(value);
+}
+
 function day(value: string, flag: string): string {
+  let n: number;
   try {
-    parseDay(value);
+    n = parseDay(value);
   } catch {
     throw new UsageError(`${flag} must be a date YYYY-MM-DD, got "${value.slice(0, 40)}"`);
   }
+  if (n < parseDay(FIRST_DAY) || n > parseDay(LAST_DAY)) throw new UsageError(`${flag} must be a day from ${FIRST_DAY} to ${LAST_DAY}, got "${value}"`);
   return value;
 }
 
@@ -55,6 +78,7 @@ export function parseBackfillArgs(argv: string[]): BackfillArgs | "help" {
       args: argv,
       options: {
         grant: { type: "string", multiple: true },
+        "grants-file": { type: "string" },
         all: { type: "boolean" },
         date: { type: "string" },
         from: { type: "string" },
@@ -73,9 +97,11 @@ export function parseBackfillArgs(argv: string[]): BackfillArgs | "help" {
   if (values.help) return "help";
 
   const grants = [...new Set((values.grant ?? []).map((g) => g.trim()))];
-  if (grants.some((g) => g === "" || g.length > 256 || /\s/.test(g))) throw new UsageError("--grant needs a grant id (no spaces, at most 256 characters)");
-  if (values.all && grants.length > 0) throw new UsageError("use either --grant or --all, not both");
-  if (!values.all && grants.length === 0) throw new UsageError("name the grants: --grant ID (repeatable) or --all");
+  if (grants.some((g) => !isGrantId(g))) throw new UsageError(`--grant needs a grant id (${GRANT_ID_RULE})`);
+  const grantsFile = values["grants-file"];
+  if (grantsFile === "") throw new UsageError("--grants-file needs a file name (or - for stdin)");
+  if (values.all && (grants.length > 0 || grantsFile !== undefined)) throw new UsageError("use either --grant/--grants-file or --all, not both");
+  if (!values.all && grants.length === 0 && grantsFile === undefined) throw new UsageError("name the grants: --grant ID (repeatable), --grants-file FILE or --all");
 
   let days: string[];
   if (values.date !== undefined) {
@@ -100,5 +126,5 @@ export function parseBackfillArgs(argv: string[]): BackfillArgs | "help" {
     if (!/^\d+$/.test(t) || Number(t) < 1 || Number(t) > 86_400) throw new UsageError("--timeout-s must be a whole number of seconds from 1 to 86400");
     timeoutS = Number(t);
   }
-  return { grants, all: values.all === true, days, dryRun: values["dry-run"] === true, wait: values.wait === true, timeoutS };
+  return { grants, ...(grantsFile !== undefined ? { grantsFile } : {}), all: values.all === true, days, dryRun: values["dry-run"] === true, wait: values.wait === true, timeoutS };
 }

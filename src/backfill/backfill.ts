@@ -44,7 +44,10 @@ export class BackfillError extends Error {
 export async function resolveGrants(db: Db, args: Pick<BackfillArgs, "grants" | "all">, out: Output): Promise<BackfillGrant[]> {
   const select = { id: true, email: true, timeZone: true, calendarId: true, status: true, enabled: true } as const;
   if (!args.all) {
-    const found = await db.grant.findMany({ where: { id: { in: args.grants } }, select });
+    // A grants file may name thousands: looked up in pages, far from Postgres' bind limit.
+    const pages = [];
+    for (let i = 0; i < args.grants.length; i += 1000) pages.push(args.grants.slice(i, i + 1000));
+    const found = (await Promise.all(pages.map((ids) => db.grant.findMany({ where: { id: { in: ids } }, select })))).flat();
     const byId = new Map(found.map((g) => [g.id, g]));
     const unknown = args.grants.filter((id) => !byId.has(id));
     if (unknown.length > 0) {

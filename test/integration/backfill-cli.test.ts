@@ -1,4 +1,6 @@
 import { spawn } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { Queue } from "bullmq";
 import { createRedis } from "../../src/queue/redis.js";
 import { dirname, join } from "node:path";
@@ -32,7 +34,12 @@ describe("backfill CLI end to end (child process, sandbox, Postgres, Redis)", ()
   const day = addDays(localDate("UTC", new Date()), -1); // yesterday: a day the scheduler is done with
   let grantId: string;
 
-  const cli = (args: string[], env: Record<string, string> = {}, onStdout?: (text: string, signal: (s: NodeJS.Signals) => void) => void): Promise<CliResult> =>
+  const cli = (
+    args: string[],
+    env: Record<string, string> = {},
+    onStdout?: (text: string, signal: (s: NodeJS.Signals) => void) => void,
+    stdin?: string,
+  ): Promise<CliResult> =>
     new Promise((resolve) => {
       const child = spawn(process.execPath, ["--import", "tsx", join(ROOT, "jobs/backfill.ts"), ...args], {
         cwd: ROOT,
@@ -46,15 +53,16 @@ describe("backfill CLI end to end (child process, sandbox, Postgres, Redis)", ()
           NYLAS_API_URI: sandbox.url,
           ...env,
         },
-        stdio: ["ignore", "pipe", "pipe"],
+        stdio: [stdin === undefined ? "ignore" : "pipe", "pipe", "pipe"],
       });
+      if (stdin !== undefined) child.stdin!.end(stdin);
       let stdout = "";
       let stderr = "";
-      child.stdout.on("data", (c) => {
+      child.stdout!.on("data", (c) => {
         stdout += String(c);
         onStdout?.(stdout, (s) => child.kill(s));
       });
-      child.stderr.on("data", (c) => (stderr += String(c)));
+      child.stderr!.on("data", (c) => (stderr += String(c)));
       child.on("close", (code) => resolve({ code, stdout, stderr }));
     });
 
@@ -97,7 +105,11 @@ describe("backfill CLI end to end (child process, sandbox, Postgres, Redis)", ()
       [["--grant", "g"], /name the days/],
       [["--grant", "g", "--date", "2026-02-30"], /--date must be a date/],
       [["--all", "--from", "2026-01-01", "--to", "2026-03-01"], /at most 31/],
-      [["--all", "--grant", "g", "--date", "2026-01-01"], /either --grant or --all/],
+      [["--all", "--grant", "g", "--date", "2026-01-01"], /either --grant\/--grants-file or --all/],
+      [["--grant", "g", "--date", "9999-12-31"], /--date must be a day from 2000-01-01 to 2100-12-31, got "9999-12-31"/],
+      [["--grant", "g", "--date", "1999-12-31"], /--date must be a day from 2000-01-01/],
+      [["--all", "--from", "2100-12-30", "--to", "2101-01-02"], /--to must be a day from 2000-01-01 to 2100-12-31/],
+      [["--grant", "g g", "--date", "2026-01-01"], /--grant needs a grant id/],
       [["--all", "--date", "2026-01-01", "--bogus"], /Unknown option '--bogus'/],
     ] as [string[], RegExp][]) {
       const r = await cli(args);
@@ -183,6 +195,9 @@ describe("backfill CLI end to end (child process, sandbox, Postgres, Redis)", ()
     // The grant is now needs_reauth: named explicitly it is skipped with a line.
     const skipped = await cli(["--grant", bad, "--date", day]);
     expect(skipped.stdout).toMatch(/skipping .* needs re-authentication/);
+    // Only skipped grants: nothing was queued, which a script can tell from a failed run.
+    expect(skipped.code).toBe(3);
+    expect(skipped.stdout).toMatch(/nothing to backfill: every named grant is skipped/);
   });
 
   it("exits 1 when --wait times out, saying the jobs stay queued", async () => {
@@ -211,10 +226,79 @@ describe("backfill CLI end to end (child process, sandbox, Postgres, Redis)", ()
     }
   });
 
+  describe("--grants-file", () => {
+    const dir = mkdtempSync(join(tmpdir(), "grants-file-"));
+    const file = (name: string, text: string) => {
+      const path = join(dir, name);
+      writeFileSync(path, text);
+      return path;
+    };
+    const many: string[] = [];
+
+    beforeAll(async () => {
+      // 3,000 ids: a command line of --grant flags this long fails with E2BIG before node starts.
+      for (let i = 0; i < 3000; i++) many.push(`${uniqueId("bulk")}-${i}`);
+      grants.push(...many);
+      await db.grant.createMany({ data: many.map((id) => ({ id, email: `${id}@example.com`, provider: "google", timeZone: "UTC" })) });
+    });
+
+    it("queues 3,000 grants from a file with comments, blank lines and duplicates", async () => {
+      const text = ["# grants to redo after the outage", "", ...many.map((id, i) => (i % 500 === 0 ? `  ${id}  # re-connected\r` : id)), many[0], ""].join("\n");
+      const path = file("many.txt", text);
+      // A queue no worker serves: the jobs stay there to be counted.
+      const idle = uniquePrefix("b-file");
+      const redis = createRedis(config.REDIS_URL);
+      const queue = new Queue(RUNS_QUEUE, { connection: redis, prefix: idle });
+      try {
+        const r = await cli(["--grants-file", path, "--date", day], { QUEUE_PREFIX: idle });
+        expect(r.code, r.stdout + r.stderr).toBe(0);
+        expect(r.stdout).toMatch(/queued 3000 job\(s\) for 3000 grant\(s\)/);
+        expect(await queue.getJobCountByTypes("waiting")).toBe(3000);
+        expect(await queue.getJobState(runJobId(many[2999]!, day))).toBe("waiting");
+      } finally {
+        await queue.obliterate({ force: true }).catch(() => {});
+        await queue.close();
+        await redis.quit();
+      }
+    });
+
+    it("reads stdin with -, and exits 3 when every named grant is skipped", async () => {
+      await db.grant.updateMany({ where: { id: { in: many } }, data: { enabled: false } });
+      const r = await cli(["--grants-file", "-", "--date", day], {}, undefined, many.join("\n"));
+      expect(r.code, r.stderr).toBe(3);
+      expect(r.stdout.match(/^skipping .*: disabled$/gm)).toHaveLength(3000);
+      expect(r.stdout).toMatch(/nothing to backfill: every named grant is skipped/);
+    });
+
+    it("combines with --grant; an unknown id in the file is exit 2 like --grant", async () => {
+      const r = await cli(["--grants-file", "-", "--grant", grantId, "--date", day, "--dry-run"], {}, undefined, `${grantId}\nno-such-grant-in-file\n`);
+      expect(r.code).toBe(2);
+      expect(r.stdout).toMatch(/unknown grant: no-such-grant-in-file/);
+    });
+
+    it.each([
+      ["a bad line, named by its number", () => file("bad.txt", "g-1\n\n# fine\ng 2\n"), /--grants-file .*bad\.txt line 4: "g 2" is not a grant id/],
+      ["a control character", () => file("ctl.txt", "g-1\ng-\u001b[2J\n"), /line 2: "g-\\u001b\[2J" is not a grant id/],
+      ["a line too long to be an id", () => file("long.txt", `g-1\n${"x".repeat(5000)}`), /line 2: longer than 1024 characters/],
+      ["a file with no id", () => file("empty.txt", "# nothing yet\n\n"), /names no grant/],
+      ["a missing file", () => join(dir, "missing.txt"), /cannot read --grants-file .*missing\.txt: no such file/],
+      ["a directory", () => dir, /cannot read --grants-file .*: it is a directory/],
+    ])("refuses %s with one line and exit 2", async (_name, path, message) => {
+      const r = await cli(["--grants-file", path(), "--date", day]);
+      expect(r.code, r.stdout + r.stderr).toBe(2);
+      expect(r.stdout).toBe("");
+      expect(r.stderr.trim().split("\n")).toHaveLength(1);
+      expect(r.stderr).toMatch(message);
+    });
+  });
+
   it("parses ranges inclusively", () => {
     expect(parseBackfillArgs(["--all", "--from", "2026-02-27", "--to", "2026-03-02"])).toMatchObject({ all: true, days: ["2026-02-27", "2026-02-28", "2026-03-01", "2026-03-02"] });
     expect(parseBackfillArgs(["--grant", "a", "--grant", "b", "--grant", "a", "--date", "2026-01-01"])).toMatchObject({ grants: ["a", "b"] });
     expect(() => parseBackfillArgs(["--all", "--from", "2026-03-02", "--to", "2026-03-01"])).toThrow(UsageError);
     expect(() => parseBackfillArgs(["--all", "--date", "2026-03-02", "--dry-run", "--wait"])).toThrow(/--wait/);
+    expect(parseBackfillArgs(["--grants-file", "-", "--grant", "a", "--date", "2000-01-01"])).toMatchObject({ grants: ["a"], grantsFile: "-", days: ["2000-01-01"] });
+    expect(parseBackfillArgs(["--all", "--date", "2100-12-31"])).toMatchObject({ days: ["2100-12-31"] });
+    expect(() => parseBackfillArgs(["--grants-file", "", "--date", "2026-01-01"])).toThrow(/--grants-file needs a file name/);
   });
 });
