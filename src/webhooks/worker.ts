@@ -1,3 +1,4 @@
+import { BULLMQ_WORKER_METRICS } from "../metrics/bullmq.js";
 import { UnrecoverableError, Worker } from "bullmq";
 import type { Redis } from "ioredis";
 import type { Config } from "../config/env.js";
@@ -41,7 +42,7 @@ export function startWebhooksWorker(
       const { db, nylas, runsQueue, now } = deps;
       return processWebhook({ db, nylas, runsQueue, log: wlog.child({ jobId: job.id }), settings, now }, n);
     },
-    { connection: deps.connection, prefix: config.QUEUE_PREFIX, concurrency: 4 },
+    { connection: deps.connection, prefix: config.QUEUE_PREFIX, concurrency: 4, metrics: BULLMQ_WORKER_METRICS },
     wlog,
   );
   worker.on("failed", (job, err) => {
