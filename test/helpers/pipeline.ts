@@ -92,15 +92,20 @@ export async function startPipeline(opts: { sandbox?: SandboxOptions; env?: Reco
       return compareDeliveries(expected, observed);
     },
     async close() {
-      for (const app of apps) await app.close(2000);
-      await queue.obliterate({ force: true }).catch(() => {});
-      await queue.close();
-      // Rate-limit keys of this prefix.
-      const keys = await redis.keys(`${config.QUEUE_PREFIX}:*`);
-      if (keys.length) await redis.del(...keys);
-      await redis.quit();
-      await deleteGrants(db, sandbox.grantIds());
-      await sandbox.close();
+      // The grants go whatever else fails: a tick reads every grant of the shared database,
+      // so one left behind would be scanned (and enqueued) by the next file's ticks.
+      try {
+        for (const app of apps) await app.close(2000);
+        await queue.obliterate({ force: true }).catch(() => {});
+        await queue.close();
+        // Rate-limit keys of this prefix.
+        const keys = await redis.keys(`${config.QUEUE_PREFIX}:*`);
+        if (keys.length) await redis.del(...keys);
+        await redis.quit();
+      } finally {
+        await deleteGrants(db, sandbox.grantIds());
+        await sandbox.close();
+      }
     },
   };
 }
