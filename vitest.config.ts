@@ -5,8 +5,8 @@ import { defineConfig } from "vitest/config";
 // unique grant ids and queue prefixes.
 export default defineConfig({
   test: {
-    include: ["test/**/*.test.ts"],
-    globalSetup: ["test/helpers/global-setup.ts"],
+    include: ["test/**/*.test.ts", "packages/*/test/**/*.test.ts"],
+    globalSetup: ["test/support/global-setup.ts"],
     fileParallelism: false,
     testTimeout: 30_000,
     hookTimeout: 60_000,

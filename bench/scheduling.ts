@@ -5,11 +5,11 @@
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { TickResult } from "../src/scheduler/tick.js";
-import { ADD_CHUNK, ADDS_IN_FLIGHT } from "../src/scheduler/tick.js";
+import type { TickResult } from "../src/runs/scheduler.js";
+import { ADD_CHUNK, ADDS_IN_FLIGHT } from "../src/runs/scheduler.js";
 import { createPrisma } from "../src/db/client.js";
-import { createRedis } from "../src/queue/redis.js";
-import { freshDatabase } from "../test/harness/database.js";
+import { createRedis } from "../src/redis/connection.js";
+import { freshDatabase } from "../harness/database.js";
 import { deletePrefix, insertGrants, REDIS_URL, redisUsedMemory, type GrantRow } from "./lib/infra.js";
 import { ROOT, runChild } from "./lib/proc.js";
 import type { Reporter } from "./lib/report.js";

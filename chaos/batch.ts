@@ -8,28 +8,28 @@ import { randomBytes } from "node:crypto";
 import { createWriteStream, readdirSync, readFileSync, type WriteStream } from "node:fs";
 import { join } from "node:path";
 import type { Redis } from "ioredis";
-import { loadConfig } from "../src/config/env.js";
+import { loadConfig } from "../src/config.js";
 import { createPrisma, type Db } from "../src/db/client.js";
 import { syncGrants, type SyncResult } from "../src/grants/sync.js";
 import { createLogger, type Logger } from "../src/log/logger.js";
 import { NylasApi } from "../src/nylas/client.js";
-import { queueCounts, pendingOf, type QueueCounts } from "../src/queue/idle.js";
-import { createRunsQueue, type RunsQueue } from "../src/queue/queues.js";
-import { createRedis } from "../src/queue/redis.js";
-import { startSandbox, type Sandbox } from "../src/sandbox/index.js";
-import { schedulerTick, type TickResult } from "../src/scheduler/tick.js";
-import { compareDeliveries, observedMessage, type DeliveryReport } from "../src/verify/deliveries.js";
-import { databaseUrl } from "../test/harness/database.js";
+import { queueCounts, pendingOf, type QueueCounts } from "../src/redis/idle.js";
+import { createRunsQueue, type RunsQueue } from "../src/runs/queue.js";
+import { createRedis } from "../src/redis/connection.js";
+import { startSandbox, type Sandbox } from "../packages/nylas-sandbox/src/index.js";
+import { schedulerTick, type TickResult } from "../src/runs/scheduler.js";
+import { compareDeliveries, observedMessage, type DeliveryReport } from "../harness/deliveries.js";
+import { databaseUrl } from "../harness/database.js";
 import { dropDatabase, ensureDatabase, migrate } from "../src/db/migrate.js";
-import { WorkerFleet } from "../test/harness/fleet.js";
-import { TcpProxy } from "../test/harness/tcp-proxy.js";
+import { WorkerFleet } from "../harness/fleet.js";
+import { TcpProxy } from "../harness/tcp-proxy.js";
 
 export interface ChaosSettings {
   grants: number;
   seed: number;
   /** Private Redis (never the shared one). */
   redisUrl: string;
-  /** Postgres server for the batch databases (a private cluster: see test/harness/postgres-server.ts). */
+  /** Postgres server for the batch databases (a private cluster: see harness/postgres-server.ts). */
   pgServerUrl: string;
   workers: number;
   concurrency: number;

@@ -8,8 +8,8 @@ import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { addDays, localDate, startOfLocalDay, type Sandbox } from "../src/sandbox/index.js";
-import type { EventRecord, WireEvent } from "../src/sandbox/types.js";
+import { addDays, localDate, startOfLocalDay, type Sandbox } from "../packages/nylas-sandbox/src/index.js";
+import type { EventRecord, WireEvent } from "../packages/nylas-sandbox/src/types.js";
 import type { Batch, ChaosSettings } from "./batch.js";
 
 const ROOT = join(fileURLToPath(new URL(".", import.meta.url)), "..");
@@ -227,8 +227,8 @@ function cases(settings: ChaosSettings): ProcCase[] {
     worker("NYLAS_API_KEY unset", { NYLAS_API_KEY: undefined }, /NYLAS_API_KEY is required/),
     worker("LOG_LEVEL=loud, QUEUE_PREFIX=a:b", { LOG_LEVEL: "loud", QUEUE_PREFIX: "a:b" }, /LOG_LEVEL must be one of .*; QUEUE_PREFIX must be letters/),
     { label: "npm run demo -- --grants abc", cmd: ["npm", "run", "--silent", "demo", "--", "--grants", "abc"], env: {}, expect: /^demo: --grants must be a whole number/, linePrefix: "demo:" },
-    { label: "demo --grants 0", cmd: ["node", "--import", "tsx", "jobs/demo.ts", "--grants", "0"], env: {}, expect: /^demo: --grants must be a whole number/, linePrefix: "demo:" },
-    { label: "demo --frobnicate", cmd: ["node", "--import", "tsx", "jobs/demo.ts", "--frobnicate"], env: {}, expect: /^demo: Unknown option '--frobnicate'/, linePrefix: "demo:" },
+    { label: "demo --grants 0", cmd: ["node", "--import", "tsx", "demo/main.ts", "--grants", "0"], env: {}, expect: /^demo: --grants must be a whole number/, linePrefix: "demo:" },
+    { label: "demo --frobnicate", cmd: ["node", "--import", "tsx", "demo/main.ts", "--frobnicate"], env: {}, expect: /^demo: Unknown option '--frobnicate'/, linePrefix: "demo:" },
     { label: "chaos --grants abc", cmd: ["node", "--import", "tsx", "chaos/run.ts", "--grants", "abc"], env: {}, expect: /^chaos: --grants must be a whole number/ },
   ];
 }

@@ -4,11 +4,11 @@ import { mkdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { PrivatePostgres } from "../test/harness/postgres-server.js";
-import { PrivateRedis } from "../test/harness/redis-server.js";
+import { PrivatePostgres } from "../harness/postgres-server.js";
+import { PrivateRedis } from "../harness/redis-server.js";
 import { killAllWorkers, type ChaosSettings, type ScenarioResult } from "./batch.js";
 import { SCENARIOS } from "./scenarios.js";
-import { mulberry32 } from "../src/sandbox/seed.js";
+import { mulberry32 } from "../packages/nylas-sandbox/src/seed.js";
 
 const usage = `usage: npm run chaos -- [--grants N] [--only name[,name]] [--seed N] [--workers N] [--kills N] [--outage-s N] [--timeout-s N]
   scenarios: ${SCENARIOS.map((s) => s.name).join(", ")}`;

@@ -4,7 +4,7 @@
  * checks that its damage happened, so none can pass without it.
  */
 import { markGrantValid } from "../src/grants/status.js";
-import { PrivateRedis } from "../test/harness/redis-server.js";
+import { PrivateRedis } from "../harness/redis-server.js";
 import { Batch, sleep, type ChaosSettings, type CheckOptions, type ScenarioResult } from "./batch.js";
 import { hostileBeforeSync, hostileCheck, hostileInputs, hostileZones } from "./hostile.js";
 

@@ -1,13 +1,13 @@
 // `npm run backfill -- --help` — queue the nightly runs of past or missed days again (one-off dyno).
-import { runProcess } from "../src/app/process.js";
+import { runProcess } from "../src/process.js";
 import { EXIT, parseBackfillArgs, UsageError, USAGE, type BackfillArgs } from "../src/backfill/args.js";
 import { readGrantsFile } from "../src/backfill/grants-file.js";
 import { BackfillError, dryRun, enqueueBackfill, isFailure, resolveGrants, table, waitForRuns, type Output } from "../src/backfill/backfill.js";
-import { requireSettings, redisTls } from "../src/config/env.js";
+import { requireSettings, redisTls } from "../src/config.js";
 import { createPrisma, type Db } from "../src/db/client.js";
 import { NylasApi } from "../src/nylas/client.js";
-import { createRunsQueue } from "../src/queue/queues.js";
-import { createRedis } from "../src/queue/redis.js";
+import { createRunsQueue } from "../src/runs/queue.js";
+import { createRedis } from "../src/redis/connection.js";
 
 let args: BackfillArgs;
 try {

@@ -1,6 +1,6 @@
 // `npm run grants:sync` — upserts every grant of the Nylas application into Postgres.
-import { requireSettings } from "../src/config/env.js";
-import { runProcess } from "../src/app/process.js";
+import { requireSettings } from "../src/config.js";
+import { runProcess } from "../src/process.js";
 import { createPrisma } from "../src/db/client.js";
 import { syncGrants } from "../src/grants/sync.js";
 import { NylasApi } from "../src/nylas/client.js";

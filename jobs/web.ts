@@ -1,6 +1,6 @@
 // Procfile `web:` — Bull Board, /healthz, Nylas webhooks and the hosted-OAuth connect flow.
-import { runProcess } from "../src/app/process.js";
-import { requireSettings } from "../src/config/env.js";
+import { runProcess } from "../src/process.js";
+import { requireSettings } from "../src/config.js";
 import { createPrisma } from "../src/db/client.js";
 import { checkWebConfig, startWebApp } from "../src/web/app.js";
 

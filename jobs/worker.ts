@@ -1,7 +1,7 @@
 // Procfile `worker:` — BullMQ workers for the nightly runs, plus the scheduler tick.
-import { startWorkerApp } from "../src/app/worker-app.js";
-import { runProcess } from "../src/app/process.js";
-import { requireSettings } from "../src/config/env.js";
+import { startWorkerApp } from "../src/worker.js";
+import { runProcess } from "../src/process.js";
+import { requireSettings } from "../src/config.js";
 import { createPrisma } from "../src/db/client.js";
 
 await runProcess("worker", async (config, log) => {

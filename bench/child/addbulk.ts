@@ -7,9 +7,9 @@
  * Prints one line `RESULT {json}`.
  */
 import { Queue } from "bullmq";
-import { createRunsQueue } from "../../src/queue/queues.js";
-import { createRedis } from "../../src/queue/redis.js";
-import { RUN_JOB_NAME, runJobId } from "../../src/runs/run-job.js";
+import { createRunsQueue } from "../../src/runs/queue.js";
+import { createRedis } from "../../src/redis/connection.js";
+import { RUN_JOB_NAME, runJobId } from "../../src/runs/job.js";
 import { peakRssMb } from "../lib/proc.js";
 
 const n = Number(process.env.BENCH_JOBS);
@@ -18,7 +18,7 @@ const tickShape = process.env.BENCH_SHAPE === "tick";
 const day = process.env.BENCH_DAY ?? "2026-01-01";
 const redis = createRedis(process.env.REDIS_URL ?? "redis://127.0.0.1:6379", { connectionName: "nr-bench-addbulk" });
 const prefix = process.env.QUEUE_PREFIX!;
-const bare = tickShape ? undefined : new Queue("reminders", { connection: redis, prefix });
+const bare = tickShape ? undefined : new Queue("runs", { connection: redis, prefix });
 const runs = tickShape ? createRunsQueue(redis, { prefix, attempts: 8 }) : undefined;
 const queue = (bare ?? runs)!;
 await queue.waitUntilReady();

@@ -5,10 +5,10 @@
  */
 import { Worker } from "bullmq";
 import pLimit from "p-limit";
-import { loadConfig } from "../../src/config/env.js";
+import { loadConfig } from "../../src/config.js";
 import { NylasApi } from "../../src/nylas/client.js";
-import { createRedis } from "../../src/queue/redis.js";
-import { RUNS_QUEUE } from "../../src/runs/run-job.js";
+import { createRedis } from "../../src/redis/connection.js";
+import { RUNS_QUEUE } from "../../src/runs/job.js";
 import { maybeProfile } from "../lib/profile.js";
 
 export interface BareJob {

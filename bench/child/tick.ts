@@ -6,9 +6,9 @@
 import { getHeapStatistics } from "node:v8";
 import { createPrisma } from "../../src/db/client.js";
 import { createLogger } from "../../src/log/logger.js";
-import { createRunsQueue } from "../../src/queue/queues.js";
-import { createRedis } from "../../src/queue/redis.js";
-import { schedulerTick } from "../../src/scheduler/tick.js";
+import { createRunsQueue } from "../../src/runs/queue.js";
+import { createRedis } from "../../src/redis/connection.js";
+import { schedulerTick } from "../../src/runs/scheduler.js";
 import { peakRssMb } from "../lib/proc.js";
 
 const env = process.env;

@@ -3,9 +3,9 @@
  * repeating scheduler tick, so the bench decides when the batch is enqueued and no tick
  * runs in the middle of the measured batch. Same config, same Prisma pool sizing.
  */
-import { startWorkerApp } from "../../src/app/worker-app.js";
-import { runProcess } from "../../src/app/process.js";
-import { requireSettings } from "../../src/config/env.js";
+import { startWorkerApp } from "../../src/worker.js";
+import { runProcess } from "../../src/process.js";
+import { requireSettings } from "../../src/config.js";
 import { createPrisma } from "../../src/db/client.js";
 import { maybeProfile } from "../lib/profile.js";
 

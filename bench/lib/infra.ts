@@ -1,7 +1,7 @@
 import type { Redis } from "ioredis";
 import type { Queue } from "bullmq";
 import type { Db } from "../../src/db/client.js";
-import { pendingOf, queueCounts, type QueueCounts } from "../../src/queue/idle.js";
+import { pendingOf, queueCounts, type QueueCounts } from "../../src/redis/idle.js";
 
 export const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 

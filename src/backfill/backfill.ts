@@ -2,14 +2,14 @@ import type { Event } from "nylas";
 import type { Db } from "../db/client.js";
 import type { NylasApi } from "../nylas/client.js";
 import { classifyError, describeFailure } from "../nylas/errors.js";
-import type { RunsQueue } from "../queue/queues.js";
+import type { RunsQueue } from "../runs/queue.js";
 import { selectMeetings } from "../reminders/select.js";
 import { composeReminder } from "../reminders/template.js";
-import { runJobId } from "../runs/run-job.js";
+import { runJobId } from "../runs/job.js";
 import { clockNow } from "../time/clock.js";
 import { formatLocal, localDayWindow } from "../time/window.js";
 import type { BackfillArgs } from "./args.js";
-import { requeueDays } from "./requeue.js";
+import { requeueDays } from "../runs/requeue.js";
 
 export interface BackfillGrant {
   id: string;

@@ -3,7 +3,7 @@ import type { Db } from "../db/client.js";
 import type { Logger } from "../log/logger.js";
 import type { GrantInfo, NylasApi } from "../nylas/client.js";
 import { classifyError, describeFailure } from "../nylas/errors.js";
-import { isIanaZone } from "../config/env.js";
+import { isIanaZone } from "../config.js";
 
 export interface SyncSettings {
   defaultTimeZone: string;

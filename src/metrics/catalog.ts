@@ -14,7 +14,7 @@ export const METRIC_PREFIX = "nightly_";
 
 export const NYLAS_CALLS = ["events", "send", "sent_folder", "grant", "grants", "calendar"] as const satisfies
   readonly NylasCall[];
-export const QUEUE_NAMES = ["reminders", "scheduler", "webhooks"] as const;
+export const QUEUE_NAMES = ["runs", "scheduler", "webhooks"] as const;
 
 export const LABEL_VALUES = {
   /** Who answered 429: Nylas' own limiter or the mail/calendar provider behind it. */

@@ -1,10 +1,10 @@
 import type { FastifyInstance } from "fastify";
-import { requireSettings, type Config, redisTls } from "../config/env.js";
+import { requireSettings, type Config, redisTls } from "../config.js";
 import type { Db } from "../db/client.js";
 import type { Logger } from "../log/logger.js";
 import { NylasApi } from "../nylas/client.js";
-import { createRunsQueue, createTickQueue } from "../queue/queues.js";
-import { createRedis } from "../queue/redis.js";
+import { createRunsQueue, createTickQueue } from "../runs/queue.js";
+import { createRedis } from "../redis/connection.js";
 import { createWebhooksQueue } from "../webhooks/queue.js";
 import { randomBytes } from "node:crypto";
 import { buildWebServer } from "./server.js";

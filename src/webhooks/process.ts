@@ -1,10 +1,10 @@
 import type { Db } from "../db/client.js";
-import { enqueueUndoneDay } from "../backfill/requeue.js";
+import { enqueueUndoneDay } from "../runs/requeue.js";
 import { markGrantNeedsReauth, markGrantRevoked, markGrantValid } from "../grants/status.js";
 import { upsertOne, type SyncSettings } from "../grants/sync.js";
 import type { Logger } from "../log/logger.js";
 import type { GrantInfo, NylasApi } from "../nylas/client.js";
-import type { RunsQueue } from "../queue/queues.js";
+import type { RunsQueue } from "../runs/queue.js";
 import { clockNow } from "../time/clock.js";
 import type { GrantNotification } from "./notification.js";
 import type { WebhookResult } from "./queue.js";

@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import type { Queue } from "bullmq";
 import type { Redis } from "ioredis";
 import type { Logger } from "../log/logger.js";
-import { createQueue } from "../queue/factory.js";
+import { createQueue } from "../redis/queue-factory.js";
 import { macNotification } from "./job-mac.js";
 import type { GrantNotification } from "./notification.js";
 

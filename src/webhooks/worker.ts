@@ -1,12 +1,12 @@
 import { BULLMQ_WORKER_METRICS } from "../metrics/bullmq.js";
 import { UnrecoverableError, Worker } from "bullmq";
 import type { Redis } from "ioredis";
-import type { Config } from "../config/env.js";
+import type { Config } from "../config.js";
 import type { Db } from "../db/client.js";
 import type { Logger } from "../log/logger.js";
 import type { NylasApi } from "../nylas/client.js";
-import { createWorker } from "../queue/factory.js";
-import type { RunsQueue } from "../queue/queues.js";
+import { createWorker } from "../redis/queue-factory.js";
+import type { RunsQueue } from "../runs/queue.js";
 import { verifiedNotification, webhookJobKey } from "./job-mac.js";
 import { processWebhook } from "./process.js";
 import { WEBHOOKS_QUEUE, type WebhookJobData, type WebhookResult } from "./queue.js";

@@ -10,9 +10,9 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ChaosSettings } from "../../chaos/batch.js";
 import { SCENARIOS } from "../../chaos/scenarios.js";
-import { mulberry32 } from "../../src/sandbox/seed.js";
-import { PrivatePostgres } from "../harness/postgres-server.js";
-import { PrivateRedis } from "../harness/redis-server.js";
+import { mulberry32 } from "../../packages/nylas-sandbox/src/seed.js";
+import { PrivatePostgres } from "../../harness/postgres-server.js";
+import { PrivateRedis } from "../../harness/redis-server.js";
 
 const logDir = join(tmpdir(), `nr-chaos-ci-${process.pid}-${Date.now()}`);
 mkdirSync(logDir, { recursive: true });

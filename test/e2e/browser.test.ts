@@ -1,18 +1,18 @@
 import { createServer } from "node:net";
 import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startWorkerApp, type WorkerApp } from "../../src/app/worker-app.js";
-import { requeueDays } from "../../src/backfill/requeue.js";
-import type { Config } from "../../src/config/env.js";
+import { startWorkerApp, type WorkerApp } from "../../src/worker.js";
+import { requeueDays } from "../../src/runs/requeue.js";
+import type { Config } from "../../src/config.js";
 import type { Db } from "../../src/db/client.js";
 import { createLogger } from "../../src/log/logger.js";
-import { waitForIdle } from "../../src/queue/idle.js";
-import { createRedis } from "../../src/queue/redis.js";
-import { runJobId } from "../../src/runs/run-job.js";
-import { startSandbox, type Sandbox } from "../../src/sandbox/index.js";
+import { waitForIdle } from "../../src/redis/idle.js";
+import { createRedis } from "../../src/redis/connection.js";
+import { runJobId } from "../../src/runs/job.js";
+import { startSandbox, type Sandbox } from "../../packages/nylas-sandbox/src/index.js";
 import { addDays, localDate } from "../../src/time/window.js";
 import { startWebApp, type WebApp } from "../../src/web/app.js";
-import { deleteGrants, testPrisma, uniqueId } from "../helpers/db.js";
+import { deleteGrants, testPrisma, uniqueId } from "../support/db.js";
 import { BOARD_PASSWORD, BOARD_USER, chromiumVersion, launchChromium, testConfig, uniquePrefix } from "./support.js";
 
 function freePort(): Promise<number> {
@@ -70,7 +70,7 @@ describe(`in headless Chromium (${chromiumVersion() || "chromium missing"})`, ()
     await sandbox?.close();
   });
 
-  it("an operator logs in to Bull Board and sees the reminders queue with a completed job", async () => {
+  it("an operator logs in to Bull Board and sees the runs queue with a completed job", async () => {
     // One real nightly run, processed by the worker.
     const email = `${uniqueId("board")}@example.com`.toLowerCase();
     const grantId = sandbox.addGrant({ email, timezone: "UTC" }).id;
@@ -111,7 +111,7 @@ describe(`in headless Chromium (${chromiumVersion() || "chromium missing"})`, ()
       const res = await page.goto(`${base}/admin/queues`);
       expect(res?.status()).toBe(200);
       // The overview lists every queue of the project.
-      for (const name of ["reminders", "scheduler", "webhooks"]) await expect(page.getByText(name, { exact: true }).first().waitFor({ timeout: 15_000 })).resolves.toBeUndefined();
+      for (const name of ["runs", "scheduler", "webhooks"]) await expect(page.getByText(name, { exact: true }).first().waitFor({ timeout: 15_000 })).resolves.toBeUndefined();
       await page.goto(`${base}/admin/queues/queue/reminders?status=completed`);
       await page.getByText(jobId).first().waitFor({ timeout: 15_000 });
       const text = await page.textContent("body");

@@ -15,7 +15,7 @@ import {
   readMigrations,
   scriptMatchesChecksum,
 } from "../../src/db/migrate.js";
-import { testDatabaseUrl, uniqueId } from "../helpers/db.js";
+import { testDatabaseUrl, uniqueId } from "../support/db.js";
 
 // The offline migrator against scratch databases of its own (advisory locks are per database,
 // so these tests never block the shared test database).

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Prisma, type Db } from "../../src/db/client.js";
-import { closeTestPrisma, deleteGrants, testPrisma, uniqueId } from "../helpers/db.js";
+import { closeTestPrisma, deleteGrants, testPrisma, uniqueId } from "../support/db.js";
 
 // Every model and every field through the generated client, against the migrated database.
 

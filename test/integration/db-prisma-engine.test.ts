@@ -7,7 +7,7 @@ import { PrismaPg } from "@prisma/adapter-pg";
 import { bindMigrationAwareSqlAdapterFactory, type SqlDriverAdapter, type SqlMigrationAwareDriverAdapterFactory } from "@prisma/driver-adapter-utils";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEFAULT_MIGRATIONS_DIR, MigrationError, dropDatabase, ensureDatabase, migrate, readMigrations } from "../../src/db/migrate.js";
-import { testDatabaseUrl, uniqueId } from "../helpers/db.js";
+import { testDatabaseUrl, uniqueId } from "../support/db.js";
 
 // Cross-checks against Prisma's OWN schema engine — the WebAssembly build published as
 // @prisma/schema-engine-wasm (dev dependency), driven through @prisma/adapter-pg — so that no

@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { testDatabaseUrl } from "../helpers/db.js";
+import { testDatabaseUrl } from "../support/db.js";
 
 // Drift guard: the hand-written migration SQL must describe exactly what schema.prisma says.
 // The schema is parsed here (a small parser for the subset this project uses) and every model,

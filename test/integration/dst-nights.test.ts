@@ -5,15 +5,15 @@ import { beforeAll, describe, expect, it, vi } from "vitest";
 import { syncGrants } from "../../src/grants/sync.js";
 import { createLogger } from "../../src/log/logger.js";
 import { NylasApi } from "../../src/nylas/client.js";
-import { waitForIdle } from "../../src/queue/idle.js";
-import { createRunsQueue } from "../../src/queue/queues.js";
-import { createRedis } from "../../src/queue/redis.js";
-import { startSandbox } from "../../src/sandbox/index.js";
+import { waitForIdle } from "../../src/redis/idle.js";
+import { createRunsQueue } from "../../src/runs/queue.js";
+import { createRedis } from "../../src/redis/connection.js";
+import { startSandbox } from "../../packages/nylas-sandbox/src/index.js";
 // The sandbox's own zone code (Intl only), independent of the worker's src/time/window.ts.
-import { addDays, localParts } from "../../src/sandbox/tz.js";
+import { addDays, localParts } from "../../packages/nylas-sandbox/src/tz.js";
 import { clockFrom } from "../../src/time/clock.js";
-import { WorkerFleet } from "../harness/fleet.js";
-import { deleteGrants, testDatabaseUrl, testPrisma, uniqueId } from "../helpers/db.js";
+import { WorkerFleet } from "../../harness/fleet.js";
+import { deleteGrants, testDatabaseUrl, testPrisma, uniqueId } from "../support/db.js";
 
 /**
  * DST nights end to end, whatever day the suite runs on: real worker processes

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Redis } from "ioredis";
 import { performance } from "node:perf_hooks";
-import { createRedis } from "../../src/queue/redis.js";
-import { backoffWithJitter, GrantLimiter, type Budget, type LimiterSettings } from "../../src/ratelimit/grant-limiter.js";
-import { uniqueId } from "../helpers/db.js";
+import { createRedis } from "../../src/redis/connection.js";
+import { backoffWithJitter, GrantLimiter, type Budget, type LimiterSettings } from "../../src/nylas/grant-limiter.js";
+import { uniqueId } from "../support/db.js";
 
 const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

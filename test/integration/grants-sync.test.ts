@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { syncGrants } from "../../src/grants/sync.js";
-import { startPipeline, type Pipeline } from "../helpers/pipeline.js";
+import { startPipeline, type Pipeline } from "../support/pipeline.js";
 
 describe("grants sync", () => {
   let p: Pipeline;

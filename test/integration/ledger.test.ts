@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { closePrisma, createPrisma, type Db } from "../../src/db/client.js";
 import { Ledger, type ClaimInput } from "../../src/reminders/ledger.js";
-import { deleteGrants, testPrisma, uniqueId } from "../helpers/db.js";
+import { deleteGrants, testPrisma, uniqueId } from "../support/db.js";
 
 describe("reminders ledger (real Postgres)", () => {
   let db: Db;

@@ -1,15 +1,15 @@
 import type { FastifyInstance } from "fastify";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
-import { startWorkerApp, type WorkerApp } from "../../src/app/worker-app.js";
+import { startWorkerApp, type WorkerApp } from "../../src/worker.js";
 import { closePrisma, createPrisma } from "../../src/db/client.js";
 import { NylasApi } from "../../src/nylas/client.js";
-import { waitForIdle } from "../../src/queue/idle.js";
-import { createRunsQueue, createTickQueue } from "../../src/queue/queues.js";
-import { createRedis } from "../../src/queue/redis.js";
-import { schedulerTick } from "../../src/scheduler/tick.js";
+import { waitForIdle } from "../../src/redis/idle.js";
+import { createRunsQueue, createTickQueue } from "../../src/runs/queue.js";
+import { createRedis } from "../../src/redis/connection.js";
+import { schedulerTick } from "../../src/runs/scheduler.js";
 import { buildWebServer, type WebDeps } from "../../src/web/server.js";
 import { createWebhooksQueue } from "../../src/webhooks/queue.js";
-import { startPipeline, type Pipeline } from "../helpers/pipeline.js";
+import { startPipeline, type Pipeline } from "../support/pipeline.js";
 
 // /metrics over real HTTP, against what the real worker did with the sandbox, Redis and Postgres.
 
@@ -126,14 +126,14 @@ describe("GET /metrics after a nightly batch", () => {
 
   it("shows queued jobs waiting, then the batch the real worker ran", async () => {
     const grants = await validGrants(p);
-    const reminders = { queue: "reminders", outcome: "completed" };
+    const reminders = { queue: "runs", outcome: "completed" };
     // Queued with no worker running: the gauges see them wait, and their wait grows.
     await schedulerTick(p.db, p.queue, p.log, { now, pageSize: 100, ignoreSendHour: true });
     const queued = await web.scrape();
-    expect(queued.get("nightly_queue_jobs", { queue: "reminders", state: "waiting" })).toBe(grants.length);
+    expect(queued.get("nightly_queue_jobs", { queue: "runs", state: "waiting" })).toBe(grants.length);
     expect(queued.get("nightly_runs", { day: "next", status: "queued" })).toBeGreaterThanOrEqual(grants.length);
     expect(queued.has("nightly_scheduler_last_tick_timestamp_seconds")).toBe(false);
-    const age = (m: Metrics) => m.get("nightly_queue_oldest_waiting_seconds", { queue: "reminders" });
+    const age = (m: Metrics) => m.get("nightly_queue_oldest_waiting_seconds", { queue: "runs" });
     const firstAge = age(queued);
     await vi.waitFor(async () => expect(age(await web.scrape())).toBeGreaterThan(firstAge), WAIT);
 
@@ -157,8 +157,8 @@ describe("GET /metrics after a nightly batch", () => {
     expect(m.get("nightly_job_duration_seconds_sum", reminders)).toBeGreaterThan(0);
     expect(m.get("nightly_scheduler_seconds_since_last_tick")).toBeGreaterThanOrEqual(0);
     expect(m.has("nightly_scheduler_last_tick_duration_seconds")).toBe(true);
-    expect(m.get("nightly_queue_jobs", { queue: "reminders", state: "waiting" })).toBe(0);
-    expect(m.get("nightly_queue_jobs", { queue: "reminders", state: "active" })).toBe(0);
+    expect(m.get("nightly_queue_jobs", { queue: "runs", state: "waiting" })).toBe(0);
+    expect(m.get("nightly_queue_jobs", { queue: "runs", state: "active" })).toBe(0);
     expect(age(m)).toBe(0);
     expect(m.get("nightly_nylas_unauthorized_total")).toBe(0);
 
@@ -192,7 +192,7 @@ describe("GET /metrics after a nightly batch", () => {
       }, WAIT);
       expect(m.get("nightly_metrics_source_up", { source: "postgres" })).toBe(0);
       expect(m.has("nightly_runs")).toBe(false);
-      expect(m.has("nightly_queue_jobs", { queue: "reminders" })).toBe(true);
+      expect(m.has("nightly_queue_jobs", { queue: "runs" })).toBe(true);
     } finally {
       await dead.close();
       await closePrisma(deadDb).catch(() => {});
@@ -252,7 +252,7 @@ describe("GET /metrics under faults", () => {
     const sends = metrics.get("nightly_nylas_rate_limited_total", { source: "provider", call: "send" });
     expect(sends).toBe(counters.rateLimitedProvider);
     // Attempts that handed their slot back to wait out a Retry-After.
-    const delayed = metrics.get("nightly_job_duration_seconds_count", { queue: "reminders", outcome: "delayed" });
+    const delayed = metrics.get("nightly_job_duration_seconds_count", { queue: "runs", outcome: "delayed" });
     expect(delayed).toBeGreaterThan(0);
   }, 120_000);
 
@@ -285,7 +285,7 @@ describe("GET /metrics under faults", () => {
     expect(after.get("nightly_nylas_unauthorized_total", { call: "send" })).toBeGreaterThan(0);
     expect(reauth(after)).toBeGreaterThan(reauth(before));
     expect(after.get("nightly_runs", { day: "next", status: "needs_reauth" })).toBeGreaterThanOrEqual(1);
-    const failed = after.get("nightly_job_duration_seconds_count", { queue: "reminders", outcome: "failed" });
+    const failed = after.get("nightly_job_duration_seconds_count", { queue: "runs", outcome: "failed" });
     expect(failed).toBe(1);
   });
 });

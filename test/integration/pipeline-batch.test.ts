@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { reviveRuns } from "../../src/queue/queues.js";
-import { waitForIdle } from "../../src/queue/idle.js";
-import { schedulerTick } from "../../src/scheduler/tick.js";
+import { reviveRuns } from "../../src/runs/queue.js";
+import { waitForIdle } from "../../src/redis/idle.js";
+import { schedulerTick } from "../../src/runs/scheduler.js";
 import { localDate, addDays } from "../../src/time/window.js";
-import { startPipeline, type Pipeline } from "../helpers/pipeline.js";
+import { startPipeline, type Pipeline } from "../support/pipeline.js";
 
 // The whole nightly batch over grants in many zones (DST, :30 and :45 offsets, no zone),
 // against the sandbox, real Redis and real Postgres.

@@ -1,10 +1,10 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { markGrantValid } from "../../src/grants/status.js";
-import { waitForIdle } from "../../src/queue/idle.js";
-import { runJobId } from "../../src/runs/run-job.js";
-import { schedulerTick } from "../../src/scheduler/tick.js";
+import { waitForIdle } from "../../src/redis/idle.js";
+import { runJobId } from "../../src/runs/job.js";
+import { schedulerTick } from "../../src/runs/scheduler.js";
 import { addDays, localDate, localDayWindow } from "../../src/time/window.js";
-import { startPipeline, type Pipeline } from "../helpers/pipeline.js";
+import { startPipeline, type Pipeline } from "../support/pipeline.js";
 
 // How one grant's trouble stays with that grant, against the sandbox, Redis and Postgres.
 describe("pipeline under faults", () => {

@@ -4,10 +4,10 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it, vi } from "vitest";
 import { createLogger } from "../../src/log/logger.js";
-import { createQueue, createWorker } from "../../src/queue/factory.js";
-import { createRedis } from "../../src/queue/redis.js";
-import { testDatabaseUrl } from "../helpers/db.js";
-import { LogSink } from "../helpers/pipeline.js";
+import { createQueue, createWorker } from "../../src/redis/queue-factory.js";
+import { createRedis } from "../../src/redis/connection.js";
+import { testDatabaseUrl } from "../support/db.js";
+import { LogSink } from "../support/pipeline.js";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { waitForIdle } from "../../src/queue/idle.js";
-import { runJobId } from "../../src/runs/run-job.js";
-import { schedulerTick } from "../../src/scheduler/tick.js";
+import { waitForIdle } from "../../src/redis/idle.js";
+import { runJobId } from "../../src/runs/job.js";
+import { schedulerTick } from "../../src/runs/scheduler.js";
 import { addDays, localDate } from "../../src/time/window.js";
-import { startPipeline, type Pipeline } from "../helpers/pipeline.js";
+import { startPipeline, type Pipeline } from "../support/pipeline.js";
 
 // "A 401 … stops its job without retries" (README), asked of BullMQ itself in real Redis:
 // how often the job was started and failed, and its final state. Counting the sandbox's

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Db } from "../../src/db/client.js";
 import { Ledger } from "../../src/reminders/ledger.js";
-import { RunStore, type RunFinish } from "../../src/runs/run-store.js";
-import { deleteGrants, testPrisma, uniqueId } from "../helpers/db.js";
+import { RunStore, type RunFinish } from "../../src/runs/store.js";
+import { deleteGrants, testPrisma, uniqueId } from "../support/db.js";
 
 describe("RunStore (real Postgres)", () => {
   let db: Db;

@@ -3,15 +3,15 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import type { Redis } from "ioredis";
 import type { Db } from "../../src/db/client.js";
 import { createLogger } from "../../src/log/logger.js";
-import { createRunsQueue, type RunsQueue } from "../../src/queue/queues.js";
-import { createRedis } from "../../src/queue/redis.js";
-import { RUNS_QUEUE, runJobId } from "../../src/runs/run-job.js";
-import { schedulerTick } from "../../src/scheduler/tick.js";
+import { createRunsQueue, type RunsQueue } from "../../src/runs/queue.js";
+import { createRedis } from "../../src/redis/connection.js";
+import { RUNS_QUEUE, runJobId } from "../../src/runs/job.js";
+import { schedulerTick } from "../../src/runs/scheduler.js";
 import { closePrisma, createPrisma } from "../../src/db/client.js";
 import { dropDatabase } from "../../src/db/migrate.js";
-import { uniqueId } from "../helpers/db.js";
-import { freshDatabase } from "../harness/database.js";
-import { LogSink } from "../helpers/pipeline.js";
+import { uniqueId } from "../support/db.js";
+import { freshDatabase } from "../../harness/database.js";
+import { LogSink } from "../support/pipeline.js";
 
 // 2026-11-23 18:30 UTC: past 18:00 in UTC, Lisbon and Tehran (22:00, +3:30); 13:30 in
 // New York; already 00:00 and 00:15 of the next day in Kolkata and Kathmandu (+5:45).

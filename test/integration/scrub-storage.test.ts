@@ -1,21 +1,21 @@
 import { UnrecoverableError, type Job } from "bullmq";
 import type { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { startWorkerApp, type WorkerApp } from "../../src/app/worker-app.js";
-import type { Config } from "../../src/config/env.js";
+import { startWorkerApp, type WorkerApp } from "../../src/worker.js";
+import type { Config } from "../../src/config.js";
 import type { Db } from "../../src/db/client.js";
 import { markGrantNeedsReauth } from "../../src/grants/status.js";
 import { createLogger } from "../../src/log/logger.js";
-import { createQueue, createWorker } from "../../src/queue/factory.js";
-import { enqueueRuns } from "../../src/queue/queues.js";
-import { createRedis } from "../../src/queue/redis.js";
+import { createQueue, createWorker } from "../../src/redis/queue-factory.js";
+import { enqueueRuns } from "../../src/runs/queue.js";
+import { createRedis } from "../../src/redis/connection.js";
 import { Ledger } from "../../src/reminders/ledger.js";
-import { runJobId } from "../../src/runs/run-job.js";
-import { RunStore } from "../../src/runs/run-store.js";
-import { startSandbox, type Sandbox } from "../../src/sandbox/index.js";
+import { runJobId } from "../../src/runs/job.js";
+import { RunStore } from "../../src/runs/store.js";
+import { startSandbox, type Sandbox } from "../../packages/nylas-sandbox/src/index.js";
 import { testConfig, uniquePrefix } from "../e2e/support.js";
-import { deleteGrants, testPrisma, uniqueId } from "../helpers/db.js";
-import { LogSink } from "../helpers/pipeline.js";
+import { deleteGrants, testPrisma, uniqueId } from "../support/db.js";
+import { LogSink } from "../support/pipeline.js";
 
 // Secrets planted in error text must not reach Postgres (runs, ledger, grants), BullMQ's
 // failed reason and stacktrace, or a log line: real Postgres, real Redis, the real worker.

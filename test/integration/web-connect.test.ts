@@ -1,7 +1,7 @@
 import type { FastifyInstance, LightMyRequestResponse } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CONNECT_COOKIE, openState, pkceChallenge, sealState } from "../../src/connect/state.js";
-import { deleteGrants, uniqueId } from "../helpers/db.js";
+import { CONNECT_COOKIE, openState, pkceChallenge, sealState } from "../../src/web/connect/state.js";
+import { deleteGrants, uniqueId } from "../support/db.js";
 import { consentWithoutBrowser, SESSION_SECRET, startWebHarness, type WebHarness } from "../e2e/support.js";
 
 /** The cookie the response set, as a request Cookie header value. */

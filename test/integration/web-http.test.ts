@@ -1,13 +1,13 @@
 import { createServer, type Socket } from "node:net";
 import type { FastifyInstance } from "fastify";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { ConfigError } from "../../src/config/env.js";
+import { ConfigError } from "../../src/config.js";
 import { closePrisma, createPrisma } from "../../src/db/client.js";
-import { createRedis } from "../../src/queue/redis.js";
+import { createRedis } from "../../src/redis/connection.js";
 import { checkWebConfig } from "../../src/web/app.js";
 import { webhookJobId } from "../../src/webhooks/queue.js";
 import { signBody, verifySignature } from "../../src/webhooks/signature.js";
-import { deleteGrants, uniqueId } from "../helpers/db.js";
+import { deleteGrants, uniqueId } from "../support/db.js";
 import { BOARD_PASSWORD, BOARD_USER, startWebHarness, testConfig, WEBHOOK_SECRET, type WebHarness } from "../e2e/support.js";
 
 const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString("base64")}`;
@@ -134,7 +134,7 @@ describe("web dyno over HTTP", () => {
       const api = await app.inject({ url: "/admin/queues/api/queues", headers: { authorization: basic(BOARD_USER, BOARD_PASSWORD) } });
       expect(api.statusCode).toBe(200);
       const names = (api.json().queues as { name: string }[]).map((q) => q.name).sort();
-      expect(names).toEqual(["reminders", "scheduler", "webhooks"]);
+      expect(names).toEqual(["runs", "scheduler", "webhooks"]);
     });
 
     it("refuses to start in production without credentials (one line)", () => {

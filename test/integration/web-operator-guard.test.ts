@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { NylasApi } from "../../src/nylas/client.js";
 import { failureKey } from "../../src/web/login-throttle.js";
 import { buildWebServer } from "../../src/web/server.js";
-import { uniqueId } from "../helpers/db.js";
+import { uniqueId } from "../support/db.js";
 import { BOARD_PASSWORD, BOARD_USER, startWebHarness, type WebHarness } from "../e2e/support.js";
 
 const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString("base64")}`;

@@ -7,7 +7,7 @@ import type { GrantNotification } from "../../src/webhooks/notification.js";
 import { WEBHOOK_JOB_NAME, webhookJobId, type WebhookJobData, type WebhookResult } from "../../src/webhooks/queue.js";
 import { signBody } from "../../src/webhooks/signature.js";
 import { startWebhooksWorker, UNSIGNED_JOB } from "../../src/webhooks/worker.js";
-import { deleteGrants, uniqueId } from "../helpers/db.js";
+import { deleteGrants, uniqueId } from "../support/db.js";
 import { BOARD_PASSWORD, BOARD_USER, startWebHarness, WEBHOOK_SECRET, type WebHarness } from "../e2e/support.js";
 
 const operator = { authorization: `Basic ${Buffer.from(`${BOARD_USER}:${BOARD_PASSWORD}`).toString("base64")}` };

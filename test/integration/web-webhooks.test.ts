@@ -2,14 +2,14 @@ import type { Worker } from "bullmq";
 import type { FastifyInstance } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { NylasApi } from "../../src/nylas/client.js";
-import { runJobId } from "../../src/runs/run-job.js";
+import { runJobId } from "../../src/runs/job.js";
 import { processWebhook, type WebhookDeps } from "../../src/webhooks/process.js";
 import { webhookJobId, type WebhookJobData, type WebhookResult } from "../../src/webhooks/queue.js";
 import { signBody } from "../../src/webhooks/signature.js";
 import { startWebhooksWorker } from "../../src/webhooks/worker.js";
 import { localDate, addDays } from "../../src/time/window.js";
 import { clockFrom } from "../../src/time/clock.js";
-import { deleteGrants, uniqueId } from "../helpers/db.js";
+import { deleteGrants, uniqueId } from "../support/db.js";
 import { WEBHOOK_VECTOR } from "../fixtures/nylas-webhook-signature.js";
 import { startWebHarness, WEBHOOK_SECRET, type WebHarness } from "../e2e/support.js";
 

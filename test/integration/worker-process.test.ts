@@ -3,16 +3,16 @@ import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
-import { runDemo } from "../../src/demo/nightly-demo.js";
-import { loadConfig } from "../../src/config/env.js";
+import { runDemo } from "../../demo/nightly-demo.js";
+import { loadConfig } from "../../src/config.js";
 import { createLogger } from "../../src/log/logger.js";
-import { waitForIdle } from "../../src/queue/idle.js";
-import { createRedis } from "../../src/queue/redis.js";
-import { runJobId } from "../../src/runs/run-job.js";
-import { schedulerTick } from "../../src/scheduler/tick.js";
-import { deleteGrants, testDatabaseUrl, testPrisma, uniqueId } from "../helpers/db.js";
-import { LogSink, startPipeline, type Pipeline } from "../helpers/pipeline.js";
-import { WorkerFleet } from "../harness/fleet.js";
+import { waitForIdle } from "../../src/redis/idle.js";
+import { createRedis } from "../../src/redis/connection.js";
+import { runJobId } from "../../src/runs/job.js";
+import { schedulerTick } from "../../src/runs/scheduler.js";
+import { deleteGrants, testDatabaseUrl, testPrisma, uniqueId } from "../support/db.js";
+import { LogSink, startPipeline, type Pipeline } from "../support/pipeline.js";
+import { WorkerFleet } from "../../harness/fleet.js";
 import { clockFrom } from "../../src/time/clock.js";
 
 type LogLine = Record<string, unknown> & { msg: string; time: number };
@@ -259,7 +259,7 @@ describe("the demo batch", () => {
     expect(summary.runs).toMatchObject({ completed: summary.tick.enqueued - 1, needs_reauth: 1 });
     expect(summary.needsReauth.length).toBe(summary.sync.needsReauth + 1);
     expect(summary.database).toBe("postgres");
-    await deleteGrants(await testPrisma(), summary.needsReauth);
+    await deleteGrants(await testPrisma(), summary.grantIds);
     // The demo leaves its queue for Bull Board to show; a test cleans up after itself.
     const redis = createRedis(config.REDIS_URL);
     const keys = await redis.keys(`${config.QUEUE_PREFIX}:*`);

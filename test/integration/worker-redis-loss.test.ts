@@ -3,10 +3,10 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { testDatabaseUrl } from "../helpers/db.js";
-import { startPipeline, type Pipeline } from "../helpers/pipeline.js";
-import { WorkerFleet } from "../harness/fleet.js";
-import { PrivateRedis } from "../harness/redis-server.js";
+import { testDatabaseUrl } from "../support/db.js";
+import { startPipeline, type Pipeline } from "../support/pipeline.js";
+import { WorkerFleet } from "../../harness/fleet.js";
+import { PrivateRedis } from "../../harness/redis-server.js";
 
 type LogLine = Record<string, unknown> & { msg: string; time: number };
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ConfigError, loadConfig, redisTls, requireSettings } from "../../src/config/env.js";
+import { ConfigError, loadConfig, redisTls, requireSettings } from "../../src/config.js";
 
 const base = { NYLAS_API_KEY: "nyk_secret_value_123" };
 

@@ -1,0 +1,119 @@
+import { redisTls, type Config } from "../src/config.js";
+import { startWorkerApp } from "../src/worker.js";
+import { createPrisma, type Db } from "../src/db/client.js";
+import { ensureDatabase, migrate } from "../src/db/migrate.js";
+import { syncGrants, type SyncResult } from "../src/grants/sync.js";
+import type { Logger } from "../src/log/logger.js";
+import { NylasApi } from "../src/nylas/client.js";
+import { createRedis, pingRedis } from "../src/redis/connection.js";
+import { startSandbox, type Sandbox } from "../packages/nylas-sandbox/src/index.js";
+import { schedulerTick, type TickResult } from "../src/runs/scheduler.js";
+import { compareDeliveries, observedMessage, type DeliveryReport } from "../harness/deliveries.js";
+import { waitForIdle } from "../src/redis/idle.js";
+
+export interface DemoOptions {
+  grants: number;
+  /** Grants whose access is revoked after the sync, so their runs meet a 401. */
+  expireDuringRun: number;
+  now?: Date;
+  timeoutMs: number;
+}
+
+export interface DemoSummary {
+  database: "postgres" | "pglite";
+  sync: SyncResult;
+  tick: TickResult;
+  runs: Record<string, number>;
+  meetings: number;
+  sent: number;
+  failed: number;
+  skipped: Record<string, number>;
+  needsReauth: string[];
+  /** The sandbox's grants: the demo's rows in the database (it leaves them for Bull Board). */
+  grantIds: string[];
+  report: DeliveryReport;
+  ms: number;
+}
+
+export class RedisUnavailable extends Error {}
+
+/**
+ * One complete nightly batch on one machine: the sandbox with seeded grants, a grant sync,
+ * one scheduler tick that treats every grant as due, the real worker on real Redis until the
+ * queue is idle, and a check of the sandbox's mailboxes against the seed's expectations.
+ */
+export async function runDemo(config: Config, log: Logger, options: DemoOptions): Promise<DemoSummary> {
+  const started = Date.now();
+  const redis = createRedis(config.REDIS_URL, { connectionName: "nr-demo", maxRetriesPerRequest: 1, retryStrategy: () => null, lazyConnect: true, ...redisTls(config) }, log);
+  try {
+    await redis.connect();
+    await pingRedis(redis, 2000);
+  } catch {
+    redis.disconnect();
+    throw new RedisUnavailable(`Redis is not reachable at ${config.REDIS_URL.replace(/\/\/[^@/]*@/, "//")}: start it with "bash scripts/services.sh redis" (or "redis-server --daemonize yes"), or set REDIS_URL`);
+  }
+  redis.disconnect();
+
+  const now = options.now ?? new Date();
+  const sandbox = await startSandbox({ seed: { grants: options.grants, now } });
+  let db: Db | undefined;
+  let app: Awaited<ReturnType<typeof startWorkerApp>> | undefined;
+  try {
+    const cfg: Config = { ...config, NYLAS_API_KEY: sandbox.apiKey, NYLAS_API_URI: sandbox.url };
+    db = await openDatabase(config.DATABASE_URL, sandbox);
+
+    const nylas = new NylasApi({ apiKey: cfg.NYLAS_API_KEY, apiUri: cfg.NYLAS_API_URI, timeout: cfg.NYLAS_TIMEOUT_S });
+    const sync = await syncGrants(db, nylas, log, { defaultTimeZone: cfg.DEFAULT_TIME_ZONE, defaultSendHour: cfg.DEFAULT_SEND_HOUR });
+
+    // A few users revoke access after the sync: their runs meet a 401 and must end in
+    // needs_reauth with nothing sent.
+    const valid = sandbox.grantIds().filter((id) => sandbox.grant(id).grant_status === "valid");
+    for (const id of valid.slice(0, options.expireDuringRun)) sandbox.invalidateGrant(id);
+
+    app = await startWorkerApp(cfg, log, { db, scheduler: false });
+    await app.runsQueue.obliterate({ force: true });
+    const tick = await schedulerTick(db, app.runsQueue, log, { now, pageSize: cfg.SCHEDULER_PAGE_SIZE, ignoreSendHour: true });
+    await waitForIdle(app.runsQueue, options.timeoutMs);
+
+    const summary = await summarise(db, sandbox, now);
+    return { database: config.DATABASE_URL ? "postgres" : "pglite", sync, tick, ...summary, ms: Date.now() - started };
+  } finally {
+    await app?.close(5000);
+    await db?.$disconnect();
+    await sandbox.close();
+  }
+}
+
+async function openDatabase(url: string | undefined, sandbox: Sandbox): Promise<Db> {
+  if (!url) return createPrisma(undefined, { pgliteDataDir: "memory" });
+  await ensureDatabase(url);
+  await migrate(url);
+  const db = await createPrisma(url);
+  // The sandbox's grant ids are deterministic: forget what an earlier demo left for them.
+  await db.grant.deleteMany({ where: { id: { in: sandbox.grantIds() } } });
+  return db;
+}
+
+async function summarise(db: Db, sandbox: Sandbox, now: Date) {
+  // Only the sandbox's grants: a database named by DATABASE_URL may hold others.
+  const grantIds = sandbox.grantIds();
+  const runs = await db.run.findMany({ where: { grantId: { in: grantIds } }, select: { status: true, meetingsSeen: true, remindersSent: true, remindersFailed: true, skippedByReason: true, remindersSkipped: true } });
+  const byStatus: Record<string, number> = {};
+  const skipped: Record<string, number> = {};
+  let meetings = 0;
+  let sent = 0;
+  let failed = 0;
+  for (const r of runs) {
+    byStatus[r.status] = (byStatus[r.status] ?? 0) + 1;
+    meetings += r.meetingsSeen;
+    sent += r.remindersSent;
+    failed += r.remindersFailed;
+    for (const [reason, n] of Object.entries((r.skippedByReason ?? {}) as Record<string, number>)) skipped[reason] = (skipped[reason] ?? 0) + n;
+  }
+  const needsReauth = (await db.grant.findMany({ where: { id: { in: grantIds }, status: "needs_reauth" }, select: { id: true } })).map((g) => g.id);
+
+  // Judged by the seed's expectations and the mailboxes' contents alone, not the worker's ledger.
+  const expected = sandbox.expectedReminders({ now });
+  const report = compareDeliveries(expected, sandbox.sentMessages().map(observedMessage));
+  return { runs: byStatus, meetings, sent, failed, skipped, needsReauth, grantIds, report };
+}

@@ -1,0 +1,186 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import type { Redis } from "ioredis";
+import { enqueueUndoneDay } from "../../runs/requeue.js";
+import type { Db } from "../../db/client.js";
+import { markGrantValid } from "../../grants/status.js";
+import { upsertOne } from "../../grants/sync.js";
+import type { Logger } from "../../log/logger.js";
+import type { NylasApi } from "../../nylas/client.js";
+import type { RunsQueue } from "../../runs/queue.js";
+import { clockNow } from "../../time/clock.js";
+import { errorPage, esc, page, PAGE_HEADERS } from "../html.js";
+import { claimState } from "./claim.js";
+import { exchangeCode, ExchangeError } from "./exchange.js";
+import { CONNECT_COOKIE, CONNECT_TTL_S, newPkce, newState, openState, sameString, sealState } from "./state.js";
+
+export interface ConnectSettings {
+  /** Unset: the routes answer 503 with a page saying what to configure. */
+  clientId?: string;
+  apiKey: string;
+  apiUri: string;
+  sessionSecret: string;
+  /** Where Nylas sends the browser back: `${PUBLIC_URL}/connect/callback`. */
+  redirectUri: string;
+  defaultTimeZone: string;
+  defaultSendHour: number;
+}
+
+export interface ConnectDeps {
+  db: Db;
+  nylas: NylasApi;
+  runsQueue: RunsQueue;
+  /** Where a sign-in's state is marked used (no offline queue: a dead Redis fails fast). */
+  redis: Redis;
+  /** Prefix of the keys in `redis` (the queue prefix). */
+  prefix: string;
+  log: Logger;
+  settings: ConnectSettings;
+  fetch?: typeof fetch;
+  now?: () => Date;
+}
+
+const PROVIDERS = new Set(["google", "microsoft", "imap", "icloud", "yahoo", "ews"]);
+const EMAIL = /^[^\s@<>"']{1,200}@[^\s@<>"']{1,200}$/;
+
+function html(reply: FastifyReply, status: number, body: string): FastifyReply {
+  return reply.code(status).headers(PAGE_HEADERS).send(body);
+}
+
+/**
+ * Hosted OAuth: GET /connect sends the browser to Nylas' /v3/connect/auth with a fresh state
+ * and PKCE S256 challenge, both bound to the browser by an encrypted cookie; GET /connect/callback
+ * checks them, marks the state used (once only), exchanges the code and stores the grant.
+ * Nothing from the callback's query string is shown before its state proved to be ours.
+ */
+export async function connectRoutes(app: FastifyInstance, deps: ConnectDeps): Promise<void> {
+  const { settings, log } = deps;
+  const secure = settings.redirectUri.startsWith("https:");
+  const cookieBase = { path: "/connect", httpOnly: true, sameSite: "lax" as const, secure };
+
+  app.get("/connect", async (req: FastifyRequest<{ Querystring: { email?: string; provider?: string } }>, reply) => {
+    if (!settings.clientId) {
+      return html(reply, 503, errorPage("Connecting is not configured", "This deployment has no NYLAS_CLIENT_ID; ask the operator to set it.", ""));
+    }
+    const q = req.query ?? {};
+    if (q.email !== undefined && (typeof q.email !== "string" || !EMAIL.test(q.email))) {
+      return html(reply, 400, errorPage("Cannot connect", "The email address in the link is not valid."));
+    }
+    if (q.provider !== undefined && (typeof q.provider !== "string" || !PROVIDERS.has(q.provider))) {
+      return html(reply, 400, errorPage("Cannot connect", "Unknown provider in the link."));
+    }
+    const pkce = newPkce();
+    const state = newState();
+    const exp = Date.now() + CONNECT_TTL_S * 1000;
+    const auth = new URL("/v3/connect/auth", settings.apiUri);
+    auth.searchParams.set("client_id", settings.clientId);
+    auth.searchParams.set("redirect_uri", settings.redirectUri);
+    auth.searchParams.set("response_type", "code");
+    auth.searchParams.set("access_type", "online");
+    auth.searchParams.set("state", state);
+    auth.searchParams.set("code_challenge", pkce.challenge);
+    auth.searchParams.set("code_challenge_method", "S256");
+    if (q.email) auth.searchParams.set("login_hint", q.email);
+    if (q.provider) auth.searchParams.set("provider", q.provider);
+    reply.setCookie(CONNECT_COOKIE, sealState({ state, verifier: pkce.verifier, exp }, settings.sessionSecret), { ...cookieBase, maxAge: CONNECT_TTL_S });
+    reply.header("cache-control", "no-store").header("referrer-policy", "no-referrer");
+    return reply.redirect(auth.toString(), 302);
+  });
+
+  app.get("/connect/callback", async (req: FastifyRequest<{ Querystring: Record<string, string | string[] | undefined> }>, reply) => {
+    if (!settings.clientId) {
+      return html(reply, 503, errorPage("Connecting is not configured", "This deployment has no NYLAS_CLIENT_ID; ask the operator to set it.", ""));
+    }
+    const q = req.query ?? {};
+    const one = (k: string): string | undefined => (typeof q[k] === "string" ? (q[k] as string) : undefined);
+    // The cookie is single use: whatever happens next, it is gone.
+    const opened = openState(req.cookies[CONNECT_COOKIE], settings.sessionSecret);
+    reply.clearCookie(CONNECT_COOKIE, cookieBase);
+
+    const notConnected = (status: number, why: string) =>
+      html(reply, status, errorPage("The account was not connected", why));
+    const state = one("state");
+    if (!state) {
+      return notConnected(400, "The sign-in answer has no state parameter, so it cannot be matched to this browser.");
+    }
+    if (!opened.ok) {
+      const why =
+        opened.problem === "expired"
+          ? "The sign-in took too long (more than 10 minutes)."
+          : opened.problem === "missing"
+            ? "This browser did not start this sign-in (no sign-in cookie; cookies may be blocked)."
+            : "The sign-in cookie is not valid.";
+      return notConnected(400, why);
+    }
+    if (!sameString(state, opened.value.state)) {
+      return notConnected(400, "The state parameter does not match the sign-in this browser started.");
+    }
+    // Used before anything else happens, so a replayed callback never reaches the token endpoint.
+    let first: boolean;
+    try {
+      first = await claimState(deps.redis, deps.prefix, opened.value.state, opened.value.exp - Date.now());
+    } catch (err) {
+      log.warn({ err }, "connect: could not record the sign-in state in Redis");
+      return notConnected(503, "The sign-in could not be checked just now; please start again in a moment.");
+    }
+    if (!first) {
+      log.warn("connect: a sign-in state came back a second time (replayed callback); refused");
+      return notConnected(400, "This sign-in was already used.");
+    }
+
+    const error = one("error");
+    if (error !== undefined) {
+      const description = one("error_description");
+      log.info({ error: error.slice(0, 100) }, "connect: provider returned an error");
+      // The state proved the answer is ours; the text is still the provider's: escaped by errorPage.
+      const detail = description ? ` — ${description.slice(0, 500)}` : "";
+      return notConnected(400, `The sign-in ended with an error: ${error.slice(0, 200)}${detail}`);
+    }
+    const code = one("code");
+    if (!code || code.length > 4096) return notConnected(400, "The sign-in answer has no authorization code.");
+
+    let exchanged;
+    try {
+      exchanged = await exchangeCode(
+        { apiUri: settings.apiUri, clientId: settings.clientId, apiKey: settings.apiKey, code, redirectUri: settings.redirectUri, codeVerifier: opened.value.verifier },
+        deps.fetch,
+      );
+    } catch (err) {
+      const message = err instanceof ExchangeError ? err.message : "unexpected error";
+      log.warn({ status: (err as ExchangeError).status }, `connect: code exchange failed: ${message}`);
+      return html(reply, 502, errorPage("The account was not connected", `Nylas did not accept the sign-in: ${message}`));
+    }
+
+    const { db, nylas } = deps;
+    const existed = await db.grant.findUnique({ where: { id: exchanged.grantId }, select: { status: true } });
+    // The user just authorised the grant: it is valid, whatever it was (even revoked).
+    const revalidated = existed ? await markGrantValid(db, exchanged.grantId, "re-authenticated through /connect") : false;
+    await upsertOne(db, nylas, log, { id: exchanged.grantId, email: exchanged.email, provider: exchanged.provider, status: "valid" }, { defaultTimeZone: settings.defaultTimeZone, defaultSendHour: settings.defaultSendHour });
+    const grant = await db.grant.findUnique({ where: { id: exchanged.grantId } });
+    if (!grant) {
+      log.error({ grantId: exchanged.grantId }, "connect: the grant could not be stored");
+      return html(reply, 500, errorPage("The account was not connected", "The account was authorised but could not be saved; please try again."));
+    }
+    let queued: string | undefined;
+    try {
+      const undone = await enqueueUndoneDay(db, deps.runsQueue, grant.id, "connect", deps.now?.() ?? clockNow());
+      if (undone.enqueued) queued = undone.day;
+    } catch (err) {
+      // The next scheduler tick queues it anyway.
+      log.warn({ grantId: grant.id, err }, "connect: could not queue the grant's undone day");
+    }
+    log.info({ grantId: grant.id, provider: grant.provider, created: !existed, revalidated }, "connect: grant connected");
+    const hour = `${String(grant.sendHour).padStart(2, "0")}:00`;
+    return html(
+      reply,
+      200,
+      page(
+        existed ? "Account reconnected" : "Account connected",
+        `<p id="connected">Connected <strong id="email">${esc(grant.email)}</strong> (${esc(grant.provider)}).</p>
+<p>Reminders for each next day's meetings go out at <strong>${esc(hour)}</strong> in <strong id="zone">${esc(grant.timeZone)}</strong>.</p>
+${existed && revalidated ? "<p>Your account was marked as needing re-authentication; it is active again.</p>" : ""}
+${queued ? `<p>Reminders for ${esc(queued)} are on their way.</p>` : ""}
+<p><small>Grant <code id="grant-id">${esc(grant.id)}</code></small></p>`,
+      ),
+    );
+  });
+}

@@ -1,0 +1,166 @@
+import type { Job, Worker } from "bullmq";
+import type { Redis } from "ioredis";
+import { redisTls, type Config } from "./config.js";
+import type { Db } from "./db/client.js";
+import type { Logger } from "./log/logger.js";
+import { scrubText } from "./log/scrub.js";
+import { NylasApi } from "./nylas/client.js";
+import { createRunsQueue, createTickQueue, TICK_JOB_NAME, TICK_QUEUE, TICK_SCHEDULER_ID, type RunsQueue } from "./runs/queue.js";
+import { createWorker } from "./redis/queue-factory.js";
+import { createRedis } from "./redis/connection.js";
+import { BULLMQ_WORKER_METRICS } from "./metrics/bullmq.js";
+import { timed, timeFromEvents } from "./metrics/job-timer.js";
+import { MetricsRecorder } from "./metrics/recorder.js";
+import { backoffWithJitter, GrantLimiter } from "./nylas/grant-limiter.js";
+import { Ledger } from "./reminders/ledger.js";
+import { RUNS_QUEUE, type RunJobData, type RunResult } from "./runs/job.js";
+import { RunProcessor } from "./runs/processor.js";
+import { schedulerTick, type TickResult } from "./runs/scheduler.js";
+import { WEBHOOKS_QUEUE, type WebhookJobData, type WebhookResult } from "./webhooks/queue.js";
+import { startWebhooksWorker } from "./webhooks/worker.js";
+
+export interface WorkerApp {
+  runsQueue: RunsQueue;
+  runsWorker: Worker<RunJobData, RunResult>;
+  tickWorker?: Worker;
+  /** Consumer of the `webhooks` queue filled by the web dyno's /webhooks/nylas. */
+  webhooksWorker?: Worker<WebhookJobData, WebhookResult>;
+  processor: RunProcessor;
+  /** Counts for /metrics, written to Redis in batches. */
+  metrics: MetricsRecorder;
+  /** Stops taking jobs, lets active ones finish within `graceMs`, closes connections. */
+  close(graceMs?: number): Promise<void>;
+}
+
+export interface WorkerAppOptions {
+  /** Register the repeating scheduler tick and process it here (default true). */
+  scheduler?: boolean;
+  /** Tick options for the demo: enqueue every grant regardless of its send hour. */
+  ignoreSendHour?: boolean;
+  /** Reuse a Prisma client (the demo's embedded PGlite, tests). */
+  db: Db;
+  /** Ledger lease (ms); defaults to twice the Nylas timeout plus a margin. */
+  leaseMs?: number;
+  /** Process the webhook notifications queued by the web dyno here (default true). */
+  webhooks?: boolean;
+}
+
+export async function startWorkerApp(config: Config, log: Logger, options: WorkerAppOptions): Promise<WorkerApp> {
+  const { db } = options;
+  const connection = createRedis(config.REDIS_URL, { connectionName: "nr-worker", ...redisTls(config) }, log);
+  const metrics = new MetricsRecorder(connection, config.QUEUE_PREFIX);
+  const nylas = new NylasApi({
+    apiKey: config.NYLAS_API_KEY,
+    apiUri: config.NYLAS_API_URI,
+    timeout: config.NYLAS_TIMEOUT_S,
+    onFailure: metrics.nylasFailure,
+  });
+  const sendRate = (perSecond: number) => ({ perSecond, marginMs: config.RATE_SEND_MARGIN_MS, serial: config.RATE_SEND_SERIAL });
+  const limiter = new GrantLimiter(connection, {
+    prefix: config.QUEUE_PREFIX,
+    read: { perSecond: config.RATE_READS_PER_SEC },
+    send: sendRate(config.RATE_SENDS_PER_SEC),
+    sendByProvider: { google: sendRate(config.RATE_SENDS_PER_SEC_GOOGLE), microsoft: sendRate(config.RATE_SENDS_PER_SEC_MICROSOFT) },
+    // An unanswered send holds its grant's next one at most this long (a process died mid-send).
+    inFlightLeaseMs: config.NYLAS_TIMEOUT_S * 1000 + 5000,
+  });
+  const ledger = new Ledger(db, { leaseMs: options.leaseMs ?? config.NYLAS_TIMEOUT_S * 2000 + 30_000, maxAttempts: 5 });
+  const processor = new RunProcessor({
+    db,
+    nylas,
+    limiter,
+    ledger,
+    log,
+    settings: { includeAllDay: config.INCLUDE_ALL_DAY, jobConcurrency: config.JOB_CONCURRENCY, inlineWaitMaxMs: 1000, maxDelays: 200 },
+  });
+  const runsQueue = createRunsQueue(connection, { prefix: config.QUEUE_PREFIX, attempts: config.JOB_ATTEMPTS, log });
+
+  // Every attempt is timed for /metrics, including those that end by waiting in the delayed set.
+  const processRun = timed<RunJobData, RunResult>(metrics, RUNS_QUEUE, (job, token) => processor.process(job, token));
+  const runsWorker = createWorker<RunJobData, RunResult>(
+    RUNS_QUEUE,
+    processRun,
+    {
+      connection,
+      metrics: BULLMQ_WORKER_METRICS,
+      prefix: config.QUEUE_PREFIX,
+      concurrency: config.WORKER_CONCURRENCY,
+      // A dyno restart (or a kill) mid-job makes the job stall; it is safe to run again, so a
+      // few stalls must not fail the day.
+      maxStalledCount: 10,
+      settings: { backoffStrategy: (attemptsMade: number) => backoffWithJitter(attemptsMade, 2000, 300_000) },
+    },
+    log,
+  );
+  runsWorker.on("failed", (job: Job<RunJobData> | undefined, err: Error) => {
+    if (!job) return;
+    const final = err.name === "UnrecoverableError" || job.attemptsMade >= (job.opts.attempts ?? 1);
+    log.warn({ grantId: job.data.grantId, day: job.data.day, jobId: job.id, attemptsMade: job.attemptsMade, final }, `job failed: ${err.message}`);
+    // However the job ended for good (retries spent, stalled too often), its run must not
+    // stay "running": the day shows as failed for an operator to retry or backfill.
+    if (final) {
+      void db.run
+        .updateMany({ where: { grantId: job.data.grantId, day: job.data.day, status: { in: ["queued", "running"] } }, data: { status: "failed", lastError: scrubText(err.message).slice(0, 500), finishedAt: new Date() } })
+        .catch((e: unknown) => log.error({ err: e, grantId: job.data.grantId }, "could not record a failed run"));
+    }
+  });
+
+  let tickWorker: Worker | undefined;
+  let tickQueue: ReturnType<typeof createTickQueue> | undefined;
+  if (options.scheduler !== false) {
+    tickQueue = createTickQueue(connection, config.QUEUE_PREFIX, log);
+    const register = async () => {
+      // Idempotent: called again whenever Redis comes back, since a Redis that lost its
+      // data also lost the scheduler.
+      await tickQueue!.upsertJobScheduler(TICK_SCHEDULER_ID, { every: config.SCHEDULER_EVERY_MS }, { name: TICK_JOB_NAME, opts: { removeOnComplete: 50, removeOnFail: 50 } });
+    };
+    await register();
+    connection.on("ready", () => void register().catch((err) => log.error({ err }, "could not register the scheduler")));
+    tickWorker = createWorker(
+      TICK_QUEUE,
+      timed(metrics, TICK_QUEUE, async (): Promise<TickResult> => {
+        const result = await schedulerTick(db, runsQueue, log, { pageSize: config.SCHEDULER_PAGE_SIZE, ignoreSendHour: options.ignoreSendHour });
+        log.info(result, "scheduler tick");
+        await metrics.tick(result).catch((err: unknown) => log.warn({ err }, "could not record the tick for /metrics"));
+        return result;
+      }),
+      { connection, prefix: config.QUEUE_PREFIX, concurrency: 1, metrics: BULLMQ_WORKER_METRICS },
+      log,
+    );
+  }
+
+  const webhooksWorker = options.webhooks === false ? undefined : startWebhooksWorker(config, log, { db, connection, nylas, runsQueue });
+  if (webhooksWorker) timeFromEvents(metrics, WEBHOOKS_QUEUE, webhooksWorker);
+
+  return {
+    runsQueue,
+    runsWorker,
+    tickWorker,
+    webhooksWorker,
+    processor,
+    metrics,
+    async close(graceMs = 25_000) {
+      // Workers stop fetching at once; active jobs get until the deadline to finish.
+      const closing = Promise.all([runsWorker.close(), tickWorker?.close(), webhooksWorker?.close()]);
+      const timedOut = await Promise.race([closing.then(() => false), new Promise<boolean>((r) => setTimeout(() => r(true), graceMs).unref())]);
+      if (timedOut) {
+        // Jobs cut off here are stalled and picked up elsewhere; the ledger stops duplicates.
+        // close(true) would only return the close already under way, which still waits for
+        // the jobs: cut the workers' Redis connections instead, so nothing outlives the bound.
+        log.warn({ graceMs }, "active jobs did not finish in time; closing anyway");
+        await Promise.all([runsWorker.disconnect(), tickWorker?.disconnect(), webhooksWorker?.disconnect()]).catch(() => {});
+      }
+      await Promise.all([runsQueue.close(), tickQueue?.close()]);
+      await metrics.close();
+      await quit(connection);
+    },
+  };
+}
+
+async function quit(redis: Redis): Promise<void> {
+  try {
+    await redis.quit();
+  } catch {
+    redis.disconnect();
+  }
+}
