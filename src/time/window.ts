@@ -40,8 +40,15 @@ function unixMs(unixSeconds: number): number {
 
 /** Epoch ms of the first instant whose local wall clock reads `dayNumber` 00:00 or later. */
 function startOfLocalDayMs(zone: string, dayNumber: number): number {
-  const wall = dayNumber * DAY_MS; // local midnight as "wall-clock-as-UTC"
-  // Offsets a day either side bracket any single transition near this midnight.
+  return firstInstantOfWall(zone, dayNumber * DAY_MS);
+}
+
+/**
+ * Epoch ms of the first instant whose local wall clock reads `wall` ("wall-clock-as-UTC" ms)
+ * or later: the earlier one when the wall time repeats, the end of the gap when it is skipped.
+ */
+function firstInstantOfWall(zone: string, wall: number): number {
+  // Offsets a day either side bracket any single transition near this wall time.
   const before = offsetMs(zone, wall - DAY_MS);
   const after = offsetMs(zone, wall + DAY_MS);
   let best: number | undefined;
@@ -112,14 +119,23 @@ export function nextLocalDay(zone: string, now: Date): string {
 
 /**
  * Reminders for tomorrow become due once the local hour today has reached `sendHour` (0-23).
- * `day` is always the local day the run covers: tomorrow in the zone. A sendHour that falls in
- * a DST gap (e.g. 02 on a spring-forward day) becomes due at the first hour after the gap.
+ * `day` is the local day the run covers: tomorrow in the zone, except right after a gap that
+ * swallowed the evening's send hour and midnight with it (then today). A sendHour that falls
+ * in a DST gap (e.g. 02 on a spring-forward day) becomes due at the first instant after it.
  */
 export function isDueToSend(zone: string, sendHour: number, now: Date): { due: boolean; day: string } {
   if (!Number.isInteger(sendHour) || sendHour < 0 || sendHour > 23) {
     throw new RangeError(`sendHour must be an integer 0-23, got ${String(sendHour).slice(0, 32)}`);
   }
-  return { due: localHour(zone, now) >= sendHour, day: nextLocalDay(zone, now) };
+  const today = localDate(zone, now);
+  if (localHour(zone, now) >= sendHour) return { due: true, day: addDays(today, 1) };
+  // Yesterday's send hour may have fallen in a gap that ran past midnight (America/Nuuk,
+  // 2026-03-28: 22:59:59 → 00:00, so 23:00 never came): today's run was never due on its
+  // eve, so it is due from the gap's end, today, rather than skipped.
+  const yesterday = parseDay(today) - 1;
+  const sent = firstInstantOfWall(zone, yesterday * DAY_MS + sendHour * 3_600_000);
+  if (Math.floor(wallClockMs(zone, sent) / DAY_MS) > yesterday) return { due: true, day: today };
+  return { due: false, day: addDays(today, 1) };
 }
 
 const MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"];

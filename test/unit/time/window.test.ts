@@ -335,8 +335,59 @@ describe("localDate / localHour / nextLocalDay / isDueToSend", () => {
     ["America/New_York", 2, "2026-03-08T07:00:00Z", true, "2026-03-09"],
     ["Pacific/Kiritimati", 20, "2026-06-01T06:00:00Z", true, "2026-06-02"],
     ["Pacific/Pago_Pago", 20, "2026-06-01T06:00:00Z", false, "2026-06-01"],
+    // America/Nuuk, 2026-03-28: 22:59:59 -02 → 00:00 -01, so 23:00 never comes. The 29th is
+    // due from the gap's end (its own 00:00) until its evening's 23:00, then the 30th.
+    ["America/Nuuk", 23, "2026-03-29T00:59:59Z", false, "2026-03-29"],
+    ["America/Nuuk", 23, "2026-03-29T01:00:00Z", true, "2026-03-29"],
+    ["America/Nuuk", 23, "2026-03-29T23:59:59Z", true, "2026-03-29"],
+    ["America/Nuuk", 23, "2026-03-30T00:00:00Z", true, "2026-03-30"],
+    ["America/Nuuk", 23, "2026-03-30T01:00:00Z", false, "2026-03-31"],
+    ["America/Scoresbysund", 23, "2027-03-28T01:00:00Z", true, "2027-03-28"],
+    // A skipped midnight alone takes no evening: Havana's 00:00 → 01:00 keeps 23:00.
+    ["America/Havana", 23, "2026-03-08T05:00:00Z", false, "2026-03-09"],
   ] as const)("%s sendHour %d at %s → due %s for %s", (zone, hour, now, due, day) => {
     expect(isDueToSend(zone, hour, at(now))).toEqual({ due, day });
+  });
+
+  // The promise behind a nightly batch: every local day is due on some instant, days become
+  // due in order, and never before their eve. Checked every 15 minutes around every offset
+  // change of 2026-2027 in every zone, for every send hour.
+  it("makes every local day due, in order, around every transition of 2026-2027", () => {
+    const HOUR = 3_600_000;
+    const DAY = 24 * HOUR;
+    const from = Date.UTC(2026, 0, 1);
+    const to = Date.UTC(2028, 0, 1);
+    // Offset changes found day by day, then to the hour; zones that share one (same instant,
+    // same offsets) are checked once.
+    const changes = new Map<string, { zone: string; at: number }>();
+    for (const zone of Intl.supportedValuesOf("timeZone")) {
+      let prev = oracleOffset(zone, from);
+      for (let d = from + DAY; d < to; d += DAY) {
+        const o = oracleOffset(zone, d);
+        if (o === prev) continue;
+        let at = d - DAY;
+        while (oracleOffset(zone, at) === prev) at += HOUR;
+        changes.set(`${at}:${prev}:${o}`, { zone, at });
+        prev = o;
+      }
+    }
+    expect(changes.size).toBeGreaterThan(100);
+    for (const { zone, at } of changes.values()) {
+      for (let hour = 0; hour < 24; hour++) {
+        const seen: string[] = [];
+        // Every 15 minutes near the change, hourly further out (no due spell is shorter there).
+        for (let u = at - 1.5 * DAY; u <= at + 1.5 * DAY; u += Math.abs(u - at) < 4 * HOUR ? 15 * 60_000 : HOUR) {
+          const now = new Date(u);
+          const r = isDueToSend(zone, hour, now);
+          if (!r.due) continue;
+          expect([localDate(zone, now), nextLocalDay(zone, now)], `${zone} ${hour} ${u}`).toContain(r.day);
+          if (seen.at(-1) !== r.day) seen.push(r.day);
+        }
+        // Consecutive due days, each one after the last: none skipped, none revisited.
+        expect(seen.length, `${zone} sendHour ${hour}`).toBeGreaterThanOrEqual(2);
+        for (let i = 1; i < seen.length; i++) expect(seen[i], `${zone} sendHour ${hour}: ${seen.join(" ")}`).toBe(addDays(seen[i - 1]!, 1));
+      }
+    }
   });
 });
 
