@@ -16,7 +16,7 @@ import { NylasApi } from "../src/nylas/client.js";
 import { queueCounts, pendingOf, type QueueCounts } from "../src/redis/idle.js";
 import { createRunsQueue, type RunsQueue } from "../src/runs/queue.js";
 import { createRedis } from "../src/redis/connection.js";
-import { startSandbox, type Sandbox } from "../packages/nylas-sandbox/src/index.js";
+import { startSandbox, type Sandbox } from "nylas-sandbox";
 import { schedulerTick, type TickResult } from "../src/runs/scheduler.js";
 import { compareDeliveries, observedMessage, type DeliveryReport } from "../harness/deliveries.js";
 import { databaseUrl } from "../harness/database.js";

@@ -8,8 +8,7 @@ import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { addDays, localDate, startOfLocalDay, type Sandbox } from "../packages/nylas-sandbox/src/index.js";
-import type { EventRecord, WireEvent } from "../packages/nylas-sandbox/src/types.js";
+import { addDays, localDate, startOfLocalDay, type EventRecord, type Sandbox, type WireEvent } from "nylas-sandbox";
 import type { Batch, ChaosSettings } from "./batch.js";
 
 const ROOT = join(fileURLToPath(new URL(".", import.meta.url)), "..");

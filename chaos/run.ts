@@ -8,7 +8,7 @@ import { PrivatePostgres } from "../harness/postgres-server.js";
 import { PrivateRedis } from "../harness/redis-server.js";
 import { killAllWorkers, type ChaosSettings, type ScenarioResult } from "./batch.js";
 import { SCENARIOS } from "./scenarios.js";
-import { mulberry32 } from "../packages/nylas-sandbox/src/seed.js";
+import { mulberry32 } from "nylas-sandbox";
 
 const usage = `usage: npm run chaos -- [--grants N] [--only name[,name]] [--seed N] [--workers N] [--kills N] [--outage-s N] [--timeout-s N]
   scenarios: ${SCENARIOS.map((s) => s.name).join(", ")}`;

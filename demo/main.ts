@@ -4,7 +4,7 @@ import { ConfigError, loadConfig } from "../src/config.js";
 import { createLogger } from "../src/log/logger.js";
 import { runDemo, RedisUnavailable, type DemoSummary } from "./nightly-demo.js";
 import { describeReport } from "../harness/deliveries.js";
-import { DEFAULT_API_KEY } from "../packages/nylas-sandbox/src/index.js";
+import { DEFAULT_API_KEY } from "nylas-sandbox";
 
 const usage = `usage: npm run demo -- [--grants N] [--expire N] [--timeout-s N]
   --grants N     seeded grants across many time zones (default 25, 1-5000)

@@ -6,7 +6,7 @@ import { syncGrants, type SyncResult } from "../src/grants/sync.js";
 import type { Logger } from "../src/log/logger.js";
 import { NylasApi } from "../src/nylas/client.js";
 import { createRedis, pingRedis } from "../src/redis/connection.js";
-import { startSandbox, type Sandbox } from "../packages/nylas-sandbox/src/index.js";
+import { startSandbox, type Sandbox } from "nylas-sandbox";
 import { schedulerTick, type TickResult } from "../src/runs/scheduler.js";
 import { compareDeliveries, observedMessage, type DeliveryReport } from "../harness/deliveries.js";
 import { waitForIdle } from "../src/redis/idle.js";

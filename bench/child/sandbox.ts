@@ -3,7 +3,7 @@
  * event loop with the code being measured. Prints `READY <url>` once listening; the bench
  * drives it through its /_sandbox/ control routes. Env: SANDBOX_LOG_CAPACITY.
  */
-import { startSandbox } from "../../packages/nylas-sandbox/src/index.js";
+import { startSandbox } from "nylas-sandbox";
 
 const capacity = Number(process.env.SANDBOX_LOG_CAPACITY ?? 1_000_000);
 const sandbox = await startSandbox({ requestLogCapacity: capacity });

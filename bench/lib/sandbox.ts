@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
-import { DEFAULT_API_KEY, type Counters, type LimitsInput, type RequestLogEntry } from "../../packages/nylas-sandbox/src/index.js";
+import { DEFAULT_API_KEY, type Counters, type LimitsInput, type RequestLogEntry } from "nylas-sandbox";
 import { ROOT, cpuMsOfPid, peakRssOfPid } from "./proc.js";
 
 export interface SandboxGrant {

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ChaosSettings } from "../../chaos/batch.js";
 import { SCENARIOS } from "../../chaos/scenarios.js";
-import { mulberry32 } from "../../packages/nylas-sandbox/src/seed.js";
+import { mulberry32 } from "nylas-sandbox";
 import { PrivatePostgres } from "../../harness/postgres-server.js";
 import { PrivateRedis } from "../../harness/redis-server.js";
 

@@ -9,7 +9,7 @@ import { createLogger } from "../../src/log/logger.js";
 import { waitForIdle } from "../../src/redis/idle.js";
 import { createRedis } from "../../src/redis/connection.js";
 import { runJobId } from "../../src/runs/job.js";
-import { startSandbox, type Sandbox } from "../../packages/nylas-sandbox/src/index.js";
+import { startSandbox, type Sandbox } from "nylas-sandbox";
 import { addDays, localDate } from "../../src/time/window.js";
 import { startWebApp, type WebApp } from "../../src/web/app.js";
 import { deleteGrants, testPrisma, uniqueId } from "../support/db.js";

@@ -12,7 +12,7 @@ import { createLogger, type Logger } from "../../src/log/logger.js";
 import { NylasApi } from "../../src/nylas/client.js";
 import { createRunsQueue, createTickQueue, type RunsQueue } from "../../src/runs/queue.js";
 import { createRedis } from "../../src/redis/connection.js";
-import { DEFAULT_CLIENT_ID, startSandbox, type Sandbox, type SandboxOptions } from "../../packages/nylas-sandbox/src/index.js";
+import { DEFAULT_CLIENT_ID, startSandbox, type Sandbox, type SandboxOptions } from "nylas-sandbox";
 import { buildWebServer, type WebDeps } from "../../src/web/server.js";
 import { createWebhooksQueue, type WebhooksQueue } from "../../src/webhooks/queue.js";
 import { testPrisma, uniqueId } from "../support/db.js";

@@ -12,7 +12,7 @@ import type { Config } from "../../src/config.js";
 import type { Db } from "../../src/db/client.js";
 import { createLogger } from "../../src/log/logger.js";
 import { RUNS_QUEUE, runJobId } from "../../src/runs/job.js";
-import { startSandbox, type Sandbox } from "../../packages/nylas-sandbox/src/index.js";
+import { startSandbox, type Sandbox } from "nylas-sandbox";
 import { addDays, localDate } from "../../src/time/window.js";
 import { deleteGrants, testPrisma, uniqueId } from "../support/db.js";
 import { testConfig, uniquePrefix } from "../e2e/support.js";

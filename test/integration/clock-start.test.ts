@@ -1,11 +1,15 @@
 import { spawn, spawnSync } from "node:child_process";
 import { once } from "node:events";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { addDays, localDate } from "../../packages/nylas-sandbox/src/tz.js";
+import { addDays, localDate } from "nylas-sandbox";
 import { testDatabaseUrl, uniqueId } from "../support/db.js";
 
 // CLOCK_START, the test-only calendar clock, as the processes take it from the environment.
 const CLOCK = "2026-03-07T20:00:00Z";
+// The sandbox's CLI, found through its package (what `npm run sandbox` runs).
+const SANDBOX_BIN = join(dirname(createRequire(import.meta.url).resolve("nylas-sandbox/package.json")), "bin", "nylas-sandbox.ts");
 
 describe("CLOCK_START in the processes", () => {
   it("the worker refuses it with NODE_ENV=production: one line, exit code 2", () => {
@@ -19,7 +23,7 @@ describe("CLOCK_START in the processes", () => {
 
   it("the sandbox refuses it with NODE_ENV=production, and a CLOCK_START without a zone", () => {
     const run = (extra: Record<string, string>) =>
-      spawnSync(process.execPath, ["--import", "tsx", "packages/nylas-sandbox/bin/nylas-sandbox.ts"], { env: { PATH: process.env.PATH ?? "", SANDBOX_PORT: "0", ...extra }, encoding: "utf8", timeout: 60_000 });
+      spawnSync(process.execPath, ["--import", "tsx", SANDBOX_BIN], { env: { PATH: process.env.PATH ?? "", SANDBOX_PORT: "0", ...extra }, encoding: "utf8", timeout: 60_000 });
     const prod = run({ NODE_ENV: "production", CLOCK_START: CLOCK });
     expect(prod.status).toBe(2);
     expect(prod.stderr.trim()).toBe("sandbox: CLOCK_START is test-only and must be unset when NODE_ENV=production");
@@ -29,7 +33,7 @@ describe("CLOCK_START in the processes", () => {
   });
 
   it("the sandbox seeds its data around the clock's 'today', whatever today is", async () => {
-    const child = spawn(process.execPath, ["--import", "tsx", "packages/nylas-sandbox/bin/nylas-sandbox.ts", "--grants", "3"], {
+    const child = spawn(process.execPath, ["--import", "tsx", SANDBOX_BIN, "--grants", "3"], {
       env: { PATH: process.env.PATH ?? "", SANDBOX_PORT: "0", CLOCK_START: CLOCK },
       stdio: ["ignore", "pipe", "pipe"],
     });

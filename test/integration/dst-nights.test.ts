@@ -8,9 +8,8 @@ import { NylasApi } from "../../src/nylas/client.js";
 import { waitForIdle } from "../../src/redis/idle.js";
 import { createRunsQueue } from "../../src/runs/queue.js";
 import { createRedis } from "../../src/redis/connection.js";
-import { startSandbox } from "../../packages/nylas-sandbox/src/index.js";
 // The sandbox's own zone code (Intl only), independent of the worker's src/time/window.ts.
-import { addDays, localParts } from "../../packages/nylas-sandbox/src/tz.js";
+import { addDays, localParts, startSandbox } from "nylas-sandbox";
 import { clockFrom } from "../../src/time/clock.js";
 import { WorkerFleet } from "../../harness/fleet.js";
 import { deleteGrants, testDatabaseUrl, testPrisma, uniqueId } from "../support/db.js";

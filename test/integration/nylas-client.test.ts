@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { NylasApi } from "../../src/nylas/client.js";
 import { classifyError } from "../../src/nylas/errors.js";
-import { startSandbox, type Sandbox } from "../../packages/nylas-sandbox/src/index.js";
+import { startSandbox, type Sandbox } from "nylas-sandbox";
 import { localDate, addDays, localDayWindow } from "../../src/time/window.js";
 
 // The worker's Nylas module on the official SDK, over real HTTP to the sandbox: every call

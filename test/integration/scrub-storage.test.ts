@@ -12,7 +12,7 @@ import { createRedis } from "../../src/redis/connection.js";
 import { Ledger } from "../../src/reminders/ledger.js";
 import { runJobId } from "../../src/runs/job.js";
 import { RunStore } from "../../src/runs/store.js";
-import { startSandbox, type Sandbox } from "../../packages/nylas-sandbox/src/index.js";
+import { startSandbox, type Sandbox } from "nylas-sandbox";
 import { testConfig, uniquePrefix } from "../e2e/support.js";
 import { deleteGrants, testPrisma, uniqueId } from "../support/db.js";
 import { LogSink } from "../support/pipeline.js";

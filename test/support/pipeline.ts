@@ -8,7 +8,7 @@ import { createLogger, type Logger } from "../../src/log/logger.js";
 import { NylasApi } from "../../src/nylas/client.js";
 import { createRunsQueue, type RunsQueue } from "../../src/runs/queue.js";
 import { createRedis } from "../../src/redis/connection.js";
-import { startSandbox, type Sandbox, type SandboxOptions } from "../../packages/nylas-sandbox/src/index.js";
+import { startSandbox, type Sandbox, type SandboxOptions } from "nylas-sandbox";
 import { compareDeliveries, observedMessage, type DeliveryReport } from "../../harness/deliveries.js";
 import { deleteGrants, testPrisma, uniqueId } from "./db.js";
 

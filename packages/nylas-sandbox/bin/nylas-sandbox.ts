@@ -1,13 +1,30 @@
+#!/usr/bin/env tsx
 /**
- * Runs the local Nylas v3 sandbox standalone (`npm run sandbox`).
+ * Runs the local Nylas v3 sandbox standalone (`npx nylas-sandbox`, or `npm run sandbox` in
+ * the reminders repo). TypeScript source: it runs under tsx (hence the shebang), which maps
+ * the `.js` specifiers below to their `.ts` files.
  * Env: SANDBOX_PORT (4010), SANDBOX_HOST (127.0.0.1), SANDBOX_API_KEY (nyk_sandbox_key),
  * SANDBOX_CLIENT_ID (sandbox-client-id), SANDBOX_GRANTS (25), SANDBOX_SEED (1),
- * CLOCK_START (test-only, as for the worker: the sandbox's clock, hence its seed's "today"
- * and its message dates, starts at that ISO 8601 instant and runs on at real speed).
- * Flags override env: --port N --grants N --seed N --api-key K --host H.
+ * CLOCK_START (test-only: the sandbox's clock, hence its seed's "today" and its message
+ * dates, starts at that ISO 8601 instant and runs on at real speed).
+ * Flags override env: --port N --grants N --seed N --api-key K --host H; --help.
  */
-import { DEFAULT_API_KEY, DEFAULT_CLIENT_ID, startSandbox } from "../src/index.js";
-import { clockFrom, parseInstant } from "../../../src/time/clock.js";
+import { clockFrom, DEFAULT_API_KEY, DEFAULT_CLIENT_ID, parseInstant, startSandbox } from "../src/index.js";
+
+const USAGE = `Usage: nylas-sandbox [--port N] [--grants N] [--seed N] [--api-key KEY] [--host HOST]
+
+A local, in-memory fake of the Nylas v3 API (grants, calendars, events, messages and send,
+hosted OAuth) with a control API under /_sandbox/. Flags override the environment:
+
+  --port N        SANDBOX_PORT       port to listen on, 0 = any free port (4010)
+  --host H        SANDBOX_HOST       address to bind (127.0.0.1)
+  --grants N      SANDBOX_GRANTS     grants to seed, 0-100000 (25)
+  --seed N        SANDBOX_SEED       seed of the generated data (1)
+  --api-key K     SANDBOX_API_KEY    the API key clients must send as Bearer (nyk_sandbox_key)
+                  SANDBOX_CLIENT_ID  the application's client id for hosted OAuth (sandbox-client-id)
+                  CLOCK_START        test-only: start the sandbox's clock at this ISO 8601
+                                     instant (Z or an offset); refused with NODE_ENV=production
+`;
 
 function fail(message: string): never {
   process.stderr.write(`sandbox: ${message}\n`);
@@ -33,9 +50,14 @@ function intSetting(name: string, raw: string | undefined, fallback: number, min
   return n;
 }
 
+if (process.argv.slice(2).some((a) => a === "--help" || a === "-h")) {
+  process.stdout.write(USAGE);
+  process.exit(0);
+}
+
 const known = new Set(["port", "grants", "seed", "api-key", "host"]);
 for (const a of process.argv.slice(2)) {
-  if (a.startsWith("--") && !known.has(a.slice(2).split("=")[0]!)) fail(`unknown flag ${a} (known: --port --grants --seed --api-key --host)`);
+  if (a.startsWith("--") && !known.has(a.slice(2).split("=")[0]!)) fail(`unknown flag ${a} (known: --port --grants --seed --api-key --host --help)`);
 }
 
 const port = intSetting("SANDBOX_PORT", flag("port") ?? process.env.SANDBOX_PORT, 4010, 0, 65535);

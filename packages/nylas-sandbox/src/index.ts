@@ -7,4 +7,6 @@ export { DEFAULT_LIMITS, type LimitsConfig, type LimitsInput } from "./limits.js
 export { ROUTE_CLASSES, FAULT_KINDS, type FaultInput, type FaultKind, type FaultRule, type LatencyConfig, type RouteClass } from "./faults.js";
 export { ROUTES, type Counters, type RequestLogEntry, type RequestLogFilter, type RouteName } from "./log.js";
 export * from "./types.js";
-export { localDate, startOfLocalDay, localDateTime, addDays } from "./tz.js";
+export { localDate, localParts, startOfLocalDay, localDateTime, addDays, type LocalParts } from "./tz.js";
+export { mulberry32 } from "./random.js";
+export { clockFrom, parseInstant } from "./clock.js";
