@@ -25,7 +25,6 @@ export interface Rate {
    * One request in flight per grant and budget, the next one an interval after the previous
    * one settled, so the budget holds by arrival at the provider. Defaults to true when
    * `burst` is 1 and false otherwise; when true, `burst` is treated as 1.
-   * Callers must `settle` every successful `take` of a serial budget.
    */
   serial?: boolean;
 }
@@ -53,6 +52,37 @@ type ScriptClient = Redis & {
   grantBlock(key: string, ms: number): Promise<number>;
 };
 
+/**
+ * A grant's budget is spent for longer than the caller will wait in place (`maxWaitMs`):
+ * nothing was taken and the request did not run. A job hands its worker slot back for
+ * `waitMs` (a 429's block, or a spent budget) instead of sleeping through it.
+ */
+export class GrantBusy extends Error {
+  constructor(
+    readonly waitMs: number,
+    readonly why: string,
+  ) {
+    super(`grant busy for ${waitMs} ms (${why})`);
+  }
+}
+
+export interface RunOptions {
+  /** The grant's provider, which picks its send budget. */
+  provider?: string;
+  /** Longest wait for a token slept in place; a longer one throws `GrantBusy`. */
+  maxWaitMs: number;
+}
+
+/** One grant's budgets, bound to its provider and the caller's longest wait. */
+export interface GrantBudget {
+  /** `GrantLimiter.run` for this grant. */
+  run<T>(budget: Budget, request: () => Promise<T>): Promise<T>;
+  /** `GrantLimiter.block` for this grant. */
+  block(ms: number): Promise<number>;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
 export class GrantLimiter {
   private readonly redis: ScriptClient;
 
@@ -73,11 +103,36 @@ export class GrantLimiter {
   }
 
   /**
+   * Runs one request under the grant's budget: takes a token (sleeping through waits up to
+   * `maxWaitMs`, throwing `GrantBusy` for longer ones, before the request runs), runs the
+   * request, and settles the token once it has answered or failed. Every request of the
+   * worker goes through here, so every successful take is settled exactly once.
+   */
+  async run<T>(grantId: string, budget: Budget, request: () => Promise<T>, opts: RunOptions): Promise<T> {
+    await this.acquire(grantId, budget, opts);
+    try {
+      return await request();
+    } finally {
+      // Not awaited: until the settle lands, the grant's next take sees the request in
+      // flight and polls, so the caller's answer need not wait for Redis.
+      this.settle(grantId, budget, opts.provider).catch(() => {});
+    }
+  }
+
+  /** `run` and `block` bound to one grant, for the requests of one job. */
+  forGrant(grantId: string, opts: RunOptions): GrantBudget {
+    return {
+      run: (budget, request) => this.run(grantId, budget, request, opts),
+      block: (ms) => this.block(grantId, ms),
+    };
+  }
+
+  /**
    * Takes one request from the grant's budget. Returns 0 when taken, otherwise how many
    * ms to wait before asking again (nothing is taken then). A 429 block comes first; while
    * another request of a serial budget is in flight the wait is short (at most one
-   * interval), so poll again rather than give up. After a 0 on a serial budget, call
-   * `settle` once the request has answered.
+   * interval), so poll again rather than give up. A 0 on a serial budget must be followed
+   * by one `settle` once the request has answered; `run` does both.
    */
   async take(grantId: string, budget: Budget, provider?: string): Promise<number> {
     const rate = this.rateFor(budget, provider);
@@ -89,10 +144,9 @@ export class GrantLimiter {
 
   /**
    * The request that took a token has answered (success or failure): ends its flight and,
-   * for a serial budget, holds the next take until one interval from now. Call it exactly
-   * once per successful `take` (also when the request failed or was never sent), never
-   * after a refused one. Free for non-serial budgets (no Redis call), so callers may settle
-   * every request without asking which kind of budget it used.
+   * for a serial budget, holds the next take until one interval from now. Exactly once per
+   * successful `take` (also when the request failed or was never sent), never after a
+   * refused one. Free for non-serial budgets (no Redis call).
    */
   async settle(grantId: string, budget: Budget, provider?: string): Promise<void> {
     const rate = this.rateFor(budget, provider);
@@ -103,6 +157,16 @@ export class GrantLimiter {
   /** Holds back every request of the grant for `ms` (after a 429). Returns the ms left. */
   async block(grantId: string, ms: number): Promise<number> {
     return Number(await this.redis.grantBlock(this.blockKey(grantId), Math.max(1, Math.ceil(ms))));
+  }
+
+  /** Takes a token, sleeping only for short waits. */
+  private async acquire(grantId: string, budget: Budget, opts: RunOptions): Promise<void> {
+    for (;;) {
+      const waitMs = await this.take(grantId, budget, opts.provider);
+      if (waitMs === 0) return;
+      if (waitMs > opts.maxWaitMs) throw new GrantBusy(waitMs, `${budget} budget of grant spent`);
+      await sleep(waitMs);
+    }
   }
 
   private key(grantId: string, budget: Budget): string {
