@@ -105,8 +105,8 @@ export class GrantLimiter {
   /**
    * Runs one request under the grant's budget: takes a token (sleeping through waits up to
    * `maxWaitMs`, throwing `GrantBusy` for longer ones, before the request runs), runs the
-   * request, and settles the token once it has answered or failed. Every request of the
-   * worker goes through here, so every successful take is settled exactly once.
+   * request, and settles the token once it has answered or failed: a successful take is
+   * settled exactly once, and the caller has nothing to pair.
    */
   async run<T>(grantId: string, budget: Budget, request: () => Promise<T>, opts: RunOptions): Promise<T> {
     await this.acquire(grantId, budget, opts);
