@@ -3,8 +3,8 @@ import type { Event, Grant as NylasGrant, Message } from "nylas";
 
 /**
  * Exactly the Nylas calls the worker makes, on the official SDK. Paging is done here page
- * by page (not with the SDK's iterator) so the caller can take a rate-limit token before
- * each request and resume from a cursor after a back-off.
+ * by page (not with the SDK's iterator) so the caller can wrap each page's request (a
+ * rate-limit token around it) and resume from a cursor after a back-off.
  */
 
 export interface NylasSettings {
@@ -62,6 +62,14 @@ export interface GrantInfo {
   status: "valid" | "invalid";
 }
 
+/**
+ * Runs one request of a paged call on the caller's terms (e.g. under a rate-limit token)
+ * and returns what the request returned.
+ */
+export type AroundRequest = <T>(request: () => Promise<T>) => Promise<T>;
+
+const direct: AroundRequest = (request) => request();
+
 /** The largest page Nylas serves for events. */
 export const MAX_EVENTS_PAGE = 200;
 
@@ -100,12 +108,11 @@ export class NylasApi {
     return { items: res.data ?? [], nextCursor: res.nextCursor || undefined };
   }
 
-  /** Every event of the window across all pages; `beforePage` runs before each request. */
-  async *events(grantId: string, query: Omit<EventsPageQuery, "pageToken">, beforePage?: () => Promise<void>): AsyncGenerator<Event[]> {
+  /** Every event of the window across all pages; each page's request runs through `around`. */
+  async *events(grantId: string, query: Omit<EventsPageQuery, "pageToken">, around: AroundRequest = direct): AsyncGenerator<Event[]> {
     let pageToken: string | undefined;
     do {
-      if (beforePage) await beforePage();
-      const page = await this.eventsPage(grantId, { ...query, pageToken });
+      const page = await around(() => this.eventsPage(grantId, { ...query, pageToken }));
       yield page.items;
       pageToken = page.nextCursor;
     } while (pageToken);

@@ -1,106 +1,13 @@
+import { readFileSync } from "node:fs";
 import type { Redis } from "ioredis";
 
-/**
- * Per-grant request budgets shared by every worker process, kept in Redis.
- *
- * The algorithm is GCRA (a virtual-scheduling token bucket): each key stores the
- * "theoretical arrival time" (TAT) of the next allowed request, and each request moves it
- * one emission interval (1 / rate, plus `marginMs`) further. A fixed-window counter, such
- * as rate-limiter-flexible's Redis limiter, admits up to twice the budget across a window
- * boundary and only has whole-second windows, which is why this small script is used.
- * The clock is Redis' own (TIME), so workers on machines with skewed clocks agree.
- *
- * Spacing the *tokens* is not enough: providers count requests by *arrival* (Gmail's
- * ~2 sends/s per user, over a sliding second), and between a token and the wire a request
- * can sit in a stalled event loop or a socket for an unbounded time, so two tokens 500 ms
- * apart can arrive 60 ms apart. No margin fixes unbounded jitter. A *serial* budget (the
- * default when `burst` is 1) therefore adds a causal rule, with `settle`:
- *
- * - `take` succeeds only if no request of that grant and budget is in flight and the GCRA
- *   allows it; it then marks one request in flight (with a lease, `inFlightLeaseMs`).
- * - `settle`, called once that request's response has come back (success or failure),
- *   clears the mark and moves the TAT to at least (Redis now + interval).
- *
- * Why arrivals are then at least one interval apart, whatever the jitter: request k
- * arrives at the provider before its response leaves the provider, so before the client
- * receives it, so before `settle` runs in Redis (at S_k). Request k+1 cannot take its token
- * while k is in flight, and after S_k only at T_{k+1} >= S_k + interval; it is sent after
- * its token, so it arrives after T_{k+1}. Hence arrival_{k+1} - arrival_k > T_{k+1} - S_k
- * >= interval, measured as elapsed time (only the clocks' rates matter, not their offsets),
- * and a sliding second never holds more than `perSecond` arrivals. Settle rounds Redis' µs
- * up to the ms and take rounds down, so the bound holds to the microsecond. The price is a
- * per-grant rate of 1 / (interval + round trip) instead of 1 / interval; other grants' work
- * runs meanwhile. `marginMs` still widens the interval (e.g. for a provider whose clock or
- * counting is coarse); it is no longer needed against jitter.
- *
- * The guarantee assumes every settle follows its response. A request that ends without a
- * response (client timeout, reset) may in principle still be in transit when it is
- * settled; settle it all the same (the alternative is holding the grant for the lease).
- * A request never settled (its process died mid-request) holds the grant until its lease
- * lapses, which is why the lease must exceed the HTTP request timeout: a live request must
- * always settle before its lease ends, or its late settle could clear a successor's mark.
- *
- * Non-serial budgets (`burst` > 1, or `serial: false`) keep plain GCRA: tokens are spaced
- * in Redis time, up to `burst` back to back, nothing is tracked in flight, and `settle`
- * does nothing (no Redis call).
- */
+// Per-grant request budgets in Redis, shared by every worker process: GCRA, with serial
+// budgets that space arrivals, not only tokens (why that bounds arrivals: docs/rate-limiter.md).
 
-/*
- * KEYS: TAT, block, in-flight. ARGV: interval ms, burst, lease ms (0 = not serial).
- * Returns 0 when taken, else the ms until a take could first succeed (at least 1).
- */
-const TAKE = `
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local interval = tonumber(ARGV[1])
-local tolerance = interval * (tonumber(ARGV[2]) - 1)
-local lease = tonumber(ARGV[3])
-local blocked = tonumber(redis.call('GET', KEYS[2]) or '0')
-if blocked > now then return blocked - now end
-local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
-if tat < now then tat = now end
-local allowAt = tat - tolerance
-if lease > 0 then
-  local flight = tonumber(redis.call('GET', KEYS[3]) or '0')
-  if flight > 0 then
-    -- In flight until its settle (then at least one interval more) or its lease: poll by
-    -- then, never later than one interval from now, so callers poll instead of giving up.
-    local leaseLeft = flight - now
-    local gcraLeft = allowAt - now
-    if gcraLeft > leaseLeft then leaseLeft = gcraLeft end
-    return math.max(1, math.min(interval, leaseLeft))
-  end
-end
-if allowAt > now then return allowAt - now end
-local nextTat = tat + interval
-redis.call('SET', KEYS[1], nextTat, 'PX', math.ceil(nextTat - now) + 1000)
-if lease > 0 then redis.call('SET', KEYS[3], now + lease, 'PX', lease) end
-return 0
-`;
-
-/*
- * KEYS: TAT, in-flight. ARGV: interval ms. Clears the in-flight mark and sets
- * TAT = max(TAT, ceil(now) + interval). Returns 1 if a mark was cleared (0: its lease lapsed).
- */
-const SETTLE = `
-local t = redis.call('TIME')
-local nowFloor = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local nowCeil = tonumber(t[1]) * 1000 + math.ceil(tonumber(t[2]) / 1000)
-local cleared = redis.call('DEL', KEYS[2])
-local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
-local nextTat = math.max(tat, nowCeil + tonumber(ARGV[1]))
-redis.call('SET', KEYS[1], nextTat, 'PX', math.ceil(nextTat - nowFloor) + 1000)
-return cleared
-`;
-
-const BLOCK = `
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local untilMs = now + tonumber(ARGV[1])
-local current = tonumber(redis.call('GET', KEYS[1]) or '0')
-if untilMs > current then redis.call('SET', KEYS[1], untilMs, 'PX', tonumber(ARGV[1]) + 1000) end
-return math.max(untilMs, current) - now
-`;
+const script = (name: string) => readFileSync(new URL(`./scripts/${name}.lua`, import.meta.url), "utf8");
+const TAKE = script("grant-take");
+const SETTLE = script("grant-settle");
+const BLOCK = script("grant-block");
 
 export type Budget = "read" | "send";
 
@@ -111,14 +18,13 @@ export interface Rate {
   burst?: number;
   /**
    * Extra ms between two requests, added to the interval. Serial budgets need none against
-   * jitter (see above); it remains for providers whose own counting is coarser.
+   * jitter; it remains for providers whose own counting is coarser.
    */
   marginMs?: number;
   /**
    * One request in flight per grant and budget, the next one an interval after the previous
-   * one settled, so the budget holds by arrival at the provider (see above). Defaults to
-   * true when `burst` is 1 and false otherwise; when true, `burst` is treated as 1.
-   * Callers must `settle` every successful `take` of a serial budget.
+   * one settled, so the budget holds by arrival at the provider. Defaults to true when
+   * `burst` is 1 and false otherwise; when true, `burst` is treated as 1.
    */
   serial?: boolean;
 }
@@ -146,6 +52,37 @@ type ScriptClient = Redis & {
   grantBlock(key: string, ms: number): Promise<number>;
 };
 
+/**
+ * A grant's budget is spent for longer than the caller will wait in place (`maxWaitMs`):
+ * nothing was taken and the request did not run. A job hands its worker slot back for
+ * `waitMs` (a 429's block, or a spent budget) instead of sleeping through it.
+ */
+export class GrantBusy extends Error {
+  constructor(
+    readonly waitMs: number,
+    readonly why: string,
+  ) {
+    super(`grant busy for ${waitMs} ms (${why})`);
+  }
+}
+
+export interface RunOptions {
+  /** The grant's provider, which picks its send budget. */
+  provider?: string;
+  /** Longest wait for a token slept in place; a longer one throws `GrantBusy`. */
+  maxWaitMs: number;
+}
+
+/** One grant's budgets, bound to its provider and the caller's longest wait. */
+export interface GrantBudget {
+  /** `GrantLimiter.run` for this grant. */
+  run<T>(budget: Budget, request: () => Promise<T>): Promise<T>;
+  /** `GrantLimiter.block` for this grant. */
+  block(ms: number): Promise<number>;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
 export class GrantLimiter {
   private readonly redis: ScriptClient;
 
@@ -166,11 +103,36 @@ export class GrantLimiter {
   }
 
   /**
+   * Runs one request under the grant's budget: takes a token (sleeping through waits up to
+   * `maxWaitMs`, throwing `GrantBusy` for longer ones, before the request runs), runs the
+   * request, and settles the token once it has answered or failed: a successful take is
+   * settled exactly once, and the caller has nothing to pair.
+   */
+  async run<T>(grantId: string, budget: Budget, request: () => Promise<T>, opts: RunOptions): Promise<T> {
+    await this.acquire(grantId, budget, opts);
+    try {
+      return await request();
+    } finally {
+      // Not awaited: until the settle lands, the grant's next take sees the request in
+      // flight and polls, so the caller's answer need not wait for Redis.
+      this.settle(grantId, budget, opts.provider).catch(() => {});
+    }
+  }
+
+  /** `run` and `block` bound to one grant, for the requests of one job. */
+  forGrant(grantId: string, opts: RunOptions): GrantBudget {
+    return {
+      run: (budget, request) => this.run(grantId, budget, request, opts),
+      block: (ms) => this.block(grantId, ms),
+    };
+  }
+
+  /**
    * Takes one request from the grant's budget. Returns 0 when taken, otherwise how many
    * ms to wait before asking again (nothing is taken then). A 429 block comes first; while
    * another request of a serial budget is in flight the wait is short (at most one
-   * interval), so poll again rather than give up. After a 0 on a serial budget, call
-   * `settle` once the request has answered.
+   * interval), so poll again rather than give up. A 0 on a serial budget must be followed
+   * by one `settle` once the request has answered; `run` does both.
    */
   async take(grantId: string, budget: Budget, provider?: string): Promise<number> {
     const rate = this.rateFor(budget, provider);
@@ -182,10 +144,9 @@ export class GrantLimiter {
 
   /**
    * The request that took a token has answered (success or failure): ends its flight and,
-   * for a serial budget, holds the next take until one interval from now. Call it exactly
-   * once per successful `take` (also when the request failed or was never sent), never
-   * after a refused one. Free for non-serial budgets (no Redis call), so callers may settle
-   * every request without asking which kind of budget it used.
+   * for a serial budget, holds the next take until one interval from now. Exactly once per
+   * successful `take` (also when the request failed or was never sent), never after a
+   * refused one. Free for non-serial budgets (no Redis call).
    */
   async settle(grantId: string, budget: Budget, provider?: string): Promise<void> {
     const rate = this.rateFor(budget, provider);
@@ -196,6 +157,16 @@ export class GrantLimiter {
   /** Holds back every request of the grant for `ms` (after a 429). Returns the ms left. */
   async block(grantId: string, ms: number): Promise<number> {
     return Number(await this.redis.grantBlock(this.blockKey(grantId), Math.max(1, Math.ceil(ms))));
+  }
+
+  /** Takes a token, sleeping only for short waits. */
+  private async acquire(grantId: string, budget: Budget, opts: RunOptions): Promise<void> {
+    for (;;) {
+      const waitMs = await this.take(grantId, budget, opts.provider);
+      if (waitMs === 0) return;
+      if (waitMs > opts.maxWaitMs) throw new GrantBusy(waitMs, `${budget} budget of grant spent`);
+      await sleep(waitMs);
+    }
   }
 
   private key(grantId: string, budget: Budget): string {

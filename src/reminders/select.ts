@@ -194,162 +194,188 @@ export function selectMeetings(events: readonly Event[] | readonly unknown[], ct
   const skipped: Partial<Record<SkipReason, number>> = {};
   const problems: SelectionProblem[] = [];
   const seen = new Set<string>();
-  const skip = (reason: SkipReason): void => {
-    skipped[reason] = (skipped[reason] ?? 0) + 1;
-  };
-  const malformed = (reason: string, eventId?: string): void => {
-    skip("malformed");
-    problems.push(eventId === undefined ? { reason } : { eventId, reason });
-  };
 
   const list: readonly unknown[] = Array.isArray(events) ? events : [];
   if (!Array.isArray(events)) problems.push({ reason: "events is not an array" });
 
   for (const raw of list) {
-    if (!isRecord(raw)) {
-      malformed("event is not an object");
-      continue;
-    }
-    const id = raw.id;
-    // eslint-disable-next-line no-control-regex
-    if (typeof id !== "string" || id.trim() === "" || id.length > MAX_ID_LENGTH || /[\u0000-\u001f\u007f]/.test(id)) {
-      malformed("event id is missing or not a usable string");
-      continue;
-    }
-    const when = parseWhen(raw.when);
-    if (when.kind === "malformed") {
-      malformed(when.reason, id);
-      continue;
-    }
-
-    let start: number;
-    let end: number;
-    if (when.kind === "allday") {
-      if (!ctx.includeAllDay) {
-        if (markSeen(seen, id, `day:${when.startDay}`)) skip("all_day");
-        continue;
-      }
-      try {
-        const zone = ctx.zone as string;
-        start = localDayWindow(zone, when.startDay).start;
-        end = localDayWindow(zone, when.lastDay).end;
-      } catch (e) {
-        // Only a date at the edge of the calendar (9999-12-31) gets here.
-        malformed(e instanceof InvalidDayError ? "all-day date out of range" : "all-day date unusable", id);
-        continue;
-      }
-    } else {
-      ({ start, end } = when);
-    }
-    if (!markSeen(seen, id, String(start))) continue; // same occurrence already seen on another page
-
-    if (start < ctx.window.start || start >= ctx.window.end) {
-      skip("outside_window");
-      continue;
-    }
-    if (typeof raw.status === "string" && raw.status.toLowerCase() === "cancelled") {
-      skip("cancelled");
-      continue;
-    }
-
-    const participants = raw.participants ?? [];
-    if (!Array.isArray(participants)) {
-      malformed("participants is not an array", id);
-      continue;
-    }
-
-    let userDeclined = false;
-    let garbage = 0;
-    const eventProblems: SelectionProblem[] = [];
-    const declined = new Set<string>();
-    const listed = new Set<string>();
-    const entries: { key: string; email: string; name?: string }[] = [];
-    participants.forEach((p: unknown, i: number) => {
-      if (!isRecord(p)) {
-        garbage++;
-        eventProblems.push({ eventId: id, reason: `participant #${i} is not an object` });
-        return;
-      }
-      const email = checkEmail(p.email);
-      if (!email.ok) {
-        if (!email.absent) {
-          garbage++;
-          eventProblems.push({ eventId: id, reason: `participant #${i} has an unusable email` });
-        }
-        return;
-      }
-      const saidNo = typeof p.status === "string" && p.status.toLowerCase() === "no";
-      listed.add(email.key);
-      if (email.key === userKey) {
-        if (saidNo) userDeclined = true;
-        return;
-      }
-      if (saidNo) declined.add(email.key);
-      entries.push({ key: email.key, email: email.email, name: cleanName(p.name) });
-    });
-    if (userDeclined) {
-      skip("declined_by_user");
-      continue;
-    }
-
-    let organizer: EmailAddress | undefined;
-    if (isRecord(raw.organizer)) {
-      const email = checkEmail(raw.organizer.email);
-      if (email.ok) {
-        const name = cleanName(raw.organizer.name);
-        organizer = name ? { name, email: email.email } : { email: email.email };
-        if (email.key !== userKey && !listed.has(email.key)) entries.push({ key: email.key, email: email.email, name });
-      }
-    }
-
-    const recipients: EmailAddress[] = [];
-    const byKey = new Map<string, EmailAddress>();
-    for (const entry of entries) {
-      if (declined.has(entry.key) || !isPerson(entry.key)) continue;
-      const existing = byKey.get(entry.key);
-      if (existing) {
-        if (existing.name === undefined && entry.name) existing.name = entry.name;
-        continue;
-      }
-      const r: EmailAddress = entry.name ? { name: entry.name, email: entry.email } : { email: entry.email };
-      byKey.set(entry.key, r);
-      recipients.push(r);
-    }
-
-    if (recipients.length === 0) {
-      if (garbage > 0) {
-        skip("malformed");
-        problems.push(...eventProblems, { eventId: id, reason: "no usable recipient left after dropping unusable participants" });
-      } else {
-        skip("no_other_participants");
-      }
-      continue;
-    }
-    problems.push(...eventProblems);
-
-    const meeting: Meeting = {
-      eventId: id,
-      start,
-      end,
-      title: typeof raw.title === "string" ? raw.title : "",
-      recipients,
-      recurring:
-        (typeof raw.masterEventId === "string" && raw.masterEventId !== "") ||
-        (Array.isArray(raw.recurrence) && raw.recurrence.length > 0),
-    };
-    const location = optionalText(raw.location);
-    if (location !== undefined) meeting.location = location;
-    const url = conferencingUrl(raw.conferencing);
-    if (url !== undefined) meeting.conferencingUrl = url;
-    const description = optionalText(raw.description);
-    if (description !== undefined) meeting.description = description;
-    if (organizer) meeting.organizer = organizer;
-    if (when.kind === "allday") meeting.allDay = true;
-    meetings.push(meeting);
+    const verdict = judgeEvent(raw, ctx, userKey, seen);
+    if (verdict.kind === "duplicate") continue;
+    if (verdict.problems) problems.push(...verdict.problems);
+    if (verdict.kind === "meeting") meetings.push(verdict.meeting);
+    else skipped[verdict.reason] = (skipped[verdict.reason] ?? 0) + 1;
   }
 
-  meetings.sort((a, b) => a.start - b.start || (a.eventId < b.eventId ? -1 : a.eventId > b.eventId ? 1 : 0));
+  meetings.sort(byStartThenId);
   return { meetings, skipped, problems };
+}
+
+/** What becomes of one event: a meeting, a skip with its reason, or nothing (seen before). */
+type Verdict =
+  | { kind: "meeting"; meeting: Meeting; problems?: SelectionProblem[] }
+  | { kind: "skip"; reason: SkipReason; problems?: SelectionProblem[] }
+  | { kind: "duplicate" };
+
+const malformed = (reason: string, eventId?: string): Verdict => ({
+  kind: "skip",
+  reason: "malformed",
+  problems: [eventId === undefined ? { reason } : { eventId, reason }],
+});
+
+/** The checks of the module comment, in their order; the first that applies decides. */
+function judgeEvent(raw: unknown, ctx: SelectContext, userKey: string, seen: Set<string>): Verdict {
+  if (!isRecord(raw)) return malformed("event is not an object");
+  const id = usableId(raw.id);
+  if (id === undefined) return malformed("event id is missing or not a usable string");
+  const when = parseWhen(raw.when);
+  if (when.kind === "malformed") return malformed(when.reason, id);
+
+  if (when.kind === "allday" && !ctx.includeAllDay) {
+    return markSeen(seen, id, `day:${when.startDay}`) ? { kind: "skip", reason: "all_day" } : { kind: "duplicate" };
+  }
+  const span = when.kind === "allday" ? allDaySpan(when, ctx.zone as string) : when;
+  if ("problem" in span) return malformed(span.problem, id);
+  const { start, end } = span;
+  // The same occurrence on another page.
+  if (!markSeen(seen, id, String(start))) return { kind: "duplicate" };
+
+  if (start < ctx.window.start || start >= ctx.window.end) return { kind: "skip", reason: "outside_window" };
+  if (typeof raw.status === "string" && raw.status.toLowerCase() === "cancelled") return { kind: "skip", reason: "cancelled" };
+
+  const participants = raw.participants ?? [];
+  if (!Array.isArray(participants)) return malformed("participants is not an array", id);
+  const attendance = readParticipants(participants, id, userKey);
+  if (attendance.userDeclined) return { kind: "skip", reason: "declined_by_user" };
+
+  const organizer = organizerOf(raw.organizer);
+  // Microsoft does not list the organizer among the attendees; Google does.
+  if (organizer && organizer.entry.key !== userKey && !attendance.listed.has(organizer.entry.key)) attendance.entries.push(organizer.entry);
+
+  const recipients = recipientsOf(attendance.entries, attendance.declined);
+  if (recipients.length === 0) {
+    if (attendance.problems.length === 0) return { kind: "skip", reason: "no_other_participants" };
+    // Whether it really had other participants cannot be told.
+    return {
+      kind: "skip",
+      reason: "malformed",
+      problems: [...attendance.problems, { eventId: id, reason: "no usable recipient left after dropping unusable participants" }],
+    };
+  }
+  const meeting = toMeeting(raw, { eventId: id, start, end, recipients, allDay: when.kind === "allday" });
+  if (organizer) meeting.organizer = organizer.address;
+  return { kind: "meeting", meeting, problems: attendance.problems };
+}
+
+function usableId(id: unknown): string | undefined {
+  // eslint-disable-next-line no-control-regex
+  if (typeof id !== "string" || id.trim() === "" || id.length > MAX_ID_LENGTH || /[\u0000-\u001f\u007f]/.test(id)) return undefined;
+  return id;
+}
+
+/** An included all-day event: from local midnight of its first date to the end of its last. */
+function allDaySpan(when: Extract<Parsed, { kind: "allday" }>, zone: string): { start: number; end: number } | { problem: string } {
+  try {
+    return { start: localDayWindow(zone, when.startDay).start, end: localDayWindow(zone, when.lastDay).end };
+  } catch (e) {
+    // Only a date at the edge of the calendar (9999-12-31) gets here.
+    return { problem: e instanceof InvalidDayError ? "all-day date out of range" : "all-day date unusable" };
+  }
+}
+
+interface Entry {
+  key: string;
+  email: string;
+  name?: string;
+}
+
+/** Who is on the event besides the user, who said no, and whether the user did. */
+interface Attendance {
+  userDeclined: boolean;
+  /** Participants other than the user with a usable email, in order (duplicates kept). */
+  entries: Entry[];
+  /** Keys of anyone with a "no" on any of their entries. */
+  declined: Set<string>;
+  /** Keys of every participant with a usable email, the user included. */
+  listed: Set<string>;
+  /** Entries dropped as unusable (not an object, an email that is not an address). */
+  problems: SelectionProblem[];
+}
+
+function readParticipants(participants: unknown[], eventId: string, userKey: string): Attendance {
+  const attendance: Attendance = { userDeclined: false, entries: [], declined: new Set(), listed: new Set(), problems: [] };
+  participants.forEach((p: unknown, i: number) => {
+    if (!isRecord(p)) {
+      attendance.problems.push({ eventId, reason: `participant #${i} is not an object` });
+      return;
+    }
+    const email = checkEmail(p.email);
+    if (!email.ok) {
+      // No email at all is a room or a dial-in number, not a fault.
+      if (!email.absent) attendance.problems.push({ eventId, reason: `participant #${i} has an unusable email` });
+      return;
+    }
+    const saidNo = typeof p.status === "string" && p.status.toLowerCase() === "no";
+    attendance.listed.add(email.key);
+    if (email.key === userKey) {
+      if (saidNo) attendance.userDeclined = true;
+      return;
+    }
+    if (saidNo) attendance.declined.add(email.key);
+    attendance.entries.push({ key: email.key, email: email.email, name: cleanName(p.name) });
+  });
+  return attendance;
+}
+
+function organizerOf(raw: unknown): { entry: Entry; address: EmailAddress } | undefined {
+  if (!isRecord(raw)) return undefined;
+  const email = checkEmail(raw.email);
+  if (!email.ok) return undefined;
+  const name = cleanName(raw.name);
+  return { entry: { key: email.key, email: email.email, name }, address: name ? { name, email: email.email } : { email: email.email } };
+}
+
+/** People who have not declined, once each (the first entry, with the first name seen). */
+function recipientsOf(entries: readonly Entry[], declined: ReadonlySet<string>): EmailAddress[] {
+  const recipients: EmailAddress[] = [];
+  const byKey = new Map<string, EmailAddress>();
+  for (const entry of entries) {
+    if (declined.has(entry.key) || !isPerson(entry.key)) continue;
+    const existing = byKey.get(entry.key);
+    if (existing) {
+      if (existing.name === undefined && entry.name) existing.name = entry.name;
+      continue;
+    }
+    const r: EmailAddress = entry.name ? { name: entry.name, email: entry.email } : { email: entry.email };
+    byKey.set(entry.key, r);
+    recipients.push(r);
+  }
+  return recipients;
+}
+
+function toMeeting(
+  raw: Record<string, unknown>,
+  m: { eventId: string; start: number; end: number; recipients: EmailAddress[]; allDay: boolean },
+): Meeting {
+  const meeting: Meeting = {
+    eventId: m.eventId,
+    start: m.start,
+    end: m.end,
+    title: typeof raw.title === "string" ? raw.title : "",
+    recipients: m.recipients,
+    recurring: (typeof raw.masterEventId === "string" && raw.masterEventId !== "") || (Array.isArray(raw.recurrence) && raw.recurrence.length > 0),
+  };
+  const location = optionalText(raw.location);
+  if (location !== undefined) meeting.location = location;
+  const url = conferencingUrl(raw.conferencing);
+  if (url !== undefined) meeting.conferencingUrl = url;
+  const description = optionalText(raw.description);
+  if (description !== undefined) meeting.description = description;
+  if (m.allDay) meeting.allDay = true;
+  return meeting;
+}
+
+function byStartThenId(a: Meeting, b: Meeting): number {
+  return a.start - b.start || (a.eventId < b.eventId ? -1 : a.eventId > b.eventId ? 1 : 0);
 }
 
 /** Records id+start; false when this occurrence was already seen. */

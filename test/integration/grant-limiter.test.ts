@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Redis } from "ioredis";
 import { performance } from "node:perf_hooks";
 import { createRedis } from "../../src/redis/connection.js";
-import { backoffWithJitter, GrantLimiter, type Budget, type LimiterSettings } from "../../src/nylas/grant-limiter.js";
+import { backoffWithJitter, GrantBusy, GrantLimiter, type Budget, type LimiterSettings } from "../../src/nylas/grant-limiter.js";
 import { uniqueId } from "../support/db.js";
 
 const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
@@ -365,6 +365,55 @@ describe("GrantLimiter in flight (burst 1: one request of a grant in flight, the
     } finally {
       await Promise.all(conns.map((c) => c.quit()));
     }
+  });
+});
+
+describe("GrantLimiter.run: take, request, settle in one call", () => {
+  let redis: Redis;
+  const prefix = uniqueId("rlr");
+  const make = () => new GrantLimiter(redis, { prefix, read: { perSecond: 20 }, send: { perSecond: 2 }, inFlightLeaseMs: 30_000 });
+  /** Settles are not awaited by `run`: poll until the grant's budget is free of flights. */
+  async function flightCleared(budget: Budget, grantId: string): Promise<void> {
+    for (let i = 0; i < 100 && (await redis.exists(`${prefix}:rl:flight:${budget}:${grantId}`)); i++) await sleep(5);
+  }
+
+  beforeAll(() => {
+    redis = createRedis(REDIS_URL);
+  });
+  afterAll(async () => {
+    const keys = await redis.keys(`${prefix}:*`);
+    if (keys.length) await redis.del(...keys);
+    await redis.quit();
+  });
+
+  it("settles after the request answered and after it failed: the next run waits one interval, not the lease", async () => {
+    const limiter = make(); // sends: 500 ms interval, serial, 30 s lease
+    const opts = { maxWaitMs: 1000 };
+    expect(await limiter.run("g1", "send", async () => "answer", opts)).toBe("answer");
+    await flightCleared("send", "g1");
+    await expect(limiter.run("g1", "send", () => Promise.reject(new Error("refused")), opts)).rejects.toThrow("refused");
+    await flightCleared("send", "g1");
+    const t0 = performance.now();
+    expect(await limiter.run("g1", "send", async () => 3, opts)).toBe(3);
+    expect(performance.now() - t0).toBeLessThan(2000);
+  });
+
+  it("sleeps through a short wait; a longer one throws GrantBusy before the request runs, taking nothing", async () => {
+    const limiter = make();
+    const budget = limiter.forGrant("g2", { provider: "google", maxWaitMs: 1000 });
+    await budget.run("send", async () => undefined);
+    const t0 = performance.now();
+    await budget.run("send", async () => undefined); // the interval after the first one's settle, slept
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(400);
+
+    expect(await budget.block(60_000)).toBeGreaterThan(59_000);
+    let ran = false;
+    const err = await budget.run("read", async () => (ran = true)).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(GrantBusy);
+    expect((err as GrantBusy).waitMs).toBeGreaterThan(1000);
+    expect((err as GrantBusy).why).toBe("read budget of grant spent");
+    expect(ran).toBe(false);
+    expect(await redis.exists(`${prefix}:rl:flight:read:g2`)).toBe(0);
   });
 });
 

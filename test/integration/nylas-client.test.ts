@@ -53,7 +53,10 @@ describe("NylasApi against the sandbox", () => {
     const { start, end } = localDayWindow(zone, addDays(localDate(zone, now), 1));
     let pages = 0;
     const events = [];
-    for await (const page of api.events(grantId, { calendarId: "primary", start, end, limit: 3 }, async () => void pages++)) events.push(...page);
+    for await (const page of api.events(grantId, { calendarId: "primary", start, end, limit: 3 }, (request) => {
+      pages++;
+      return request();
+    })) events.push(...page);
     const all = (await api.eventsPage(grantId, { calendarId: "primary", start, end, limit: 200 })).items;
     expect(events.map((e) => e.id)).toEqual(all.map((e) => e.id));
     expect(pages).toBe(Math.ceil(all.length / 3));

@@ -1,0 +1,253 @@
+import pLimit from "p-limit";
+import type { Logger } from "../log/logger.js";
+import type { OutgoingMessage } from "../nylas/client.js";
+import { classifyError, describeFailure, type Failure } from "../nylas/errors.js";
+import type { GrantBudget } from "../nylas/grant-limiter.js";
+import type { Claim, Ledger } from "./ledger.js";
+import type { Meeting } from "./meeting.js";
+import { MARKER_HEADER } from "./sent-check.js";
+import { composeReminder } from "./template.js";
+
+/**
+ * The send protocol of one grant's day, for each meeting: claim it in the ledger, look in
+ * the Sent folder when an earlier attempt may have sent it, compose, send, mark. Its I/O
+ * comes in as ports, so every outcome of every step can be tested without a network.
+ *
+ * What the protocol promises: a reminder is sent only under a claim; a claim whose send
+ * may have gone out is kept (released as uncertain), never handed back as unsent; a
+ * refusal that is not the reminder's fault (401, 429, a spent budget) does not count
+ * against it; every send is recorded, or released as uncertain, before the outcome is
+ * returned.
+ */
+
+/** The I/O of the protocol, bound to one grant. */
+export interface SendPorts {
+  ledger: Pick<Ledger, "claimMany" | "unclaim" | "markSent" | "markFailed" | "release">;
+  /** Sends a message as the grant; the provider's message id. */
+  send(message: OutgoingMessage): Promise<{ id: string }>;
+  /** The id of the grant's sent message carrying `marker`, sent after `sinceUnix`; undefined when there is none. */
+  findSent(marker: string, sinceUnix: number): Promise<string | undefined>;
+  /** The grant's request budgets: the Sent-folder check runs under "read", each send under "send". */
+  budget: GrantBudget;
+  log: Pick<Logger, "info" | "warn">;
+  /** The calendar clock, for the reminder's "today"/"tomorrow". */
+  now(): Date;
+}
+
+export interface SendContext {
+  grantId: string;
+  day: string;
+  /** The grant's address: the reminder's sender. */
+  email: string;
+  /** The grant's zone: the reminder's times. */
+  zone: string;
+  /** Sends (with their Sent-folder checks) in flight at once. */
+  concurrency: number;
+}
+
+export type SendOutcome =
+  /** Every meeting is settled: sent, found already sent, refused, given up, or done before. */
+  | { status: "done" }
+  /**
+   * Some reminders must be tried again: held by another attempt (come back after
+   * `retryInMs`), or, when `transient`, a send or a mark failed in a way that calls for a
+   * retry with back-off.
+   */
+  | { status: "held"; retryInMs: number; reason: string; transient: boolean }
+  /**
+   * The grant cannot go on now: a 401, a 429 (the grant is already blocked for its
+   * Retry-After), a budget spent for longer than the caller waits (`GrantBusy`), or a
+   * failure of the ledger or the limiter. Claims no send had started on were handed back.
+   */
+  | { status: "stopped"; error: unknown };
+
+/**
+ * Meetings claimed per ledger statement. A claim's lease must outlast the wait for its
+ * send (the grant's send budget spaces them), so a long day is claimed a slice at a time.
+ */
+export const CLAIM_CHUNK = 25;
+
+/** How far back the Sent folder is searched for a reminder, before its meeting's start. */
+const SENT_CHECK_SPAN_S = 7 * 86_400;
+
+type ClaimedClaim = Extract<Claim, { outcome: "claimed" }>;
+
+/** Why and for how long a reminder must come back. */
+interface Hold {
+  ms: number;
+  why: string;
+  transient?: boolean;
+}
+
+/** What one meeting's step left to do. */
+type Step =
+  | { kind: "settled" }
+  | { kind: "held"; hold: Hold }
+  /** Sent; the mark is being written (a hold when it could not be). */
+  | { kind: "sent"; marked: Promise<Hold | undefined> }
+  /** Concerns the whole grant: the meetings still queued are not tried. */
+  | { kind: "stop"; error: unknown };
+
+export async function sendReminders(meetings: readonly Meeting[], ctx: SendContext, ports: SendPorts): Promise<SendOutcome> {
+  const limit = pLimit(ctx.concurrency);
+  let held: { retryInMs: number; reason: string; transient: boolean } | undefined;
+  let stop: { error: unknown } | undefined;
+  const marks: Promise<Hold | undefined>[] = [];
+  // The job comes back once the longest hold is over; a transient one calls for a retry.
+  const hold = (h: Hold) => {
+    held = {
+      retryInMs: held ? Math.max(held.retryInMs, h.ms) : h.ms,
+      reason: h.why,
+      transient: (held?.transient ?? false) || h.transient === true,
+    };
+  };
+
+  for (let from = 0; from < meetings.length && !stop; from += CLAIM_CHUNK) {
+    const chunk = meetings.slice(from, from + CLAIM_CHUNK);
+    let claims: Claim[];
+    try {
+      claims = await ports.ledger.claimMany(
+        chunk.map((m) => ({ grantId: ctx.grantId, eventId: m.eventId, eventStart: m.start, day: ctx.day, title: m.title, recipients: m.recipients })),
+      );
+    } catch (error) {
+      stop = { error };
+      break;
+    }
+    // Claims no send has started on yet: handed back if the job stops before them.
+    const untouched = new Set(claims.filter((c): c is ClaimedClaim => c.outcome === "claimed"));
+    await Promise.all(
+      chunk.map((meeting, k) =>
+        limit(async () => {
+          if (stop) return;
+          const claim = claims[k]!;
+          if (claim.outcome === "claimed") untouched.delete(claim);
+          let step: Step;
+          try {
+            step = await sendOne(meeting, claim, ctx, ports);
+          } catch (error) {
+            step = { kind: "stop", error };
+          }
+          if (step.kind === "held") hold(step.hold);
+          else if (step.kind === "sent") marks.push(step.marked);
+          // The meetings still queued return at once (p-limit's clearQueue would leave
+          // their promises unsettled).
+          else if (step.kind === "stop") stop ??= { error: step.error };
+        }),
+      ),
+    );
+    if (stop && untouched.size > 0) {
+      try {
+        await ports.ledger.unclaim([...untouched], "not sent: the run stopped before this reminder");
+      } catch (error) {
+        stop = { error };
+      }
+    }
+  }
+  // Every send is recorded (or released as uncertain) before the outcome is known, even
+  // when the job stops for the grant's sake.
+  for (const h of await Promise.all(marks)) if (h) hold(h);
+  if (stop) return { status: "stopped", error: stop.error };
+  return held ? { status: "held", ...held } : { status: "done" };
+}
+
+async function sendOne(meeting: Meeting, claim: Claim, ctx: SendContext, ports: SendPorts): Promise<Step> {
+  const { ledger, log } = ports;
+  if (claim.outcome === "done" || claim.outcome === "exhausted") return { kind: "settled" };
+  if (claim.outcome === "busy") return { kind: "held", hold: { ms: claim.retryInMs, why: `reminder for ${meeting.eventId} is held by another attempt` } };
+
+  if (claim.uncertain) {
+    // An earlier attempt claimed this reminder and never recorded the outcome: it may
+    // have died between the send and the ledger update. The Sent folder knows.
+    let found: string | undefined;
+    try {
+      found = await ports.budget.run("read", () => ports.findSent(claim.marker, meeting.start - SENT_CHECK_SPAN_S));
+    } catch (error) {
+      const failure = classifyError(error);
+      await blockOn429(ports, failure);
+      // Still unknown: keep it uncertain for the next attempt, without waiting out a lease.
+      await ledger.release(claim.id, "Sent folder not checked: " + describeFailure(failure));
+      return { kind: "stop", error };
+    }
+    if (found) {
+      await ledger.markSent(claim.id, found);
+      log.info({ eventId: meeting.eventId, messageId: found }, "reminder found in Sent folder; not sent again");
+      return { kind: "settled" };
+    }
+  }
+
+  const message = composeReminder(meeting, { zone: ctx.zone, senderEmail: ctx.email, marker: claim.marker, now: ports.now() });
+  let sending = false;
+  let sent: { id: string };
+  try {
+    sent = await ports.budget.run("send", () => {
+      sending = true;
+      return ports.send({
+        to: meeting.recipients,
+        subject: message.subject,
+        body: message.html,
+        customHeaders: [{ name: MARKER_HEADER, value: claim.marker }],
+      });
+    });
+  } catch (error) {
+    if (!sending) {
+      // No token (a spent budget, a 429 block, Redis): nothing went out.
+      await ledger.markFailed(claim.id, "not sent: grant budget spent", { countAttempt: false });
+      return { kind: "stop", error };
+    }
+    return sendFailed(error, meeting, claim, ports);
+  }
+  // The slot goes on to the next send while the mark is written; the caller waits for
+  // every mark before it reports.
+  return { kind: "sent", marked: recordSent(claim, sent.id, meeting, ports) };
+}
+
+async function sendFailed(error: unknown, meeting: Meeting, claim: ClaimedClaim, ports: SendPorts): Promise<Step> {
+  const { ledger, log } = ports;
+  const failure = classifyError(error);
+  const text = describeFailure(failure);
+  switch (failure.kind) {
+    // Neither is the reminder's fault, so the refused claim does not count against it.
+    case "auth":
+      await ledger.markFailed(claim.id, text, { countAttempt: false });
+      return { kind: "stop", error };
+    case "rate_limited":
+      await blockOn429(ports, failure);
+      await ledger.markFailed(claim.id, text, { countAttempt: false });
+      return { kind: "stop", error };
+    case "permanent":
+      await ledger.markFailed(claim.id, text);
+      log.warn({ eventId: meeting.eventId, requestId: failure.requestId }, `reminder refused: ${text}`);
+      return { kind: "settled" };
+    case "transient":
+      // Unknown whether it went out: keep the claim, let the next attempt check.
+      await ledger.release(claim.id, text);
+      log.warn({ eventId: meeting.eventId, requestId: failure.requestId }, `reminder send uncertain: ${text}`);
+      return { kind: "held", hold: { ms: 0, why: text, transient: true } };
+  }
+}
+
+/**
+ * Marks a send in the ledger. If the mark cannot be written, the reminder went out but the
+ * ledger does not know: its claim is released as uncertain, and the next attempt finds
+ * the message in the Sent folder instead of sending it again.
+ */
+function recordSent(claim: ClaimedClaim, messageId: string, meeting: Meeting, ports: SendPorts): Promise<Hold | undefined> {
+  return ports.ledger.markSent(claim.id, messageId).then(
+    () => undefined,
+    async (err: unknown) => {
+      const why = `sent, not recorded: ${describeFailure(classifyError(err))}`;
+      await ports.ledger.release(claim.id, why).catch(() => {});
+      ports.log.warn({ eventId: meeting.eventId, messageId }, why);
+      return { ms: 0, why, transient: true };
+    },
+  );
+}
+
+/**
+ * A 429 holds the whole grant at once, before this call yields: the job's other requests,
+ * already waiting for a token, must not reach Nylas before Retry-After.
+ */
+async function blockOn429(ports: SendPorts, failure: Failure): Promise<void> {
+  if (failure.kind !== "rate_limited") return;
+  await ports.budget.block(failure.retryAfterMs ?? 1000).catch(() => {});
+}
