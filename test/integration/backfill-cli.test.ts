@@ -242,7 +242,7 @@ describe("backfill CLI end to end (child process, sandbox, Postgres, Redis)", ()
       await db.grant.createMany({ data: many.map((id) => ({ id, email: `${id}@example.com`, provider: "google", timeZone: "UTC" })) });
     });
 
-    it("queues 3,000 grants from a file with comments, blank lines and duplicates", async () => {
+    it("queues 3,000 grants from a file with comments, blank lines and duplicates", { timeout: 120_000 }, async () => {
       const text = ["# grants to redo after the outage", "", ...many.map((id, i) => (i % 500 === 0 ? `  ${id}  # re-connected\r` : id)), many[0], ""].join("\n");
       const path = file("many.txt", text);
       // A queue no worker serves: the jobs stay there to be counted.
@@ -262,7 +262,7 @@ describe("backfill CLI end to end (child process, sandbox, Postgres, Redis)", ()
       }
     });
 
-    it("reads stdin with -, and exits 3 when every named grant is skipped", async () => {
+    it("reads stdin with -, and exits 3 when every named grant is skipped", { timeout: 120_000 }, async () => {
       await db.grant.updateMany({ where: { id: { in: many } }, data: { enabled: false } });
       const r = await cli(["--grants-file", "-", "--date", day], {}, undefined, many.join("\n"));
       expect(r.code, r.stderr).toBe(3);
