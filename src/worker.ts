@@ -3,7 +3,6 @@ import type { Redis } from "ioredis";
 import { redisTls, type Config } from "./config.js";
 import type { Db } from "./db/client.js";
 import type { Logger } from "./log/logger.js";
-import { scrubText } from "./log/scrub.js";
 import { NylasApi } from "./nylas/client.js";
 import { createRunsQueue, createTickQueue, TICK_JOB_NAME, TICK_QUEUE, TICK_SCHEDULER_ID, type RunsQueue } from "./runs/queue.js";
 import { createWorker } from "./redis/queue-factory.js";
@@ -13,9 +12,10 @@ import { timed, timeFromEvents } from "./metrics/job-timer.js";
 import { MetricsRecorder } from "./metrics/recorder.js";
 import { backoffWithJitter, GrantLimiter } from "./nylas/grant-limiter.js";
 import { Ledger } from "./reminders/ledger.js";
-import { RUNS_QUEUE, type RunJobData, type RunResult } from "./runs/job.js";
+import { isLastAttempt, RUNS_QUEUE, type RunJobData, type RunResult } from "./runs/job.js";
 import { RunProcessor } from "./runs/processor.js";
 import { schedulerTick, type TickResult } from "./runs/scheduler.js";
+import { RunStore } from "./runs/store.js";
 import { WEBHOOKS_QUEUE, type WebhookJobData, type WebhookResult } from "./webhooks/queue.js";
 import { startWebhooksWorker } from "./webhooks/worker.js";
 
@@ -92,15 +92,16 @@ export async function startWorkerApp(config: Config, log: Logger, options: Worke
     },
     log,
   );
+  const runs = new RunStore(db);
   runsWorker.on("failed", (job: Job<RunJobData> | undefined, err: Error) => {
     if (!job) return;
-    const final = err.name === "UnrecoverableError" || job.attemptsMade >= (job.opts.attempts ?? 1);
+    const final = err.name === "UnrecoverableError" || isLastAttempt(job, "failed");
     log.warn({ grantId: job.data.grantId, day: job.data.day, jobId: job.id, attemptsMade: job.attemptsMade, final }, `job failed: ${err.message}`);
     // However the job ended for good (retries spent, stalled too often), its run must not
     // stay "running": the day shows as failed for an operator to retry or backfill.
     if (final) {
-      void db.run
-        .updateMany({ where: { grantId: job.data.grantId, day: job.data.day, status: { in: ["queued", "running"] } }, data: { status: "failed", lastError: scrubText(err.message).slice(0, 500), finishedAt: new Date() } })
+      void runs
+        .failIfOpen({ grantId: job.data.grantId, day: job.data.day }, err.message)
         .catch((e: unknown) => log.error({ err: e, grantId: job.data.grantId }, "could not record a failed run"));
     }
   });

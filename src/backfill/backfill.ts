@@ -9,6 +9,7 @@ import { runJobId } from "../runs/job.js";
 import { clockNow } from "../time/clock.js";
 import { formatLocal, localDayWindow } from "../time/window.js";
 import type { BackfillArgs } from "./args.js";
+import { GRANT_CAN_RUN_WHERE, whyGrantCannotRun } from "../grants/status.js";
 import { requeueDays } from "../runs/requeue.js";
 
 export interface BackfillGrant {
@@ -38,8 +39,8 @@ export class BackfillError extends Error {
 
 /**
  * The grants a backfill covers. Named grants must exist; one that cannot run (needs
- * re-auth, revoked, disabled) is reported and left out. `--all` takes every valid, enabled
- * grant, read in keyset pages.
+ * re-auth, revoked, disabled) is reported and left out. `--all` takes every grant that can
+ * run, read in keyset pages.
  */
 export async function resolveGrants(db: Db, args: Pick<BackfillArgs, "grants" | "all">, out: Output): Promise<BackfillGrant[]> {
   const select = { id: true, email: true, timeZone: true, calendarId: true, status: true, enabled: true } as const;
@@ -56,7 +57,8 @@ export async function resolveGrants(db: Db, args: Pick<BackfillArgs, "grants" | 
     const usable: BackfillGrant[] = [];
     for (const id of args.grants) {
       const g = byId.get(id)!;
-      if (g.status !== "valid" || !g.enabled) out.line(`skipping ${id}: ${!g.enabled ? "disabled" : g.status === "needs_reauth" ? "needs re-authentication" : g.status}`);
+      const blocked = whyGrantCannotRun(g);
+      if (blocked !== undefined) out.line(`skipping ${id}: ${blocked}`);
       else usable.push({ id: g.id, email: g.email, timeZone: g.timeZone, calendarId: g.calendarId });
     }
     return usable;
@@ -65,7 +67,7 @@ export async function resolveGrants(db: Db, args: Pick<BackfillArgs, "grants" | 
   let cursor: string | undefined;
   for (;;) {
     const page = await db.grant.findMany({
-      where: { status: "valid", enabled: true, ...(cursor ? { id: { gt: cursor } } : {}) },
+      where: { ...GRANT_CAN_RUN_WHERE, ...(cursor ? { id: { gt: cursor } } : {}) },
       orderBy: { id: "asc" },
       take: 1000,
       select,

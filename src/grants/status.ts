@@ -1,32 +1,80 @@
-import type { Db } from "../db/client.js";
+import type { Db, GrantStatus, Prisma } from "../db/client.js";
 import { scrubText } from "../log/scrub.js";
 
 /**
- * Grant status changes, in one place so the worker (401), webhooks and OAuth callbacks
- * agree. Each records why (scrubbed of credentials) and when; a change to the same status
- * keeps the first reason.
+ * A grant's status, and whether its runs may go ahead, decided here and nowhere else: every
+ * change of `grants.status` goes through this module, so the worker (401), webhooks, the
+ * OAuth callback and the grants sync agree. Each change records why (scrubbed of
+ * credentials) and when; a change to the status a grant already has keeps the first reason.
  */
 
-export async function markGrantNeedsReauth(db: Db, grantId: string, reason: string): Promise<boolean> {
+export interface GrantRunState {
+  status: string;
+  enabled: boolean;
+}
+
+/**
+ * Why a grant's runs may not go ahead, in words for logs, run rows and the backfill's output;
+ * undefined when they may: the grant is valid and an operator left it enabled. A disabled
+ * grant is called disabled whatever its status.
+ */
+export function whyGrantCannotRun(grant: GrantRunState): string | undefined {
+  if (!grant.enabled) return "disabled";
+  if (grant.status === "valid") return undefined;
+  return grant.status === "needs_reauth" ? "needs re-authentication" : grant.status;
+}
+
+export function grantCanRun(grant: GrantRunState): boolean {
+  return whyGrantCannotRun(grant) === undefined;
+}
+
+/** The same rule for statements that pick grants: a condition on `grants`' own columns. */
+export const GRANT_CAN_RUN_SQL = "status = 'valid' AND enabled";
+/** The same rule as a Prisma filter. */
+export const GRANT_CAN_RUN_WHERE = { status: "valid", enabled: true } as const satisfies Prisma.GrantWhereInput;
+
+const REASON_MAX = 500;
+
+async function change(db: Db, grantId: string, to: GrantStatus, reason: string, from: Prisma.GrantWhereInput["status"]): Promise<boolean> {
   const res = await db.grant.updateMany({
-    where: { id: grantId, status: "valid" },
-    data: { status: "needs_reauth", statusReason: scrubText(reason).slice(0, 500), statusChangedAt: new Date() },
+    where: { id: grantId, status: from },
+    data: { status: to, statusReason: scrubText(reason).slice(0, REASON_MAX), statusChangedAt: new Date() },
   });
   return res.count > 0;
 }
 
+/** Only a valid grant changes: a revoked one stays revoked. */
+export async function markGrantNeedsReauth(db: Db, grantId: string, reason: string): Promise<boolean> {
+  return change(db, grantId, "needs_reauth", reason, "valid");
+}
+
+/** The user authorised the grant: it is valid, whatever it was (even revoked). */
 export async function markGrantValid(db: Db, grantId: string, reason: string): Promise<boolean> {
-  const res = await db.grant.updateMany({
-    where: { id: grantId, status: { not: "valid" } },
-    data: { status: "valid", statusReason: scrubText(reason).slice(0, 500), statusChangedAt: new Date() },
-  });
-  return res.count > 0;
+  return change(db, grantId, "valid", reason, { not: "valid" });
 }
 
 export async function markGrantRevoked(db: Db, grantId: string, reason: string): Promise<boolean> {
-  const res = await db.grant.updateMany({
-    where: { id: grantId, status: { not: "revoked" } },
-    data: { status: "revoked", statusReason: scrubText(reason).slice(0, 500), statusChangedAt: new Date() },
-  });
-  return res.count > 0;
+  return change(db, grantId, "revoked", reason, { not: "revoked" });
+}
+
+/** What Nylas says of a grant (`grant_status`). */
+export type NylasGrantStatus = "valid" | "invalid";
+
+const INVALID_AT_NYLAS = "grant invalid at Nylas";
+const VALID_AT_NYLAS = "grant valid at Nylas";
+
+/** The status a grant is first stored with, from what Nylas says of it. */
+export function initialGrantStatus(atNylas: NylasGrantStatus): { status: GrantStatus; statusReason: string | null } {
+  return atNylas === "valid" ? { status: "valid", statusReason: null } : { status: "needs_reauth", statusReason: INVALID_AT_NYLAS };
+}
+
+/**
+ * Follows what Nylas says of a stored grant (the grants sync). A revoked grant stays revoked:
+ * only a webhook or the user's own sign-in brings it back, and neither goes through here.
+ * `known` is the status just read, so a grant whose status stands costs no statement.
+ */
+export async function followNylasStatus(db: Db, grantId: string, known: GrantStatus, atNylas: NylasGrantStatus): Promise<boolean> {
+  const to: GrantStatus = atNylas === "valid" ? "valid" : "needs_reauth";
+  if (known === to || known === "revoked") return false;
+  return to === "valid" ? change(db, grantId, "valid", VALID_AT_NYLAS, "needs_reauth") : markGrantNeedsReauth(db, grantId, INVALID_AT_NYLAS);
 }

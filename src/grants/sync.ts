@@ -4,6 +4,7 @@ import type { Logger } from "../log/logger.js";
 import type { GrantInfo, NylasApi } from "../nylas/client.js";
 import { classifyError, describeFailure } from "../nylas/errors.js";
 import { isIanaZone } from "../config.js";
+import { followNylasStatus, initialGrantStatus } from "./status.js";
 
 export interface SyncSettings {
   defaultTimeZone: string;
@@ -57,27 +58,17 @@ export async function upsertOne(db: Db, nylas: NylasApi, log: Logger, g: GrantIn
       zone = undefined;
     }
     const existing = await db.grant.findUnique({ where: { id: g.id }, select: { status: true, timeZone: true } });
-    const status = g.status === "invalid" ? "needs_reauth" : "valid";
-    if (zone === undefined && !existing && status === "valid" && result) result.zoneFallbacks++;
-    if (status === "needs_reauth" && result) result.needsReauth++;
+    if (zone === undefined && !existing && g.status === "valid" && result) result.zoneFallbacks++;
+    if (g.status === "invalid" && result) result.needsReauth++;
     if (!existing) {
       await db.grant.create({
-        data: { id: g.id, email: g.email, provider: g.provider, timeZone: zone ?? settings.defaultTimeZone, sendHour: settings.defaultSendHour, status, statusReason: status === "needs_reauth" ? "grant invalid at Nylas" : null },
+        data: { id: g.id, email: g.email, provider: g.provider, timeZone: zone ?? settings.defaultTimeZone, sendHour: settings.defaultSendHour, ...initialGrantStatus(g.status) },
       });
       if (result) result.created++;
       return;
     }
-    // A revoked grant stays revoked until a webhook or the connect flow brings it back.
-    const nextStatus = existing.status === "revoked" ? "revoked" : status;
-    await db.grant.update({
-      where: { id: g.id },
-      data: {
-        email: g.email,
-        provider: g.provider,
-        ...(zone ? { timeZone: zone } : {}),
-        ...(nextStatus !== existing.status ? { status: nextStatus, statusReason: nextStatus === "needs_reauth" ? "grant invalid at Nylas" : "grant valid at Nylas", statusChangedAt: new Date() } : {}),
-      },
-    });
+    await db.grant.update({ where: { id: g.id }, data: { email: g.email, provider: g.provider, ...(zone ? { timeZone: zone } : {}) } });
+    await followNylasStatus(db, g.id, existing.status, g.status);
     if (result) result.updated++;
   } catch (err) {
     if (result) result.errors++;

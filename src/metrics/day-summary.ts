@@ -10,6 +10,7 @@
  * next week as "next".
  */
 import { GrantStatus, RunStatus } from "../db/generated/enums.js";
+import { grantCanRun } from "../grants/status.js";
 import type { SkipReason } from "../reminders/meeting.js";
 import { addDays, isDueToSend, localDate } from "../time/window.js";
 
@@ -119,7 +120,7 @@ export function summarize(grants: GrantRow[], runs: RunRow[], now: Date): DaySum
     const counts = out.grants[g.status] ?? (out.grants[g.status] = { enabled: 0, disabled: 0 });
     if (g.enabled) counts.enabled += g.n;
     else counts.disabled += g.n;
-    if (g.status !== "valid" || !g.enabled || today(g.zone) === null) continue;
+    if (!grantCanRun(g) || today(g.zone) === null) continue;
     const z = zone(g.zone);
     try {
       if (isDueToSend(g.zone, g.hour, now).due) z.due += g.n;

@@ -24,6 +24,23 @@ export interface RunResult {
   skipped: Partial<Record<string, number>>;
 }
 
+/** Where a job is when it asks: running its attempt, or told (the worker's "failed" event) that it failed. */
+export type AttemptPhase = "running" | "failed";
+
+/**
+ * Attempts a job has after the current one. BullMQ counts an attempt in `attemptsMade` once
+ * it has failed: a processor still inside its attempt must count it itself, a "failed"
+ * handler finds it counted.
+ */
+export function attemptsLeft(job: { opts: { attempts?: number }; attemptsMade: number }, phase: AttemptPhase): number {
+  return (job.opts.attempts ?? 1) - job.attemptsMade - (phase === "running" ? 1 : 0);
+}
+
+/** No retry follows the current attempt if it fails. */
+export function isLastAttempt(job: { opts: { attempts?: number }; attemptsMade: number }, phase: AttemptPhase): boolean {
+  return attemptsLeft(job, phase) <= 0;
+}
+
 const SAFE = /^[A-Za-z0-9._-]+$/;
 
 /** BullMQ job ids may not contain ':'; Nylas grant ids are UUID-like, but be strict. */

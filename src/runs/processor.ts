@@ -11,8 +11,8 @@ import { findSentByMarker } from "../reminders/sent-check.js";
 import { selectMeetings } from "../reminders/select.js";
 import { clockNow } from "../time/clock.js";
 import { localDayWindow } from "../time/window.js";
-import type { RunJobData, RunResult } from "./job.js";
-import { markGrantNeedsReauth } from "../grants/status.js";
+import { attemptsLeft, isLastAttempt, type RunJobData, type RunResult } from "./job.js";
+import { markGrantNeedsReauth, whyGrantCannotRun } from "../grants/status.js";
 import { RunStore } from "./store.js";
 
 export interface RunProcessorSettings {
@@ -54,9 +54,11 @@ export class RunProcessor {
 
     const grant = await this.runs.grant(grantId);
     if (!grant) throw new UnrecoverableError(`grant ${grantId} is not in the database`);
-    if (grant.status !== "valid" || !grant.enabled) {
-      const reason = !grant.enabled ? "grant disabled" : `grant ${grant.status}`;
-      await this.runs.save(grantId, day, grant.timeZone, { status: grant.status === "needs_reauth" ? "needs_reauth" : "skipped", lastError: reason, finishedAt: new Date() });
+    const blocked = whyGrantCannotRun(grant);
+    if (blocked !== undefined) {
+      const reason = `grant ${blocked}`;
+      const run = { grantId, day, timeZone: grant.timeZone };
+      await (grant.status === "needs_reauth" ? this.runs.needsReauth(run, reason) : this.runs.skip(run, reason));
       log.info({ reason }, "run skipped");
       return { status: "skipped", reason, sent: 0, failed: 0, meetings: 0, skipped: {} };
     }
@@ -66,7 +68,7 @@ export class RunProcessor {
       window = localDayWindow(grant.timeZone, day);
     } catch (err) {
       const message = (err as Error).message;
-      await this.runs.save(grantId, day, grant.timeZone, { status: "failed", lastError: message, finishedAt: new Date() });
+      await this.runs.fail({ grantId, day, timeZone: grant.timeZone }, message);
       log.error({ err }, "run cannot start");
       throw new UnrecoverableError(message);
     }
@@ -124,7 +126,7 @@ export class RunProcessor {
       const failure = classifyError(err);
       if (failure.kind === "auth") {
         await markGrantNeedsReauth(db, grantId, describeFailure(failure));
-        await this.runs.save(grantId, day, grant.timeZone, { status: "needs_reauth", lastError: describeFailure(failure), finishedAt: new Date() });
+        await this.runs.needsReauth({ grantId, day, timeZone: grant.timeZone }, describeFailure(failure));
         log.warn({ requestId: failure.requestId }, "grant needs re-authentication; run stopped");
         throw new UnrecoverableError(`grant needs re-authentication: ${failure.message}`);
       }
@@ -133,18 +135,16 @@ export class RunProcessor {
         throw await this.delay(job, token, waitMs, describeFailure(failure), log);
       }
       const lastError = describeFailure(failure);
-      const attemptsLeft = (job.opts.attempts ?? 1) - job.attemptsMade - 1;
-      await this.runs.save(grantId, day, grant.timeZone, { status: attemptsLeft > 0 && failure.kind === "transient" ? "running" : "failed", lastError });
-      log.warn({ attemptsLeft, kind: failure.kind }, `run attempt failed: ${lastError}`);
+      await this.runs.attemptFailed({ grantId, day, timeZone: grant.timeZone }, lastError, { retrying: !isLastAttempt(job, "running") && failure.kind === "transient" });
+      log.warn({ attemptsLeft: attemptsLeft(job, "running"), kind: failure.kind }, `run attempt failed: ${lastError}`);
       if (failure.kind === "permanent") throw new UnrecoverableError(lastError);
       throw new Error(lastError, { cause: err });
     }
 
     // Some reminders failed transiently: BullMQ retries the job with back-off.
     const err = new Error(`incomplete: ${retryReason}`);
-    const attemptsLeft = (job.opts.attempts ?? 1) - job.attemptsMade - 1;
-    if (attemptsLeft <= 0) await this.runs.save(grantId, day, grant.timeZone, { status: "failed", lastError: err.message, finishedAt: new Date() });
-    log.warn({ attemptsLeft }, `run attempt incomplete: ${err.message}`);
+    if (isLastAttempt(job, "running")) await this.runs.fail({ grantId, day, timeZone: grant.timeZone }, err.message);
+    log.warn({ attemptsLeft: attemptsLeft(job, "running") }, `run attempt incomplete: ${err.message}`);
     throw err;
   }
 
@@ -175,7 +175,7 @@ export class RunProcessor {
   private async delay(job: Job<RunJobData, RunResult>, token: string | undefined, ms: number, why: string, log: Logger): Promise<Error> {
     const delays = (job.data.delays ?? 0) + 1;
     if (delays > this.deps.settings.maxDelays) {
-      await this.runs.save(job.data.grantId, job.data.day, undefined, { status: "failed", lastError: `gave up after ${delays - 1} delays: ${why}` });
+      await this.runs.attemptFailed({ grantId: job.data.grantId, day: job.data.day, timeZone: undefined }, `gave up after ${delays - 1} delays: ${why}`, { retrying: false });
       return new UnrecoverableError(`gave up after ${delays - 1} delays: ${why}`);
     }
     await job.updateData({ ...job.data, delays });

@@ -1,6 +1,8 @@
 import type { Db } from "../db/client.js";
+import { whyGrantCannotRun } from "../grants/status.js";
 import { reviveRuns, type RunsQueue } from "./queue.js";
 import type { RunJobData } from "./job.js";
+import { RunStore } from "./store.js";
 import { clockNow } from "../time/clock.js";
 import { isDueToSend } from "../time/window.js";
 
@@ -12,11 +14,7 @@ import { isDueToSend } from "../time/window.js";
  */
 export async function requeueDays(db: Db, queue: RunsQueue, grant: { id: string; timeZone: string }, days: string[], source: RunJobData["source"]): Promise<number> {
   if (days.length === 0) return 0;
-  await db.run.createMany({ data: days.map((day) => ({ grantId: grant.id, day, timeZone: grant.timeZone })), skipDuplicates: true });
-  await db.run.updateMany({
-    where: { grantId: grant.id, day: { in: days }, status: { not: "running" } },
-    data: { status: "queued", lastError: null, enqueuedAt: new Date() },
-  });
+  await new RunStore(db).queue(grant, days);
   return reviveRuns(
     queue,
     days.map((day) => ({ grantId: grant.id, day })),
@@ -38,7 +36,8 @@ export interface UndoneDay {
 export async function enqueueUndoneDay(db: Db, queue: RunsQueue, grantId: string, source: RunJobData["source"], now: Date = clockNow()): Promise<UndoneDay> {
   const grant = await db.grant.findUnique({ where: { id: grantId }, select: { id: true, timeZone: true, sendHour: true, status: true, enabled: true } });
   if (!grant) return { enqueued: false, reason: "grant not in the database" };
-  if (grant.status !== "valid" || !grant.enabled) return { enqueued: false, reason: grant.enabled ? `grant ${grant.status}` : "grant disabled" };
+  const blocked = whyGrantCannotRun(grant);
+  if (blocked !== undefined) return { enqueued: false, reason: `grant ${blocked}` };
   let due: { due: boolean; day: string };
   try {
     due = isDueToSend(grant.timeZone, grant.sendHour, now);

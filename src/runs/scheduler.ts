@@ -1,6 +1,7 @@
 import type { Db } from "../db/client.js";
 import type { Logger } from "../log/logger.js";
 import { enqueueRuns, reviveRuns, type RunsQueue, type RunToEnqueue } from "./queue.js";
+import { RunStore, type DuePage, type DueRun, type UncheckedGrant } from "./store.js";
 import { clockNow } from "../time/clock.js";
 import { isDueToSend } from "../time/window.js";
 
@@ -34,98 +35,34 @@ const SETTLED: ReadonlySet<string> = new Set(["completed", "skipped"]);
 export const ADD_CHUNK = 250;
 export const ADDS_IN_FLIGHT = 3;
 
-/** [zone, hour, day, bad]: the due check of one (zone, send hour); day is null when not due. */
-type Combo = [zone: string, hour: number, day: string | null, bad: boolean];
-/** [grant id, day, status of its run before the statement, or null]. */
-type DueRow = [grantId: string, day: string, status: string | null];
-
-interface Page {
-  /** Grants read (any status), and the last id among them: the next page's cursor. */
-  n: number;
-  last: string | null;
-  /** Valid, enabled grants of the page, and those of them whose combination is bad. */
-  ok: number;
-  bad: number;
-  /** Due by a combination already checked; the page's statement inserted the runs they lacked. */
-  due: DueRow[];
-  /** Valid, enabled grants whose (zone, hour) this tick had not checked yet. */
-  unknown: [grantId: string, zone: string, sendHour: number][];
-}
-
 /**
- * One scheduler tick: finds every valid, enabled grant whose local time has reached its
- * send hour and whose next local day has no settled run, records the run as queued and
- * adds its job. Postgres decides what is undone, so a tick after Redis lost its data puts
- * back what is missing, and a tick that overlaps another adds nothing twice.
+ * One scheduler tick: finds every grant that can run whose local time has reached its send
+ * hour and whose next local day has no settled run, records the run as queued and adds its
+ * job. Postgres decides what is undone, so a tick after Redis lost its data puts back what
+ * is missing, and a tick that overlaps another adds nothing twice.
  *
  * The due check runs here, once per (zone, send hour) per tick. Each page of grants then
- * costs one statement: it reads the page, matches it against the combinations checked so
- * far, inserts the missing Run rows of the due grants and returns them with the state
- * their runs had before. Grants of a combination not checked yet come back to be checked
- * and written by a second statement (the first pages of a tick, mostly). While Postgres
- * works on a page, the jobs of the page before are on their way to Redis; a page's Run
- * rows are always written before its jobs are added.
+ * costs one statement: it reads the page, matches it against the checks made so far,
+ * inserts the missing Run rows of the due grants and returns them with the state their
+ * runs had before. Grants of a (zone, hour) not checked yet come back to be checked and
+ * written by a second statement (the first pages of a tick, mostly). While Postgres works
+ * on a page, the jobs of the page before are on their way to Redis; a page's Run rows are
+ * always written before its jobs are added.
  */
 export async function schedulerTick(db: Db, queue: RunsQueue, log: Logger, options: TickOptions): Promise<TickResult> {
   const started = Date.now();
+  const ignoreSendHour = options.ignoreSendHour === true;
   // Which day is next and whether the send hour is past: the calendar clock. Durations
   // (`started`) stay on the real one.
-  const now = options.now ?? clockNow();
-  const ignoreHour = options.ignoreSendHour === true;
+  const checks = new DueChecks(options.now ?? clockNow(), ignoreSendHour);
+  const store = new RunStore(db);
+  const jobs = new JobAdder(queue);
   const result: TickResult = { scanned: 0, due: 0, alreadyDone: 0, enqueued: 0, revived: 0, badZone: 0, ms: 0 };
-  const combos = new Map<string, Combo>();
-  let combosJson = "[]";
-  const badZones = new Set<string>();
-
-  // addBulk calls still on their way to Redis, oldest first. Each is handled at
-  // once so a failure surfaces when it is awaited, not as an unhandled rejection.
-  const adding: Promise<void>[] = [];
-  const drain = async (keep: number) => {
-    while (adding.length > keep) await adding.shift();
-  };
-
-  // Keyset over the primary key, with the status filter applied to the page rather than in
-  // the index condition: a planner without statistics on `grants` (just loaded, not yet
-  // analyzed) would otherwise sort every remaining grant for each page. The run lookup is a
-  // correlated subquery, so it goes through the (grant_id, day) index whatever the statistics
-  // of `runs`. All of it reads one snapshot, taken before the insert: a run another tick
-  // inserted meanwhile is neither inserted nor returned, so its job is added again and
-  // BullMQ's job id makes that a no-op.
-  const readPage = async (after: string, known: string): Promise<Page> => {
-    const [row] = await db.$queryRaw<{ page: string }[]>`
-      WITH page AS MATERIALIZED (
-        SELECT id, time_zone, send_hour, status = 'valid' AND enabled AS ok
-        FROM grants WHERE id > ${after} ORDER BY id LIMIT ${options.pageSize}
-      ),
-      combo AS (
-        SELECT e->>0 AS zone, (e->>1)::int AS hour, e->>2 AS day, (e->>3)::boolean AS bad
-        FROM json_array_elements(${known}::json) AS e
-      ),
-      m AS MATERIALIZED (
-        SELECT p.id, p.time_zone, p.send_hour, c.day, c.bad, c.zone IS NOT NULL AS known
-        FROM page p LEFT JOIN combo c ON c.zone = p.time_zone AND c.hour = CASE WHEN ${ignoreHour} THEN 0 ELSE p.send_hour END
-        WHERE p.ok
-      ),
-      ins AS (
-        INSERT INTO runs (grant_id, day, time_zone) SELECT id, day, time_zone FROM m WHERE day IS NOT NULL
-        ON CONFLICT (grant_id, day) DO NOTHING
-      )
-      SELECT json_build_object(
-        'n', (SELECT count(*) FROM page),
-        'last', (SELECT max(id) FROM page),
-        'ok', (SELECT count(*) FROM m),
-        'bad', (SELECT count(*) FROM m WHERE bad),
-        'due', (SELECT coalesce(json_agg(json_build_array(m.id, m.day,
-                  (SELECT r.status FROM runs r WHERE r.grant_id = m.id AND r.day = m.day))), '[]')
-                FROM m WHERE m.day IS NOT NULL),
-        'unknown', (SELECT coalesce(json_agg(json_build_array(m.id, m.time_zone, m.send_hour)), '[]') FROM m WHERE NOT m.known)
-      )::text AS page`;
-    return JSON.parse(row!.page) as Page;
-  };
+  const readPage = (after: string) => store.queueDuePage({ after, pageSize: options.pageSize, checked: checks.json, ignoreSendHour });
 
   // The next page's statement, started as soon as its cursor is known so that Postgres
   // works on it while this page's jobs are encoded and sent.
-  let next: Promise<Page> | undefined = readPage("", combosJson);
+  let next: Promise<DuePage> | undefined = readPage("");
   try {
     while (next) {
       const page = await next;
@@ -134,81 +71,133 @@ export async function schedulerTick(db: Db, queue: RunsQueue, log: Logger, optio
       result.scanned += page.ok;
       result.badZone += page.bad;
 
-      const late: [grantId: string, day: string, zone: string][] = [];
-      if (page.unknown.length > 0) {
-        for (const [grantId, zone, sendHour] of page.unknown) {
-          const hour = ignoreHour ? 0 : sendHour;
-          const key = `${zone}|${hour}`;
-          let c = combos.get(key);
-          if (c === undefined) {
-            try {
-              const d = isDueToSend(zone, hour, now);
-              c = [zone, hour, d.due ? d.day : null, false];
-            } catch {
-              c = [zone, hour, null, true];
-              badZones.add(zone);
-            }
-            combos.set(key, c);
-          }
-          if (c[3]) result.badZone++;
-          else if (c[2] !== null) late.push([grantId, c[2], zone]);
-        }
-        combosJson = JSON.stringify([...combos.values()]);
-      }
+      const late = page.unknown.length > 0 ? checks.checkNew(page.unknown) : { due: [], bad: 0 };
+      result.badZone += late.bad;
       if (page.n === options.pageSize) {
-        next = readPage(page.last!, combosJson);
+        next = readPage(page.last!);
         next.catch(() => {});
         // Let the statement reach Postgres before this page's jobs are encoded, which holds
         // the event loop for a while.
         await new Promise<void>((resolve) => setImmediate(resolve));
       }
 
-      let due = page.due;
-      if (late.length > 0) {
-        const [lateRow] = await db.$queryRaw<{ due: string }[]>`
-          WITH d AS (SELECT e->>0 AS grant_id, e->>1 AS day, e->>2 AS time_zone FROM json_array_elements(${JSON.stringify(late)}::json) AS e),
-          ins AS (INSERT INTO runs (grant_id, day, time_zone) SELECT grant_id, day, time_zone FROM d ON CONFLICT (grant_id, day) DO NOTHING)
-          SELECT json_agg(json_build_array(d.grant_id, d.day,
-            (SELECT r.status FROM runs r WHERE r.grant_id = d.grant_id AND r.day = d.day)))::text AS due
-          FROM d`;
-        due = due.concat(JSON.parse(lateRow!.due) as DueRow[]);
-      }
-
-      if (due.length > 0) {
-        result.due += due.length;
-        const fresh: RunToEnqueue[] = [];
-        const revive: RunToEnqueue[] = [];
-        for (const [grantId, day, status] of due) {
-          if (status !== null && SETTLED.has(status)) result.alreadyDone++;
-          // A day stopped by a 401 whose grant is valid again: its failed job must make way.
-          else if (status === "needs_reauth") revive.push({ grantId, day });
-          // No run before, or one queued, running or failed: add the job again, since Redis
-          // may have lost it; a job with the same id still in Redis makes the add a no-op.
-          else fresh.push({ grantId, day });
-        }
-        for (let i = 0; i < fresh.length; i += ADD_CHUNK) {
-          await drain(ADDS_IN_FLIGHT - 1);
-          const p = enqueueRuns(queue, fresh.slice(i, i + ADD_CHUNK), "scheduler", ADD_CHUNK).then((n) => {
-            result.enqueued += n;
-          });
-          p.catch(() => {});
-          adding.push(p);
-        }
-        if (revive.length > 0) {
-          await drain(0);
-          await db.run.updateMany({ where: { OR: revive.map((d) => ({ grantId: d.grantId, day: d.day })) }, data: { status: "queued", lastError: null } });
-          result.revived += await reviveRuns(queue, revive, "scheduler");
-        }
+      const due = late.due.length > 0 ? page.due.concat(await store.queueDue(late.due)) : page.due;
+      if (due.length === 0) continue;
+      result.due += due.length;
+      const { fresh, revive, settled } = sortDue(due);
+      result.alreadyDone += settled;
+      await jobs.add(fresh, (n) => (result.enqueued += n));
+      if (revive.length > 0) {
+        await jobs.drain(0);
+        await store.revive(revive);
+        result.revived += await reviveRuns(queue, revive, "scheduler");
       }
     }
-    await drain(0);
+    await jobs.drain(0);
   } finally {
     // On a failure, let the statement and the jobs already on their way finish before the
     // error surfaces.
-    await Promise.allSettled([...adding, ...(next ? [next] : [])]);
+    await Promise.allSettled([...jobs.inFlight, ...(next ? [next] : [])]);
   }
 
-  for (const zone of badZones) log.error({ zone }, "grants with an unknown time zone were not scheduled");
+  for (const zone of checks.badZones) log.error({ zone }, "grants with an unknown time zone were not scheduled");
   result.ms = Date.now() - started;
   return result;
+}
+
+/** The due check of one (zone, send hour): the local day to queue, null when not due yet. */
+interface DueCheck {
+  zone: string;
+  hour: number;
+  day: string | null;
+  /** The zone is unknown: its grants are not scheduled. */
+  bad: boolean;
+}
+
+/**
+ * A tick's due checks, each made once per (zone, send hour) with the tick's clock. The page
+ * statement matches grants against those made so far, as JSON, encoded again only when a
+ * check was added.
+ */
+class DueChecks {
+  private readonly checks = new Map<string, DueCheck>();
+  readonly badZones = new Set<string>();
+  /** Every check so far as [zone, hour, day, bad] rows, the shape the page statement reads. */
+  json = "[]";
+
+  constructor(
+    private readonly now: Date,
+    private readonly ignoreSendHour: boolean,
+  ) {}
+
+  /** Checks the grants a page statement could not match: those due, and how many have a bad zone. */
+  checkNew(grants: UncheckedGrant[]): { due: { grantId: string; day: string; timeZone: string }[]; bad: number } {
+    const due: { grantId: string; day: string; timeZone: string }[] = [];
+    let bad = 0;
+    for (const [grantId, zone, sendHour] of grants) {
+      const check = this.check(zone, this.ignoreSendHour ? 0 : sendHour);
+      if (check.bad) bad++;
+      else if (check.day !== null) due.push({ grantId, day: check.day, timeZone: zone });
+    }
+    this.json = JSON.stringify([...this.checks.values()].map((c) => [c.zone, c.hour, c.day, c.bad]));
+    return { due, bad };
+  }
+
+  private check(zone: string, hour: number): DueCheck {
+    const key = `${zone}|${hour}`;
+    let check = this.checks.get(key);
+    if (check === undefined) {
+      try {
+        const d = isDueToSend(zone, hour, this.now);
+        check = { zone, hour, day: d.due ? d.day : null, bad: false };
+      } catch {
+        check = { zone, hour, day: null, bad: true };
+        this.badZones.add(zone);
+      }
+      this.checks.set(key, check);
+    }
+    return check;
+  }
+}
+
+/**
+ * Sorts due runs by the state their run had: settled days are left alone; a day stopped by a
+ * 401 whose grant is valid again is revived (its failed job must make way); any other day
+ * (no run before, or one queued, running or failed) gets its job added again, since Redis may
+ * have lost it: a job with the same id still in Redis makes the add a no-op.
+ */
+function sortDue(due: DueRun[]): { fresh: RunToEnqueue[]; revive: RunToEnqueue[]; settled: number } {
+  const fresh: RunToEnqueue[] = [];
+  const revive: RunToEnqueue[] = [];
+  let settled = 0;
+  for (const [grantId, day, status] of due) {
+    if (status !== null && SETTLED.has(status)) settled++;
+    else if (status === "needs_reauth") revive.push({ grantId, day });
+    else fresh.push({ grantId, day });
+  }
+  return { fresh, revive, settled };
+}
+
+/**
+ * addBulk calls on their way to Redis, oldest first, at most ADDS_IN_FLIGHT at a time. Each
+ * is handled at once so a failure surfaces when it is awaited, not as an unhandled rejection.
+ */
+class JobAdder {
+  readonly inFlight: Promise<void>[] = [];
+
+  constructor(private readonly queue: RunsQueue) {}
+
+  async add(runs: RunToEnqueue[], added: (n: number) => void): Promise<void> {
+    for (let i = 0; i < runs.length; i += ADD_CHUNK) {
+      await this.drain(ADDS_IN_FLIGHT - 1);
+      const p = enqueueRuns(this.queue, runs.slice(i, i + ADD_CHUNK), "scheduler", ADD_CHUNK).then(added);
+      p.catch(() => {});
+      this.inFlight.push(p);
+    }
+  }
+
+  /** Waits until at most `keep` calls are in flight. */
+  async drain(keep: number): Promise<void> {
+    while (this.inFlight.length > keep) await this.inFlight.shift();
+  }
 }

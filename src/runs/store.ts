@@ -1,13 +1,32 @@
-import type { Db } from "../db/client.js";
+import type { Db, RunStatus } from "../db/client.js";
 import { Coalescer } from "../db/coalesce.js";
 import { scrubText } from "../log/scrub.js";
+import { FINISH_RUNS, QUEUE_DUE, QUEUE_DUE_PAGE, READ_GRANTS, START_RUNS } from "./sql.js";
 
 /**
- * The Run rows a job writes, and the grant it reads, in plain SQL: a job's start and finish
- * are on the hot path of every nightly job, where the Prisma query compiler costs more CPU
- * than the statements themselves, and concurrent jobs share each statement. Rare paths
- * use `save`. Error text is scrubbed of credentials before it is stored (src/log/scrub.ts).
+ * The only writer of the `runs` table: every change of a run is one of the transitions
+ * below, each with its own typed arguments. A run is `queued` by the scheduler, a backfill,
+ * a webhook or a sign-in; `running` once its job starts; then `completed`, `skipped`,
+ * `needs_reauth` or `failed`; a run stopped by a 401 is `revived` (queued again) once its
+ * grant is valid. Error text is scrubbed of credentials before it is stored
+ * (src/log/scrub.ts).
+ *
+ * The statements of the nightly hot path (the grant read, a job's start and finish, the
+ * tick's pages) are plain SQL (src/runs/sql.ts): there the Prisma query compiler costs more
+ * CPU than the statements themselves, and concurrent jobs share each statement. Rare
+ * transitions use Prisma.
  */
+
+/** A grant's local day, the key of its run. */
+export interface RunKey {
+  grantId: string;
+  day: string;
+}
+
+/** A run whose row the write creates when it is missing: with its grant's zone ("UTC" when unknown). */
+export interface RunRef extends RunKey {
+  timeZone: string | undefined;
+}
 
 export interface RunGrant {
   id: string;
@@ -30,6 +49,33 @@ export interface RunFinish {
   durationMs: number | null;
 }
 
+/** A run due by the scheduler, with the status its run had before the tick recorded it (null: none). */
+export type DueRun = [grantId: string, day: string, status: RunStatus | null];
+/** A grant that can run whose (zone, send hour) the tick has not checked yet. */
+export type UncheckedGrant = [grantId: string, zone: string, sendHour: number];
+
+export interface DuePageQuery {
+  /** The last grant id of the previous page; "" for the first. */
+  after: string;
+  pageSize: number;
+  /** The tick's due checks so far: a JSON array of [zone, hour, day or null, bad]. */
+  checked: string;
+  ignoreSendHour: boolean;
+}
+
+export interface DuePage {
+  /** Grants read (any status), and the last id among them: the next page's cursor. */
+  n: number;
+  last: string | null;
+  /** Grants of the page that can run, and those of them whose due check is bad. */
+  ok: number;
+  bad: number;
+  /** Due by a check already made; the page's statement inserted the runs they lacked. */
+  due: DueRun[];
+  /** Grants that can run whose (zone, hour) this tick had not checked yet. */
+  unknown: UncheckedGrant[];
+}
+
 interface RunStart {
   grantId: string;
   day: string;
@@ -44,11 +90,41 @@ type Totals = { sent: number; failed: number };
 export class RunStore {
   constructor(private readonly db: Db) {}
 
+  /** The grant a job runs for (not a write: it shares the batching of the job's start). */
   async grant(grantId: string): Promise<RunGrant | undefined> {
     return this.grants.one(grantId);
   }
 
-  /** Marks the run as running (creating it when a job came without one) and counts the attempt. */
+  /**
+   * Queued (a backfill, a webhook, a sign-in): creates the runs that are missing and queues
+   * the others, unless one is running right now.
+   */
+  async queue(grant: { id: string; timeZone: string }, days: string[]): Promise<void> {
+    await this.db.run.createMany({ data: days.map((day) => ({ grantId: grant.id, day, timeZone: grant.timeZone })), skipDuplicates: true });
+    await this.db.run.updateMany({
+      where: { grantId: grant.id, day: { in: days }, status: { not: "running" } },
+      data: { status: "queued", lastError: null, enqueuedAt: new Date() },
+    });
+  }
+
+  /** Queued by the scheduler, a page of grants at a time, in one statement (QUEUE_DUE_PAGE). */
+  async queueDuePage(q: DuePageQuery): Promise<DuePage> {
+    const [row] = await this.db.$queryRawUnsafe<{ page: string }[]>(QUEUE_DUE_PAGE, q.after, q.pageSize, q.checked, q.ignoreSendHour);
+    return JSON.parse(row!.page) as DuePage;
+  }
+
+  /** Queued by the scheduler: the due runs of grants a page statement could not match yet. */
+  async queueDue(runs: { grantId: string; day: string; timeZone: string }[]): Promise<DueRun[]> {
+    const [row] = await this.db.$queryRawUnsafe<{ due: string }[]>(QUEUE_DUE, JSON.stringify(runs.map((r) => [r.grantId, r.day, r.timeZone])));
+    return JSON.parse(row!.due) as DueRun[];
+  }
+
+  /** Revived: days stopped by a 401 whose grant is valid again are queued again. */
+  async revive(runs: RunKey[]): Promise<void> {
+    await this.db.run.updateMany({ where: { OR: runs.map((r) => ({ grantId: r.grantId, day: r.day })) }, data: { status: "queued", lastError: null } });
+  }
+
+  /** Started: the run is running (created when a job came without one) and the attempt counted. */
   async start(grantId: string, day: string, jobId: string | undefined, timeZone: string, window: { start: number; end: number }): Promise<void> {
     await this.starts.one({
       grantId,
@@ -61,7 +137,8 @@ export class RunStore {
   }
 
   /**
-   * Records a run's outcome with the ledger's totals for its day, counted in the same
+   * Finished: records a run's outcome (completed, or still running when some reminders must
+   * wait for the next attempt) with the ledger's totals for its day, counted in the same
    * statement (whatever attempt or process wrote the rows). Returns those totals; zeros
    * when the run row is gone (its grant was deleted mid-run).
    */
@@ -69,63 +146,80 @@ export class RunStore {
     return this.finishes.one({ grantId, day, ...f, lastError: f.lastError === null ? null : scrubText(f.lastError) });
   }
 
-  // Each of the three is one statement for every job of the process that asked meanwhile.
+  /** Skipped: the grant cannot run (disabled, revoked). */
+  async skip(run: RunRef, reason: string): Promise<void> {
+    await this.upsert(run, { status: "skipped", lastError: reason, finishedAt: new Date() });
+  }
+
+  /** Needs re-auth: the user must sign in again; the run waits to be revived. */
+  async needsReauth(run: RunRef, reason: string): Promise<void> {
+    await this.upsert(run, { status: "needs_reauth", lastError: reason, finishedAt: new Date() });
+  }
+
+  /** Failed, and over: nothing more will be tried. */
+  async fail(run: RunRef, error: string): Promise<void> {
+    await this.upsert(run, { status: "failed", lastError: error, finishedAt: new Date() });
+  }
+
+  /**
+   * One attempt failed: the run stays `running` while the job will be retried, else it is
+   * `failed`. Its finish time is left as it is.
+   */
+  async attemptFailed(run: RunRef, error: string, options: { retrying: boolean }): Promise<void> {
+    await this.upsert(run, { status: options.retrying ? "running" : "failed", lastError: error });
+  }
+
+  /**
+   * Failed, as the queue saw it: the job ended for good (retries spent, stalled too often).
+   * Only a run still queued or running changes; one whose job recorded an outcome keeps it.
+   */
+  async failIfOpen(run: RunKey, error: string): Promise<void> {
+    await this.db.run.updateMany({
+      where: { grantId: run.grantId, day: run.day, status: { in: ["queued", "running"] } },
+      data: { status: "failed", lastError: scrubText(error).slice(0, 500), finishedAt: new Date() },
+    });
+  }
+
+  private async upsert(run: RunRef, change: { status: RunStatus; lastError: string; finishedAt?: Date }): Promise<void> {
+    const data = { ...change, lastError: scrubText(change.lastError) };
+    await this.db.run.upsert({
+      where: { grantId_day: { grantId: run.grantId, day: run.day } },
+      create: { grantId: run.grantId, day: run.day, timeZone: run.timeZone ?? "UTC", ...data },
+      update: data,
+    });
+  }
+
+  // The grant read, the start and the finish: each one statement for every job of the
+  // process that asked meanwhile.
   private readonly grants = new Coalescer<string, RunGrant | undefined>(async (ids) => {
-    const rows = await this.db.$queryRaw<RunGrant[]>`
-      SELECT id, email, provider, time_zone AS "timeZone", calendar_id AS "calendarId", status::text AS status, enabled
-      FROM grants WHERE id = ANY(${ids}::text[])`;
+    const rows = await this.db.$queryRawUnsafe<RunGrant[]>(READ_GRANTS, ids);
     const byId = new Map(rows.map((r) => [r.id, r]));
     return ids.map((id) => byId.get(id));
   });
 
   private readonly starts = new Coalescer<RunStart, void>(async (runs) => {
     const col = <K extends keyof RunStart>(k: K) => runs.map((r) => r[k]);
-    await this.db.$executeRaw`
-      INSERT INTO runs (grant_id, day, status, job_id, time_zone, window_start, window_end, attempts, started_at)
-      SELECT grant_id, day, 'running', job_id, time_zone, window_start, window_end, 1, now()
-      FROM unnest(${col("grantId")}::text[], ${col("day")}::text[], ${col("jobId")}::text[], ${col("timeZone")}::text[],
-                  ${col("windowStart")}::timestamptz[], ${col("windowEnd")}::timestamptz[])
-        AS t(grant_id, day, job_id, time_zone, window_start, window_end)
-      ON CONFLICT (grant_id, day) DO UPDATE SET
-        status = 'running', job_id = EXCLUDED.job_id, time_zone = EXCLUDED.time_zone,
-        window_start = EXCLUDED.window_start, window_end = EXCLUDED.window_end,
-        attempts = runs.attempts + 1, last_error = NULL, started_at = COALESCE(runs.started_at, now())`;
+    await this.db.$executeRawUnsafe(START_RUNS, col("grantId"), col("day"), col("jobId"), col("timeZone"), col("windowStart"), col("windowEnd"));
     return runs.map(() => undefined);
   });
 
   private readonly finishes = new Coalescer<RunFinish & { grantId: string; day: string }, Totals>(async (fs) => {
     const col = <T>(f: (x: (typeof fs)[number], i: number) => T) => fs.map(f);
-    const rows = await this.db.$queryRaw<(Totals & { idx: number })[]>`
-      WITH f AS (
-        SELECT * FROM unnest(${col((_, i) => i)}::int[], ${col((x) => x.grantId)}::text[], ${col((x) => x.day)}::text[],
-                             ${col((x) => x.status)}::text[], ${col((x) => x.meetingsSeen)}::int[], ${col((x) => x.remindersSkipped)}::int[],
-                             ${col((x) => JSON.stringify(x.skippedByReason))}::jsonb[], ${col((x) => x.lastError)}::text[],
-                             ${col((x) => x.finishedAt?.toISOString() ?? null)}::timestamptz[], ${col((x) => x.durationMs)}::int[])
-          AS t(idx, grant_id, day, status, meetings_seen, reminders_skipped, skipped_by_reason, last_error, finished_at, duration_ms)
-      ), t AS (
-        SELECT f.*, c.sent, c.failed FROM f CROSS JOIN LATERAL (
-          SELECT count(*) FILTER (WHERE r.status = 'sent')::int AS sent, count(*) FILTER (WHERE r.status = 'failed')::int AS failed
-          FROM reminders r WHERE r.grant_id = f.grant_id AND r.day = f.day
-        ) c
-      )
-      UPDATE runs SET status = t.status::"RunStatus", meetings_seen = t.meetings_seen, reminders_sent = t.sent,
-        reminders_failed = t.failed, reminders_skipped = t.reminders_skipped, skipped_by_reason = t.skipped_by_reason,
-        last_error = t.last_error, finished_at = COALESCE(t.finished_at, runs.finished_at),
-        duration_ms = COALESCE(t.duration_ms, runs.duration_ms)
-      FROM t WHERE runs.grant_id = t.grant_id AND runs.day = t.day
-      RETURNING t.idx, t.sent, t.failed`;
+    const rows = await this.db.$queryRawUnsafe<(Totals & { idx: number })[]>(
+      FINISH_RUNS,
+      col((_, i) => i),
+      col((x) => x.grantId),
+      col((x) => x.day),
+      col((x) => x.status),
+      col((x) => x.meetingsSeen),
+      col((x) => x.remindersSkipped),
+      col((x) => JSON.stringify(x.skippedByReason)),
+      col((x) => x.lastError),
+      col((x) => x.finishedAt?.toISOString() ?? null),
+      col((x) => x.durationMs),
+    );
     const out: Totals[] = fs.map(() => ({ sent: 0, failed: 0 }));
     for (const r of rows) out[r.idx] = { sent: r.sent, failed: r.failed };
     return out;
   });
-
-  /** Any other change of a run (skips, failures, delays); creates the row if missing. */
-  async save(grantId: string, day: string, timeZone: string | undefined, fields: Record<string, unknown>): Promise<void> {
-    const data = typeof fields.lastError === "string" ? { ...fields, lastError: scrubText(fields.lastError) } : fields;
-    await this.db.run.upsert({
-      where: { grantId_day: { grantId, day } },
-      create: { grantId, day, timeZone: timeZone ?? "UTC", ...data },
-      update: data,
-    });
-  }
 }

@@ -1,5 +1,6 @@
 import type { Redis } from "ioredis";
 import type { Db } from "../db/client.js";
+import { PING } from "../db/sql.js";
 import type { Logger } from "../log/logger.js";
 import { DeadlineError, redisWithin, within } from "./deadline.js";
 
@@ -25,7 +26,7 @@ function stateOf(r: PromiseSettledResult<unknown>): DependencyState {
 export async function checkHealth(db: Db, redis: Redis, log: Logger, timeoutMs = 2000): Promise<Health> {
   const [r, p] = await Promise.allSettled([
     redisWithin(redis, timeoutMs, (c) => c.ping()),
-    within(db.$queryRaw`SELECT 1`, timeoutMs, "Postgres"),
+    within(db.$queryRawUnsafe(PING), timeoutMs, "Postgres"),
   ]);
   const health: Health = { ok: false, redis: stateOf(r), postgres: stateOf(p) };
   health.ok = health.redis === "ok" && health.postgres === "ok";

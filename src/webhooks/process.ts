@@ -1,6 +1,6 @@
 import type { Db } from "../db/client.js";
-import { enqueueUndoneDay } from "../runs/requeue.js";
-import { markGrantNeedsReauth, markGrantRevoked, markGrantValid } from "../grants/status.js";
+import { grantAuthorised } from "../grants/authorised.js";
+import { markGrantNeedsReauth, markGrantRevoked } from "../grants/status.js";
 import { upsertOne, type SyncSettings } from "../grants/sync.js";
 import type { Logger } from "../log/logger.js";
 import type { GrantInfo, NylasApi } from "../nylas/client.js";
@@ -63,13 +63,14 @@ async function apply(deps: WebhookDeps, n: GrantNotification, log: Logger): Prom
       const info = await currentGrant(deps.nylas, n.grantId);
       if (!info) return { outcome: "ignored", reason: "grant not found at Nylas" };
       const before = (await db.grant.findUnique({ where: { id: n.grantId }, select: { status: true } }))?.status;
-      await upsertOne(db, deps.nylas, log, info, deps.settings);
       if (info.status !== "valid") {
+        await upsertOne(db, deps.nylas, log, info, deps.settings);
         await markGrantNeedsReauth(db, n.grantId, `${n.type} webhook: grant invalid at Nylas`);
         return { outcome: "applied", change: before === "valid" ? "needs_reauth" : before === undefined ? "created" : "upserted" };
       }
-      await markGrantValid(db, n.grantId, `${n.type} webhook: grant valid at Nylas`);
-      const undone = await enqueueUndoneDay(db, deps.runsQueue, n.grantId, "webhook", deps.now?.() ?? clockNow());
+      const { undone } = await grantAuthorised({ ...deps, log }, info, { reason: `${n.type} webhook: grant valid at Nylas`, source: "webhook", now: deps.now?.() ?? clockNow() });
+      // Thrown so the webhook job is retried: every step before the queueing is idempotent.
+      if ("error" in undone) throw undone.error;
       return {
         outcome: "applied",
         change: before === undefined ? "created" : before !== "valid" ? "valid" : "upserted",

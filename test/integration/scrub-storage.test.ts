@@ -162,7 +162,7 @@ describe("error text is stored and logged scrubbed", () => {
     for (const r of rows) expectClean(r.lastError);
 
     const runs = new RunStore(db);
-    await runs.save(grantId, "2026-11-26", "UTC", { status: "failed", lastError: dirty });
+    await runs.attemptFailed({ grantId, day: "2026-11-26", timeZone: "UTC" }, dirty, { retrying: false });
     expectClean((await db.run.findUnique({ where: { grantId_day: { grantId, day: "2026-11-26" } } }))?.lastError);
     await runs.start(grantId, "2026-11-27", "j", "UTC", { start: 0, end: 86_400 });
     await runs.finish(grantId, "2026-11-27", { status: "running", meetingsSeen: 0, remindersSkipped: 0, skippedByReason: {}, lastError: dirty, finishedAt: null, durationMs: null });

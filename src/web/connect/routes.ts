@@ -1,9 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { Redis } from "ioredis";
-import { enqueueUndoneDay } from "../../runs/requeue.js";
 import type { Db } from "../../db/client.js";
-import { markGrantValid } from "../../grants/status.js";
-import { upsertOne } from "../../grants/sync.js";
+import { grantAuthorised } from "../../grants/authorised.js";
 import type { Logger } from "../../log/logger.js";
 import type { NylasApi } from "../../nylas/client.js";
 import type { RunsQueue } from "../../runs/queue.js";
@@ -150,24 +148,21 @@ export async function connectRoutes(app: FastifyInstance, deps: ConnectDeps): Pr
       return html(reply, 502, errorPage("The account was not connected", `Nylas did not accept the sign-in: ${message}`));
     }
 
-    const { db, nylas } = deps;
+    const { db } = deps;
     const existed = await db.grant.findUnique({ where: { id: exchanged.grantId }, select: { status: true } });
-    // The user just authorised the grant: it is valid, whatever it was (even revoked).
-    const revalidated = existed ? await markGrantValid(db, exchanged.grantId, "re-authenticated through /connect") : false;
-    await upsertOne(db, nylas, log, { id: exchanged.grantId, email: exchanged.email, provider: exchanged.provider, status: "valid" }, { defaultTimeZone: settings.defaultTimeZone, defaultSendHour: settings.defaultSendHour });
+    const { revalidated, undone } = await grantAuthorised(
+      { ...deps, settings: { defaultTimeZone: settings.defaultTimeZone, defaultSendHour: settings.defaultSendHour } },
+      { id: exchanged.grantId, email: exchanged.email, provider: exchanged.provider },
+      { reason: "re-authenticated through /connect", source: "connect", now: deps.now?.() ?? clockNow() },
+    );
     const grant = await db.grant.findUnique({ where: { id: exchanged.grantId } });
     if (!grant) {
       log.error({ grantId: exchanged.grantId }, "connect: the grant could not be stored");
       return html(reply, 500, errorPage("The account was not connected", "The account was authorised but could not be saved; please try again."));
     }
-    let queued: string | undefined;
-    try {
-      const undone = await enqueueUndoneDay(db, deps.runsQueue, grant.id, "connect", deps.now?.() ?? clockNow());
-      if (undone.enqueued) queued = undone.day;
-    } catch (err) {
-      // The next scheduler tick queues it anyway.
-      log.warn({ grantId: grant.id, err }, "connect: could not queue the grant's undone day");
-    }
+    // The next scheduler tick queues it anyway.
+    if ("error" in undone) log.warn({ grantId: grant.id, err: undone.error }, "connect: could not queue the grant's undone day");
+    const queued = undone.enqueued ? undone.day : undefined;
     log.info({ grantId: grant.id, provider: grant.provider, created: !existed, revalidated }, "connect: grant connected");
     const hour = `${String(grant.sendHour).padStart(2, "0")}:00`;
     return html(

@@ -1,0 +1,50 @@
+import type { Db } from "../db/client.js";
+import type { Logger } from "../log/logger.js";
+import type { GrantInfo, NylasApi } from "../nylas/client.js";
+import type { RunJobData } from "../runs/job.js";
+import type { RunsQueue } from "../runs/queue.js";
+import { enqueueUndoneDay, type UndoneDay } from "../runs/requeue.js";
+import { markGrantValid } from "./status.js";
+import { upsertOne, type SyncSettings } from "./sync.js";
+
+export interface AuthorisedDeps {
+  db: Db;
+  nylas: NylasApi;
+  runsQueue: RunsQueue;
+  log: Logger;
+  settings: SyncSettings;
+}
+
+export interface Authorisation {
+  /** Why the grant is valid, for its status reason. */
+  reason: string;
+  source: Extract<RunJobData["source"], "connect" | "webhook">;
+  now: Date;
+}
+
+export interface Authorised {
+  /** The grant was stored, not valid, and is valid now. */
+  revalidated: boolean;
+  /** The day queued at once, or why not; with `error` when queueing failed (the next tick queues it). */
+  undone: UndoneDay & { error?: unknown };
+}
+
+/**
+ * The user authorised a grant (the hosted OAuth callback; a grant.created or grant.updated
+ * webhook for a grant Nylas says is valid): it becomes valid, its email, provider and zone
+ * are stored, and the day it has missed, if any, is queued without waiting for the next tick.
+ */
+export async function grantAuthorised(deps: AuthorisedDeps, grant: Omit<GrantInfo, "status">, how: Authorisation): Promise<Authorised> {
+  const { db, log } = deps;
+  // Valid first, then stored, then queued. The sync's upsert keeps a revoked grant revoked, so
+  // it must find this one valid already; and only a grant that can run has its day queued (the
+  // worker would skip it anyway), so queueing before the mark would queue nothing. Should the
+  // queueing fail, Postgres already says valid and the next scheduler tick queues the day.
+  const revalidated = await markGrantValid(db, grant.id, how.reason);
+  await upsertOne(db, deps.nylas, log, { ...grant, status: "valid" }, deps.settings);
+  try {
+    return { revalidated, undone: await enqueueUndoneDay(db, deps.runsQueue, grant.id, how.source, how.now) };
+  } catch (error) {
+    return { revalidated, undone: { enqueued: false, reason: "could not queue the undone day", error } };
+  }
+}
