@@ -24,9 +24,23 @@ export interface BatchBenchOptions {
 /** Send budget for this benchmark: high enough that the per-grant limit never binds. */
 const RAISED_SEND_RATE = 1000;
 
-export async function runBatchBench(sandbox: SandboxProcess, redis: Redis, o: BatchBenchOptions, report: Reporter): Promise<BatchResult> {
+export async function runBatchBench(
+  sandbox: SandboxProcess,
+  redis: Redis,
+  o: BatchBenchOptions,
+  report: Reporter,
+): Promise<BatchResult> {
   report.section("2. The nightly batch");
-  const common = { grants: o.grants, meetings: o.meetings, latencyMs: 0, concurrency: o.concurrency, jobConcurrency: o.jobConcurrency, sendRate: RAISED_SEND_RATE, timeoutMs: o.timeoutMs, profileDir: o.profileDir };
+  const common = {
+    grants: o.grants,
+    meetings: o.meetings,
+    latencyMs: 0,
+    concurrency: o.concurrency,
+    jobConcurrency: o.jobConcurrency,
+    sendRate: RAISED_SEND_RATE,
+    timeoutMs: o.timeoutMs,
+    profileDir: o.profileDir,
+  };
   // ABBA order, the faster run of each side counted: on a shared 2-core machine a single
   // pair is at the mercy of whatever else runs meanwhile, and ABBA cancels a steady drift.
   const runs: { name: string; r: BatchResult }[] = [];
@@ -36,16 +50,48 @@ export async function runBatchBench(sandbox: SandboxProcess, redis: Redis, o: Ba
     for (const p of batchProblems(r)) report.note(`PROBLEM in the ${mode} batch: ${p}`);
     runs.push({ name: mode === "bare" ? "bare worker (no DB, ledger, limiter)" : "pipeline", r });
   }
-  const fastest = (name: string) => runs.filter((x) => x.name.startsWith(name)).map((x) => x.r).sort((a, b) => a.wallS - b.wallS)[0]!;
+  const fastest = (name: string) =>
+    runs
+      .filter((x) => x.name.startsWith(name))
+      .map((x) => x.r)
+      .sort((a, b) => a.wallS - b.wallS)[0]!;
   const bare = fastest("bare");
   const pipe = fastest("pipeline");
 
   const size = `${o.grants.toLocaleString("en")} grants × ${o.meetings}`;
-  report.figure({ name: `Batch ${size}: wall time`, value: pipe.wallS, unit: "s", baseline: bare.wallS, baselineName: "bare worker" });
-  report.figure({ name: `Batch ${size}: grants/s`, value: pipe.grantsPerS, unit: "grants/s", baseline: bare.grantsPerS, baselineName: "bare worker", target: { kind: "ratio>=", value: 0.8 } });
-  report.figure({ name: `Batch ${size}: reminders/s`, value: pipe.remindersPerS, unit: "reminders/s", baseline: bare.remindersPerS, baselineName: "bare worker", target: { kind: "ratio>=", value: 0.8 } });
+  report.figure({
+    name: `Batch ${size}: wall time`,
+    value: pipe.wallS,
+    unit: "s",
+    baseline: bare.wallS,
+    baselineName: "bare worker",
+  });
+  report.figure({
+    name: `Batch ${size}: grants/s`,
+    value: pipe.grantsPerS,
+    unit: "grants/s",
+    baseline: bare.grantsPerS,
+    baselineName: "bare worker",
+    target: { kind: "ratio>=", value: 0.8 },
+  });
+  report.figure({
+    name: `Batch ${size}: reminders/s`,
+    value: pipe.remindersPerS,
+    unit: "reminders/s",
+    baseline: bare.remindersPerS,
+    baselineName: "bare worker",
+    target: { kind: "ratio>=", value: 0.8 },
+  });
 
-  const lat = await runBatch(sandbox, redis, { ...common, grants: o.latencyGrants, latencyMs: o.latencyMs, mode: "pipeline", label: "batch-latency", concurrency: o.latencyConcurrency, profileDir: undefined });
+  const lat = await runBatch(sandbox, redis, {
+    ...common,
+    grants: o.latencyGrants,
+    latencyMs: o.latencyMs,
+    mode: "pipeline",
+    label: "batch-latency",
+    concurrency: o.latencyConcurrency,
+    profileDir: undefined,
+  });
   report.progress(describeBatch(lat));
   for (const p of batchProblems(lat)) report.note(`PROBLEM in the latency batch: ${p}`);
   const rounds = 1 + Math.ceil(o.meetings / o.jobConcurrency);

@@ -40,13 +40,27 @@ export function maxInWindow(sorted: number[], windowMs = 1000): number {
   return best;
 }
 
-export async function runLimits(sandbox: SandboxProcess, redis: Redis, o: LimitsOptions, report: Reporter): Promise<void> {
+export async function runLimits(
+  sandbox: SandboxProcess,
+  redis: Redis,
+  o: LimitsOptions,
+  report: Reporter,
+): Promise<void> {
   report.section("3. Per-grant limits under load");
   const now = new Date();
-  const grants = await prepareSandbox(sandbox, { grants: o.grants, meetings: o.meetings, now, latencyMs: 0, limits: { requestsPerSecond: 200, sendsPerSecond: { google: o.sendsPerSecond } } });
+  const grants = await prepareSandbox(sandbox, {
+    grants: o.grants,
+    meetings: o.meetings,
+    now,
+    latencyMs: 0,
+    limits: { requestsPerSecond: 200, sendsPerSecond: { google: o.sendsPerSecond } },
+  });
   const url = await freshDatabase("reminders_bench");
   const db = await createPrisma(url, { max: 5 });
-  await insertGrants(db, grants.map((g) => ({ id: g.id, email: g.email, provider: g.provider, timeZone: g.zone })));
+  await insertGrants(
+    db,
+    grants.map((g) => ({ id: g.id, email: g.email, provider: g.provider, timeZone: g.zone })),
+  );
   await deletePrefix(redis, PREFIX);
   const queue = createRunsQueue(redis, { prefix: PREFIX, attempts: 8 });
   const fleet = new WorkerFleet({
@@ -66,10 +80,16 @@ export async function runLimits(sandbox: SandboxProcess, redis: Redis, o: Limits
   });
   try {
     // Jobs first, then the workers: the batch starts when the first worker takes a job.
-    const tick = await schedulerTick(db, queue, createLogger({ name: "bench", level: "warn" }), { now, pageSize: 1000, ignoreSendHour: true });
+    const tick = await schedulerTick(db, queue, createLogger({ name: "bench", level: "warn" }), {
+      now,
+      pageSize: 1000,
+      ignoreSendHour: true,
+    });
     await sandbox.clearLogs();
     fleet.startAll();
-    await waitWorkers(queue, o.workers, () => Array.from({ length: o.workers }, (_, i) => fleet.alive(i)).every(Boolean));
+    await waitWorkers(queue, o.workers, () =>
+      Array.from({ length: o.workers }, (_, i) => fleet.alive(i)).every(Boolean),
+    );
     await waitDrained(queue, o.timeoutMs);
 
     const sends = await sandbox.requests("messages.send");
@@ -93,7 +113,9 @@ export async function runLimits(sandbox: SandboxProcess, redis: Redis, o: Limits
       worst = Math.max(worst, m);
       if (m > o.sendsPerSecond) grantsOver++;
     }
-    report.progress(`smallest gap between two sends of one grant: ${minGap} ms; gaps (ms) of the worst grant: ${worstGaps.join(" ")}`);
+    report.progress(
+      `smallest gap between two sends of one grant: ${minGap} ms; gaps (ms) of the worst grant: ${worstGaps.join(" ")}`,
+    );
     const ok = sends.filter((s) => s.status === 200);
     const limited = sends.filter((s) => s.status === 429).length;
     const first = Math.min(...ok.map((s) => s.at - s.ms));
@@ -104,12 +126,29 @@ export async function runLimits(sandbox: SandboxProcess, redis: Redis, o: Limits
     const bound = Math.min(o.grants, slots) * o.sendsPerSecond;
     const failed = (await queue.getJobCounts("failed")).failed ?? 0;
     const ledgerSent = await db.reminder.count({ where: { status: "sent" } });
-    report.progress(`${ok.length} sends (${limited} 429s) in ${spanS.toFixed(1)} s = ${throughput.toFixed(1)} sends/s; worst grant window ${worst}; ledger sent ${ledgerSent}/${o.grants * o.meetings}; failed jobs ${failed}; tick enqueued ${tick.enqueued}`);
-    if (ledgerSent !== o.grants * o.meetings) report.note(`PROBLEM: ledger has ${ledgerSent} sent for ${o.grants * o.meetings} expected`);
+    report.progress(
+      `${ok.length} sends (${limited} 429s) in ${spanS.toFixed(1)} s = ${throughput.toFixed(1)} sends/s; worst grant window ${worst}; ledger sent ${ledgerSent}/${o.grants * o.meetings}; failed jobs ${failed}; tick enqueued ${tick.enqueued}`,
+    );
+    if (ledgerSent !== o.grants * o.meetings)
+      report.note(`PROBLEM: ledger has ${ledgerSent} sent for ${o.grants * o.meetings} expected`);
     if (failed > 0) report.note(`PROBLEM: ${failed} jobs failed`);
 
-    report.figure({ name: "Limits: max sends of one grant in any sliding 1 s window", value: worst, unit: "sends", baseline: o.sendsPerSecond, baselineName: "budget per grant", target: { kind: "value<=", value: o.sendsPerSecond } });
-    report.figure({ name: "Limits: 429 responses from the sandbox", value: limited, unit: "", baseline: undefined, baselineName: "none expected", target: { kind: "value<=", value: 0 } });
+    report.figure({
+      name: "Limits: max sends of one grant in any sliding 1 s window",
+      value: worst,
+      unit: "sends",
+      baseline: o.sendsPerSecond,
+      baselineName: "budget per grant",
+      target: { kind: "value<=", value: o.sendsPerSecond },
+    });
+    report.figure({
+      name: "Limits: 429 responses from the sandbox",
+      value: limited,
+      unit: "",
+      baseline: undefined,
+      baselineName: "none expected",
+      target: { kind: "value<=", value: 0 },
+    });
     report.figure({
       name: `Limits: total sends/s (${o.workers} workers, ${o.grants} grants)`,
       value: throughput,

@@ -47,7 +47,8 @@ interface Flags {
 }
 
 function positiveInt(flag: string, v: string | undefined, max: number): number {
-  if (v === undefined || !/^\d+$/.test(v)) fail(`${flag} needs a whole number, got ${v === undefined ? "nothing" : JSON.stringify(v)}`);
+  if (v === undefined || !/^\d+$/.test(v))
+    fail(`${flag} needs a whole number, got ${v === undefined ? "nothing" : JSON.stringify(v)}`);
   const n = Number(v);
   if (n < 1 || n > max) fail(`${flag} must be between 1 and ${max}, got ${n}`);
   return n;
@@ -81,7 +82,9 @@ export function parseFlags(argv: string[]): Flags {
       case "--only": {
         const list = (value() ?? "").split(",").filter(Boolean);
         if (list.length === 0) fail("--only needs one or more of scheduling, batch, limits, scaling");
-        for (const b of list) if (!(BENCHES as readonly string[]).includes(b)) fail(`--only: unknown benchmark "${b}" (known: ${BENCHES.join(", ")})`);
+        for (const b of list)
+          if (!(BENCHES as readonly string[]).includes(b))
+            fail(`--only: unknown benchmark "${b}" (known: ${BENCHES.join(", ")})`);
         f.only = list as Bench[];
         break;
       }
@@ -125,7 +128,8 @@ export function parseFlags(argv: string[]): Flags {
 
 function version(pkg: string): string {
   try {
-    return (JSON.parse(readFileSync(join(ROOT, "node_modules", pkg, "package.json"), "utf8")) as { version: string }).version;
+    return (JSON.parse(readFileSync(join(ROOT, "node_modules", pkg, "package.json"), "utf8")) as { version: string })
+      .version;
   } catch {
     return "unknown";
   }
@@ -168,24 +172,61 @@ async function main(): Promise<void> {
   };
   await infoDb.$disconnect();
   const loadStart = loadavg()[0]!;
-  process.stdout.write(`bench: ${machine.cpu} × ${machine.cores}, Node ${machine.node}, Redis ${machine.redis}, Postgres ${machine.postgres}; load ${loadStart.toFixed(2)}; ${JSON.stringify(sizes)}\n`);
+  process.stdout.write(
+    `bench: ${machine.cpu} × ${machine.cores}, Node ${machine.node}, Redis ${machine.redis}, Postgres ${machine.postgres}; load ${loadStart.toFixed(2)}; ${JSON.stringify(sizes)}\n`,
+  );
 
   const report = new Reporter();
   const profileDir = flags.cpuProf ? join(ROOT, "bench/out/prof") : undefined;
   let sandbox: SandboxProcess | undefined;
   try {
-    if (flags.only.includes("scheduling")) await runScheduling({ grants: sizes.schedGrants, smallGrants: Math.max(1, Math.round(sizes.schedGrants / 4)), chunk: 1000 }, report);
-    if (flags.only.some((b) => b !== "scheduling")) sandbox = await SandboxProcess.start(Math.max(1_000_000, Math.max(...sizes.scaling) * 7));
+    if (flags.only.includes("scheduling"))
+      await runScheduling(
+        { grants: sizes.schedGrants, smallGrants: Math.max(1, Math.round(sizes.schedGrants / 4)), chunk: 1000 },
+        report,
+      );
+    if (flags.only.some((b) => b !== "scheduling"))
+      sandbox = await SandboxProcess.start(Math.max(1_000_000, Math.max(...sizes.scaling) * 7));
     let tenK: BatchResult | undefined;
     const timeoutMs = 40 * 60_000;
     if (flags.only.includes("batch"))
-      tenK = await runBatchBench(sandbox!, redis, { grants: sizes.batchGrants, meetings: 5, latencyGrants: sizes.latencyGrants, latencyMs: 100, latencyConcurrency: sizes.latencyConcurrency, concurrency: sizes.concurrency, jobConcurrency: 4, timeoutMs, profileDir }, report);
-    if (flags.only.includes("limits")) await runLimits(sandbox!, redis, { grants: sizes.limitsGrants, meetings: 20, workers: 4, concurrency: 10, sendsPerSecond: 2, timeoutMs }, report);
+      tenK = await runBatchBench(
+        sandbox!,
+        redis,
+        {
+          grants: sizes.batchGrants,
+          meetings: 5,
+          latencyGrants: sizes.latencyGrants,
+          latencyMs: 100,
+          latencyConcurrency: sizes.latencyConcurrency,
+          concurrency: sizes.concurrency,
+          jobConcurrency: 4,
+          timeoutMs,
+          profileDir,
+        },
+        report,
+      );
+    if (flags.only.includes("limits"))
+      await runLimits(
+        sandbox!,
+        redis,
+        { grants: sizes.limitsGrants, meetings: 20, workers: 4, concurrency: 10, sendsPerSecond: 2, timeoutMs },
+        report,
+      );
     if (flags.only.includes("scaling"))
       await runScaling(
         sandbox!,
         redis,
-        { sizes: sizes.scaling, meetings: 5, concurrency: sizes.concurrency, jobConcurrency: 4, timeoutMs, plotPath, plotRelative: relative(dirname(outPath), plotPath), known: flags.reuse ? tenK : undefined },
+        {
+          sizes: sizes.scaling,
+          meetings: 5,
+          concurrency: sizes.concurrency,
+          jobConcurrency: 4,
+          timeoutMs,
+          plotPath,
+          plotRelative: relative(dirname(outPath), plotPath),
+          known: flags.reuse ? tenK : undefined,
+        },
         report,
       );
   } finally {

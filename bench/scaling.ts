@@ -20,7 +20,12 @@ export interface ScalingOptions {
   known?: BatchResult;
 }
 
-export async function runScaling(sandbox: SandboxProcess, redis: Redis, o: ScalingOptions, report: Reporter): Promise<void> {
+export async function runScaling(
+  sandbox: SandboxProcess,
+  redis: Redis,
+  o: ScalingOptions,
+  report: Reporter,
+): Promise<void> {
   report.section("4. Scaling curve");
   const points: BatchResult[] = [];
   for (const n of o.sizes) {
@@ -29,7 +34,17 @@ export async function runScaling(sandbox: SandboxProcess, redis: Redis, o: Scali
       points.push(o.known);
       continue;
     }
-    const r = await runBatch(sandbox, redis, { mode: "pipeline", grants: n, meetings: o.meetings, latencyMs: 0, concurrency: o.concurrency, jobConcurrency: o.jobConcurrency, sendRate: 1000, timeoutMs: o.timeoutMs, label: `scaling-${n}` });
+    const r = await runBatch(sandbox, redis, {
+      mode: "pipeline",
+      grants: n,
+      meetings: o.meetings,
+      latencyMs: 0,
+      concurrency: o.concurrency,
+      jobConcurrency: o.jobConcurrency,
+      sendRate: 1000,
+      timeoutMs: o.timeoutMs,
+      label: `scaling-${n}`,
+    });
     report.progress(describeBatch(r));
     for (const p of batchProblems(r)) report.note(`PROBLEM at ${n} grants: ${p}`);
     points.push(r);
@@ -58,7 +73,10 @@ export async function runScaling(sandbox: SandboxProcess, redis: Redis, o: Scali
     [
       "| Grants | Reminders | Wall s | ms per grant | Grants/s | Worker peak RSS MB | Sandbox CPU s | Worker CPU s |",
       "|---:|---:|---:|---:|---:|---:|---:|---:|",
-      ...points.map((r) => `| ${r.grants.toLocaleString("en")} | ${r.sends.toLocaleString("en")} | ${r.wallS.toFixed(1)} | ${perGrant(r).toFixed(2)} | ${r.grantsPerS.toFixed(1)} | ${r.workerPeakRssMb?.toFixed(0)} | ${r.sandboxCpuS?.toFixed(1)} | ${r.workerCpuS?.toFixed(1)} |`),
+      ...points.map(
+        (r) =>
+          `| ${r.grants.toLocaleString("en")} | ${r.sends.toLocaleString("en")} | ${r.wallS.toFixed(1)} | ${perGrant(r).toFixed(2)} | ${r.grantsPerS.toFixed(1)} | ${r.workerPeakRssMb?.toFixed(0)} | ${r.sandboxCpuS?.toFixed(1)} | ${r.workerCpuS?.toFixed(1)} |`,
+      ),
     ].join("\n"),
   );
   const written = await renderPlot(
@@ -66,7 +84,10 @@ export async function runScaling(sandbox: SandboxProcess, redis: Redis, o: Scali
     points.map((r) => ({ grants: r.grants, seconds: r.wallS, rssMb: r.workerPeakRssMb ?? 0 })),
   );
   if (written) report.extra(`![Batch time and worker peak RSS against grants](${o.plotRelative})`);
-  else report.note("The plot was not rendered: no Chromium found (set CHROMIUM_PATH); the SVG was written next to where the PNG would be.");
+  else
+    report.note(
+      "The plot was not rendered: no Chromium found (set CHROMIUM_PATH); the SVG was written next to where the PNG would be.",
+    );
   report.note(
     `"Linear or better" is checked as: time per grant at the largest size at most 1.15× the smallest size's (fixed start-up and tail costs make small batches slower per grant), and peak RSS growing by less than the number of grants does. ` +
       `The worker keeps nothing per grant in memory (one job at a time per slot), so its RSS should stay flat; the grants and jobs live in Postgres and Redis.`,

@@ -44,7 +44,12 @@ export function benchGrantRows(from: number, to: number): GrantRow[] {
   const zones = Intl.supportedValuesOf("timeZone");
   const rows: GrantRow[] = [];
   for (let i = from; i < to; i++) {
-    rows.push({ id: `bench-${String(i).padStart(7, "0")}`, email: `user${i}@bench.test`, provider: i % 3 === 0 ? "microsoft" : "google", timeZone: zones[i % zones.length]! });
+    rows.push({
+      id: `bench-${String(i).padStart(7, "0")}`,
+      email: `user${i}@bench.test`,
+      provider: i % 3 === 0 ? "microsoft" : "google",
+      timeZone: zones[i % zones.length]!,
+    });
   }
   return rows;
 }
@@ -64,16 +69,23 @@ export function workerNodeFlags(root = ROOT): string[] {
     const line = readFileSync(join(root, "Procfile"), "utf8")
       .split("\n")
       .find((l) => /^worker\s*:/.test(l));
-    const words = line?.replace(/^worker\s*:/, "").trim().split(/\s+/) ?? [];
-    if (words[0] === "node") for (const w of words.slice(1)) {
-      if (!w.startsWith("-")) break;
-      flags.push(w);
-    }
+    const words =
+      line
+        ?.replace(/^worker\s*:/, "")
+        .trim()
+        .split(/\s+/) ?? [];
+    if (words[0] === "node")
+      for (const w of words.slice(1)) {
+        if (!w.startsWith("-")) break;
+        flags.push(w);
+      }
   } catch {
     // no Procfile: no flags from it
   }
   try {
-    const app = JSON.parse(readFileSync(join(root, "app.json"), "utf8")) as { env?: Record<string, { value?: string } | string> };
+    const app = JSON.parse(readFileSync(join(root, "app.json"), "utf8")) as {
+      env?: Record<string, { value?: string } | string>;
+    };
     const v = app.env?.NODE_OPTIONS;
     const value = typeof v === "string" ? v : v?.value;
     if (value) flags.push(...value.trim().split(/\s+/));
@@ -90,7 +102,13 @@ export async function runScheduling(opts: SchedulingOptions, report: Reporter): 
   const db = await createPrisma(url, { max: 4 });
   const redis = createRedis(REDIS_URL, { connectionName: "nr-bench" });
   const now = new Date();
-  const childEnv = { DATABASE_URL: url, REDIS_URL, QUEUE_PREFIX: PREFIX_TICK, SCHEDULER_PAGE_SIZE: String(opts.chunk), BENCH_NOW: now.toISOString() };
+  const childEnv = {
+    DATABASE_URL: url,
+    REDIS_URL,
+    QUEUE_PREFIX: PREFIX_TICK,
+    SCHEDULER_PAGE_SIZE: String(opts.chunk),
+    BENCH_NOW: now.toISOString(),
+  };
   const prodFlags = workerNodeFlags();
   const flagsText = prodFlags.length > 0 ? `\`node ${prodFlags.join(" ")}\`` : "default V8 heap sizing (no node flags)";
   // The other heap sizing, for comparison: without the production flags if there are any,
@@ -103,25 +121,39 @@ export async function runScheduling(opts: SchedulingOptions, report: Reporter): 
   };
   const tickChild = async (label: string, flags: string[]) => {
     const r = await runChild<TickChild>("bench/child/tick.ts", childEnv, flags);
-    report.progress(`${label}: ${r.tick.enqueued} jobs in ${r.tick.ms} ms = ${(r.tick.enqueued / (r.tick.ms / 1000)).toFixed(0)} jobs/s, CPU ${(r.cpuMs / 1000).toFixed(1)} s, peak RSS ${r.peakRssMb.toFixed(0)} MB`);
+    report.progress(
+      `${label}: ${r.tick.enqueued} jobs in ${r.tick.ms} ms = ${(r.tick.enqueued / (r.tick.ms / 1000)).toFixed(0)} jobs/s, CPU ${(r.cpuMs / 1000).toFixed(1)} s, peak RSS ${r.peakRssMb.toFixed(0)} MB`,
+    );
     return r;
   };
   const rawChild = async (label: string, shape: "bare" | "tick" = "bare") => {
     await deletePrefix(redis, PREFIX_RAW);
-    const r = await runChild<AddBulkChild>("bench/child/addbulk.ts", { REDIS_URL, QUEUE_PREFIX: PREFIX_RAW, BENCH_JOBS: String(opts.grants), BENCH_CHUNK: String(opts.chunk), BENCH_SHAPE: shape });
+    const r = await runChild<AddBulkChild>("bench/child/addbulk.ts", {
+      REDIS_URL,
+      QUEUE_PREFIX: PREFIX_RAW,
+      BENCH_JOBS: String(opts.grants),
+      BENCH_CHUNK: String(opts.chunk),
+      BENCH_SHAPE: shape,
+    });
     await deletePrefix(redis, PREFIX_RAW);
-    report.progress(`${label}: ${r.jobs} jobs in ${r.ms.toFixed(0)} ms = ${(r.jobs / (r.ms / 1000)).toFixed(0)} jobs/s, peak RSS ${r.peakRssMb.toFixed(0)} MB`);
+    report.progress(
+      `${label}: ${r.jobs} jobs in ${r.ms.toFixed(0)} ms = ${(r.jobs / (r.ms / 1000)).toFixed(0)} jobs/s, peak RSS ${r.peakRssMb.toFixed(0)} MB`,
+    );
     return r;
   };
   try {
     await deletePrefix(redis, PREFIX_TICK);
     await deletePrefix(redis, PREFIX_RAW);
-    report.progress(`tick processes start with ${flagsText} (${process.env.BENCH_TICK_NODE_FLAGS !== undefined ? "BENCH_TICK_NODE_FLAGS" : "from the Procfile's worker line and app.json's NODE_OPTIONS"})`);
+    report.progress(
+      `tick processes start with ${flagsText} (${process.env.BENCH_TICK_NODE_FLAGS !== undefined ? "BENCH_TICK_NODE_FLAGS" : "from the Procfile's worker line and app.json's NODE_OPTIONS"})`,
+    );
 
     // Small size first: same database, grants added between the two ticks.
     let t = performance.now();
     await insertGrants(db, benchGrantRows(0, opts.smallGrants));
-    report.note(`inserted ${opts.smallGrants} grants over ${zones} zones in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+    report.note(
+      `inserted ${opts.smallGrants} grants over ${zones} zones in ${((performance.now() - t) / 1000).toFixed(1)} s`,
+    );
     // Twice, as the big tick runs twice: flatness compares the higher peak of each size.
     const smalls: TickChild[] = [];
     for (const i of [1, 2]) {
@@ -132,7 +164,9 @@ export async function runScheduling(opts: SchedulingOptions, report: Reporter): 
 
     t = performance.now();
     await insertGrants(db, benchGrantRows(opts.smallGrants, opts.grants));
-    report.note(`inserted ${opts.grants - opts.smallGrants} more grants in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+    report.note(
+      `inserted ${opts.grants - opts.smallGrants} more grants in ${((performance.now() - t) / 1000).toFixed(1)} s`,
+    );
 
     // ABBA: raw, tick, tick, raw; the faster run of each side counts. On a shared 2-core
     // machine one pair is at the mercy of whatever else runs meanwhile, and ABBA cancels a
@@ -162,10 +196,26 @@ export async function runScheduling(opts: SchedulingOptions, report: Reporter): 
     const rawRate = Math.max(...raws.map((r) => r.jobs / (r.ms / 1000)));
     const big = ticks.reduce((a, b) => (rate(b) > rate(a) ? b : a));
     const bigPeak = Math.max(...ticks.map((r) => r.peakRssMb));
-    for (const r of ticks) if (r.tick.enqueued !== opts.grants) report.note(`WARNING: the tick enqueued ${r.tick.enqueued} of ${opts.grants} grants`);
+    for (const r of ticks)
+      if (r.tick.enqueued !== opts.grants)
+        report.note(`WARNING: the tick enqueued ${r.tick.enqueued} of ${opts.grants} grants`);
 
-    report.figure({ name: `Tick: jobs enqueued/s (${opts.grants.toLocaleString("en")} grants, ${zones} zones)`, value: rate(big), unit: "jobs/s", baseline: rawRate, baselineName: "raw addBulk, bare jobs", target: { kind: "ratio>=", value: 0.7 } });
-    report.figure({ name: `Tick: peak RSS at ${opts.grants.toLocaleString("en")} grants`, value: bigPeak, unit: "MB", baseline: Math.max(...raws.map((r) => r.peakRssMb)), baselineName: "raw addBulk process", target: { kind: "value<", value: 250 } });
+    report.figure({
+      name: `Tick: jobs enqueued/s (${opts.grants.toLocaleString("en")} grants, ${zones} zones)`,
+      value: rate(big),
+      unit: "jobs/s",
+      baseline: rawRate,
+      baselineName: "raw addBulk, bare jobs",
+      target: { kind: "ratio>=", value: 0.7 },
+    });
+    report.figure({
+      name: `Tick: peak RSS at ${opts.grants.toLocaleString("en")} grants`,
+      value: bigPeak,
+      unit: "MB",
+      baseline: Math.max(...raws.map((r) => r.peakRssMb)),
+      baselineName: "raw addBulk process",
+      target: { kind: "value<", value: 250 },
+    });
     report.figure({
       name: `Tick: peak RSS at ${opts.grants.toLocaleString("en")} vs ${opts.smallGrants.toLocaleString("en")} grants (flat)`,
       value: bigPeak,
@@ -174,12 +224,25 @@ export async function runScheduling(opts: SchedulingOptions, report: Reporter): 
       baselineName: `same tick at ${opts.smallGrants.toLocaleString("en")} grants`,
       target: { kind: "ratio<=", value: 1.15 },
     });
-    report.figure({ name: `Tick: peak RSS at ${opts.grants.toLocaleString("en")} grants, ${otherText}`, value: other.peakRssMb, unit: "MB", baseline: bigPeak, baselineName: prodFlags.length > 0 ? "production flags" : "default heap sizing" });
-    report.figure({ name: "Redis memory per enqueued job", value: perJob, unit: "bytes", baseline: undefined, baselineName: "INFO used_memory delta ÷ jobs" });
+    report.figure({
+      name: `Tick: peak RSS at ${opts.grants.toLocaleString("en")} grants, ${otherText}`,
+      value: other.peakRssMb,
+      unit: "MB",
+      baseline: bigPeak,
+      baselineName: prodFlags.length > 0 ? "production flags" : "default heap sizing",
+    });
+    report.figure({
+      name: "Redis memory per enqueued job",
+      value: perJob,
+      unit: "bytes",
+      baseline: undefined,
+      baselineName: "INFO used_memory delta ÷ jobs",
+    });
 
     const row = (name: string, r: TickChild, counted: boolean) =>
       `| ${name}${counted ? " (counted)" : ""} | ${r.tick.enqueued} | ${r.tick.ms} | ${rate(r).toFixed(0)} | ${(r.cpuMs / 1000).toFixed(1)} | ${r.rssBeforeTickMb.toFixed(0)} | ${r.peakRssMb.toFixed(0)} | ${r.heapLimitMb.toFixed(0)} |`;
-    const rawRow = (name: string, r: AddBulkChild, counted: boolean) => `| ${name}${counted ? " (counted)" : ""} | ${r.jobs} | ${r.ms.toFixed(0)} | ${(r.jobs / (r.ms / 1000)).toFixed(0)} | — | — | ${r.peakRssMb.toFixed(0)} | — |`;
+    const rawRow = (name: string, r: AddBulkChild, counted: boolean) =>
+      `| ${name}${counted ? " (counted)" : ""} | ${r.jobs} | ${r.ms.toFixed(0)} | ${(r.jobs / (r.ms / 1000)).toFixed(0)} | — | — | ${r.peakRssMb.toFixed(0)} | — |`;
     const fastestRaw = raws.reduce((a, b) => (b.jobs / b.ms > a.jobs / a.ms ? b : a));
     report.extra(
       [

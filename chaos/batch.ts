@@ -79,7 +79,6 @@ export interface CheckOptions {
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-
 const live = new Set<Batch>();
 
 /** On Ctrl-C: SIGKILL every worker process of every open batch (they are ours alone). */
@@ -137,7 +136,8 @@ export class Batch {
       limits: { requestsPerSecond: 200, sendsPerSecond: { google: 30, microsoft: 30, imap: 30, default: 30 } },
     });
     await this.options.beforeSync?.(this.sandbox);
-    for (const id of this.sandbox.grantIds()) if (this.sandbox.grant(id).grant_status === "valid") this.validAtStart.add(id);
+    for (const id of this.sandbox.grantIds())
+      if (this.sandbox.grant(id).grant_status === "valid") this.validAtStart.add(id);
 
     this.dbUrl = databaseUrl(`${s.dbPrefix}_${this.name.replace(/-/g, "_")}`, s.pgServerUrl);
     await dropDatabase(this.dbUrl);
@@ -191,7 +191,9 @@ export class Batch {
 
   /** Expected reminders: every grant valid at the start, computed by the sandbox's seed. */
   expected(exclude: Set<string> = new Set()) {
-    return this.sandbox.expectedReminders({ now: this.now, includeInvalid: true }).filter((e) => this.validAtStart.has(e.grantId) && !exclude.has(e.grantId));
+    return this.sandbox
+      .expectedReminders({ now: this.now, includeInvalid: true })
+      .filter((e) => this.validAtStart.has(e.grantId) && !exclude.has(e.grantId));
   }
 
   /** Starts the workers and the scheduler loop (a tick now, then every `everyMs`). */
@@ -209,7 +211,11 @@ export class Batch {
     while (this.ticking) await sleep(20);
     this.ticking = true;
     try {
-      const r = await schedulerTick(this.tickDb, this.queue, this.log, { now: this.now, pageSize: 500, ignoreSendHour: true });
+      const r = await schedulerTick(this.tickDb, this.queue, this.log, {
+        now: this.now,
+        pageSize: 500,
+        ignoreSendHour: true,
+      });
       this.ticks++;
       this.tickEnqueued += r.enqueued + r.revived;
       this.lastTick = r;
@@ -229,7 +235,8 @@ export class Batch {
   async waitProgress(share: number, timeoutMs = this.settings.timeoutMs): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (this.progress() < share) {
-      if (Date.now() > deadline) throw new Error(`batch did not reach ${Math.round(share * 100)}% within ${timeoutMs} ms`);
+      if (Date.now() > deadline)
+        throw new Error(`batch did not reach ${Math.round(share * 100)}% within ${timeoutMs} ms`);
       await sleep(100);
     }
   }
@@ -242,7 +249,9 @@ export class Batch {
     // Sent folder. For a grant in needs_reauth that is only possible once the user is back
     // (the revived run takes the claim over with the Sent check): parked, not stuck. Any
     // other claim left over is stuck.
-    const claimed = await this.db.reminder.count({ where: { status: "claimed", grant: { status: { not: "needs_reauth" } } } });
+    const claimed = await this.db.reminder.count({
+      where: { status: "claimed", grant: { status: { not: "needs_reauth" } } },
+    });
     const parked = await this.db.reminder.count({ where: { status: "claimed", grant: { status: "needs_reauth" } } });
     return { counts, openRuns, claimed, parked };
   }
@@ -274,7 +283,10 @@ export class Batch {
   }
 
   /** The invariants, after the batch settled (or timed out). */
-  async check(settled: boolean, opts: CheckOptions = {}): Promise<{ problems: string[]; figures: Record<string, string | number>; report: DeliveryReport }> {
+  async check(
+    settled: boolean,
+    opts: CheckOptions = {},
+  ): Promise<{ problems: string[]; figures: Record<string, string | number>; report: DeliveryReport }> {
     const problems: string[] = [];
     const mayMiss = opts.mayMiss ?? new Set<string>();
     const silent = opts.mustBeSilent ?? new Set<string>();
@@ -286,25 +298,38 @@ export class Batch {
     const sent = this.sandbox.sentMessages();
     const report = compareDeliveries(expected, sent.map(observedMessage));
     const missing = report.missing.filter((m) => !mayMiss.has(m.grantId));
-    if (missing.length) problems.push(`${missing.length} expected reminder(s) never sent (e.g. ${fmtKeys(missing.map((m) => `${m.grantId}|${m.eventId}|${m.start}`))})`);
-    if (report.duplicates.length) problems.push(`${report.duplicates.length} reminder(s) sent more than once (e.g. ${fmtKeys(report.duplicates.map((d) => `${d.key} x${d.count}`))})`);
+    if (missing.length)
+      problems.push(
+        `${missing.length} expected reminder(s) never sent (e.g. ${fmtKeys(missing.map((m) => `${m.grantId}|${m.eventId}|${m.start}`))})`,
+      );
+    if (report.duplicates.length)
+      problems.push(
+        `${report.duplicates.length} reminder(s) sent more than once (e.g. ${fmtKeys(report.duplicates.map((d) => `${d.key} x${d.count}`))})`,
+      );
     if (report.unexpected.length) {
       const some = fmtKeys(report.unexpected.map((u) => `${u.grantId} "${u.subject}"`));
       problems.push(`${report.unexpected.length} unexpected message(s) (e.g. ${some})`);
     }
-    if (report.wrongRecipients.length) problems.push(`${report.wrongRecipients.length} reminder(s) with wrong recipients (e.g. ${fmtKeys(report.wrongRecipients.map((w) => w.key))})`);
+    if (report.wrongRecipients.length)
+      problems.push(
+        `${report.wrongRecipients.length} reminder(s) with wrong recipients (e.g. ${fmtKeys(report.wrongRecipients.map((w) => w.key))})`,
+      );
     const silentHits = sent.filter((m) => silent.has(m.grantId));
     if (silentHits.length) problems.push(`${silentHits.length} message(s) to grants that must not be scheduled`);
 
     // 2. No grant in needs_reauth received anything after it was marked.
-    const reauth = await this.db.grant.findMany({ where: { status: "needs_reauth" }, select: { id: true, statusChangedAt: true } });
+    const reauth = await this.db.grant.findMany({
+      where: { status: "needs_reauth" },
+      select: { id: true, statusChangedAt: true },
+    });
     const markedAt = new Map(reauth.map((g) => [g.id, g.statusChangedAt?.getTime() ?? 0]));
     const late = sent.filter((m) => markedAt.has(m.grantId) && m.at > markedAt.get(m.grantId)!);
     if (late.length) problems.push(`${late.length} message(s) sent for grants after they were marked needs_reauth`);
     // A grant that lost reminders must say why: it is marked needs_reauth.
     const missingBy = new Set(report.missing.filter((m) => mayMiss.has(m.grantId)).map((m) => m.grantId));
     const unexplained = [...missingBy].filter((id) => !markedAt.has(id));
-    if (unexplained.length) problems.push(`${unexplained.length} invalidated grant(s) lost reminders without being marked needs_reauth`);
+    if (unexplained.length)
+      problems.push(`${unexplained.length} invalidated grant(s) lost reminders without being marked needs_reauth`);
 
     // 3. Nothing stuck: queue idle, no run queued/running, no claim left, nothing failed.
     const u = await this.unsettled();
@@ -312,10 +337,21 @@ export class Batch {
     if (pendingOf(u.counts) > 0) problems.push(`queue not idle: ${JSON.stringify(u.counts)}`);
     if (u.openRuns > 0) problems.push(`${u.openRuns} run(s) left queued/running`);
     if (u.claimed > 0) problems.push(`${u.claimed} ledger row(s) left claimed`);
-    const failedRuns = await this.db.run.findMany({ where: { status: "failed" }, select: { grantId: true, lastError: true } });
-    if (failedRuns.length) problems.push(`${failedRuns.length} run(s) failed (e.g. ${failedRuns[0]!.grantId}: ${failedRuns[0]!.lastError ?? "?"})`);
-    const failedJobs = (await this.queue.getFailed(0, 10_000)).filter((j) => !/needs re-authentication/.test(j.failedReason ?? ""));
-    if (failedJobs.length) problems.push(`${failedJobs.length} job(s) failed for good (e.g. ${failedJobs[0]!.id}: ${failedJobs[0]!.failedReason})`);
+    const failedRuns = await this.db.run.findMany({
+      where: { status: "failed" },
+      select: { grantId: true, lastError: true },
+    });
+    if (failedRuns.length)
+      problems.push(
+        `${failedRuns.length} run(s) failed (e.g. ${failedRuns[0]!.grantId}: ${failedRuns[0]!.lastError ?? "?"})`,
+      );
+    const failedJobs = (await this.queue.getFailed(0, 10_000)).filter(
+      (j) => !/needs re-authentication/.test(j.failedReason ?? ""),
+    );
+    if (failedJobs.length)
+      problems.push(
+        `${failedJobs.length} job(s) failed for good (e.g. ${failedJobs[0]!.id}: ${failedJobs[0]!.failedReason})`,
+      );
     // Every grant valid at the start and not silenced has a settled run for the night.
     const runs = await this.db.run.findMany({ select: { grantId: true, status: true, attempts: true } });
     const withRun = new Set(runs.map((r) => r.grantId));

@@ -16,7 +16,10 @@ const ROOT = join(fileURLToPath(new URL(".", import.meta.url)), "..");
 /** Malformed events per hostile grant: each must be skipped as `malformed`. */
 const MALFORMED: { tag: string; patch: (s: number) => Partial<Record<keyof WireEvent, unknown>> }[] = [
   { tag: "no-when", patch: () => ({ when: undefined }) },
-  { tag: "string-time", patch: () => ({ when: { object: "timespan", start_time: "tomorrow at ten", end_time: "later" } }) },
+  {
+    tag: "string-time",
+    patch: () => ({ when: { object: "timespan", start_time: "tomorrow at ten", end_time: "later" } }),
+  },
   { tag: "end-before-start", patch: (s) => ({ when: { object: "timespan", start_time: s, end_time: s - 3600 } }) },
   { tag: "unknown-when", patch: (s) => ({ when: { object: "sometime", around: s } }) },
   { tag: "absurd-time", patch: () => ({ when: { object: "timespan", start_time: 1e15, end_time: 1e15 + 60 } }) },
@@ -24,12 +27,20 @@ const MALFORMED: { tag: string; patch: (s: number) => Partial<Record<keyof WireE
   { tag: "participants-string", patch: () => ({ participants: "everyone in the building" }) },
   {
     tag: "unusable-emails",
-    patch: () => ({ participants: [{ email: 42 }, { email: "not-an-email" }, null, { email: "a@b.test\r\nBcc: spy@evil.test", status: "yes" }] }),
+    patch: () => ({
+      participants: [
+        { email: 42 },
+        { email: "not-an-email" },
+        null,
+        { email: "a@b.test\r\nBcc: spy@evil.test", status: "yes" },
+      ],
+    }),
   },
   { tag: "no-id", patch: () => ({ id: undefined }) },
 ];
 
-export const HTML_TITLE = '<script>alert("x")</script><img src=x onerror=alert(1)> Q3\u0000\u0007 review\r\nBcc: spy@evil.test';
+export const HTML_TITLE =
+  '<script>alert("x")</script><img src=x onerror=alert(1)> Q3\u0000\u0007 review\r\nBcc: spy@evil.test';
 
 export interface HostileState {
   inject(sb: Sandbox): void;
@@ -67,7 +78,13 @@ export function hostileBeforeSync(seed: number): HostileState {
         const base = Math.floor(startOfLocalDay(g.zone, day) / 1000) + 10 * 3600 + 7;
         const me = { email: g.grant.email, status: "yes" };
         const guest = (tag: string) => ({ email: `guest.${tag}.${n}@hostile.test`, status: "yes" });
-        const add = (tag: string, ev: Partial<Record<keyof WireEvent, unknown>>, s: number, e: number, expected: EventRecord["expected"]) => {
+        const add = (
+          tag: string,
+          ev: Partial<Record<keyof WireEvent, unknown>>,
+          s: number,
+          e: number,
+          expected: EventRecord["expected"],
+        ) => {
           const id = `hostile${String(n++).padStart(5, "0")}${tag.replace(/[^a-z]/g, "")}`;
           const full = {
             id,
@@ -102,21 +119,43 @@ export function hostileBeforeSync(seed: number): HostileState {
         // Hostile but valid: each must get its reminder, made safe.
         const s1 = base + 3600;
         const g1 = guest("html");
-        state.htmlKeys.add(add("html", { title: HTML_TITLE, participants: [me, g1] }, s1, s1 + 1800, { remind: true, recipients: [g1.email] }).key);
+        state.htmlKeys.add(
+          add("html", { title: HTML_TITLE, participants: [me, g1] }, s1, s1 + 1800, {
+            remind: true,
+            recipients: [g1.email],
+          }).key,
+        );
         const s2 = base + 3660;
         const g2 = guest("long");
         const long = `${"Quarterly planning 🗓️ with everyone ".repeat(3000)}end`;
-        state.longTitleKeys.add(add("long", { title: long, participants: [me, g2] }, s2, s2 + 1800, { remind: true, recipients: [g2.email] }).key);
+        state.longTitleKeys.add(
+          add("long", { title: long, participants: [me, g2] }, s2, s2 + 1800, { remind: true, recipients: [g2.email] })
+            .key,
+        );
         const s3 = base + 3720;
         const g3 = guest("forever");
         const forever = s3 + 200 * 365 * 86_400;
         state.absurdEndKeys.add(
-          add("forever", { when: { object: "timespan", start_time: s3, end_time: forever }, participants: [me, g3] }, s3, forever, { remind: true, recipients: [g3.email] }).key,
+          add(
+            "forever",
+            { when: { object: "timespan", start_time: s3, end_time: forever }, participants: [me, g3] },
+            s3,
+            forever,
+            { remind: true, recipients: [g3.email] },
+          ).key,
         );
         // Thousands of participants: more than a provider accepts in one message.
         const s4 = base + 3780;
-        const crowd = Array.from({ length: 3000 }, (_, j) => ({ email: `crowd${j}.${n}@crowd.test`, status: "noreply" }));
-        state.refusedKeys.add(add("crowd", { participants: [me, ...crowd] }, s4, s4 + 3600, { remind: true, recipients: crowd.map((c) => c.email).sort() }).key);
+        const crowd = Array.from({ length: 3000 }, (_, j) => ({
+          email: `crowd${j}.${n}@crowd.test`,
+          status: "noreply",
+        }));
+        state.refusedKeys.add(
+          add("crowd", { participants: [me, ...crowd] }, s4, s4 + 3600, {
+            remind: true,
+            recipients: crowd.map((c) => c.email).sort(),
+          }).key,
+        );
         cal.index.sortSingles();
       }
     },
@@ -127,32 +166,50 @@ export function hostileBeforeSync(seed: number): HostileState {
 /** After the sync, before the first tick: unknown zones in the grant table. */
 export async function hostileZones(b: Batch, state: HostileState): Promise<void> {
   const ids = [...state.badZoneGrants];
-  for (const [i, id] of ids.entries()) await b.db.grant.update({ where: { id }, data: { timeZone: state.badZones[i % state.badZones.length]! } });
+  for (const [i, id] of ids.entries())
+    await b.db.grant.update({ where: { id }, data: { timeZone: state.badZones[i % state.badZones.length]! } });
 }
 
-export async function hostileCheck(b: Batch, state: HostileState): Promise<{ problems: string[]; figures: Record<string, string | number> }> {
+export async function hostileCheck(
+  b: Batch,
+  state: HostileState,
+): Promise<{ problems: string[]; figures: Record<string, string | number> }> {
   const problems: string[] = [];
   // Malformed events: each counted as malformed on its grant's run; the run completed.
-  const runs = await b.db.run.findMany({ where: { grantId: { in: [...state.malformed.keys()] } }, select: { grantId: true, status: true, skippedByReason: true } });
+  const runs = await b.db.run.findMany({
+    where: { grantId: { in: [...state.malformed.keys()] } },
+    select: { grantId: true, status: true, skippedByReason: true },
+  });
   let malformedSeen = 0;
   for (const [grantId, want] of state.malformed) {
     const run = runs.find((r) => r.grantId === grantId);
     const got = ((run?.skippedByReason ?? {}) as Record<string, number>).malformed ?? 0;
     malformedSeen += got;
-    if (!run || run.status !== "completed") problems.push(`hostile grant ${grantId}: run ${run?.status ?? "missing"}, expected completed`);
-    else if (got !== want) problems.push(`hostile grant ${grantId}: ${got} event(s) counted malformed, expected ${want}`);
+    if (!run || run.status !== "completed")
+      problems.push(`hostile grant ${grantId}: run ${run?.status ?? "missing"}, expected completed`);
+    else if (got !== want)
+      problems.push(`hostile grant ${grantId}: ${got} event(s) counted malformed, expected ${want}`);
   }
   const workerProblems = b.workerLogLines(/event skipped: /).length;
 
   // Titles: escaped in the body, one clean line in the subject, bounded length.
   const messages = new Map<string, { subject: string; body: string }>();
-  const ledger = await b.db.reminder.findMany({ where: { grantId: { in: [...state.malformed.keys()] } }, select: { grantId: true, eventId: true, eventStart: true, marker: true, status: true, lastError: true } });
-  const byMarker = new Map(ledger.map((l) => [l.marker, `${l.grantId}|${l.eventId}|${Math.floor(l.eventStart.getTime() / 1000)}`]));
+  const ledger = await b.db.reminder.findMany({
+    where: { grantId: { in: [...state.malformed.keys()] } },
+    select: { grantId: true, eventId: true, eventStart: true, marker: true, status: true, lastError: true },
+  });
+  const byMarker = new Map(
+    ledger.map((l) => [l.marker, `${l.grantId}|${l.eventId}|${Math.floor(l.eventStart.getTime() / 1000)}`]),
+  );
   for (const grantId of state.malformed.keys()) {
     for (const rec of b.sandbox.store.requireGrant(grantId).messages) {
       const marker = rec.custom.find((h) => h.name.toLowerCase() === "x-reminder-id")?.value;
       const key = marker ? byMarker.get(marker) : undefined;
-      if (key) messages.set(key, { subject: rec.msg.subject, body: String((rec.msg as unknown as { body?: string }).body ?? "") });
+      if (key)
+        messages.set(key, {
+          subject: rec.msg.subject,
+          body: String((rec.msg as unknown as { body?: string }).body ?? ""),
+        });
     }
   }
   for (const key of state.htmlKeys) {
@@ -172,16 +229,21 @@ export async function hostileCheck(b: Batch, state: HostileState): Promise<{ pro
   for (const key of state.refusedKeys) {
     const row = ledger.find((l) => `${l.grantId}|${l.eventId}|${Math.floor(l.eventStart.getTime() / 1000)}` === key);
     if (!row) problems.push(`no ledger row for the 3000-participant meeting ${key}`);
-    else if (row.status !== "failed" || !/recipient/i.test(row.lastError ?? "")) problems.push(`3000-participant meeting ${key}: ledger ${row.status} (${row.lastError ?? "no error"}), expected failed with a clear reason`);
+    else if (row.status !== "failed" || !/recipient/i.test(row.lastError ?? ""))
+      problems.push(
+        `3000-participant meeting ${key}: ledger ${row.status} (${row.lastError ?? "no error"}), expected failed with a clear reason`,
+      );
     else refusedClear++;
   }
   // Unknown zones: not scheduled, counted, and logged by zone.
   const badZone = b.lastTick?.badZone ?? 0;
-  if (badZone !== state.badZoneGrants.size) problems.push(`scheduler counted ${badZone} grant(s) with an unknown zone, expected ${state.badZoneGrants.size}`);
+  if (badZone !== state.badZoneGrants.size)
+    problems.push(`scheduler counted ${badZone} grant(s) with an unknown zone, expected ${state.badZoneGrants.size}`);
   await new Promise((r) => setTimeout(r, 300));
   const runnerLog = readFileSync(join(b.settings.logDir, `${b.name}-runner.log`), "utf8");
   for (const zone of state.badZones.slice(0, state.badZoneGrants.size)) {
-    if (!runnerLog.includes(JSON.stringify(zone)) || !/unknown time zone/.test(runnerLog)) problems.push(`no clear error logged for the unknown zone ${zone}`);
+    if (!runnerLog.includes(JSON.stringify(zone)) || !/unknown time zone/.test(runnerLog))
+      problems.push(`no clear error logged for the unknown zone ${zone}`);
   }
   const badZoneRuns = await b.db.run.count({ where: { grantId: { in: [...state.badZoneGrants] } } });
   if (badZoneRuns) problems.push(`${badZoneRuns} run(s) created for grants with an unknown zone`);
@@ -212,29 +274,79 @@ interface ProcCase {
 const WORKER = ["node", "--import", "tsx", "jobs/worker.ts"];
 
 function cases(settings: ChaosSettings): ProcCase[] {
-  const base = { NYLAS_API_KEY: "nyk_chaos_secret_value", DATABASE_URL: "postgresql://postgres@127.0.0.1:5432/chaos_never_used", REDIS_URL: settings.redisUrl, QUEUE_PREFIX: "chaos_env" };
-  const worker = (label: string, env: Record<string, string | undefined>, expect: RegExp, secret?: string): ProcCase => ({ label, cmd: WORKER, env: { ...base, ...env }, expect, ...(secret ? { secret } : {}) });
+  const base = {
+    NYLAS_API_KEY: "nyk_chaos_secret_value",
+    DATABASE_URL: "postgresql://postgres@127.0.0.1:5432/chaos_never_used",
+    REDIS_URL: settings.redisUrl,
+    QUEUE_PREFIX: "chaos_env",
+  };
+  const worker = (
+    label: string,
+    env: Record<string, string | undefined>,
+    expect: RegExp,
+    secret?: string,
+  ): ProcCase => ({ label, cmd: WORKER, env: { ...base, ...env }, expect, ...(secret ? { secret } : {}) });
   return [
-    worker("WORKER_CONCURRENCY=abc", { WORKER_CONCURRENCY: "abc" }, /^worker: Invalid configuration: WORKER_CONCURRENCY must be a whole number$/),
+    worker(
+      "WORKER_CONCURRENCY=abc",
+      { WORKER_CONCURRENCY: "abc" },
+      /^worker: Invalid configuration: WORKER_CONCURRENCY must be a whole number$/,
+    ),
     worker("WORKER_CONCURRENCY=0", { WORKER_CONCURRENCY: "0" }, /WORKER_CONCURRENCY must be a number >= 1/),
     worker("JOB_ATTEMPTS=1e3", { JOB_ATTEMPTS: "1e3" }, /JOB_ATTEMPTS must be a whole number/),
     worker("NYLAS_TIMEOUT_S=-5", { NYLAS_TIMEOUT_S: "-5" }, /NYLAS_TIMEOUT_S must be a number >= 1/),
     worker("RATE_SENDS_PER_SEC=fast", { RATE_SENDS_PER_SEC: "fast" }, /RATE_SENDS_PER_SEC must be a number/),
     worker("REDIS_URL without scheme", { REDIS_URL: "localhost:6379" }, /REDIS_URL must be a URL/),
-    worker("DATABASE_URL=mysql://…", { DATABASE_URL: "mysql://root:hunter2secret@db.internal/app" }, /DATABASE_URL must be a URL/, "hunter2secret"),
+    worker(
+      "DATABASE_URL=mysql://…",
+      { DATABASE_URL: "mysql://root:hunter2secret@db.internal/app" },
+      /DATABASE_URL must be a URL/,
+      "hunter2secret",
+    ),
     worker("DATABASE_URL unset", { DATABASE_URL: undefined }, /DATABASE_URL is required/),
     worker("NYLAS_API_KEY unset", { NYLAS_API_KEY: undefined }, /NYLAS_API_KEY is required/),
-    worker("LOG_LEVEL=loud, QUEUE_PREFIX=a:b", { LOG_LEVEL: "loud", QUEUE_PREFIX: "a:b" }, /LOG_LEVEL must be one of .*; QUEUE_PREFIX must be letters/),
-    { label: "npm run demo -- --grants abc", cmd: ["npm", "run", "--silent", "demo", "--", "--grants", "abc"], env: {}, expect: /^demo: --grants must be a whole number/, linePrefix: "demo:" },
-    { label: "demo --grants 0", cmd: ["node", "--import", "tsx", "demo/main.ts", "--grants", "0"], env: {}, expect: /^demo: --grants must be a whole number/, linePrefix: "demo:" },
-    { label: "demo --frobnicate", cmd: ["node", "--import", "tsx", "demo/main.ts", "--frobnicate"], env: {}, expect: /^demo: Unknown option '--frobnicate'/, linePrefix: "demo:" },
-    { label: "chaos --grants abc", cmd: ["node", "--import", "tsx", "chaos/run.ts", "--grants", "abc"], env: {}, expect: /^chaos: --grants must be a whole number/ },
+    worker(
+      "LOG_LEVEL=loud, QUEUE_PREFIX=a:b",
+      { LOG_LEVEL: "loud", QUEUE_PREFIX: "a:b" },
+      /LOG_LEVEL must be one of .*; QUEUE_PREFIX must be letters/,
+    ),
+    {
+      label: "npm run demo -- --grants abc",
+      cmd: ["npm", "run", "--silent", "demo", "--", "--grants", "abc"],
+      env: {},
+      expect: /^demo: --grants must be a whole number/,
+      linePrefix: "demo:",
+    },
+    {
+      label: "demo --grants 0",
+      cmd: ["node", "--import", "tsx", "demo/main.ts", "--grants", "0"],
+      env: {},
+      expect: /^demo: --grants must be a whole number/,
+      linePrefix: "demo:",
+    },
+    {
+      label: "demo --frobnicate",
+      cmd: ["node", "--import", "tsx", "demo/main.ts", "--frobnicate"],
+      env: {},
+      expect: /^demo: Unknown option '--frobnicate'/,
+      linePrefix: "demo:",
+    },
+    {
+      label: "chaos --grants abc",
+      cmd: ["node", "--import", "tsx", "chaos/run.ts", "--grants", "abc"],
+      env: {},
+      expect: /^chaos: --grants must be a whole number/,
+    },
   ];
 }
 
 function runCase(c: ProcCase): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const env: Record<string, string> = { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", NODE_ENV: "production" };
+    const env: Record<string, string> = {
+      PATH: process.env.PATH ?? "",
+      HOME: process.env.HOME ?? "/tmp",
+      NODE_ENV: "production",
+    };
     for (const [k, v] of Object.entries(c.env)) if (v !== undefined) env[k] = v;
     const child = spawn(c.cmd[0]!, c.cmd.slice(1), { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
@@ -250,7 +362,9 @@ function runCase(c: ProcCase): Promise<{ code: number | null; stdout: string; st
 }
 
 /** Malformed environment and CLI input: each exits 2 with one clear line and no stack. */
-export async function hostileInputs(settings: ChaosSettings): Promise<{ problems: string[]; figures: Record<string, string | number> }> {
+export async function hostileInputs(
+  settings: ChaosSettings,
+): Promise<{ problems: string[]; figures: Record<string, string | number> }> {
   const problems: string[] = [];
   let ok = 0;
   const all = cases(settings);

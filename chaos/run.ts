@@ -20,7 +20,8 @@ function fail(message: string): never {
 
 function intArg(value: string | undefined, name: string, def: number, min: number, max: number): number {
   if (value === undefined) return def;
-  if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max) fail(`--${name} must be a whole number from ${min} to ${max}`);
+  if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max)
+    fail(`--${name} must be a whole number from ${min} to ${max}`);
   return Number(value);
 }
 
@@ -54,7 +55,9 @@ const kills = intArg(args.kills, "kills", 20, 1, 1000);
 const outageS = intArg(args["outage-s"], "outage-s", 30, 1, 600);
 const timeoutS = intArg(args["timeout-s"], "timeout-s", 900, 30, 86_400);
 const names = args.only === undefined ? SCENARIOS.map((s) => s.name) : args.only.split(",").map((s) => s.trim());
-for (const n of names) if (!SCENARIOS.some((s) => s.name === n)) fail(`--only: unknown scenario "${n.slice(0, 40)}" (one of ${SCENARIOS.map((s) => s.name).join(", ")})`);
+for (const n of names)
+  if (!SCENARIOS.some((s) => s.name === n))
+    fail(`--only: unknown scenario "${n.slice(0, 40)}" (one of ${SCENARIOS.map((s) => s.name).join(", ")})`);
 
 const redisPort = intArg(process.env.CHAOS_REDIS_PORT, "CHAOS_REDIS_PORT (env)", 6390, 1024, 65_535);
 const logDir = join(tmpdir(), `nr-chaos-${new Date().toISOString().replace(/[:.]/g, "-")}`);
@@ -77,7 +80,9 @@ const settings: ChaosSettings = {
   dbPrefix: "chaos",
 };
 
-process.stdout.write(`Chaos suite: ${grants} grants per batch, ${workers} worker processes, seed ${seed}, private Redis on port ${redisPort} and Postgres on port ${pgPort}; logs in ${logDir}\n`);
+process.stdout.write(
+  `Chaos suite: ${grants} grants per batch, ${workers} worker processes, seed ${seed}, private Redis on port ${redisPort} and Postgres on port ${pgPort}; logs in ${logDir}\n`,
+);
 const results: ScenarioResult[] = [];
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   process.on(signal, () => {
@@ -98,8 +103,12 @@ for (const scenario of SCENARIOS.filter((s) => names.includes(s.name))) {
   const n = SCENARIOS.indexOf(scenario) + 1;
   const r = await scenario.run({ settings, redis, random });
   results.push(r);
-  const figures = Object.entries(r.figures).map(([k, v]) => `${k} ${v}`).join(", ");
-  process.stdout.write(`${r.ok ? "PASS" : "FAIL"} ${n}. ${r.name.padEnd(10)} ${(r.ms / 1000).toFixed(1).padStart(6)} s  ${scenario.title}: ${figures}\n`);
+  const figures = Object.entries(r.figures)
+    .map(([k, v]) => `${k} ${v}`)
+    .join(", ");
+  process.stdout.write(
+    `${r.ok ? "PASS" : "FAIL"} ${n}. ${r.name.padEnd(10)} ${(r.ms / 1000).toFixed(1).padStart(6)} s  ${scenario.title}: ${figures}\n`,
+  );
   for (const p of r.problems) process.stdout.write(`       - ${p}\n`);
 }
 await redis.stop();

@@ -61,16 +61,25 @@ async function withBatch(
   return { name, title, ok: problems.length === 0, ms: Date.now() - started, figures, problems };
 }
 
-const pick = <T>(xs: T[], random: () => number): T | undefined => (xs.length ? xs[Math.floor(random() * xs.length)] : undefined);
+const pick = <T>(xs: T[], random: () => number): T | undefined =>
+  xs.length ? xs[Math.floor(random() * xs.length)] : undefined;
 
 /**
  * kill -9 of a random worker at `target` moments spread over the batch's progress, restarted
  * after a short pause. Each kill fires inside the sandbox's handling of a send (the n-th
  * accepted send of the batch), so it lands mid-batch however fast the machine is.
  */
-function killsBySend(b: Batch, ctx: ScenarioContext, target: number, from = 0.05, to = 0.15): { kills: () => number[] } {
+function killsBySend(
+  b: Batch,
+  ctx: ScenarioContext,
+  target: number,
+  from = 0.05,
+  to = 0.15,
+): { kills: () => number[] } {
   const total = Math.max(1, b.expected().length);
-  const at = Array.from({ length: target }, (_, k) => Math.max(1, Math.floor(total * (from + ((to - from) * k) / Math.max(1, target - 1)))));
+  const at = Array.from({ length: target }, (_, k) =>
+    Math.max(1, Math.floor(total * (from + ((to - from) * k) / Math.max(1, target - 1)))),
+  );
   const done: number[] = [];
   let sends = 0;
   const limiter = b.sandbox.limiter;
@@ -101,7 +110,9 @@ function drainedProbe(b: Batch): () => boolean {
     if (Date.now() - last > 500) {
       last = Date.now();
       void b.unsettled().then(
-        (u) => (drained = u.counts.waiting + u.counts.active + u.counts.delayed + u.counts.prioritized === 0 && b.progress() > 0.5),
+        (u) =>
+          (drained =
+            u.counts.waiting + u.counts.active + u.counts.delayed + u.counts.prioritized === 0 && b.progress() > 0.5),
         () => {},
       );
     }
@@ -114,22 +125,36 @@ export const SCENARIOS: Scenario[] = [
     name: "kill",
     title: "kill -9 of workers mid-batch, restarted each time",
     run: (ctx) =>
-      withBatch("kill", "kill -9", ctx, new Batch("kill", ctx.settings), async (b) => {
-        const plan = killsBySend(b, ctx, ctx.settings.kills);
-        // The kills fire at fixed shares of the sends (5% to 15%): a batch that gets past
-        // them has had them all, however fast the machine.
-        await b.waitProgress(0.2);
-        const at = plan.kills();
-        if (at.length < ctx.settings.kills) throw new Error(`only ${at.length} of ${ctx.settings.kills} kills happened by 20% of the sends`);
-        const total = b.expected().length;
-        return { kills: at.length, "kills at": `${Math.round((at[0]! / total) * 100)}%…${Math.round((at.at(-1)! / total) * 100)}% of sends` };
-      }, {
-        // A kill that hit no running job would leave every run on its first attempt.
-        after: async (b) => {
-          const rerun = await b.db.run.count({ where: { attempts: { gt: 1 } } });
-          return { problems: rerun === 0 ? ["no run was interrupted by the kills"] : [], figures: { "runs interrupted": rerun } };
+      withBatch(
+        "kill",
+        "kill -9",
+        ctx,
+        new Batch("kill", ctx.settings),
+        async (b) => {
+          const plan = killsBySend(b, ctx, ctx.settings.kills);
+          // The kills fire at fixed shares of the sends (5% to 15%): a batch that gets past
+          // them has had them all, however fast the machine.
+          await b.waitProgress(0.2);
+          const at = plan.kills();
+          if (at.length < ctx.settings.kills)
+            throw new Error(`only ${at.length} of ${ctx.settings.kills} kills happened by 20% of the sends`);
+          const total = b.expected().length;
+          return {
+            kills: at.length,
+            "kills at": `${Math.round((at[0]! / total) * 100)}%…${Math.round((at.at(-1)! / total) * 100)}% of sends`,
+          };
         },
-      }),
+        {
+          // A kill that hit no running job would leave every run on its first attempt.
+          after: async (b) => {
+            const rerun = await b.db.run.count({ where: { attempts: { gt: 1 } } });
+            return {
+              problems: rerun === 0 ? ["no run was interrupted by the kills"] : [],
+              figures: { "runs interrupted": rerun },
+            };
+          },
+        },
+      ),
   },
   {
     name: "redis",
@@ -154,72 +179,91 @@ export const SCENARIOS: Scenario[] = [
     name: "postgres",
     title: "Postgres unreachable mid-batch",
     run: (ctx) =>
-      withBatch("postgres", "Postgres down", ctx, new Batch("postgres", ctx.settings, { proxyDatabase: true }), async (b) => {
-        await b.waitProgress(0.3);
-        const at = Math.round(b.progress() * 100);
-        const sentBefore = b.sandbox.sentCount();
-        const cut = await b.proxy!.cut();
-        if (cut === 0) throw new Error("the outage cut no open connection: the workers held none");
-        await sleep(ctx.settings.outageMs);
-        const sentDuring = b.sandbox.sentCount() - sentBefore;
-        await b.proxy!.restore();
-        return { "outage at": `${at}% sent`, "outage s": Math.round(ctx.settings.outageMs / 1000), "connections cut": cut, "sent during outage": sentDuring };
-      }),
+      withBatch(
+        "postgres",
+        "Postgres down",
+        ctx,
+        new Batch("postgres", ctx.settings, { proxyDatabase: true }),
+        async (b) => {
+          await b.waitProgress(0.3);
+          const at = Math.round(b.progress() * 100);
+          const sentBefore = b.sandbox.sentCount();
+          const cut = await b.proxy!.cut();
+          if (cut === 0) throw new Error("the outage cut no open connection: the workers held none");
+          await sleep(ctx.settings.outageMs);
+          const sentDuring = b.sandbox.sentCount() - sentBefore;
+          await b.proxy!.restore();
+          return {
+            "outage at": `${at}% sent`,
+            "outage s": Math.round(ctx.settings.outageMs / 1000),
+            "connections cut": cut,
+            "sent during outage": sentDuring,
+          };
+        },
+      ),
   },
   {
     name: "storms",
     title: "429 storms on a tenth of the grants, 5xx bursts and dropped connections on all",
     run: (ctx) => {
       const batch = new Batch("storms", ctx.settings);
-      return withBatch("storms", "429/5xx/drops", ctx, batch, async (b) => {
-        const ids = b.sandbox.grantIds().filter((id) => b.validAtStart.has(id));
-        const storm = new Set(ids.filter((_, i) => i === 0 || ctx.random() < 0.1));
-        // The sandbox's limiter answers 429 (with Retry-After) for the storm grants, half of
-        // their requests, in storms of 4 s every 6 s; others are untouched.
-        const limiter = b.sandbox.limiter;
-        const hitRequest = limiter.hitRequest.bind(limiter);
-        const hitSend = limiter.hitSend.bind(limiter);
-        const inStorm = (now: number) => (now - b.started) % 6000 < 4000;
-        let stormed = 0;
-        // A storm grant's first request always meets one, so every storm grant is hit.
-        const hit = new Set<string>();
-        const first = (grantId: string) => !hit.has(grantId) && hit.add(grantId) !== undefined;
-        const stormy = (grantId: string, now: number) =>
-          storm.has(grantId) && (first(grantId) || (inStorm(now) && ctx.random() < 0.5)) && ++stormed > 0;
-        limiter.hitRequest = (grantId, now) => (stormy(grantId, now) ? 1 + Math.floor(ctx.random() * 2) : hitRequest(grantId, now));
-        limiter.hitSend = (grantId, provider, now) => (stormy(grantId, now) ? 1 : hitSend(grantId, provider, now));
-        // 5xx bursts and dropped connections on every grant: one second in three, about a
-        // third of all requests fail (so retries meet the next burst, but do get through).
-        let bursts = 0;
-        const done = drainedProbe(b);
-        while (!done() && b.progress() < 0.98) {
-          b.sandbox.injectFault({ kind: 503, count: null, probability: 0.12 });
-          b.sandbox.injectFault({ kind: 500, count: null, probability: 0.06 });
-          b.sandbox.injectFault({ kind: 502, count: null, probability: 0.06 });
-          b.sandbox.injectFault({ kind: 504, count: null, probability: 0.04 });
-          b.sandbox.injectFault({ kind: "drop", count: null, probability: 0.06 });
-          bursts++;
-          await sleep(1000);
+      return withBatch(
+        "storms",
+        "429/5xx/drops",
+        ctx,
+        batch,
+        async (b) => {
+          const ids = b.sandbox.grantIds().filter((id) => b.validAtStart.has(id));
+          const storm = new Set(ids.filter((_, i) => i === 0 || ctx.random() < 0.1));
+          // The sandbox's limiter answers 429 (with Retry-After) for the storm grants, half of
+          // their requests, in storms of 4 s every 6 s; others are untouched.
+          const limiter = b.sandbox.limiter;
+          const hitRequest = limiter.hitRequest.bind(limiter);
+          const hitSend = limiter.hitSend.bind(limiter);
+          const inStorm = (now: number) => (now - b.started) % 6000 < 4000;
+          let stormed = 0;
+          // A storm grant's first request always meets one, so every storm grant is hit.
+          const hit = new Set<string>();
+          const first = (grantId: string) => !hit.has(grantId) && hit.add(grantId) !== undefined;
+          const stormy = (grantId: string, now: number) =>
+            storm.has(grantId) && (first(grantId) || (inStorm(now) && ctx.random() < 0.5)) && ++stormed > 0;
+          limiter.hitRequest = (grantId, now) =>
+            stormy(grantId, now) ? 1 + Math.floor(ctx.random() * 2) : hitRequest(grantId, now);
+          limiter.hitSend = (grantId, provider, now) => (stormy(grantId, now) ? 1 : hitSend(grantId, provider, now));
+          // 5xx bursts and dropped connections on every grant: one second in three, about a
+          // third of all requests fail (so retries meet the next burst, but do get through).
+          let bursts = 0;
+          const done = drainedProbe(b);
+          while (!done() && b.progress() < 0.98) {
+            b.sandbox.injectFault({ kind: 503, count: null, probability: 0.12 });
+            b.sandbox.injectFault({ kind: 500, count: null, probability: 0.06 });
+            b.sandbox.injectFault({ kind: 502, count: null, probability: 0.06 });
+            b.sandbox.injectFault({ kind: 504, count: null, probability: 0.04 });
+            b.sandbox.injectFault({ kind: "drop", count: null, probability: 0.06 });
+            bursts++;
+            await sleep(1000);
+            b.sandbox.clearFaults();
+            await sleep(2000);
+          }
           b.sandbox.clearFaults();
-          await sleep(2000);
-        }
-        b.sandbox.clearFaults();
-        return { "storm grants": storm.size, "429s injected": stormed, bursts };
-      }, {
-        // One burst of each kind is certain, before any worker starts.
-        beforeStart: (b) => {
-          b.sandbox.injectFault({ kind: 503, count: 3 });
-          b.sandbox.injectFault({ kind: "drop", count: 2 });
+          return { "storm grants": storm.size, "429s injected": stormed, bursts };
         },
-        after: async (b) => {
-          const log = b.sandbox.requestLog();
-          const problems: string[] = [];
-          if (!log.some((e) => e.status === 429)) problems.push("no 429 was answered: the storm did not happen");
-          if (!log.some((e) => e.status >= 500)) problems.push("no 5xx was answered: the bursts did not happen");
-          if (!log.some((e) => e.note === "dropped")) problems.push("no connection was dropped");
-          return { problems, figures: {} };
+        {
+          // One burst of each kind is certain, before any worker starts.
+          beforeStart: (b) => {
+            b.sandbox.injectFault({ kind: 503, count: 3 });
+            b.sandbox.injectFault({ kind: "drop", count: 2 });
+          },
+          after: async (b) => {
+            const log = b.sandbox.requestLog();
+            const problems: string[] = [];
+            if (!log.some((e) => e.status === 429)) problems.push("no 429 was answered: the storm did not happen");
+            if (!log.some((e) => e.status >= 500)) problems.push("no 5xx was answered: the bursts did not happen");
+            if (!log.some((e) => e.note === "dropped")) problems.push("no connection was dropped");
+            return { problems, figures: {} };
+          },
         },
-      });
+      );
     },
   },
   {
@@ -246,7 +290,12 @@ export const SCENARIOS: Scenario[] = [
             restored.add(id);
           }
           await b.tick();
-          const refused = new Set(b.sandbox.requestLog().filter((e) => e.status === 401 && e.grantId).map((e) => e.grantId));
+          const refused = new Set(
+            b.sandbox
+              .requestLog()
+              .filter((e) => e.status === 401 && e.grantId)
+              .map((e) => e.grantId),
+          );
           const met = [...invalidated].filter((id) => refused.has(id)).length;
           if (met === 0) throw new Error("no invalidated grant met a 401: the jobs were not mid-run");
           return { invalidated: invalidated.size, "met a 401": met, "re-authenticated": restored.size };
@@ -262,7 +311,12 @@ export const SCENARIOS: Scenario[] = [
             const hitSend = limiter.hitSend.bind(limiter);
             limiter.hitSend = (grantId, provider, now) => {
               const retry = hitSend(grantId, provider, now);
-              if (retry === 0 && invalidated.size < target && !invalidated.has(grantId) && (perGrant.get(grantId) ?? 0) >= 2) {
+              if (
+                retry === 0 &&
+                invalidated.size < target &&
+                !invalidated.has(grantId) &&
+                (perGrant.get(grantId) ?? 0) >= 2
+              ) {
                 b.sandbox.invalidateGrant(grantId);
                 invalidated.add(grantId);
               }
@@ -301,9 +355,17 @@ export const SCENARIOS: Scenario[] = [
             const lookups = b.sandbox.requestLog().filter((e) => e.route === "messages.list").length;
             const recovered = b.workerLogLines(/reminder found in Sent folder/).length;
             const problems: string[] = [];
-            if (droppedAfter === 0) problems.push("no send was dropped after it happened: the scenario did not exercise anything");
+            if (droppedAfter === 0)
+              problems.push("no send was dropped after it happened: the scenario did not exercise anything");
             if (recovered === 0) problems.push("no reminder was recovered from the Sent folder");
-            return { problems, figures: { "sent then dropped": droppedAfter, "Sent-folder lookups": lookups, "found in Sent": recovered } };
+            return {
+              problems,
+              figures: {
+                "sent then dropped": droppedAfter,
+                "Sent-folder lookups": lookups,
+                "found in Sent": recovered,
+              },
+            };
           },
         },
       );
@@ -314,7 +376,10 @@ export const SCENARIOS: Scenario[] = [
     title: "hostile data, malformed env and CLI input",
     run: async (ctx) => {
       const state = hostileBeforeSync(ctx.settings.seed);
-      const batch = new Batch("hostile", ctx.settings, { beforeSync: (sb) => state.inject(sb), afterSync: (b) => hostileZones(b, state) });
+      const batch = new Batch("hostile", ctx.settings, {
+        beforeSync: (sb) => state.inject(sb),
+        afterSync: (b) => hostileZones(b, state),
+      });
       const inputs = hostileInputs(ctx.settings);
       return withBatch(
         "hostile",

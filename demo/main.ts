@@ -18,13 +18,22 @@ function fail(message: string, code = 2): never {
 
 function intArg(value: string | undefined, name: string, def: number, min: number, max: number): number {
   if (value === undefined) return def;
-  if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max) fail(`--${name} must be a whole number from ${min} to ${max}\n${usage}`);
+  if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max)
+    fail(`--${name} must be a whole number from ${min} to ${max}\n${usage}`);
   return Number(value);
 }
 
 let args;
 try {
-  args = parseArgs({ options: { grants: { type: "string" }, expire: { type: "string" }, "timeout-s": { type: "string" }, help: { type: "boolean", short: "h" } }, strict: true }).values;
+  args = parseArgs({
+    options: {
+      grants: { type: "string" },
+      expire: { type: "string" },
+      "timeout-s": { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
+    strict: true,
+  }).values;
 } catch (err) {
   fail(`${(err as Error).message}\n${usage}`);
 }
@@ -48,7 +57,9 @@ const log = createLogger({ name: "demo", level: config.LOG_LEVEL }, process.stde
 
 let summary: DemoSummary;
 try {
-  process.stdout.write(`Nightly batch: ${grants} sandbox grants, ${config.DATABASE_URL ? "Postgres at DATABASE_URL" : "embedded Postgres (PGlite)"}, Redis at ${config.REDIS_URL.replace(/\/\/[^@/]*@/, "//")}\n`);
+  process.stdout.write(
+    `Nightly batch: ${grants} sandbox grants, ${config.DATABASE_URL ? "Postgres at DATABASE_URL" : "embedded Postgres (PGlite)"}, Redis at ${config.REDIS_URL.replace(/\/\/[^@/]*@/, "//")}\n`,
+  );
   summary = await runDemo(config, log, { grants, expireDuringRun: expire, timeoutMs: timeoutS * 1000 });
 } catch (err) {
   if (err instanceof RedisUnavailable) fail(err.message, 1);
@@ -57,18 +68,36 @@ try {
 
 const s = summary;
 const rows: [string, string | number][] = [
-  ["grants synced", `${s.sync.seen} (${s.sync.needsReauth} already needing re-auth, ${s.sync.zoneFallbacks} on the default zone)`],
+  [
+    "grants synced",
+    `${s.sync.seen} (${s.sync.needsReauth} already needing re-auth, ${s.sync.zoneFallbacks} on the default zone)`,
+  ],
   ["runs enqueued", s.tick.enqueued],
-  ["runs by status", Object.entries(s.runs).map(([k, v]) => `${k} ${v}`).join(", ")],
+  [
+    "runs by status",
+    Object.entries(s.runs)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(", "),
+  ],
   ["events read", s.meetings],
   ["reminders sent", s.sent],
   ["reminders failed", s.failed],
-  ["skipped", Object.entries(s.skipped).map(([k, v]) => `${k} ${v}`).join(", ") || "none"],
-  ["needs re-auth", `${s.needsReauth.length} grant(s)${s.needsReauth.length ? `: ${s.needsReauth.slice(0, 3).join(", ")}${s.needsReauth.length > 3 ? ", …" : ""}` : ""}`],
+  [
+    "skipped",
+    Object.entries(s.skipped)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(", ") || "none",
+  ],
+  [
+    "needs re-auth",
+    `${s.needsReauth.length} grant(s)${s.needsReauth.length ? `: ${s.needsReauth.slice(0, 3).join(", ")}${s.needsReauth.length > 3 ? ", …" : ""}` : ""}`,
+  ],
   ["check", describeReport(s.report)],
   ["took", `${(s.ms / 1000).toFixed(1)} s`],
 ];
 const width = Math.max(...rows.map(([k]) => k.length));
 process.stdout.write(`${rows.map(([k, v]) => `  ${k.padEnd(width)}  ${v}`).join("\n")}\n`);
-process.stdout.write(`Where to look: QUEUE_PREFIX=${config.QUEUE_PREFIX} npm run web, then Bull Board at http://localhost:${config.PORT}/admin/queues\n`);
+process.stdout.write(
+  `Where to look: QUEUE_PREFIX=${config.QUEUE_PREFIX} npm run web, then Bull Board at http://localhost:${config.PORT}/admin/queues\n`,
+);
 process.exit(s.report.ok ? 0 : 1);

@@ -44,13 +44,25 @@ export class RedisUnavailable extends Error {}
  */
 export async function runDemo(config: Config, log: Logger, options: DemoOptions): Promise<DemoSummary> {
   const started = Date.now();
-  const redis = createRedis(config.REDIS_URL, { connectionName: "nr-demo", maxRetriesPerRequest: 1, retryStrategy: () => null, lazyConnect: true, ...redisTls(config) }, log);
+  const redis = createRedis(
+    config.REDIS_URL,
+    {
+      connectionName: "nr-demo",
+      maxRetriesPerRequest: 1,
+      retryStrategy: () => null,
+      lazyConnect: true,
+      ...redisTls(config),
+    },
+    log,
+  );
   try {
     await redis.connect();
     await pingRedis(redis, 2000);
   } catch {
     redis.disconnect();
-    throw new RedisUnavailable(`Redis is not reachable at ${config.REDIS_URL.replace(/\/\/[^@/]*@/, "//")}: start it with "bash scripts/services.sh redis" (or "redis-server --daemonize yes"), or set REDIS_URL`);
+    throw new RedisUnavailable(
+      `Redis is not reachable at ${config.REDIS_URL.replace(/\/\/[^@/]*@/, "//")}: start it with "bash scripts/services.sh redis" (or "redis-server --daemonize yes"), or set REDIS_URL`,
+    );
   }
   redis.disconnect();
 
@@ -63,7 +75,10 @@ export async function runDemo(config: Config, log: Logger, options: DemoOptions)
     db = await openDatabase(config.DATABASE_URL, sandbox);
 
     const nylas = new NylasApi({ apiKey: cfg.NYLAS_API_KEY, apiUri: cfg.NYLAS_API_URI, timeout: cfg.NYLAS_TIMEOUT_S });
-    const sync = await syncGrants(db, nylas, log, { defaultTimeZone: cfg.DEFAULT_TIME_ZONE, defaultSendHour: cfg.DEFAULT_SEND_HOUR });
+    const sync = await syncGrants(db, nylas, log, {
+      defaultTimeZone: cfg.DEFAULT_TIME_ZONE,
+      defaultSendHour: cfg.DEFAULT_SEND_HOUR,
+    });
 
     // A few users revoke access after the sync: their runs meet a 401 and must end in
     // needs_reauth with nothing sent.
@@ -72,7 +87,11 @@ export async function runDemo(config: Config, log: Logger, options: DemoOptions)
 
     app = await startWorkerApp(cfg, log, { db, scheduler: false });
     await app.runsQueue.obliterate({ force: true });
-    const tick = await schedulerTick(db, app.runsQueue, log, { now, pageSize: cfg.SCHEDULER_PAGE_SIZE, ignoreSendHour: true });
+    const tick = await schedulerTick(db, app.runsQueue, log, {
+      now,
+      pageSize: cfg.SCHEDULER_PAGE_SIZE,
+      ignoreSendHour: true,
+    });
     await waitForIdle(app.runsQueue, options.timeoutMs);
 
     const summary = await summarise(db, sandbox, now);
@@ -97,7 +116,17 @@ async function openDatabase(url: string | undefined, sandbox: Sandbox): Promise<
 async function summarise(db: Db, sandbox: Sandbox, now: Date) {
   // Only the sandbox's grants: a database named by DATABASE_URL may hold others.
   const grantIds = sandbox.grantIds();
-  const runs = await db.run.findMany({ where: { grantId: { in: grantIds } }, select: { status: true, meetingsSeen: true, remindersSent: true, remindersFailed: true, skippedByReason: true, remindersSkipped: true } });
+  const runs = await db.run.findMany({
+    where: { grantId: { in: grantIds } },
+    select: {
+      status: true,
+      meetingsSeen: true,
+      remindersSent: true,
+      remindersFailed: true,
+      skippedByReason: true,
+      remindersSkipped: true,
+    },
+  });
   const byStatus: Record<string, number> = {};
   const skipped: Record<string, number> = {};
   let meetings = 0;
@@ -108,9 +137,12 @@ async function summarise(db: Db, sandbox: Sandbox, now: Date) {
     meetings += r.meetingsSeen;
     sent += r.remindersSent;
     failed += r.remindersFailed;
-    for (const [reason, n] of Object.entries((r.skippedByReason ?? {}) as Record<string, number>)) skipped[reason] = (skipped[reason] ?? 0) + n;
+    for (const [reason, n] of Object.entries((r.skippedByReason ?? {}) as Record<string, number>))
+      skipped[reason] = (skipped[reason] ?? 0) + n;
   }
-  const needsReauth = (await db.grant.findMany({ where: { id: { in: grantIds }, status: "needs_reauth" }, select: { id: true } })).map((g) => g.id);
+  const needsReauth = (
+    await db.grant.findMany({ where: { id: { in: grantIds }, status: "needs_reauth" }, select: { id: true } })
+  ).map((g) => g.id);
 
   // Judged by the seed's expectations and the mailboxes' contents alone, not the worker's ledger.
   const expected = sandbox.expectedReminders({ now });

@@ -72,7 +72,10 @@ const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[
 
 /** A calendar title as a subject line shows it: one line, nothing invisible, never empty. */
 function shownTitle(title: string): string {
-  const s = title.replace(/\u0085/g, " ").replace(LONE_SURROGATE, "\ufffd").replace(INVISIBLE, "");
+  const s = title
+    .replace(/\u0085/g, " ")
+    .replace(LONE_SURROGATE, "\ufffd")
+    .replace(INVISIBLE, "");
   return oneLine(s) || "(no title)";
 }
 

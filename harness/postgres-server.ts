@@ -46,18 +46,48 @@ export class PrivatePostgres {
         chownSync(this.options.dir, Number(pw.stdout), Number(gid.stdout));
         chownSync(data, Number(pw.stdout), Number(gid.stdout));
       }
-      const [cmd, args] = this.asOwner(this.bin("initdb"), ["-D", data, "-U", "postgres", "--auth=trust", "--no-sync", "-E", "UTF8"]);
+      const [cmd, args] = this.asOwner(this.bin("initdb"), [
+        "-D",
+        data,
+        "-U",
+        "postgres",
+        "--auth=trust",
+        "--no-sync",
+        "-E",
+        "UTF8",
+      ]);
       const r = spawnSync(cmd, args, { encoding: "utf8" });
-      if (r.status !== 0) throw new Error(`initdb failed: ${(r.stderr || r.stdout || String(r.error)).trim().split("\n").pop()}`);
+      if (r.status !== 0)
+        throw new Error(`initdb failed: ${(r.stderr || r.stdout || String(r.error)).trim().split("\n").pop()}`);
     }
     // A server left over by an interrupted run on this directory is stopped first.
     this.pgctl(["-D", data, "-m", "immediate", "-w", "stop"]);
     const opts = [
-      `-p ${this.options.port}`, `-k ${this.options.dir}`, "-c listen_addresses=127.0.0.1", `-c max_connections=${this.options.maxConnections ?? 400}`,
-      "-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off", "-c shared_buffers=128MB",
+      `-p ${this.options.port}`,
+      `-k ${this.options.dir}`,
+      "-c listen_addresses=127.0.0.1",
+      `-c max_connections=${this.options.maxConnections ?? 400}`,
+      "-c fsync=off",
+      "-c synchronous_commit=off",
+      "-c full_page_writes=off",
+      "-c shared_buffers=128MB",
     ].join(" ");
-    const r = this.pgctl(["-D", data, "-o", opts, "-l", join(this.options.dir, "postgres.log"), "-w", "-t", "60", "start"]);
-    if (r.status !== 0) throw new Error(`postgres on port ${this.options.port} did not start: ${(r.stderr || r.stdout).trim().split("\n").pop()} (see ${join(this.options.dir, "postgres.log")})`);
+    const r = this.pgctl([
+      "-D",
+      data,
+      "-o",
+      opts,
+      "-l",
+      join(this.options.dir, "postgres.log"),
+      "-w",
+      "-t",
+      "60",
+      "start",
+    ]);
+    if (r.status !== 0)
+      throw new Error(
+        `postgres on port ${this.options.port} did not start: ${(r.stderr || r.stdout).trim().split("\n").pop()} (see ${join(this.options.dir, "postgres.log")})`,
+      );
     this.data = data;
     const c = new pg.Client({ connectionString: this.url });
     await c.connect();

@@ -29,7 +29,20 @@ export class PrivateRedis {
     if (this.child && this.child.exitCode === null && this.child.signalCode === null) return;
     const child = spawn(
       "redis-server",
-      ["--bind", "127.0.0.1", "--port", String(this.options.port), "--save", "", "--appendonly", "no", "--dir", this.options.dir, "--logfile", `${this.options.dir}/redis-${this.options.port}.log`],
+      [
+        "--bind",
+        "127.0.0.1",
+        "--port",
+        String(this.options.port),
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--dir",
+        this.options.dir,
+        "--logfile",
+        `${this.options.dir}/redis-${this.options.port}.log`,
+      ],
       { stdio: "ignore" },
     );
     this.child = child;
@@ -39,7 +52,8 @@ export class PrivateRedis {
     });
     const deadline = Date.now() + 10_000;
     for (;;) {
-      if (child.exitCode !== null) throw new Error(`redis-server on port ${this.options.port} exited with ${child.exitCode} (port in use?)`);
+      if (child.exitCode !== null)
+        throw new Error(`redis-server on port ${this.options.port} exited with ${child.exitCode} (port in use?)`);
       const probe = new Redis(this.url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
       probe.on("error", () => {});
       try {

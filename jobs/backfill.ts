@@ -2,7 +2,16 @@
 import { runProcess } from "../src/process.js";
 import { EXIT, parseBackfillArgs, UsageError, USAGE, type BackfillArgs } from "../src/backfill/args.js";
 import { readGrantsFile } from "../src/backfill/grants-file.js";
-import { BackfillError, dryRun, enqueueBackfill, isFailure, resolveGrants, table, waitForRuns, type Output } from "../src/backfill/backfill.js";
+import {
+  BackfillError,
+  dryRun,
+  enqueueBackfill,
+  isFailure,
+  resolveGrants,
+  table,
+  waitForRuns,
+  type Output,
+} from "../src/backfill/backfill.js";
 import { requireSettings, redisTls } from "../src/config.js";
 import { createPrisma, type Db } from "../src/db/client.js";
 import { NylasApi } from "../src/nylas/client.js";
@@ -18,7 +27,8 @@ try {
   }
   args = parsed;
   // Thousands of ids do not fit on a command line (E2BIG); a file or stdin has no limit.
-  if (args.grantsFile !== undefined) args.grants = [...new Set([...args.grants, ...(await readGrantsFile(args.grantsFile))])];
+  if (args.grantsFile !== undefined)
+    args.grants = [...new Set([...args.grants, ...(await readGrantsFile(args.grantsFile))])];
 } catch (err) {
   if (err instanceof UsageError) {
     process.stderr.write(`backfill: ${err.message} (see --help)\n`);
@@ -39,8 +49,12 @@ const out: Output = {
 await runProcess("backfill", async (config, log) => {
   requireSettings(config, ["DATABASE_URL"], "for a backfill");
   const db: Db = await createPrisma(config.DATABASE_URL, { max: 4 });
-  const redis = args.dryRun ? undefined : createRedis(config.REDIS_URL, { connectionName: "nr-backfill", ...redisTls(config) }, log);
-  const queue = redis ? createRunsQueue(redis, { prefix: config.QUEUE_PREFIX, attempts: config.JOB_ATTEMPTS, log }) : undefined;
+  const redis = args.dryRun
+    ? undefined
+    : createRedis(config.REDIS_URL, { connectionName: "nr-backfill", ...redisTls(config) }, log);
+  const queue = redis
+    ? createRunsQueue(redis, { prefix: config.QUEUE_PREFIX, attempts: config.JOB_ATTEMPTS, log })
+    : undefined;
   const abort = new AbortController();
   let closed = false;
   let finished = false;
@@ -67,30 +81,59 @@ await runProcess("backfill", async (config, log) => {
       else out.line("nothing to backfill: every named grant is skipped (see above)");
       return args.all ? EXIT.done : EXIT.allSkipped;
     }
-    const span = args.days.length === 1 ? args.days[0]! : `${args.days[0]} … ${args.days[args.days.length - 1]} (${args.days.length} days)`;
+    const span =
+      args.days.length === 1
+        ? args.days[0]!
+        : `${args.days[0]} … ${args.days[args.days.length - 1]} (${args.days.length} days)`;
 
     if (args.dryRun) {
-      const nylas = new NylasApi({ apiKey: config.NYLAS_API_KEY, apiUri: config.NYLAS_API_URI, timeout: config.NYLAS_TIMEOUT_S });
+      const nylas = new NylasApi({
+        apiKey: config.NYLAS_API_KEY,
+        apiUri: config.NYLAS_API_URI,
+        timeout: config.NYLAS_TIMEOUT_S,
+      });
       out.line(`dry run: ${grants.length} grant(s), ${span}; nothing is queued or sent`);
       const r = await dryRun(db, nylas, grants, args.days, { includeAllDay: config.INCLUDE_ALL_DAY });
-      if (r.rows.length > 0) for (const l of table(["grant", "day", "starts", "to", "subject", "state"], r.rows.map((x) => [x.grantId, x.day, x.start, x.to, x.subject, x.state]))) out.line(l);
+      if (r.rows.length > 0)
+        for (const l of table(
+          ["grant", "day", "starts", "to", "subject", "state"],
+          r.rows.map((x) => [x.grantId, x.day, x.start, x.to, x.subject, x.state]),
+        ))
+          out.line(l);
       for (const e of r.errors) out.line(`cannot read ${e.grantId} ${e.day}: ${e.error}`);
-      out.line(`would send ${r.wouldSend} reminder(s); ${r.alreadySent} already sent${r.errors.length ? `; ${r.errors.length} calendar read(s) failed` : ""}`);
+      out.line(
+        `would send ${r.wouldSend} reminder(s); ${r.alreadySent} already sent${r.errors.length ? `; ${r.errors.length} calendar read(s) failed` : ""}`,
+      );
       return r.errors.length > 0 ? 1 : 0;
     }
 
     const { runs, added } = await enqueueBackfill(db, queue!, grants, args.days);
-    out.line(`queued ${added} job(s) for ${grants.length} grant(s), ${span}${runs.length > added ? `; ${runs.length - added} already waiting or running` : ""}`);
+    out.line(
+      `queued ${added} job(s) for ${grants.length} grant(s), ${span}${runs.length > added ? `; ${runs.length - added} already waiting or running` : ""}`,
+    );
     if (!args.wait) {
       out.line("the worker dyno runs them; follow them in Bull Board (/admin/queues) or run again with --wait");
       return 0;
     }
-    const outcomes = await waitForRuns(db, queue!, runs, out, { timeoutMs: args.timeoutS * 1000, signal: abort.signal });
-    const rows = outcomes.map((o) => [o.grantId, o.day, o.runStatus, String(o.meetings), String(o.sent), String(o.failed), o.error ?? ""]);
+    const outcomes = await waitForRuns(db, queue!, runs, out, {
+      timeoutMs: args.timeoutS * 1000,
+      signal: abort.signal,
+    });
+    const rows = outcomes.map((o) => [
+      o.grantId,
+      o.day,
+      o.runStatus,
+      String(o.meetings),
+      String(o.sent),
+      String(o.failed),
+      o.error ?? "",
+    ]);
     for (const l of table(["grant", "day", "status", "meetings", "sent", "failed", "note"], rows)) out.line(l);
     const failures = outcomes.filter(isFailure).length;
     const sent = outcomes.reduce((a, o) => a + o.sent, 0);
-    out.line(`${outcomes.length} run(s): ${outcomes.length - failures} ok, ${failures} failed; ${sent} reminder(s) sent in total for these days`);
+    out.line(
+      `${outcomes.length} run(s): ${outcomes.length - failures} ok, ${failures} failed; ${sent} reminder(s) sent in total for these days`,
+    );
     return failures > 0 ? 1 : 0;
   };
 

@@ -26,7 +26,8 @@ async function main(): Promise<number> {
     return 2;
   }
   try {
-    if (process.argv.includes("--create-db") && (await ensureDatabase(url))) console.log("db:migrate: created the database");
+    if (process.argv.includes("--create-db") && (await ensureDatabase(url)))
+      console.log("db:migrate: created the database");
     await migrate(url, { lockTimeoutMs, log: (line) => console.log(`db:migrate: ${line}`) });
     return 0;
   } catch (err) {

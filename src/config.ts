@@ -26,13 +26,16 @@ const num = (min: number, max: number) =>
     .pipe(z.number().min(min).max(max));
 
 const url = (protocols: string[]) =>
-  z.string().refine((v) => {
-    try {
-      return protocols.includes(new URL(v).protocol.replace(/:$/, ""));
-    } catch {
-      return false;
-    }
-  }, `a URL (${protocols.join(" or ")})`);
+  z.string().refine(
+    (v) => {
+      try {
+        return protocols.includes(new URL(v).protocol.replace(/:$/, ""));
+      } catch {
+        return false;
+      }
+    },
+    `a URL (${protocols.join(" or ")})`,
+  );
 
 const zone = z.string().refine(isIanaZone, "an IANA time zone such as Europe/Berlin");
 
@@ -61,7 +64,10 @@ const schema = z.object({
   /** Check the certificate of a `rediss://` Redis (Heroku Redis uses self-signed ones: false). */
   REDIS_TLS_VERIFY: bool.default(true),
   /** Prefix of every BullMQ key, so several deployments can share one Redis. */
-  QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_-]{1,40}$/, "letters, digits, - or _ (1-40)").default("nr"),
+  QUEUE_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,40}$/, "letters, digits, - or _ (1-40)")
+    .default("nr"),
 
   NYLAS_API_KEY: z.string().min(1, "the Nylas API key (secret)"),
   NYLAS_API_URI: url(["http", "https"]).default("https://api.us.nylas.com"),
@@ -77,7 +83,10 @@ const schema = z.object({
    * starts at this instant and runs on at real speed; unset = the real clock. Refused with
    * NODE_ENV=production. See src/time/clock.ts.
    */
-  CLOCK_START: z.string().refine((v) => parseInstant(v) !== undefined, "an ISO 8601 instant with Z or an offset, e.g. 2026-03-07T20:00:00Z").optional(),
+  CLOCK_START: z
+    .string()
+    .refine((v) => parseInstant(v) !== undefined, "an ISO 8601 instant with Z or an offset, e.g. 2026-03-07T20:00:00Z")
+    .optional(),
 
   WORKER_CONCURRENCY: int(1, 1000).default(20),
   /** Concurrent Nylas calls inside one job (p-limit). */
@@ -144,7 +153,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
   const problems = parsed.error.issues.map((issue) => {
     const name = String(issue.path[0] ?? "environment");
-    const expected = issue.code === "invalid_type" && input[name] === undefined ? "is required" : `must be ${describe(issue)}`;
+    const expected =
+      issue.code === "invalid_type" && input[name] === undefined ? "is required" : `must be ${describe(issue)}`;
     return `${name} ${expected}`;
   });
   throw new ConfigError(`Invalid configuration: ${[...new Set(problems)].join("; ")}`);
@@ -169,14 +179,21 @@ export function cleartextInProduction(config: Pick<Config, "NODE_ENV" | "NYLAS_A
 }
 
 function isLoopback(host: string): boolean {
-  return host === "localhost" || host.endsWith(".localhost") || host === "[::1]" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+  return (
+    host === "localhost" ||
+    host.endsWith(".localhost") ||
+    host === "[::1]" ||
+    /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host)
+  );
 }
 
 function describe(issue: z.core.$ZodIssue): string {
   if (issue.code === "invalid_value") return `one of ${issue.values.map(String).join(", ")}`;
   if (issue.code === "too_small" || issue.code === "too_big") {
     const bound = issue.code === "too_small" ? `>= ${String(issue.minimum)}` : `<= ${String(issue.maximum)}`;
-    return issue.origin === "string" ? issue.message.replace(/^Too (small|big): expected string to have /, "") : `a number ${bound}`;
+    return issue.origin === "string"
+      ? issue.message.replace(/^Too (small|big): expected string to have /, "")
+      : `a number ${bound}`;
   }
   // Custom messages (refine, regex) already say what is expected.
   return issue.message.startsWith("Invalid") ? "well-formed" : issue.message;
@@ -195,12 +212,23 @@ export function withSslMode(databaseUrl: string | undefined, mode: Config["DATAB
 }
 
 /** ioredis options for a `rediss://` URL whose certificate is not to be checked. */
-export function redisTls(config: Pick<Config, "REDIS_URL" | "REDIS_TLS_VERIFY">): { tls?: { rejectUnauthorized: boolean } } {
-  return config.REDIS_URL.startsWith("rediss:") && !config.REDIS_TLS_VERIFY ? { tls: { rejectUnauthorized: false } } : {};
+export function redisTls(config: Pick<Config, "REDIS_URL" | "REDIS_TLS_VERIFY">): {
+  tls?: { rejectUnauthorized: boolean };
+} {
+  return config.REDIS_URL.startsWith("rediss:") && !config.REDIS_TLS_VERIFY
+    ? { tls: { rejectUnauthorized: false } }
+    : {};
 }
 
 /** Requirements that only some processes have; checked by the process that needs them. */
-export function requireSettings<K extends keyof Config>(config: Config, keys: K[], why: string): asserts config is Config & Required<Pick<Config, K>> {
+export function requireSettings<K extends keyof Config>(
+  config: Config,
+  keys: K[],
+  why: string,
+): asserts config is Config & Required<Pick<Config, K>> {
   const missing = keys.filter((k) => config[k] === undefined);
-  if (missing.length > 0) throw new ConfigError(`Invalid configuration: ${missing.join(", ")} ${missing.length > 1 ? "are" : "is"} required ${why}`);
+  if (missing.length > 0)
+    throw new ConfigError(
+      `Invalid configuration: ${missing.join(", ")} ${missing.length > 1 ? "are" : "is"} required ${why}`,
+    );
 }

@@ -12,7 +12,10 @@ export interface Running {
  * and on SIGTERM/SIGINT stop cleanly (Heroku allows 30 s before SIGKILL). A configuration
  * error is one line on stderr and exit code 2; nothing else is printed.
  */
-export async function runProcess(name: string, start: (config: Config, log: Logger) => Promise<Running>): Promise<void> {
+export async function runProcess(
+  name: string,
+  start: (config: Config, log: Logger) => Promise<Running>,
+): Promise<void> {
   let config: Config;
   try {
     config = loadConfig();
@@ -25,7 +28,11 @@ export async function runProcess(name: string, start: (config: Config, log: Logg
     }
     throw err;
   }
-  const log = createLogger({ name, level: config.LOG_LEVEL, pretty: config.NODE_ENV === "development" && process.stdout.isTTY });
+  const log = createLogger({
+    name,
+    level: config.LOG_LEVEL,
+    pretty: config.NODE_ENV === "development" && process.stdout.isTTY,
+  });
 
   let running: Running;
   try {

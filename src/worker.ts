@@ -4,7 +4,14 @@ import { redisTls, type Config } from "./config.js";
 import type { Db } from "./db/client.js";
 import type { Logger } from "./log/logger.js";
 import { NylasApi } from "./nylas/client.js";
-import { createRunsQueue, createTickQueue, TICK_JOB_NAME, TICK_QUEUE, TICK_SCHEDULER_ID, type RunsQueue } from "./runs/queue.js";
+import {
+  createRunsQueue,
+  createTickQueue,
+  TICK_JOB_NAME,
+  TICK_QUEUE,
+  TICK_SCHEDULER_ID,
+  type RunsQueue,
+} from "./runs/queue.js";
 import { createWorker } from "./redis/queue-factory.js";
 import { createRedis } from "./redis/connection.js";
 import { BULLMQ_WORKER_METRICS } from "./metrics/bullmq.js";
@@ -55,12 +62,19 @@ export async function startWorkerApp(config: Config, log: Logger, options: Worke
     timeout: config.NYLAS_TIMEOUT_S,
     onFailure: metrics.nylasFailure,
   });
-  const sendRate = (perSecond: number) => ({ perSecond, marginMs: config.RATE_SEND_MARGIN_MS, serial: config.RATE_SEND_SERIAL });
+  const sendRate = (perSecond: number) => ({
+    perSecond,
+    marginMs: config.RATE_SEND_MARGIN_MS,
+    serial: config.RATE_SEND_SERIAL,
+  });
   const limiter = new GrantLimiter(connection, {
     prefix: config.QUEUE_PREFIX,
     read: { perSecond: config.RATE_READS_PER_SEC },
     send: sendRate(config.RATE_SENDS_PER_SEC),
-    sendByProvider: { google: sendRate(config.RATE_SENDS_PER_SEC_GOOGLE), microsoft: sendRate(config.RATE_SENDS_PER_SEC_MICROSOFT) },
+    sendByProvider: {
+      google: sendRate(config.RATE_SENDS_PER_SEC_GOOGLE),
+      microsoft: sendRate(config.RATE_SENDS_PER_SEC_MICROSOFT),
+    },
     // An unanswered send holds its grant's next one at most this long (a process died mid-send).
     inFlightLeaseMs: config.NYLAS_TIMEOUT_S * 1000 + 5000,
   });
@@ -71,7 +85,12 @@ export async function startWorkerApp(config: Config, log: Logger, options: Worke
     limiter,
     ledger,
     log,
-    settings: { includeAllDay: config.INCLUDE_ALL_DAY, jobConcurrency: config.JOB_CONCURRENCY, inlineWaitMaxMs: 1000, maxDelays: 200 },
+    settings: {
+      includeAllDay: config.INCLUDE_ALL_DAY,
+      jobConcurrency: config.JOB_CONCURRENCY,
+      inlineWaitMaxMs: 1000,
+      maxDelays: 200,
+    },
   });
   const runsQueue = createRunsQueue(connection, { prefix: config.QUEUE_PREFIX, attempts: config.JOB_ATTEMPTS, log });
 
@@ -96,7 +115,10 @@ export async function startWorkerApp(config: Config, log: Logger, options: Worke
   runsWorker.on("failed", (job: Job<RunJobData> | undefined, err: Error) => {
     if (!job) return;
     const final = err.name === "UnrecoverableError" || isLastAttempt(job, "failed");
-    log.warn({ grantId: job.data.grantId, day: job.data.day, jobId: job.id, attemptsMade: job.attemptsMade, final }, `job failed: ${err.message}`);
+    log.warn(
+      { grantId: job.data.grantId, day: job.data.day, jobId: job.id, attemptsMade: job.attemptsMade, final },
+      `job failed: ${err.message}`,
+    );
     // However the job ended for good (retries spent, stalled too often), its run must not
     // stay "running": the day shows as failed for an operator to retry or backfill.
     if (final) {
@@ -113,14 +135,24 @@ export async function startWorkerApp(config: Config, log: Logger, options: Worke
     const register = async () => {
       // Idempotent: called again whenever Redis comes back, since a Redis that lost its
       // data also lost the scheduler.
-      await tickQueue!.upsertJobScheduler(TICK_SCHEDULER_ID, { every: config.SCHEDULER_EVERY_MS }, { name: TICK_JOB_NAME, opts: { removeOnComplete: 50, removeOnFail: 50 } });
+      await tickQueue!.upsertJobScheduler(
+        TICK_SCHEDULER_ID,
+        { every: config.SCHEDULER_EVERY_MS },
+        { name: TICK_JOB_NAME, opts: { removeOnComplete: 50, removeOnFail: 50 } },
+      );
     };
     await register();
-    connection.on("ready", () => void register().catch((err) => log.error({ err }, "could not register the scheduler")));
+    connection.on(
+      "ready",
+      () => void register().catch((err) => log.error({ err }, "could not register the scheduler")),
+    );
     tickWorker = createWorker(
       TICK_QUEUE,
       timed(metrics, TICK_QUEUE, async (): Promise<TickResult> => {
-        const result = await schedulerTick(db, runsQueue, log, { pageSize: config.SCHEDULER_PAGE_SIZE, ignoreSendHour: options.ignoreSendHour });
+        const result = await schedulerTick(db, runsQueue, log, {
+          pageSize: config.SCHEDULER_PAGE_SIZE,
+          ignoreSendHour: options.ignoreSendHour,
+        });
         log.info(result, "scheduler tick");
         await metrics.tick(result).catch((err: unknown) => log.warn({ err }, "could not record the tick for /metrics"));
         return result;
@@ -130,7 +162,8 @@ export async function startWorkerApp(config: Config, log: Logger, options: Worke
     );
   }
 
-  const webhooksWorker = options.webhooks === false ? undefined : startWebhooksWorker(config, log, { db, connection, nylas, runsQueue });
+  const webhooksWorker =
+    options.webhooks === false ? undefined : startWebhooksWorker(config, log, { db, connection, nylas, runsQueue });
   if (webhooksWorker) timeFromEvents(metrics, WEBHOOKS_QUEUE, webhooksWorker);
 
   return {
@@ -143,13 +176,18 @@ export async function startWorkerApp(config: Config, log: Logger, options: Worke
     async close(graceMs = 25_000) {
       // Workers stop fetching at once; active jobs get until the deadline to finish.
       const closing = Promise.all([runsWorker.close(), tickWorker?.close(), webhooksWorker?.close()]);
-      const timedOut = await Promise.race([closing.then(() => false), new Promise<boolean>((r) => setTimeout(() => r(true), graceMs).unref())]);
+      const timedOut = await Promise.race([
+        closing.then(() => false),
+        new Promise<boolean>((r) => setTimeout(() => r(true), graceMs).unref()),
+      ]);
       if (timedOut) {
         // Jobs cut off here are stalled and picked up elsewhere; the ledger stops duplicates.
         // close(true) would only return the close already under way, which still waits for
         // the jobs: cut the workers' Redis connections instead, so nothing outlives the bound.
         log.warn({ graceMs }, "active jobs did not finish in time; closing anyway");
-        await Promise.all([runsWorker.disconnect(), tickWorker?.disconnect(), webhooksWorker?.disconnect()]).catch(() => {});
+        await Promise.all([runsWorker.disconnect(), tickWorker?.disconnect(), webhooksWorker?.disconnect()]).catch(
+          () => {},
+        );
       }
       await Promise.all([runsQueue.close(), tickQueue?.close()]);
       await metrics.close();

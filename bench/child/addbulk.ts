@@ -32,7 +32,11 @@ for (let i = 0; i < n; i += chunk) {
     const jobs = [];
     for (let j = i; j < Math.min(n, i + chunk); j++) {
       const grantId = `bench-${String(j).padStart(7, "0")}`;
-      jobs.push({ name: RUN_JOB_NAME, data: { grantId, day, source: "scheduler" as const }, opts: { jobId: runJobId(grantId, day) } });
+      jobs.push({
+        name: RUN_JOB_NAME,
+        data: { grantId, day, source: "scheduler" as const },
+        opts: { jobId: runJobId(grantId, day) },
+      });
     }
     await runs!.addBulk(jobs);
   }

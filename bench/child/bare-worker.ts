@@ -21,14 +21,25 @@ export interface BareJob {
 const config = loadConfig();
 const stopProfile = await maybeProfile("bare-worker");
 const connection = createRedis(config.REDIS_URL, { connectionName: "nr-bench-bare" });
-const nylas = new NylasApi({ apiKey: config.NYLAS_API_KEY, apiUri: config.NYLAS_API_URI, timeout: config.NYLAS_TIMEOUT_S });
+const nylas = new NylasApi({
+  apiKey: config.NYLAS_API_KEY,
+  apiUri: config.NYLAS_API_URI,
+  timeout: config.NYLAS_TIMEOUT_S,
+});
 
 const worker = new Worker<BareJob>(
   RUNS_QUEUE,
   async (job) => {
     const { grantId, email, start, end } = job.data;
     const events = [];
-    for await (const page of nylas.events(grantId, { calendarId: "primary", start, end, limit: 200, expandRecurring: true })) events.push(...page);
+    for await (const page of nylas.events(grantId, {
+      calendarId: "primary",
+      start,
+      end,
+      limit: 200,
+      expandRecurring: true,
+    }))
+      events.push(...page);
     const limit = pLimit(config.JOB_CONCURRENCY);
     await Promise.all(
       events.map((ev) =>

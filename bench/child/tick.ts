@@ -22,7 +22,11 @@ await db.$connect();
 const log = createLogger({ name: "bench-tick", level: "warn" });
 const before = process.memoryUsage().rss;
 const cpuBefore = process.cpuUsage();
-const tick = await schedulerTick(db, queue, log, { now: new Date(env.BENCH_NOW ?? Date.now()), pageSize: Number(env.SCHEDULER_PAGE_SIZE ?? 1000), ignoreSendHour: true });
+const tick = await schedulerTick(db, queue, log, {
+  now: new Date(env.BENCH_NOW ?? Date.now()),
+  pageSize: Number(env.SCHEDULER_PAGE_SIZE ?? 1000),
+  ignoreSendHour: true,
+});
 const cpu = process.cpuUsage(cpuBefore);
 const mem = process.memoryUsage();
 const result = {
@@ -31,9 +35,17 @@ const result = {
   rssBeforeTickMb: before / 1048576,
   /** CPU of the whole process (all threads) during the tick, ms. */
   cpuMs: (cpu.user + cpu.system) / 1000,
-  execArgv: process.execArgv.filter((a) => a.startsWith("--") && !a.startsWith("--import") && !a.startsWith("--require")),
+  execArgv: process.execArgv.filter(
+    (a) => a.startsWith("--") && !a.startsWith("--import") && !a.startsWith("--require"),
+  ),
   heapLimitMb: getHeapStatistics().heap_size_limit / 1048576,
-  afterMb: { rss: mem.rss / 1048576, heapTotal: mem.heapTotal / 1048576, heapUsed: mem.heapUsed / 1048576, external: mem.external / 1048576, arrayBuffers: mem.arrayBuffers / 1048576 },
+  afterMb: {
+    rss: mem.rss / 1048576,
+    heapTotal: mem.heapTotal / 1048576,
+    heapUsed: mem.heapUsed / 1048576,
+    external: mem.external / 1048576,
+    arrayBuffers: mem.arrayBuffers / 1048576,
+  },
 };
 await queue.close();
 await redis.quit();

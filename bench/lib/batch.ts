@@ -56,7 +56,16 @@ const DB_NAME = "reminders_bench";
 const PREFIX = "nrbench_batch";
 const API_KEY_ENV = (sb: SandboxProcess) => ({ NYLAS_API_KEY: sb.apiKey, NYLAS_API_URI: sb.url });
 
-export async function prepareSandbox(sandbox: SandboxProcess, opts: { grants: number; meetings: number; now: Date; latencyMs: number; limits: Parameters<SandboxProcess["setLimits"]>[0] }): Promise<SandboxGrant[]> {
+export async function prepareSandbox(
+  sandbox: SandboxProcess,
+  opts: {
+    grants: number;
+    meetings: number;
+    now: Date;
+    latencyMs: number;
+    limits: Parameters<SandboxProcess["setLimits"]>[0];
+  },
+): Promise<SandboxGrant[]> {
   await sandbox.reset();
   await sandbox.setLimits(opts.limits);
   await sandbox.seedBulk(opts.grants, opts.meetings, opts.now);
@@ -66,7 +75,13 @@ export async function prepareSandbox(sandbox: SandboxProcess, opts: { grants: nu
 
 export async function runBatch(sandbox: SandboxProcess, redis: Redis, opts: BatchOptions): Promise<BatchResult> {
   const now = new Date();
-  const grants = await prepareSandbox(sandbox, { grants: opts.grants, meetings: opts.meetings, now, latencyMs: opts.latencyMs, limits: { requestsPerSecond: 0, sendsPerSecond: 0 } });
+  const grants = await prepareSandbox(sandbox, {
+    grants: opts.grants,
+    meetings: opts.meetings,
+    now,
+    latencyMs: opts.latencyMs,
+    limits: { requestsPerSecond: 0, sendsPerSecond: 0 },
+  });
   await deletePrefix(redis, PREFIX);
   const log = createLogger({ name: "bench", level: "warn" });
 
@@ -91,11 +106,19 @@ export async function runBatch(sandbox: SandboxProcess, redis: Redis, opts: Batc
   if (opts.mode === "pipeline") {
     const url = await freshDatabase(DB_NAME);
     db = await createPrisma(url, { max: 5 });
-    await insertGrants(db, grants.map((g) => ({ id: g.id, email: g.email, provider: g.provider, timeZone: g.zone })));
+    await insertGrants(
+      db,
+      grants.map((g) => ({ id: g.id, email: g.email, provider: g.provider, timeZone: g.zone })),
+    );
     env.DATABASE_URL = url;
   }
 
-  const fleet = new WorkerFleet({ count: 1, env, logDir: join(ROOT, "bench/out/logs", opts.label), entry: opts.mode === "pipeline" ? "bench/child/worker.ts" : "bench/child/bare-worker.ts" });
+  const fleet = new WorkerFleet({
+    count: 1,
+    env,
+    logDir: join(ROOT, "bench/out/logs", opts.label),
+    entry: opts.mode === "pipeline" ? "bench/child/worker.ts" : "bench/child/bare-worker.ts",
+  });
   const queue = createRunsQueue(redis, { prefix: PREFIX, attempts: 8 });
   try {
     fleet.startAll();
@@ -115,7 +138,11 @@ export async function runBatch(sandbox: SandboxProcess, redis: Redis, opts: Batc
           grants.slice(i, i + 1000).map((g) => {
             const day = nextLocalDay(g.zone, now);
             const w = localDayWindow(g.zone, day);
-            return { name: RUN_JOB_NAME, data: { grantId: g.id, email: g.email, start: w.start, end: w.end } as never, opts: { ...runJobOptions(8), jobId: runJobId(g.id, day) } };
+            return {
+              name: RUN_JOB_NAME,
+              data: { grantId: g.id, email: g.email, start: w.start, end: w.end } as never,
+              opts: { ...runJobOptions(8), jobId: runJobId(g.id, day) },
+            };
           }),
         );
       }
@@ -170,7 +197,8 @@ export function describeBatch(r: BatchResult): string {
 export function batchProblems(r: BatchResult): string[] {
   const p: string[] = [];
   if (r.sends !== r.expectedSends) p.push(`${r.sends} sends for ${r.expectedSends} expected reminders`);
-  if (r.ledgerSent !== undefined && r.ledgerSent !== r.expectedSends) p.push(`ledger has ${r.ledgerSent} sent for ${r.expectedSends} expected`);
+  if (r.ledgerSent !== undefined && r.ledgerSent !== r.expectedSends)
+    p.push(`ledger has ${r.ledgerSent} sent for ${r.expectedSends} expected`);
   if (r.jobs.failed > 0) p.push(`${r.jobs.failed} jobs failed`);
   if (r.rateLimited > 0) p.push(`${r.rateLimited} responses were 429`);
   return p;

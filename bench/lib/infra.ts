@@ -9,7 +9,8 @@ export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Deletes every key under `prefix:` (the bench's own queue prefixes only). */
 export async function deletePrefix(redis: Redis, prefix: string): Promise<number> {
-  if (!/^nrbench[A-Za-z0-9_-]*$/.test(prefix)) throw new Error(`refusing to delete keys outside the bench's prefixes: ${prefix}`);
+  if (!/^nrbench[A-Za-z0-9_-]*$/.test(prefix))
+    throw new Error(`refusing to delete keys outside the bench's prefixes: ${prefix}`);
   let cursor = "0";
   let n = 0;
   do {
@@ -34,7 +35,12 @@ export async function redisVersion(redis: Redis): Promise<string> {
  * Waits until the queue has nothing left to run, polling every `pollMs`; returns the
  * moment (performance.now) the queue was first seen drained, and the final counts.
  */
-export async function waitDrained(queue: Queue, timeoutMs: number, pollMs = 100, onPoll?: (c: QueueCounts) => void): Promise<{ at: number; counts: QueueCounts }> {
+export async function waitDrained(
+  queue: Queue,
+  timeoutMs: number,
+  pollMs = 100,
+  onPoll?: (c: QueueCounts) => void,
+): Promise<{ at: number; counts: QueueCounts }> {
   const deadline = Date.now() + timeoutMs;
   let firstEmpty: number | undefined;
   for (;;) {
@@ -51,11 +57,19 @@ export async function waitDrained(queue: Queue, timeoutMs: number, pollMs = 100,
 }
 
 /** Waits until `count` BullMQ workers are connected to the queue. */
-export async function waitWorkers(queue: Queue, count: number, alive: () => boolean, timeoutMs = 60_000): Promise<void> {
+export async function waitWorkers(
+  queue: Queue,
+  count: number,
+  alive: () => boolean,
+  timeoutMs = 60_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while ((await queue.getWorkersCount()) < count) {
     if (!alive()) throw new Error("a worker process exited during start-up (see its log under bench/out/logs)");
-    if (Date.now() > deadline) throw new Error(`only ${await queue.getWorkersCount()} of ${count} workers connected after ${timeoutMs} ms (see bench/out/logs)`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `only ${await queue.getWorkersCount()} of ${count} workers connected after ${timeoutMs} ms (see bench/out/logs)`,
+      );
     await sleep(100);
   }
 }

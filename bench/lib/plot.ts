@@ -20,7 +20,15 @@ function niceMax(v: number): number {
   return 10 * p;
 }
 
-function panel(x0: number, title: string, unit: string, points: PlotPoint[], value: (p: PlotPoint) => number, linear: boolean, colour: string): string {
+function panel(
+  x0: number,
+  title: string,
+  unit: string,
+  points: PlotPoint[],
+  value: (p: PlotPoint) => number,
+  linear: boolean,
+  colour: string,
+): string {
   const pw = 380;
   const ph = 300;
   const y0 = 60;
@@ -30,27 +38,39 @@ function panel(x0: number, title: string, unit: string, points: PlotPoint[], val
   const sx = (g: number) => x0 + (g / maxX) * pw;
   const sy = (v: number) => y0 + ph - (Math.min(v, maxY) / maxY) * ph;
   const out: string[] = [];
-  out.push(`<text x="${x0 + pw / 2}" y="${y0 - 22}" text-anchor="middle" font-size="17" font-weight="bold">${title}</text>`);
+  out.push(
+    `<text x="${x0 + pw / 2}" y="${y0 - 22}" text-anchor="middle" font-size="17" font-weight="bold">${title}</text>`,
+  );
   out.push(`<rect x="${x0}" y="${y0}" width="${pw}" height="${ph}" fill="#fafafa" stroke="#999"/>`);
   for (let i = 0; i <= 5; i++) {
     const gy = y0 + ph - (i / 5) * ph;
     const gx = x0 + (i / 5) * pw;
     out.push(`<line x1="${x0}" y1="${gy}" x2="${x0 + pw}" y2="${gy}" stroke="#e3e3e3"/>`);
-    out.push(`<text x="${x0 - 8}" y="${gy + 5}" text-anchor="end" font-size="13">${+((maxY * i) / 5).toFixed(1)}</text>`);
-    out.push(`<text x="${gx}" y="${y0 + ph + 20}" text-anchor="middle" font-size="13">${((maxX * i) / 5 / 1000).toLocaleString("en")}k</text>`);
+    out.push(
+      `<text x="${x0 - 8}" y="${gy + 5}" text-anchor="end" font-size="13">${+((maxY * i) / 5).toFixed(1)}</text>`,
+    );
+    out.push(
+      `<text x="${gx}" y="${y0 + ph + 20}" text-anchor="middle" font-size="13">${((maxX * i) / 5 / 1000).toLocaleString("en")}k</text>`,
+    );
   }
   out.push(`<text x="${x0 + pw / 2}" y="${y0 + ph + 42}" text-anchor="middle" font-size="14">grants</text>`);
-  out.push(`<text transform="translate(${x0 - 48},${y0 + ph / 2}) rotate(-90)" text-anchor="middle" font-size="14">${unit}</text>`);
+  out.push(
+    `<text transform="translate(${x0 - 48},${y0 + ph / 2}) rotate(-90)" text-anchor="middle" font-size="14">${unit}</text>`,
+  );
   if (linear) {
     const d = points.map((p, i) => `${i ? "L" : "M"}${sx(p.grants).toFixed(1)},${sy(lin[i]!).toFixed(1)}`).join(" ");
     out.push(`<path d="${d}" fill="none" stroke="#888" stroke-dasharray="6 5" stroke-width="2"/>`);
-    out.push(`<text x="${x0 + 10}" y="${y0 + 20}" font-size="13" fill="#666">dashed: linear from ${points[0]!.grants.toLocaleString("en")} grants</text>`);
+    out.push(
+      `<text x="${x0 + 10}" y="${y0 + 20}" font-size="13" fill="#666">dashed: linear from ${points[0]!.grants.toLocaleString("en")} grants</text>`,
+    );
   }
   const d = points.map((p, i) => `${i ? "L" : "M"}${sx(p.grants).toFixed(1)},${sy(value(p)).toFixed(1)}`).join(" ");
   out.push(`<path d="${d}" fill="none" stroke="${colour}" stroke-width="3"/>`);
   for (const p of points) {
     out.push(`<circle cx="${sx(p.grants)}" cy="${sy(value(p))}" r="5" fill="${colour}"/>`);
-    out.push(`<text x="${sx(p.grants) - 6}" y="${sy(value(p)) - 10}" text-anchor="end" font-size="13" fill="${colour}">${value(p).toFixed(value(p) >= 100 ? 0 : 1)}</text>`);
+    out.push(
+      `<text x="${sx(p.grants) - 6}" y="${sy(value(p)) - 10}" text-anchor="end" font-size="13" fill="${colour}">${value(p).toFixed(value(p) >= 100 ? 0 : 1)}</text>`,
+    );
   }
   return out.join("\n");
 }

@@ -95,7 +95,9 @@ export class Reporter {
     const met = isMet(f);
     process.stdout.write(
       `   ▶ ${f.name}: ${num(f.value, f.unit)}` +
-        (f.baseline !== undefined ? ` | baseline (${f.baselineName}) ${num(f.baseline, f.unit)} | ratio ${r !== undefined ? r.toFixed(2) : "—"}` : "") +
+        (f.baseline !== undefined
+          ? ` | baseline (${f.baselineName}) ${num(f.baseline, f.unit)} | ratio ${r !== undefined ? r.toFixed(2) : "—"}`
+          : "") +
         (f.target ? ` | target ${describeTarget(f.target, f.unit)}: ${met ? "MET" : "NOT MET"}` : "") +
         "\n",
     );
@@ -122,13 +124,27 @@ function esc(s: string): string {
   return s.replace(/\|/g, "\\|");
 }
 
-export function renderMarkdown(opts: { report: Reporter; machine: MachineInfo; command: string; startedAt: Date; totalS: number; quick: boolean }): string {
+export function renderMarkdown(opts: {
+  report: Reporter;
+  machine: MachineInfo;
+  command: string;
+  startedAt: Date;
+  totalS: number;
+  quick: boolean;
+}): string {
   const { report, machine } = opts;
   const lines: string[] = [];
   lines.push("# Benchmarks");
   lines.push("");
-  lines.push(`Written by \`npm run bench\` (bench/run.ts) on ${opts.startedAt.toISOString()}; the whole run took ${(opts.totalS / 60).toFixed(1)} min.` + (opts.quick ? " **This was a --quick smoke run: sizes are small and the figures are not the ones the targets are about.**" : ""));
-  lines.push("Every figure is measured next to its baseline in the same run, against the local Nylas sandbox on loopback.");
+  lines.push(
+    `Written by \`npm run bench\` (bench/run.ts) on ${opts.startedAt.toISOString()}; the whole run took ${(opts.totalS / 60).toFixed(1)} min.` +
+      (opts.quick
+        ? " **This was a --quick smoke run: sizes are small and the figures are not the ones the targets are about.**"
+        : ""),
+  );
+  lines.push(
+    "Every figure is measured next to its baseline in the same run, against the local Nylas sandbox on loopback.",
+  );
   lines.push("");
   lines.push("## Machine and versions");
   lines.push("");

@@ -76,7 +76,10 @@ export class SandboxProcess {
   async grants(): Promise<SandboxGrant[]> {
     const out: SandboxGrant[] = [];
     for (let offset = 0; ; offset += 10_000) {
-      const page = await this.call<{ data: { id: string; email: string; provider: string; zone: string }[] }>("GET", `grants?limit=10000&offset=${offset}`);
+      const page = await this.call<{ data: { id: string; email: string; provider: string; zone: string }[] }>(
+        "GET",
+        `grants?limit=10000&offset=${offset}`,
+      );
       out.push(...page.data.map((g) => ({ id: g.id, email: g.email, provider: g.provider, zone: g.zone })));
       if (page.data.length < 10_000) return out;
     }
@@ -103,7 +106,10 @@ export class SandboxProcess {
     const out: RequestLogEntry[] = [];
     let since = 0;
     for (;;) {
-      const page = await this.call<{ next_seq: number; data: RequestLogEntry[] }>("GET", `requests?route=${route}&since_seq=${since}&limit=100000`);
+      const page = await this.call<{ next_seq: number; data: RequestLogEntry[] }>(
+        "GET",
+        `requests?route=${route}&since_seq=${since}&limit=100000`,
+      );
       out.push(...page.data);
       if (page.data.length < 100_000) return out;
       since = page.data[page.data.length - 1]!.seq + 1;

@@ -66,7 +66,8 @@ function day(value: string, flag: string): string {
   } catch {
     throw new UsageError(`${flag} must be a date YYYY-MM-DD, got "${value.slice(0, 40)}"`);
   }
-  if (n < parseDay(FIRST_DAY) || n > parseDay(LAST_DAY)) throw new UsageError(`${flag} must be a day from ${FIRST_DAY} to ${LAST_DAY}, got "${value}"`);
+  if (n < parseDay(FIRST_DAY) || n > parseDay(LAST_DAY))
+    throw new UsageError(`${flag} must be a day from ${FIRST_DAY} to ${LAST_DAY}, got "${value}"`);
   return value;
 }
 
@@ -100,12 +101,15 @@ export function parseBackfillArgs(argv: string[]): BackfillArgs | "help" {
   if (grants.some((g) => !isGrantId(g))) throw new UsageError(`--grant needs a grant id (${GRANT_ID_RULE})`);
   const grantsFile = values["grants-file"];
   if (grantsFile === "") throw new UsageError("--grants-file needs a file name (or - for stdin)");
-  if (values.all && (grants.length > 0 || grantsFile !== undefined)) throw new UsageError("use either --grant/--grants-file or --all, not both");
-  if (!values.all && grants.length === 0 && grantsFile === undefined) throw new UsageError("name the grants: --grant ID (repeatable), --grants-file FILE or --all");
+  if (values.all && (grants.length > 0 || grantsFile !== undefined))
+    throw new UsageError("use either --grant/--grants-file or --all, not both");
+  if (!values.all && grants.length === 0 && grantsFile === undefined)
+    throw new UsageError("name the grants: --grant ID (repeatable), --grants-file FILE or --all");
 
   let days: string[];
   if (values.date !== undefined) {
-    if (values.from !== undefined || values.to !== undefined) throw new UsageError("use either --date or --from/--to, not both");
+    if (values.from !== undefined || values.to !== undefined)
+      throw new UsageError("use either --date or --from/--to, not both");
     days = [day(values.date, "--date")];
   } else if (values.from !== undefined || values.to !== undefined) {
     if (values.from === undefined || values.to === undefined) throw new UsageError("--from and --to go together");
@@ -123,8 +127,17 @@ export function parseBackfillArgs(argv: string[]): BackfillArgs | "help" {
   let timeoutS = 1800;
   if (values["timeout-s"] !== undefined) {
     const t = values["timeout-s"];
-    if (!/^\d+$/.test(t) || Number(t) < 1 || Number(t) > 86_400) throw new UsageError("--timeout-s must be a whole number of seconds from 1 to 86400");
+    if (!/^\d+$/.test(t) || Number(t) < 1 || Number(t) > 86_400)
+      throw new UsageError("--timeout-s must be a whole number of seconds from 1 to 86400");
     timeoutS = Number(t);
   }
-  return { grants, ...(grantsFile !== undefined ? { grantsFile } : {}), all: values.all === true, days, dryRun: values["dry-run"] === true, wait: values.wait === true, timeoutS };
+  return {
+    grants,
+    ...(grantsFile !== undefined ? { grantsFile } : {}),
+    all: values.all === true,
+    days,
+    dryRun: values["dry-run"] === true,
+    wait: values.wait === true,
+    timeoutS,
+  };
 }

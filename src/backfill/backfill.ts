@@ -42,17 +42,26 @@ export class BackfillError extends Error {
  * re-auth, revoked, disabled) is reported and left out. `--all` takes every grant that can
  * run, read in keyset pages.
  */
-export async function resolveGrants(db: Db, args: Pick<BackfillArgs, "grants" | "all">, out: Output): Promise<BackfillGrant[]> {
+export async function resolveGrants(
+  db: Db,
+  args: Pick<BackfillArgs, "grants" | "all">,
+  out: Output,
+): Promise<BackfillGrant[]> {
   const select = { id: true, email: true, timeZone: true, calendarId: true, status: true, enabled: true } as const;
   if (!args.all) {
     // A grants file may name thousands: looked up in pages, far from Postgres' bind limit.
     const pages = [];
     for (let i = 0; i < args.grants.length; i += 1000) pages.push(args.grants.slice(i, i + 1000));
-    const found = (await Promise.all(pages.map((ids) => db.grant.findMany({ where: { id: { in: ids } }, select })))).flat();
+    const found = (
+      await Promise.all(pages.map((ids) => db.grant.findMany({ where: { id: { in: ids } }, select })))
+    ).flat();
     const byId = new Map(found.map((g) => [g.id, g]));
     const unknown = args.grants.filter((id) => !byId.has(id));
     if (unknown.length > 0) {
-      throw new BackfillError(`unknown grant${unknown.length > 1 ? "s" : ""}: ${unknown.slice(0, 5).join(", ")}${unknown.length > 5 ? ", …" : ""} (not in the database; run npm run grants:sync or connect it first)`, 2);
+      throw new BackfillError(
+        `unknown grant${unknown.length > 1 ? "s" : ""}: ${unknown.slice(0, 5).join(", ")}${unknown.length > 5 ? ", …" : ""} (not in the database; run npm run grants:sync or connect it first)`,
+        2,
+      );
     }
     const usable: BackfillGrant[] = [];
     for (const id of args.grants) {
@@ -87,7 +96,12 @@ export interface QueuedRun {
 }
 
 /** Queues every (grant, day) through the scheduler's path (same ids, Run rows `queued`). */
-export async function enqueueBackfill(db: Db, queue: RunsQueue, grants: BackfillGrant[], days: string[]): Promise<{ runs: QueuedRun[]; added: number }> {
+export async function enqueueBackfill(
+  db: Db,
+  queue: RunsQueue,
+  grants: BackfillGrant[],
+  days: string[],
+): Promise<{ runs: QueuedRun[]; added: number }> {
   const runs: QueuedRun[] = [];
   let added = 0;
   for (const g of grants) {
@@ -118,7 +132,13 @@ export interface DryRunResult {
  * What a backfill would send, computed with the worker's own pure functions over one read of
  * each day's events, minus what the ledger says already went out. Queues and sends nothing.
  */
-export async function dryRun(db: Db, nylas: NylasApi, grants: BackfillGrant[], days: string[], options: { includeAllDay: boolean }): Promise<DryRunResult> {
+export async function dryRun(
+  db: Db,
+  nylas: NylasApi,
+  grants: BackfillGrant[],
+  days: string[],
+  options: { includeAllDay: boolean },
+): Promise<DryRunResult> {
   const result: DryRunResult = { rows: [], wouldSend: 0, alreadySent: 0, errors: [] };
   for (const g of grants) {
     for (const day of days) {
@@ -131,16 +151,35 @@ export async function dryRun(db: Db, nylas: NylasApi, grants: BackfillGrant[], d
       }
       const events: Event[] = [];
       try {
-        for await (const page of nylas.events(g.id, { calendarId: g.calendarId, start: window.start, end: window.end, limit: 200, expandRecurring: true })) events.push(...page);
+        for await (const page of nylas.events(g.id, {
+          calendarId: g.calendarId,
+          start: window.start,
+          end: window.end,
+          limit: 200,
+          expandRecurring: true,
+        }))
+          events.push(...page);
       } catch (err) {
         result.errors.push({ grantId: g.id, day, error: describeFailure(classifyError(err)) });
         continue;
       }
-      const selection = selectMeetings(events, { window, grantEmail: g.email, includeAllDay: options.includeAllDay, zone: g.timeZone });
-      const sent = selection.meetings.length === 0 ? [] : await db.reminder.findMany({
-        where: { grantId: g.id, status: "sent", OR: selection.meetings.map((m) => ({ eventId: m.eventId, eventStart: new Date(m.start * 1000) })) },
-        select: { eventId: true, eventStart: true },
+      const selection = selectMeetings(events, {
+        window,
+        grantEmail: g.email,
+        includeAllDay: options.includeAllDay,
+        zone: g.timeZone,
       });
+      const sent =
+        selection.meetings.length === 0
+          ? []
+          : await db.reminder.findMany({
+              where: {
+                grantId: g.id,
+                status: "sent",
+                OR: selection.meetings.map((m) => ({ eventId: m.eventId, eventStart: new Date(m.start * 1000) })),
+              },
+              select: { eventId: true, eventStart: true },
+            });
       const done = new Set(sent.map((r) => `${r.eventId}|${r.eventStart.getTime() / 1000}`));
       for (const m of selection.meetings) {
         const already = done.has(`${m.eventId}|${m.start}`);
@@ -178,7 +217,13 @@ const FINAL = new Set(["completed", "failed"]);
  * Polls the queued jobs until each is completed or failed for good, drawing progress, then
  * reads each Run row for the summary. Rejects after `timeoutMs` (the jobs stay queued).
  */
-export async function waitForRuns(db: Db, queue: RunsQueue, runs: QueuedRun[], out: Output, options: { timeoutMs: number; pollMs?: number; signal?: AbortSignal }): Promise<RunOutcome[]> {
+export async function waitForRuns(
+  db: Db,
+  queue: RunsQueue,
+  runs: QueuedRun[],
+  out: Output,
+  options: { timeoutMs: number; pollMs?: number; signal?: AbortSignal },
+): Promise<RunOutcome[]> {
   const deadline = Date.now() + options.timeoutMs;
   const states = new Map<string, string>();
   let lastPlain = "";
@@ -207,17 +252,32 @@ export async function waitForRuns(db: Db, queue: RunsQueue, runs: QueuedRun[], o
     if (finished === runs.length) break;
     if (!warnedNoWorker && counts.active === 0 && Date.now() - (deadline - options.timeoutMs) > 3000) {
       const workers = await queue.getWorkers().catch(() => []);
-      if (workers.length === 0) out.line("no worker is connected to the queue: the jobs run when a worker dyno is up (heroku ps:scale worker=1)");
+      if (workers.length === 0)
+        out.line(
+          "no worker is connected to the queue: the jobs run when a worker dyno is up (heroku ps:scale worker=1)",
+        );
       warnedNoWorker = true;
     }
     if (options.signal?.aborted) throw new BackfillError("stopped waiting; the jobs stay queued");
-    if (Date.now() > deadline) throw new BackfillError(`jobs still unfinished after ${Math.round(options.timeoutMs / 1000)} s; they stay queued (see Bull Board)`);
+    if (Date.now() > deadline)
+      throw new BackfillError(
+        `jobs still unfinished after ${Math.round(options.timeoutMs / 1000)} s; they stay queued (see Bull Board)`,
+      );
     await new Promise((r) => setTimeout(r, options.pollMs ?? 500));
   }
 
   const rows = await db.run.findMany({
     where: { OR: runs.map((r) => ({ grantId: r.grantId, day: r.day })) },
-    select: { grantId: true, day: true, status: true, meetingsSeen: true, remindersSent: true, remindersFailed: true, remindersSkipped: true, lastError: true },
+    select: {
+      grantId: true,
+      day: true,
+      status: true,
+      meetingsSeen: true,
+      remindersSent: true,
+      remindersFailed: true,
+      remindersSkipped: true,
+      lastError: true,
+    },
   });
   const byKey = new Map(rows.map((r) => [`${r.grantId}|${r.day}`, r]));
   const outcomes: RunOutcome[] = [];

@@ -16,7 +16,10 @@ export function parseGrantLine(line: string, lineNo: number, name: string): stri
   const hash = line.indexOf("#");
   const text = (hash < 0 ? line : line.slice(0, hash)).trim();
   if (text === "") return undefined;
-  if (!isGrantId(text)) throw new UsageError(`${where(name, lineNo)}: ${JSON.stringify(text.slice(0, 60))} is not a grant id (${GRANT_ID_RULE})`);
+  if (!isGrantId(text))
+    throw new UsageError(
+      `${where(name, lineNo)}: ${JSON.stringify(text.slice(0, 60))} is not a grant id (${GRANT_ID_RULE})`,
+    );
   return text;
 }
 
@@ -35,14 +38,18 @@ export async function readGrantsFile(name: string, stdin: Readable = process.std
     const id = parseGrantLine(lineNo === 1 ? line.replace(/^\uFEFF/, "") : line, lineNo, name);
     if (id === undefined) return;
     ids.add(id);
-    if (ids.size > MAX_FILE_GRANTS) throw new UsageError(`${label(name)} names more than ${MAX_FILE_GRANTS.toLocaleString("en-US")} grants; use --all or split it`);
+    if (ids.size > MAX_FILE_GRANTS)
+      throw new UsageError(
+        `${label(name)} names more than ${MAX_FILE_GRANTS.toLocaleString("en-US")} grants; use --all or split it`,
+      );
   };
   try {
     for await (const chunk of source as AsyncIterable<string>) {
       const lines = (partial + chunk).split("\n");
       partial = lines.pop()!;
       for (const line of lines) take(line);
-      if (partial.length > MAX_LINE) throw new UsageError(`${where(name, lineNo + 1)}: longer than ${MAX_LINE} characters, not a grant id`);
+      if (partial.length > MAX_LINE)
+        throw new UsageError(`${where(name, lineNo + 1)}: longer than ${MAX_LINE} characters, not a grant id`);
     }
     if (partial !== "") take(partial);
   } catch (err) {
@@ -50,7 +57,8 @@ export async function readGrantsFile(name: string, stdin: Readable = process.std
     if (err instanceof UsageError) throw err;
     throw new UsageError(`cannot read ${label(name)}: ${readProblem(err)}`);
   }
-  if (ids.size === 0) throw new UsageError(`${label(name)} names no grant (one id a line; blank lines and # comments are ignored)`);
+  if (ids.size === 0)
+    throw new UsageError(`${label(name)} names no grant (one id a line; blank lines and # comments are ignored)`);
   return [...ids];
 }
 

@@ -44,7 +44,10 @@ export async function createPrisma(databaseUrl?: string, options: CreatePrismaOp
   }
 
   // Loaded only on this path, so Postgres processes never load the embedded database.
-  const [{ PGlite }, { PrismaPGlite }] = await Promise.all([import("@electric-sql/pglite"), import("pglite-prisma-adapter")]);
+  const [{ PGlite }, { PrismaPGlite }] = await Promise.all([
+    import("@electric-sql/pglite"),
+    import("pglite-prisma-adapter"),
+  ]);
   const dataDir = options.pgliteDataDir ?? process.env.PGLITE_DATA_DIR ?? ".demo-data/pglite";
   let pglite: PGlite;
   if (dataDir === "memory" || dataDir.startsWith("memory://")) {

@@ -280,7 +280,8 @@ async function migrateWith(db: SqlExecutor, local: LocalMigration[], options: Mi
     const live = rows.filter((r) => r.rolled_back_at === null);
     const localNames = new Set(local.map((m) => m.name));
     const unknownInDatabase = [...new Set(live.map((r) => r.migration_name).filter((n) => !localNames.has(n)))];
-    for (const name of unknownInDatabase) log(`warning: ${name} is recorded in the database but missing from the migrations folder`);
+    for (const name of unknownInDatabase)
+      log(`warning: ${name} is recorded in the database but missing from the migrations folder`);
 
     const pending: LocalMigration[] = [];
     const alreadyApplied: string[] = [];
@@ -321,7 +322,9 @@ async function acquireLock(db: SqlExecutor, timeoutMs: number, log: (line: strin
   const deadline = Date.now() + timeoutMs;
   let told = false;
   for (;;) {
-    const [row] = await db.query<{ locked: boolean }>("SELECT pg_try_advisory_lock($1) AS locked", [PRISMA_MIGRATE_LOCK_KEY]);
+    const [row] = await db.query<{ locked: boolean }>("SELECT pg_try_advisory_lock($1) AS locked", [
+      PRISMA_MIGRATE_LOCK_KEY,
+    ]);
     if (row?.locked) return;
     if (!db.sharedServer || Date.now() >= deadline) {
       throw new MigrationError(

@@ -34,7 +34,11 @@ export interface Authorised {
  * webhook for a grant Nylas says is valid): it becomes valid, its email, provider and zone
  * are stored, and the day it has missed, if any, is queued without waiting for the next tick.
  */
-export async function grantAuthorised(deps: AuthorisedDeps, grant: Omit<GrantInfo, "status">, how: Authorisation): Promise<Authorised> {
+export async function grantAuthorised(
+  deps: AuthorisedDeps,
+  grant: Omit<GrantInfo, "status">,
+  how: Authorisation,
+): Promise<Authorised> {
   const { db, log } = deps;
   // Valid first, then stored, then queued. The sync's upsert keeps a revoked grant revoked, so
   // it must find this one valid already; and only a grant that can run has its day queued (the

@@ -35,7 +35,13 @@ export const GRANT_CAN_RUN_WHERE = { status: "valid", enabled: true } as const s
 
 const REASON_MAX = 500;
 
-async function change(db: Db, grantId: string, to: GrantStatus, reason: string, from: Prisma.GrantWhereInput["status"]): Promise<boolean> {
+async function change(
+  db: Db,
+  grantId: string,
+  to: GrantStatus,
+  reason: string,
+  from: Prisma.GrantWhereInput["status"],
+): Promise<boolean> {
   const res = await db.grant.updateMany({
     where: { id: grantId, status: from },
     data: { status: to, statusReason: scrubText(reason).slice(0, REASON_MAX), statusChangedAt: new Date() },
@@ -65,7 +71,9 @@ const VALID_AT_NYLAS = "grant valid at Nylas";
 
 /** The status a grant is first stored with, from what Nylas says of it. */
 export function initialGrantStatus(atNylas: NylasGrantStatus): { status: GrantStatus; statusReason: string | null } {
-  return atNylas === "valid" ? { status: "valid", statusReason: null } : { status: "needs_reauth", statusReason: INVALID_AT_NYLAS };
+  return atNylas === "valid"
+    ? { status: "valid", statusReason: null }
+    : { status: "needs_reauth", statusReason: INVALID_AT_NYLAS };
 }
 
 /**
@@ -73,8 +81,15 @@ export function initialGrantStatus(atNylas: NylasGrantStatus): { status: GrantSt
  * only a webhook or the user's own sign-in brings it back, and neither goes through here.
  * `known` is the status just read, so a grant whose status stands costs no statement.
  */
-export async function followNylasStatus(db: Db, grantId: string, known: GrantStatus, atNylas: NylasGrantStatus): Promise<boolean> {
+export async function followNylasStatus(
+  db: Db,
+  grantId: string,
+  known: GrantStatus,
+  atNylas: NylasGrantStatus,
+): Promise<boolean> {
   const to: GrantStatus = atNylas === "valid" ? "valid" : "needs_reauth";
   if (known === to || known === "revoked") return false;
-  return to === "valid" ? change(db, grantId, "valid", VALID_AT_NYLAS, "needs_reauth") : markGrantNeedsReauth(db, grantId, INVALID_AT_NYLAS);
+  return to === "valid"
+    ? change(db, grantId, "valid", VALID_AT_NYLAS, "needs_reauth")
+    : markGrantNeedsReauth(db, grantId, INVALID_AT_NYLAS);
 }

@@ -41,7 +41,14 @@ export async function syncGrants(db: Db, nylas: NylasApi, log: Logger, settings:
   return result;
 }
 
-export async function upsertOne(db: Db, nylas: NylasApi, log: Logger, g: GrantInfo, settings: SyncSettings, result?: SyncResult): Promise<void> {
+export async function upsertOne(
+  db: Db,
+  nylas: NylasApi,
+  log: Logger,
+  g: GrantInfo,
+  settings: SyncSettings,
+  result?: SyncResult,
+): Promise<void> {
   try {
     let zone: string | undefined;
     if (g.status === "valid") {
@@ -62,12 +69,22 @@ export async function upsertOne(db: Db, nylas: NylasApi, log: Logger, g: GrantIn
     if (g.status === "invalid" && result) result.needsReauth++;
     if (!existing) {
       await db.grant.create({
-        data: { id: g.id, email: g.email, provider: g.provider, timeZone: zone ?? settings.defaultTimeZone, sendHour: settings.defaultSendHour, ...initialGrantStatus(g.status) },
+        data: {
+          id: g.id,
+          email: g.email,
+          provider: g.provider,
+          timeZone: zone ?? settings.defaultTimeZone,
+          sendHour: settings.defaultSendHour,
+          ...initialGrantStatus(g.status),
+        },
       });
       if (result) result.created++;
       return;
     }
-    await db.grant.update({ where: { id: g.id }, data: { email: g.email, provider: g.provider, ...(zone ? { timeZone: zone } : {}) } });
+    await db.grant.update({
+      where: { id: g.id },
+      data: { email: g.email, provider: g.provider, ...(zone ? { timeZone: zone } : {}) },
+    });
     await followNylasStatus(db, g.id, existing.status, g.status);
     if (result) result.updated++;
   } catch (err) {

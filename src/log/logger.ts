@@ -31,7 +31,15 @@ export function createLogger(settings: LoggerSettings = {}, destination?: Destin
   };
   if (destination) return scrubChildBindings(pino(options, destination));
   if (settings.pretty) {
-    return scrubChildBindings(pino({ ...options, transport: { target: "pino-pretty", options: { colorize: true, translateTime: "SYS:HH:MM:ss.l", ignore: "pid,hostname" } } }));
+    return scrubChildBindings(
+      pino({
+        ...options,
+        transport: {
+          target: "pino-pretty",
+          options: { colorize: true, translateTime: "SYS:HH:MM:ss.l", ignore: "pid,hostname" },
+        },
+      }),
+    );
   }
   return scrubChildBindings(pino(options));
 }

@@ -198,7 +198,8 @@ function httpShape(value: object): Record<string, unknown> | undefined {
     const socket = v.socket as { remoteAddress?: unknown } | undefined;
     return { method: v.method, url: v.url, host: v.host, ip: v.ip ?? socket?.remoteAddress };
   }
-  if (typeof v.statusCode === "number" && (typeof v.setHeader === "function" || typeof v.header === "function")) return { statusCode: v.statusCode };
+  if (typeof v.statusCode === "number" && (typeof v.setHeader === "function" || typeof v.header === "function"))
+    return { statusCode: v.statusCode };
   return undefined;
 }
 

@@ -12,8 +12,14 @@ import type { NylasCall } from "../nylas/client.js";
 /** Prefix of every exposed metric name. */
 export const METRIC_PREFIX = "nightly_";
 
-export const NYLAS_CALLS = ["events", "send", "sent_folder", "grant", "grants", "calendar"] as const satisfies
-  readonly NylasCall[];
+export const NYLAS_CALLS = [
+  "events",
+  "send",
+  "sent_folder",
+  "grant",
+  "grants",
+  "calendar",
+] as const satisfies readonly NylasCall[];
 export const QUEUE_NAMES = ["runs", "scheduler", "webhooks"] as const;
 
 export const LABEL_VALUES = {
@@ -39,8 +45,9 @@ export interface CounterSpec {
 /** Counters kept in Redis (HINCRBY), summed over every worker process. */
 export const COUNTERS = {
   nylas_rate_limited_total: {
-    help: "Nylas calls answered 429, by who limited them "
-      + "(Nylas' nylas_rate_limit_exceeded, or the provider's rate_limit_error).",
+    help:
+      "Nylas calls answered 429, by who limited them " +
+      "(Nylas' nylas_rate_limit_exceeded, or the provider's rate_limit_error).",
     labels: ["source", "call"],
   },
   nylas_unauthorized_total: { help: "Nylas calls answered 401 (the grant needs re-authentication).", labels: ["call"] },

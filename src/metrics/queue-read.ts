@@ -22,10 +22,7 @@ export function waitingSince(job: Pick<Job, "timestamp" | "opts" | "processedOn"
 
 /** Counts by state, and the job at the far end of the wait list (the first to have joined it). */
 export async function readQueue(queue: Queue, now: number): Promise<QueueSummary> {
-  const [c, oldest] = await Promise.all([
-    queue.getJobCounts(...QUEUE_STATES),
-    queue.getJobs(["wait"], 0, 0, true),
-  ]);
+  const [c, oldest] = await Promise.all([queue.getJobCounts(...QUEUE_STATES), queue.getJobs(["wait"], 0, 0, true)]);
   const counts = Object.fromEntries(QUEUE_STATES.map((s) => [s, c[s] ?? 0])) as Record<QueueState, number>;
   const job = oldest[0];
   return { name: queue.name, counts, oldestWaitingS: job ? Math.max(0, now - waitingSince(job)) / 1000 : 0 };

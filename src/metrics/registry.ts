@@ -88,8 +88,10 @@ export function createMetricsRegistry(load: Load): Registry {
       }),
     );
   tick("scheduler_last_tick_timestamp_seconds", "When the last scheduler tick ended (Unix s).", (t) => t.atMs / 1000);
-  tick("scheduler_seconds_since_last_tick", "Seconds since the last scheduler tick finished.", (t, s) =>
-    Math.max(0, s.now.getTime() - t.atMs) / 1000,
+  tick(
+    "scheduler_seconds_since_last_tick",
+    "Seconds since the last scheduler tick finished.",
+    (t, s) => Math.max(0, s.now.getTime() - t.atMs) / 1000,
   );
   tick("scheduler_last_tick_duration_seconds", "How long the last scheduler tick took.", (t) => t.ms / 1000);
   tick("scheduler_last_tick_enqueued", "Jobs the last scheduler tick added.", (t) => t.enqueued);

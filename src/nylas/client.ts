@@ -94,22 +94,28 @@ export class NylasApi {
   }
 
   async eventsPage(grantId: string, query: EventsPageQuery): Promise<Page<Event>> {
-    const res = await this.call("events", () => this.sdk.events.list({
-      identifier: grantId,
-      queryParams: {
-        calendarId: query.calendarId,
-        start: String(query.start),
-        end: String(query.end),
-        limit: query.limit ?? MAX_EVENTS_PAGE,
-        expandRecurring: query.expandRecurring ?? true,
-        ...(query.pageToken ? { pageToken: query.pageToken } : {}),
-      },
-    }));
+    const res = await this.call("events", () =>
+      this.sdk.events.list({
+        identifier: grantId,
+        queryParams: {
+          calendarId: query.calendarId,
+          start: String(query.start),
+          end: String(query.end),
+          limit: query.limit ?? MAX_EVENTS_PAGE,
+          expandRecurring: query.expandRecurring ?? true,
+          ...(query.pageToken ? { pageToken: query.pageToken } : {}),
+        },
+      }),
+    );
     return { items: res.data ?? [], nextCursor: res.nextCursor || undefined };
   }
 
   /** Every event of the window across all pages; each page's request runs through `around`. */
-  async *events(grantId: string, query: Omit<EventsPageQuery, "pageToken">, around: AroundRequest = direct): AsyncGenerator<Event[]> {
+  async *events(
+    grantId: string,
+    query: Omit<EventsPageQuery, "pageToken">,
+    around: AroundRequest = direct,
+  ): AsyncGenerator<Event[]> {
     let pageToken: string | undefined;
     do {
       const page = await around(() => this.eventsPage(grantId, { ...query, pageToken }));
@@ -119,33 +125,45 @@ export class NylasApi {
   }
 
   async send(grantId: string, message: OutgoingMessage): Promise<{ id: string }> {
-    const res = await this.call("send", () => this.sdk.messages.send({
-      identifier: grantId,
-      requestBody: {
-        to: message.to,
-        subject: message.subject,
-        body: message.body,
-        ...(message.isPlaintext ? { isPlaintext: true } : {}),
-        ...(message.customHeaders?.length ? { customHeaders: message.customHeaders } : {}),
-      },
-    }));
+    const res = await this.call("send", () =>
+      this.sdk.messages.send({
+        identifier: grantId,
+        requestBody: {
+          to: message.to,
+          subject: message.subject,
+          body: message.body,
+          ...(message.isPlaintext ? { isPlaintext: true } : {}),
+          ...(message.customHeaders?.length ? { customHeaders: message.customHeaders } : {}),
+        },
+      }),
+    );
     return { id: res.data.id };
   }
 
   /** The grant's Sent folder since `after` (Unix seconds), newest first, with headers. */
-  async sentPage(grantId: string, opts: { after: number; limit?: number; pageToken?: string }): Promise<Page<SentMessage>> {
-    const res = await this.call("sent_folder", () => this.sdk.messages.list({
-      identifier: grantId,
-      queryParams: {
-        in: ["SENT"],
-        receivedAfter: opts.after,
-        limit: opts.limit ?? 50,
-        fields: "include_headers" as never,
-        ...(opts.pageToken ? { pageToken: opts.pageToken } : {}),
-      },
-    }));
+  async sentPage(
+    grantId: string,
+    opts: { after: number; limit?: number; pageToken?: string },
+  ): Promise<Page<SentMessage>> {
+    const res = await this.call("sent_folder", () =>
+      this.sdk.messages.list({
+        identifier: grantId,
+        queryParams: {
+          in: ["SENT"],
+          receivedAfter: opts.after,
+          limit: opts.limit ?? 50,
+          fields: "include_headers" as never,
+          ...(opts.pageToken ? { pageToken: opts.pageToken } : {}),
+        },
+      }),
+    );
     return {
-      items: (res.data ?? []).map((m: Message) => ({ id: m.id, date: m.date, subject: m.subject, headers: normaliseHeaders(m.headers) })),
+      items: (res.data ?? []).map((m: Message) => ({
+        id: m.id,
+        date: m.date,
+        subject: m.subject,
+        headers: normaliseHeaders(m.headers),
+      })),
       nextCursor: res.nextCursor || undefined,
     };
   }
@@ -180,5 +198,7 @@ function toGrantInfo(g: NylasGrant): GrantInfo {
 
 function normaliseHeaders(headers: unknown): { name: string; value: string }[] {
   if (!Array.isArray(headers)) return [];
-  return headers.filter((h): h is { name: string; value: string } => typeof h?.name === "string" && typeof h?.value === "string");
+  return headers.filter(
+    (h): h is { name: string; value: string } => typeof h?.name === "string" && typeof h?.value === "string",
+  );
 }

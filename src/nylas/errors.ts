@@ -90,7 +90,10 @@ export function parseRetryAfter(value: string | undefined, now: Date = new Date(
 
 function headerValue(headers: Record<string, unknown>, name: string): string | undefined {
   for (const [key, value] of Object.entries(headers)) {
-    if (key.toLowerCase() === name) return Array.isArray(value) ? str(value[0]) : str(value) ?? (typeof value === "number" ? String(value) : undefined);
+    if (key.toLowerCase() === name)
+      return Array.isArray(value)
+        ? str(value[0])
+        : (str(value) ?? (typeof value === "number" ? String(value) : undefined));
   }
   return undefined;
 }

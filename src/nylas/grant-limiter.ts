@@ -47,7 +47,14 @@ export interface LimiterSettings {
 const DEFAULT_LEASE_MS = 30_000;
 
 type ScriptClient = Redis & {
-  grantTake(tatKey: string, blockKey: string, flightKey: string, interval: number, burst: number, leaseMs: number): Promise<number>;
+  grantTake(
+    tatKey: string,
+    blockKey: string,
+    flightKey: string,
+    interval: number,
+    burst: number,
+    leaseMs: number,
+  ): Promise<number>;
   grantSettle(tatKey: string, flightKey: string, interval: number): Promise<number>;
   grantBlock(key: string, ms: number): Promise<number>;
 };
@@ -139,7 +146,16 @@ export class GrantLimiter {
     const serial = serialOf(rate);
     const burst = serial ? 1 : Math.max(1, rate.burst ?? 1);
     const lease = serial ? Math.max(1, Math.ceil(this.settings.inFlightLeaseMs ?? DEFAULT_LEASE_MS)) : 0;
-    return Number(await this.redis.grantTake(this.key(grantId, budget), this.blockKey(grantId), this.flightKey(grantId, budget), intervalOf(rate), burst, lease));
+    return Number(
+      await this.redis.grantTake(
+        this.key(grantId, budget),
+        this.blockKey(grantId),
+        this.flightKey(grantId, budget),
+        intervalOf(rate),
+        burst,
+        lease,
+      ),
+    );
   }
 
   /**
@@ -191,7 +207,12 @@ function serialOf(rate: Rate): boolean {
 }
 
 /** Exponential back-off with jitter: random in [base / 2, min(cap, base * 2^attempt)]. */
-export function backoffWithJitter(attempt: number, baseMs: number, capMs: number, random: () => number = Math.random): number {
+export function backoffWithJitter(
+  attempt: number,
+  baseMs: number,
+  capMs: number,
+  random: () => number = Math.random,
+): number {
   const ceiling = Math.min(capMs, baseMs * 2 ** Math.max(0, Math.min(attempt, 30)));
   return Math.round(baseMs / 2 + random() * (ceiling - baseMs / 2));
 }

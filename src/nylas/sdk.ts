@@ -6,5 +6,6 @@ import NylasImport from "nylas";
  * `.default`); this bridges the two without `any` spreading through the code.
  */
 type NylasClass = typeof NylasImport.default;
-export const Nylas: NylasClass = ((NylasImport as unknown as { default?: NylasClass }).default ?? (NylasImport as unknown as NylasClass));
+export const Nylas: NylasClass =
+  (NylasImport as unknown as { default?: NylasClass }).default ?? (NylasImport as unknown as NylasClass);
 export type NylasClient = InstanceType<NylasClass>;

@@ -16,14 +16,26 @@ export function pendingOf(c: QueueCounts): number {
 
 export async function queueCounts(queue: Queue): Promise<QueueCounts> {
   const c = await queue.getJobCounts("waiting", "active", "delayed", "prioritized", "completed", "failed");
-  return { waiting: c.waiting ?? 0, active: c.active ?? 0, delayed: c.delayed ?? 0, prioritized: c.prioritized ?? 0, completed: c.completed ?? 0, failed: c.failed ?? 0 };
+  return {
+    waiting: c.waiting ?? 0,
+    active: c.active ?? 0,
+    delayed: c.delayed ?? 0,
+    prioritized: c.prioritized ?? 0,
+    completed: c.completed ?? 0,
+    failed: c.failed ?? 0,
+  };
 }
 
 /**
  * Resolves once the queue has had nothing left to run for two polls in a row (a job can be
  * between states for an instant); rejects after `timeoutMs` with the counts it saw.
  */
-export async function waitForIdle(queue: Queue, timeoutMs: number, onPoll?: (c: QueueCounts) => void, pollMs = 200): Promise<QueueCounts> {
+export async function waitForIdle(
+  queue: Queue,
+  timeoutMs: number,
+  onPoll?: (c: QueueCounts) => void,
+  pollMs = 200,
+): Promise<QueueCounts> {
   const deadline = Date.now() + timeoutMs;
   let quiet = 0;
   for (;;) {

@@ -18,7 +18,12 @@ export function createQueue<D, R>(name: string, opts: QueueOptions, log?: Logger
  * A Worker whose processor throws only scrubbed errors: BullMQ keeps a failed job's message
  * (failedReason) and stack in Redis for two weeks, and Bull Board shows them.
  */
-export function createWorker<D, R>(name: string, processor: Processor<D, R>, opts: WorkerOptions, log: Logger): Worker<D, R> {
+export function createWorker<D, R>(
+  name: string,
+  processor: Processor<D, R>,
+  opts: WorkerOptions,
+  log: Logger,
+): Worker<D, R> {
   const scrubbed: Processor<D, R> = async (job, token, signal) => {
     try {
       return await processor(job, token, signal);

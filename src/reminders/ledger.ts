@@ -29,7 +29,13 @@ export interface ClaimInput {
 }
 
 export type Claim =
-  | { outcome: "claimed"; id: bigint; marker: string; attempts: number; /** an earlier attempt may have sent it */ uncertain: boolean }
+  | {
+      outcome: "claimed";
+      id: bigint;
+      marker: string;
+      attempts: number;
+      /** an earlier attempt may have sent it */ uncertain: boolean;
+    }
   | { outcome: "done"; status: "sent" | "skipped" }
   | { outcome: "busy"; /** ms until the other claim's lease runs out */ retryInMs: number }
   | { outcome: "exhausted"; attempts: number };
@@ -128,7 +134,13 @@ export class Ledger {
 
     const out: (Claim | undefined)[] = inputs.map(() => undefined);
     for (const row of rows) {
-      out[row.idx] = { outcome: "claimed", id: row.id, marker: row.marker, attempts: row.attempts, uncertain: row.previous === "claimed" };
+      out[row.idx] = {
+        outcome: "claimed",
+        id: row.id,
+        marker: row.marker,
+        attempts: row.attempts,
+        uncertain: row.previous === "claimed",
+      };
     }
     const rest = idx.filter((i) => out[i] === undefined);
     if (rest.length > 0) {

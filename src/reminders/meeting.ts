@@ -26,12 +26,7 @@ export interface Meeting {
 }
 
 export type SkipReason =
-  | "outside_window"
-  | "cancelled"
-  | "all_day"
-  | "declined_by_user"
-  | "no_other_participants"
-  | "malformed";
+  "outside_window" | "cancelled" | "all_day" | "declined_by_user" | "no_other_participants" | "malformed";
 
 export interface SelectionProblem {
   eventId?: string;

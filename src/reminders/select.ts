@@ -240,7 +240,8 @@ function judgeEvent(raw: unknown, ctx: SelectContext, userKey: string, seen: Set
   if (!markSeen(seen, id, String(start))) return { kind: "duplicate" };
 
   if (start < ctx.window.start || start >= ctx.window.end) return { kind: "skip", reason: "outside_window" };
-  if (typeof raw.status === "string" && raw.status.toLowerCase() === "cancelled") return { kind: "skip", reason: "cancelled" };
+  if (typeof raw.status === "string" && raw.status.toLowerCase() === "cancelled")
+    return { kind: "skip", reason: "cancelled" };
 
   const participants = raw.participants ?? [];
   if (!Array.isArray(participants)) return malformed("participants is not an array", id);
@@ -249,7 +250,8 @@ function judgeEvent(raw: unknown, ctx: SelectContext, userKey: string, seen: Set
 
   const organizer = organizerOf(raw.organizer);
   // Microsoft does not list the organizer among the attendees; Google does.
-  if (organizer && organizer.entry.key !== userKey && !attendance.listed.has(organizer.entry.key)) attendance.entries.push(organizer.entry);
+  if (organizer && organizer.entry.key !== userKey && !attendance.listed.has(organizer.entry.key))
+    attendance.entries.push(organizer.entry);
 
   const recipients = recipientsOf(attendance.entries, attendance.declined);
   if (recipients.length === 0) {
@@ -258,7 +260,10 @@ function judgeEvent(raw: unknown, ctx: SelectContext, userKey: string, seen: Set
     return {
       kind: "skip",
       reason: "malformed",
-      problems: [...attendance.problems, { eventId: id, reason: "no usable recipient left after dropping unusable participants" }],
+      problems: [
+        ...attendance.problems,
+        { eventId: id, reason: "no usable recipient left after dropping unusable participants" },
+      ],
     };
   }
   const meeting = toMeeting(raw, { eventId: id, start, end, recipients, allDay: when.kind === "allday" });
@@ -268,12 +273,16 @@ function judgeEvent(raw: unknown, ctx: SelectContext, userKey: string, seen: Set
 
 function usableId(id: unknown): string | undefined {
   // eslint-disable-next-line no-control-regex
-  if (typeof id !== "string" || id.trim() === "" || id.length > MAX_ID_LENGTH || /[\u0000-\u001f\u007f]/.test(id)) return undefined;
+  if (typeof id !== "string" || id.trim() === "" || id.length > MAX_ID_LENGTH || /[\u0000-\u001f\u007f]/.test(id))
+    return undefined;
   return id;
 }
 
 /** An included all-day event: from local midnight of its first date to the end of its last. */
-function allDaySpan(when: Extract<Parsed, { kind: "allday" }>, zone: string): { start: number; end: number } | { problem: string } {
+function allDaySpan(
+  when: Extract<Parsed, { kind: "allday" }>,
+  zone: string,
+): { start: number; end: number } | { problem: string } {
   try {
     return { start: localDayWindow(zone, when.startDay).start, end: localDayWindow(zone, when.lastDay).end };
   } catch (e) {
@@ -302,7 +311,13 @@ interface Attendance {
 }
 
 function readParticipants(participants: unknown[], eventId: string, userKey: string): Attendance {
-  const attendance: Attendance = { userDeclined: false, entries: [], declined: new Set(), listed: new Set(), problems: [] };
+  const attendance: Attendance = {
+    userDeclined: false,
+    entries: [],
+    declined: new Set(),
+    listed: new Set(),
+    problems: [],
+  };
   participants.forEach((p: unknown, i: number) => {
     if (!isRecord(p)) {
       attendance.problems.push({ eventId, reason: `participant #${i} is not an object` });
@@ -331,7 +346,10 @@ function organizerOf(raw: unknown): { entry: Entry; address: EmailAddress } | un
   const email = checkEmail(raw.email);
   if (!email.ok) return undefined;
   const name = cleanName(raw.name);
-  return { entry: { key: email.key, email: email.email, name }, address: name ? { name, email: email.email } : { email: email.email } };
+  return {
+    entry: { key: email.key, email: email.email, name },
+    address: name ? { name, email: email.email } : { email: email.email },
+  };
 }
 
 /** People who have not declined, once each (the first entry, with the first name seen). */
@@ -362,7 +380,9 @@ function toMeeting(
     end: m.end,
     title: typeof raw.title === "string" ? raw.title : "",
     recipients: m.recipients,
-    recurring: (typeof raw.masterEventId === "string" && raw.masterEventId !== "") || (Array.isArray(raw.recurrence) && raw.recurrence.length > 0),
+    recurring:
+      (typeof raw.masterEventId === "string" && raw.masterEventId !== "") ||
+      (Array.isArray(raw.recurrence) && raw.recurrence.length > 0),
   };
   const location = optionalText(raw.location);
   if (location !== undefined) meeting.location = location;
@@ -385,4 +405,3 @@ function markSeen(seen: Set<string>, id: string, start: string): boolean {
   seen.add(key);
   return true;
 }
-

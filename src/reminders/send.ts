@@ -88,7 +88,11 @@ type Step =
   /** Concerns the whole grant: the meetings still queued are not tried. */
   | { kind: "stop"; error: unknown };
 
-export async function sendReminders(meetings: readonly Meeting[], ctx: SendContext, ports: SendPorts): Promise<SendOutcome> {
+export async function sendReminders(
+  meetings: readonly Meeting[],
+  ctx: SendContext,
+  ports: SendPorts,
+): Promise<SendOutcome> {
   const limit = pLimit(ctx.concurrency);
   let held: { retryInMs: number; reason: string; transient: boolean } | undefined;
   let stop: { error: unknown } | undefined;
@@ -107,7 +111,14 @@ export async function sendReminders(meetings: readonly Meeting[], ctx: SendConte
     let claims: Claim[];
     try {
       claims = await ports.ledger.claimMany(
-        chunk.map((m) => ({ grantId: ctx.grantId, eventId: m.eventId, eventStart: m.start, day: ctx.day, title: m.title, recipients: m.recipients })),
+        chunk.map((m) => ({
+          grantId: ctx.grantId,
+          eventId: m.eventId,
+          eventStart: m.start,
+          day: ctx.day,
+          title: m.title,
+          recipients: m.recipients,
+        })),
       );
     } catch (error) {
       stop = { error };
@@ -153,7 +164,11 @@ export async function sendReminders(meetings: readonly Meeting[], ctx: SendConte
 async function sendOne(meeting: Meeting, claim: Claim, ctx: SendContext, ports: SendPorts): Promise<Step> {
   const { ledger, log } = ports;
   if (claim.outcome === "done" || claim.outcome === "exhausted") return { kind: "settled" };
-  if (claim.outcome === "busy") return { kind: "held", hold: { ms: claim.retryInMs, why: `reminder for ${meeting.eventId} is held by another attempt` } };
+  if (claim.outcome === "busy")
+    return {
+      kind: "held",
+      hold: { ms: claim.retryInMs, why: `reminder for ${meeting.eventId} is held by another attempt` },
+    };
 
   if (claim.uncertain) {
     // An earlier attempt claimed this reminder and never recorded the outcome: it may
@@ -175,7 +190,12 @@ async function sendOne(meeting: Meeting, claim: Claim, ctx: SendContext, ports: 
     }
   }
 
-  const message = composeReminder(meeting, { zone: ctx.zone, senderEmail: ctx.email, marker: claim.marker, now: ports.now() });
+  const message = composeReminder(meeting, {
+    zone: ctx.zone,
+    senderEmail: ctx.email,
+    marker: claim.marker,
+    now: ports.now(),
+  });
   let sending = false;
   let sent: { id: string };
   try {
@@ -231,7 +251,12 @@ async function sendFailed(error: unknown, meeting: Meeting, claim: ClaimedClaim,
  * ledger does not know: its claim is released as uncertain, and the next attempt finds
  * the message in the Sent folder instead of sending it again.
  */
-function recordSent(claim: ClaimedClaim, messageId: string, meeting: Meeting, ports: SendPorts): Promise<Hold | undefined> {
+function recordSent(
+  claim: ClaimedClaim,
+  messageId: string,
+  meeting: Meeting,
+  ports: SendPorts,
+): Promise<Hold | undefined> {
   return ports.ledger.markSent(claim.id, messageId).then(
     () => undefined,
     async (err: unknown) => {

@@ -53,7 +53,9 @@ function clean(s: string): string {
 /** One line: every whitespace run (CR, LF, tab, U+2028/9, NEL, …) becomes one space. */
 export function oneLine(s: unknown): string {
   if (typeof s !== "string") return "";
-  return clean(s.replace(/\u0085/g, " ")).replace(/\s+/g, " ").trim();
+  return clean(s.replace(/\u0085/g, " "))
+    .replace(/\s+/g, " ")
+    .trim();
 }
 
 /** Shortens to at most `max` UTF-16 units including the ellipsis, on a grapheme boundary. */
@@ -142,7 +144,9 @@ export function composeReminder(meeting: Meeting, ctx: ReminderContext): Compose
     ? ` ${dayWord} (all day)`
     : ` ${dayWord} at ${formatLocal(zoneName, start, "h:mm a")} ${abbr ?? zoneName}`;
   const prefix = "Reminder: ";
-  const subject = oneLine(`${prefix}${truncate(fullTitle, Math.max(SUBJECT_MAX - prefix.length - suffix.length, 8))}${suffix}`);
+  const subject = oneLine(
+    `${prefix}${truncate(fullTitle, Math.max(SUBJECT_MAX - prefix.length - suffix.length, 8))}${suffix}`,
+  );
 
   const whenText = meeting.allDay
     ? `${formatLocal(zoneName, start, "EEEE d MMMM yyyy")}, all day (${zoneName})`
@@ -164,9 +168,12 @@ export function composeReminder(meeting: Meeting, ctx: ReminderContext): Compose
   const organizer = person(meeting.organizer);
   if (organizer) rows.push({ label: "Organizer", text: organizer });
 
-  const sender = person({ email: ctx.senderEmail, ...(ctx.senderName ? { name: ctx.senderName } : {}) }) || "the organizer";
+  const sender =
+    person({ email: ctx.senderEmail, ...(ctx.senderName ? { name: ctx.senderName } : {}) }) || "the organizer";
   const marker = typeof ctx.marker === "string" ? ctx.marker.replace(/[^A-Za-z0-9._:@/+=-]/g, "").slice(0, 200) : "";
-  const intro = meeting.allDay ? `Reminder: you have an all-day event ${dayWord}.` : `Reminder: you have a meeting ${dayWord}.`;
+  const intro = meeting.allDay
+    ? `Reminder: you have an all-day event ${dayWord}.`
+    : `Reminder: you have a meeting ${dayWord}.`;
   const footer = `Automatic reminder sent from the calendar of ${sender}.`;
 
   const text = [

@@ -37,7 +37,10 @@ export function attemptsLeft(job: { opts: { attempts?: number }; attemptsMade: n
 }
 
 /** No retry follows the current attempt if it fails. */
-export function isLastAttempt(job: { opts: { attempts?: number }; attemptsMade: number }, phase: AttemptPhase): boolean {
+export function isLastAttempt(
+  job: { opts: { attempts?: number }; attemptsMade: number },
+  phase: AttemptPhase,
+): boolean {
   return attemptsLeft(job, phase) <= 0;
 }
 

@@ -75,12 +75,21 @@ export class RunProcessor {
 
     await this.runs.start(grantId, day, job.id, grant.timeZone, window);
 
-    const budget = this.deps.limiter.forGrant(grantId, { provider: grant.provider, maxWaitMs: this.deps.settings.inlineWaitMaxMs });
+    const budget = this.deps.limiter.forGrant(grantId, {
+      provider: grant.provider,
+      maxWaitMs: this.deps.settings.inlineWaitMaxMs,
+    });
     let retryReason: string;
     try {
       const events = await this.readEvents(budget, grant.id, grant.calendarId, window);
-      const selection = selectMeetings(events, { window, grantEmail: grant.email, includeAllDay: this.deps.settings.includeAllDay, zone: grant.timeZone });
-      for (const problem of selection.problems.slice(0, 20)) log.warn({ eventId: problem.eventId }, `event skipped: ${problem.reason}`);
+      const selection = selectMeetings(events, {
+        window,
+        grantEmail: grant.email,
+        includeAllDay: this.deps.settings.includeAllDay,
+        zone: grant.timeZone,
+      });
+      for (const problem of selection.problems.slice(0, 20))
+        log.warn({ eventId: problem.eventId }, `event skipped: ${problem.reason}`);
 
       const outcome = await sendReminders(
         selection.meetings,
@@ -112,7 +121,9 @@ export class RunProcessor {
         skipped: selection.skipped,
       };
       // Progress is for people watching Bull Board; the job does not wait for it.
-      void job.updateProgress({ sent: totals.sent, failed: totals.failed, meetings: selection.meetings.length }).catch(() => {});
+      void job
+        .updateProgress({ sent: totals.sent, failed: totals.failed, meetings: selection.meetings.length })
+        .catch(() => {});
 
       if (!held) {
         log.info({ ...result, ms: Date.now() - startedAt }, "run completed");
@@ -131,11 +142,16 @@ export class RunProcessor {
         throw new UnrecoverableError(`grant needs re-authentication: ${failure.message}`);
       }
       if (failure.kind === "rate_limited") {
-        const waitMs = await this.deps.limiter.block(grantId, failure.retryAfterMs ?? backoffWithJitter(job.data.delays ?? 0, 1000, 60_000));
+        const waitMs = await this.deps.limiter.block(
+          grantId,
+          failure.retryAfterMs ?? backoffWithJitter(job.data.delays ?? 0, 1000, 60_000),
+        );
         throw await this.delay(job, token, waitMs, describeFailure(failure), log);
       }
       const lastError = describeFailure(failure);
-      await this.runs.attemptFailed({ grantId, day, timeZone: grant.timeZone }, lastError, { retrying: !isLastAttempt(job, "running") && failure.kind === "transient" });
+      await this.runs.attemptFailed({ grantId, day, timeZone: grant.timeZone }, lastError, {
+        retrying: !isLastAttempt(job, "running") && failure.kind === "transient",
+      });
       log.warn({ attemptsLeft: attemptsLeft(job, "running"), kind: failure.kind }, `run attempt failed: ${lastError}`);
       if (failure.kind === "permanent") throw new UnrecoverableError(lastError);
       throw new Error(lastError, { cause: err });
@@ -149,10 +165,17 @@ export class RunProcessor {
   }
 
   /** Every event of the window, each page's request under a read token. */
-  private async readEvents(budget: GrantBudget, grantId: string, calendarId: string, window: { start: number; end: number }): Promise<Event[]> {
+  private async readEvents(
+    budget: GrantBudget,
+    grantId: string,
+    calendarId: string,
+    window: { start: number; end: number },
+  ): Promise<Event[]> {
     const events: Event[] = [];
-    const pages = this.deps.nylas.events(grantId, { calendarId, start: window.start, end: window.end, limit: 200, expandRecurring: true }, (request) =>
-      budget.run("read", request),
+    const pages = this.deps.nylas.events(
+      grantId,
+      { calendarId, start: window.start, end: window.end, limit: 200, expandRecurring: true },
+      (request) => budget.run("read", request),
     );
     for await (const page of pages) events.push(...page);
     return events;
@@ -172,10 +195,20 @@ export class RunProcessor {
   }
 
   /** Hands the worker slot back: the job waits in the delayed set, not in a worker. */
-  private async delay(job: Job<RunJobData, RunResult>, token: string | undefined, ms: number, why: string, log: Logger): Promise<Error> {
+  private async delay(
+    job: Job<RunJobData, RunResult>,
+    token: string | undefined,
+    ms: number,
+    why: string,
+    log: Logger,
+  ): Promise<Error> {
     const delays = (job.data.delays ?? 0) + 1;
     if (delays > this.deps.settings.maxDelays) {
-      await this.runs.attemptFailed({ grantId: job.data.grantId, day: job.data.day, timeZone: undefined }, `gave up after ${delays - 1} delays: ${why}`, { retrying: false });
+      await this.runs.attemptFailed(
+        { grantId: job.data.grantId, day: job.data.day, timeZone: undefined },
+        `gave up after ${delays - 1} delays: ${why}`,
+        { retrying: false },
+      );
       return new UnrecoverableError(`gave up after ${delays - 1} delays: ${why}`);
     }
     await job.updateData({ ...job.data, delays });

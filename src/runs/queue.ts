@@ -26,7 +26,11 @@ export function createRunsQueue(connection: Redis, settings: QueueSettings): Run
 }
 
 export function createTickQueue(connection: Redis, prefix: string, log?: Logger): Queue {
-  return createQueue(TICK_QUEUE, { connection, prefix, defaultJobOptions: { removeOnComplete: 100, removeOnFail: 100 } }, log);
+  return createQueue(
+    TICK_QUEUE,
+    { connection, prefix, defaultJobOptions: { removeOnComplete: 100, removeOnFail: 100 } },
+    log,
+  );
 }
 
 /**
@@ -51,11 +55,22 @@ export interface RunToEnqueue {
  * Adds one job per (grant, day). A job with the same id that is still in Redis makes the
  * add a no-op, which is what keeps overlapping ticks and backfills from doubling a day.
  */
-export async function enqueueRuns(queue: RunsQueue, runs: RunToEnqueue[], source: RunJobData["source"], chunk = 1000): Promise<number> {
+export async function enqueueRuns(
+  queue: RunsQueue,
+  runs: RunToEnqueue[],
+  source: RunJobData["source"],
+  chunk = 1000,
+): Promise<number> {
   let added = 0;
   for (let i = 0; i < runs.length; i += chunk) {
     const slice = runs.slice(i, i + chunk);
-    await queue.addBulk(slice.map((r) => ({ name: RUN_JOB_NAME, data: { grantId: r.grantId, day: r.day, source }, opts: { jobId: runJobId(r.grantId, r.day) } })));
+    await queue.addBulk(
+      slice.map((r) => ({
+        name: RUN_JOB_NAME,
+        data: { grantId: r.grantId, day: r.day, source },
+        opts: { jobId: runJobId(r.grantId, r.day) },
+      })),
+    );
     added += slice.length;
   }
   return added;
@@ -65,13 +80,24 @@ export async function enqueueRuns(queue: RunsQueue, runs: RunToEnqueue[], source
  * Re-queues days whose earlier job ended for good (a 401 before the user re-authenticated,
  * retries exhausted). The old failed job is removed first, since its id would block the add.
  */
-export async function reviveRuns(queue: RunsQueue, runs: RunToEnqueue[], source: RunJobData["source"]): Promise<number> {
+export async function reviveRuns(
+  queue: RunsQueue,
+  runs: RunToEnqueue[],
+  source: RunJobData["source"],
+): Promise<number> {
   let revived = 0;
   for (const r of runs) {
     const id = runJobId(r.grantId, r.day);
     const state = await queue.getJobState(id);
     if (state === "failed" || state === "completed") await queue.remove(id);
-    if (state === "active" || state === "waiting" || state === "delayed" || state === "prioritized" || state === "waiting-children") continue;
+    if (
+      state === "active" ||
+      state === "waiting" ||
+      state === "delayed" ||
+      state === "prioritized" ||
+      state === "waiting-children"
+    )
+      continue;
     await queue.add(RUN_JOB_NAME, { grantId: r.grantId, day: r.day, source }, { jobId: id });
     revived++;
   }

@@ -12,7 +12,13 @@ import { isDueToSend } from "../time/window.js";
  * completed or failed job of the same id. A job still waiting, delayed or active is left as
  * it is. The ledger makes a re-run send only what is still missing.
  */
-export async function requeueDays(db: Db, queue: RunsQueue, grant: { id: string; timeZone: string }, days: string[], source: RunJobData["source"]): Promise<number> {
+export async function requeueDays(
+  db: Db,
+  queue: RunsQueue,
+  grant: { id: string; timeZone: string },
+  days: string[],
+  source: RunJobData["source"],
+): Promise<number> {
   if (days.length === 0) return 0;
   await new RunStore(db).queue(grant, days);
   return reviveRuns(
@@ -33,8 +39,17 @@ export interface UndoneDay {
  * hour has passed and the day it covers has no completed run, queue that day now instead of
  * waiting for the next scheduler tick.
  */
-export async function enqueueUndoneDay(db: Db, queue: RunsQueue, grantId: string, source: RunJobData["source"], now: Date = clockNow()): Promise<UndoneDay> {
-  const grant = await db.grant.findUnique({ where: { id: grantId }, select: { id: true, timeZone: true, sendHour: true, status: true, enabled: true } });
+export async function enqueueUndoneDay(
+  db: Db,
+  queue: RunsQueue,
+  grantId: string,
+  source: RunJobData["source"],
+  now: Date = clockNow(),
+): Promise<UndoneDay> {
+  const grant = await db.grant.findUnique({
+    where: { id: grantId },
+    select: { id: true, timeZone: true, sendHour: true, status: true, enabled: true },
+  });
   if (!grant) return { enqueued: false, reason: "grant not in the database" };
   const blocked = whyGrantCannotRun(grant);
   if (blocked !== undefined) return { enqueued: false, reason: `grant ${blocked}` };

@@ -58,7 +58,8 @@ export async function schedulerTick(db: Db, queue: RunsQueue, log: Logger, optio
   const store = new RunStore(db);
   const jobs = new JobAdder(queue);
   const result: TickResult = { scanned: 0, due: 0, alreadyDone: 0, enqueued: 0, revived: 0, badZone: 0, ms: 0 };
-  const readPage = (after: string) => store.queueDuePage({ after, pageSize: options.pageSize, checked: checks.json, ignoreSendHour });
+  const readPage = (after: string) =>
+    store.queueDuePage({ after, pageSize: options.pageSize, checked: checks.json, ignoreSendHour });
 
   // The next page's statement, started as soon as its cursor is known so that Postgres
   // works on it while this page's jobs are encoded and sent.

@@ -100,7 +100,10 @@ export class RunStore {
    * the others, unless one is running right now.
    */
   async queue(grant: { id: string; timeZone: string }, days: string[]): Promise<void> {
-    await this.db.run.createMany({ data: days.map((day) => ({ grantId: grant.id, day, timeZone: grant.timeZone })), skipDuplicates: true });
+    await this.db.run.createMany({
+      data: days.map((day) => ({ grantId: grant.id, day, timeZone: grant.timeZone })),
+      skipDuplicates: true,
+    });
     await this.db.run.updateMany({
       where: { grantId: grant.id, day: { in: days }, status: { not: "running" } },
       data: { status: "queued", lastError: null, enqueuedAt: new Date() },
@@ -109,23 +112,41 @@ export class RunStore {
 
   /** Queued by the scheduler, a page of grants at a time, in one statement (QUEUE_DUE_PAGE). */
   async queueDuePage(q: DuePageQuery): Promise<DuePage> {
-    const [row] = await this.db.$queryRawUnsafe<{ page: string }[]>(QUEUE_DUE_PAGE, q.after, q.pageSize, q.checked, q.ignoreSendHour);
+    const [row] = await this.db.$queryRawUnsafe<{ page: string }[]>(
+      QUEUE_DUE_PAGE,
+      q.after,
+      q.pageSize,
+      q.checked,
+      q.ignoreSendHour,
+    );
     return JSON.parse(row!.page) as DuePage;
   }
 
   /** Queued by the scheduler: the due runs of grants a page statement could not match yet. */
   async queueDue(runs: { grantId: string; day: string; timeZone: string }[]): Promise<DueRun[]> {
-    const [row] = await this.db.$queryRawUnsafe<{ due: string }[]>(QUEUE_DUE, JSON.stringify(runs.map((r) => [r.grantId, r.day, r.timeZone])));
+    const [row] = await this.db.$queryRawUnsafe<{ due: string }[]>(
+      QUEUE_DUE,
+      JSON.stringify(runs.map((r) => [r.grantId, r.day, r.timeZone])),
+    );
     return JSON.parse(row!.due) as DueRun[];
   }
 
   /** Revived: days stopped by a 401 whose grant is valid again are queued again. */
   async revive(runs: RunKey[]): Promise<void> {
-    await this.db.run.updateMany({ where: { OR: runs.map((r) => ({ grantId: r.grantId, day: r.day })) }, data: { status: "queued", lastError: null } });
+    await this.db.run.updateMany({
+      where: { OR: runs.map((r) => ({ grantId: r.grantId, day: r.day })) },
+      data: { status: "queued", lastError: null },
+    });
   }
 
   /** Started: the run is running (created when a job came without one) and the attempt counted. */
-  async start(grantId: string, day: string, jobId: string | undefined, timeZone: string, window: { start: number; end: number }): Promise<void> {
+  async start(
+    grantId: string,
+    day: string,
+    jobId: string | undefined,
+    timeZone: string,
+    window: { start: number; end: number },
+  ): Promise<void> {
     await this.starts.one({
       grantId,
       day,
@@ -180,7 +201,10 @@ export class RunStore {
     });
   }
 
-  private async upsert(run: RunRef, change: { status: RunStatus; lastError: string; finishedAt?: Date }): Promise<void> {
+  private async upsert(
+    run: RunRef,
+    change: { status: RunStatus; lastError: string; finishedAt?: Date },
+  ): Promise<void> {
     const data = { ...change, lastError: scrubText(change.lastError) };
     await this.db.run.upsert({
       where: { grantId_day: { grantId: run.grantId, day: run.day } },
@@ -199,7 +223,15 @@ export class RunStore {
 
   private readonly starts = new Coalescer<RunStart, void>(async (runs) => {
     const col = <K extends keyof RunStart>(k: K) => runs.map((r) => r[k]);
-    await this.db.$executeRawUnsafe(START_RUNS, col("grantId"), col("day"), col("jobId"), col("timeZone"), col("windowStart"), col("windowEnd"));
+    await this.db.$executeRawUnsafe(
+      START_RUNS,
+      col("grantId"),
+      col("day"),
+      col("jobId"),
+      col("timeZone"),
+      col("windowStart"),
+      col("windowEnd"),
+    );
     return runs.map(() => undefined);
   });
 

@@ -42,7 +42,8 @@ export function startClock(start: Date | string | undefined): void {
     return;
   }
   const at = typeof start === "string" ? parseInstant(start) : start;
-  if (!at || !Number.isFinite(at.getTime())) throw new RangeError("CLOCK_START must be an ISO 8601 instant with Z or an offset");
+  if (!at || !Number.isFinite(at.getTime()))
+    throw new RangeError("CLOCK_START must be an ISO 8601 instant with Z or an offset");
   offsetMs = at.getTime() - Date.now();
 }
 

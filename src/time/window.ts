@@ -138,7 +138,20 @@ export function isDueToSend(zone: string, sendHour: number, now: Date): { due: b
   return { due: false, day: addDays(today, 1) };
 }
 
-const MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"];
+const MONTHS = [
+  "January",
+  "February",
+  "March",
+  "April",
+  "May",
+  "June",
+  "July",
+  "August",
+  "September",
+  "October",
+  "November",
+  "December",
+];
 const WEEKDAYS = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"];
 const TOKEN_RE = /'([^']*)'|yyyy|MMMM|MMM|MM|M|dd|d|EEEE|EEE|HH|H|hh|h|mm|ss|a|zzz|xxx|VV/g;
 
@@ -162,29 +175,48 @@ export function formatLocal(zone: string, unixSeconds: number, pattern: string):
   return pattern.replace(TOKEN_RE, (token: string, literal: string | undefined) => {
     if (literal !== undefined) return literal === "" ? "'" : literal;
     switch (token) {
-      case "yyyy": return String(year).padStart(4, "0");
-      case "MMMM": return MONTHS[month - 1] ?? "";
-      case "MMM": return (MONTHS[month - 1] ?? "").slice(0, 3);
-      case "MM": return p2(month);
-      case "M": return String(month);
-      case "dd": return p2(day);
-      case "d": return String(day);
-      case "EEEE": return WEEKDAYS[weekdayOfDays(days)] ?? "";
-      case "EEE": return (WEEKDAYS[weekdayOfDays(days)] ?? "").slice(0, 3);
-      case "HH": return p2(hour);
-      case "H": return String(hour);
-      case "hh": return p2(hour % 12 || 12);
-      case "h": return String(hour % 12 || 12);
-      case "mm": return p2(minute);
-      case "ss": return p2(second);
-      case "a": return hour < 12 ? "AM" : "PM";
-      case "zzz": return zoneAbbreviation(zone, ms) ?? gmtOffsetLabel(offset);
+      case "yyyy":
+        return String(year).padStart(4, "0");
+      case "MMMM":
+        return MONTHS[month - 1] ?? "";
+      case "MMM":
+        return (MONTHS[month - 1] ?? "").slice(0, 3);
+      case "MM":
+        return p2(month);
+      case "M":
+        return String(month);
+      case "dd":
+        return p2(day);
+      case "d":
+        return String(day);
+      case "EEEE":
+        return WEEKDAYS[weekdayOfDays(days)] ?? "";
+      case "EEE":
+        return (WEEKDAYS[weekdayOfDays(days)] ?? "").slice(0, 3);
+      case "HH":
+        return p2(hour);
+      case "H":
+        return String(hour);
+      case "hh":
+        return p2(hour % 12 || 12);
+      case "h":
+        return String(hour % 12 || 12);
+      case "mm":
+        return p2(minute);
+      case "ss":
+        return p2(second);
+      case "a":
+        return hour < 12 ? "AM" : "PM";
+      case "zzz":
+        return zoneAbbreviation(zone, ms) ?? gmtOffsetLabel(offset);
       case "xxx": {
         const abs = Math.round(Math.abs(offset) / 60_000);
         return `${offset < 0 ? "-" : "+"}${p2(Math.floor(abs / 60))}:${p2(abs % 60)}`;
       }
-      case "VV": return zone;
-      default: return token;
+      case "VV":
+        return zone;
+      default:
+        return token;
     }
   });
 }

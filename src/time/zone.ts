@@ -117,14 +117,29 @@ function formatWallClock(zone: string, whole: number): number {
   let bc = false;
   for (const part of f.formatToParts(whole)) {
     switch (part.type) {
-      case "year": year = Number(part.value); break;
-      case "month": month = Number(part.value); break;
-      case "day": day = Number(part.value); break;
-      case "hour": hour = Number(part.value) % 24; break;
-      case "minute": minute = Number(part.value); break;
-      case "second": second = Number(part.value); break;
-      case "era": bc = part.value.startsWith("B"); break;
-      default: break;
+      case "year":
+        year = Number(part.value);
+        break;
+      case "month":
+        month = Number(part.value);
+        break;
+      case "day":
+        day = Number(part.value);
+        break;
+      case "hour":
+        hour = Number(part.value) % 24;
+        break;
+      case "minute":
+        minute = Number(part.value);
+        break;
+      case "second":
+        second = Number(part.value);
+        break;
+      case "era":
+        bc = part.value.startsWith("B");
+        break;
+      default:
+        break;
     }
   }
   if (bc) year = 1 - year;

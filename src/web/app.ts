@@ -41,17 +41,28 @@ export async function startWebApp(config: Config, log: Logger, options: WebAppOp
   const port = options.port ?? config.PORT;
   const host = options.host ?? "0.0.0.0";
   const connection = createRedis(config.REDIS_URL, { connectionName: "nr-web", ...redisTls(config) }, log);
-  const healthRedis = createRedis(config.REDIS_URL, { connectionName: "nr-web-health", enableOfflineQueue: false, maxRetriesPerRequest: 1, ...redisTls(config) }, log);
+  const healthRedis = createRedis(
+    config.REDIS_URL,
+    { connectionName: "nr-web-health", enableOfflineQueue: false, maxRetriesPerRequest: 1, ...redisTls(config) },
+    log,
+  );
 
   const runsQueue = createRunsQueue(connection, { prefix: config.QUEUE_PREFIX, attempts: config.JOB_ATTEMPTS, log });
   const tickQueue = createTickQueue(connection, config.QUEUE_PREFIX, log);
   const webhooksQueue = createWebhooksQueue(connection, config.QUEUE_PREFIX, log);
-  const nylas = new NylasApi({ apiKey: config.NYLAS_API_KEY, apiUri: config.NYLAS_API_URI, timeout: config.NYLAS_TIMEOUT_S });
+  const nylas = new NylasApi({
+    apiKey: config.NYLAS_API_KEY,
+    apiUri: config.NYLAS_API_URI,
+    timeout: config.NYLAS_TIMEOUT_S,
+  });
 
   let sessionSecret = config.SESSION_SECRET;
   if (!sessionSecret) {
     sessionSecret = randomBytes(32).toString("base64url");
-    if (config.NYLAS_CLIENT_ID) log.warn("SESSION_SECRET is not set: using a random one, so a sign-in started before a restart (or on another web dyno) fails");
+    if (config.NYLAS_CLIENT_ID)
+      log.warn(
+        "SESSION_SECRET is not set: using a random one, so a sign-in started before a restart (or on another web dyno) fails",
+      );
   }
   const publicUrl = (config.PUBLIC_URL ?? `http://localhost:${port}`).replace(/\/+$/, "");
   if (!config.NYLAS_CLIENT_ID) log.warn("NYLAS_CLIENT_ID is not set: /connect is disabled");
@@ -101,7 +112,10 @@ export async function startWebApp(config: Config, log: Logger, options: WebAppOp
     async close(graceMs = 20_000) {
       // In-flight requests finish; idle keep-alive connections are dropped at once.
       const closed = server.close().then(() => true);
-      const inTime = await Promise.race([closed, new Promise<boolean>((r) => setTimeout(() => r(false), graceMs).unref())]);
+      const inTime = await Promise.race([
+        closed,
+        new Promise<boolean>((r) => setTimeout(() => r(false), graceMs).unref()),
+      ]);
       if (!inTime) {
         log.warn("requests still running after the grace period; closing anyway");
         server.server.closeAllConnections();

@@ -59,8 +59,8 @@ const text = (reply: FastifyReply, status: number, body: string) =>
   reply.code(status).type("text/plain; charset=utf-8").send(body);
 
 const LOCAL_ONLY =
-  "Forbidden: without BULL_BOARD_USER and BULL_BOARD_PASSWORD the operator pages answer only to a browser on "
-  + "this machine at http://localhost (or 127.0.0.1, [::1])";
+  "Forbidden: without BULL_BOARD_USER and BULL_BOARD_PASSWORD the operator pages answer only to a browser on " +
+  "this machine at http://localhost (or 127.0.0.1, [::1])";
 
 /**
  * Guards every route of the scope it is added to, in `onRequest`, before the routes' own

@@ -62,7 +62,10 @@ export async function buildWebServer(deps: WebDeps): Promise<FastifyInstance> {
     const route = req.routeOptions.url ?? "unmatched";
     // Probes and scrapes that succeed are routine; one line each would drown the rest.
     if ((route === "/healthz" || route === METRICS_PATH) && reply.statusCode === 200) return;
-    deps.log.info({ method: req.method, route, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, "request");
+    deps.log.info(
+      { method: req.method, route, status: reply.statusCode, ms: Math.round(reply.elapsedTime) },
+      "request",
+    );
   });
 
   await app.register(fastifyCookie);
@@ -70,12 +73,20 @@ export async function buildWebServer(deps: WebDeps): Promise<FastifyInstance> {
   app.get("/", async (_req, reply) =>
     reply
       .headers(PAGE_HEADERS)
-      .send(page("Nightly meeting reminders", `<p><a href="/connect">Connect your calendar</a> to get a reminder email for each of tomorrow's meetings.</p>\n<p><small>Operators: <a href="${BOARD_PATH}">queues</a>, <a href="/healthz">health</a>.</small></p>`)),
+      .send(
+        page(
+          "Nightly meeting reminders",
+          `<p><a href="/connect">Connect your calendar</a> to get a reminder email for each of tomorrow's meetings.</p>\n<p><small>Operators: <a href="${BOARD_PATH}">queues</a>, <a href="/healthz">health</a>.</small></p>`,
+        ),
+      ),
   );
 
   app.get("/healthz", async (_req, reply) => {
     const health = await checkHealth(deps.db, deps.healthRedis, deps.log, deps.healthTimeoutMs ?? 2000);
-    return reply.code(health.ok ? 200 : 503).header("cache-control", "no-store").send(health);
+    return reply
+      .code(health.ok ? 200 : 503)
+      .header("cache-control", "no-store")
+      .send(health);
   });
 
   const prefix = deps.runsQueue.opts.prefix ?? "bull";

@@ -64,6 +64,7 @@ export function parseNotification(raw: string): ParsedNotification {
   if (provider) n.provider = provider;
   const email = text(object.email, 320) ?? text(object.login_id, 320);
   if (email && email.includes("@")) n.email = email;
-  if (typeof body.webhook_delivery_attempt === "number" && Number.isInteger(body.webhook_delivery_attempt)) n.attempt = body.webhook_delivery_attempt;
+  if (typeof body.webhook_delivery_attempt === "number" && Number.isInteger(body.webhook_delivery_attempt))
+    n.attempt = body.webhook_delivery_attempt;
   return { kind: "grant", notification: n };
 }

@@ -45,18 +45,29 @@ async function apply(deps: WebhookDeps, n: GrantNotification, log: Logger): Prom
   const { db } = deps;
   switch (n.type) {
     case "grant.expired": {
-      const grant = await db.grant.findUnique({ where: { id: n.grantId }, select: { status: true, statusChangedAt: true } });
+      const grant = await db.grant.findUnique({
+        where: { id: n.grantId },
+        select: { status: true, statusChangedAt: true },
+      });
       if (!grant) return { outcome: "ignored", reason: "grant not in the database" };
       if (n.time !== undefined && grant.statusChangedAt.getTime() > n.time * 1000) {
         return { outcome: "ignored", reason: "grant status changed after this notification" };
       }
       const changed = await markGrantNeedsReauth(db, n.grantId, "grant.expired webhook: the user must re-authenticate");
       if (changed) log.warn("grant needs re-authentication (grant.expired)");
-      return { outcome: changed ? "applied" : "ignored", change: changed ? "needs_reauth" : undefined, reason: changed ? undefined : `grant already ${grant.status}` };
+      return {
+        outcome: changed ? "applied" : "ignored",
+        change: changed ? "needs_reauth" : undefined,
+        reason: changed ? undefined : `grant already ${grant.status}`,
+      };
     }
     case "grant.deleted": {
       const changed = await markGrantRevoked(db, n.grantId, "grant.deleted webhook");
-      return { outcome: changed ? "applied" : "ignored", change: changed ? "revoked" : undefined, reason: changed ? undefined : "grant unknown or already revoked" };
+      return {
+        outcome: changed ? "applied" : "ignored",
+        change: changed ? "revoked" : undefined,
+        reason: changed ? undefined : "grant unknown or already revoked",
+      };
     }
     case "grant.created":
     case "grant.updated": {
@@ -66,9 +77,16 @@ async function apply(deps: WebhookDeps, n: GrantNotification, log: Logger): Prom
       if (info.status !== "valid") {
         await upsertOne(db, deps.nylas, log, info, deps.settings);
         await markGrantNeedsReauth(db, n.grantId, `${n.type} webhook: grant invalid at Nylas`);
-        return { outcome: "applied", change: before === "valid" ? "needs_reauth" : before === undefined ? "created" : "upserted" };
+        return {
+          outcome: "applied",
+          change: before === "valid" ? "needs_reauth" : before === undefined ? "created" : "upserted",
+        };
       }
-      const { undone } = await grantAuthorised({ ...deps, log }, info, { reason: `${n.type} webhook: grant valid at Nylas`, source: "webhook", now: deps.now?.() ?? clockNow() });
+      const { undone } = await grantAuthorised({ ...deps, log }, info, {
+        reason: `${n.type} webhook: grant valid at Nylas`,
+        source: "webhook",
+        now: deps.now?.() ?? clockNow(),
+      });
       // Thrown so the webhook job is retried: every step before the queueing is idempotent.
       if ("error" in undone) throw undone.error;
       return {

@@ -51,7 +51,9 @@ const SAFE = /^[A-Za-z0-9._-]{1,100}$/;
  * nothing (BullMQ ids may not contain ':'; odd ids are hashed).
  */
 export function webhookJobId(notificationId: string): string {
-  return SAFE.test(notificationId) ? `wh_${notificationId}` : `wh_${createHash("sha256").update(notificationId).digest("hex").slice(0, 40)}`;
+  return SAFE.test(notificationId)
+    ? `wh_${notificationId}`
+    : `wh_${createHash("sha256").update(notificationId).digest("hex").slice(0, 40)}`;
 }
 
 /** Queues a notification whose signature the route checked, with the MAC the worker verifies. */

@@ -35,7 +35,14 @@ export async function webhookRoutes(app: FastifyInstance, deps: WebhookRouteDeps
     if (typeof challenge !== "string" || challenge.length === 0 || challenge.length > 1024) {
       return reply.code(400).type("text/plain; charset=utf-8").send("missing or invalid challenge parameter");
     }
-    return reply.code(200).headers({ "content-type": "text/plain; charset=utf-8", "x-content-type-options": "nosniff", "cache-control": "no-store" }).send(challenge);
+    return reply
+      .code(200)
+      .headers({
+        "content-type": "text/plain; charset=utf-8",
+        "x-content-type-options": "nosniff",
+        "cache-control": "no-store",
+      })
+      .send(challenge);
   });
 
   app.post("/webhooks/nylas", { bodyLimit }, async (req, reply) => {
@@ -45,7 +52,8 @@ export async function webhookRoutes(app: FastifyInstance, deps: WebhookRouteDeps
     }
     const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
     const signature = req.headers[SIGNATURE_HEADER];
-    if (signature === undefined || signature === "") return reply.code(401).send({ error: "missing X-Nylas-Signature header" });
+    if (signature === undefined || signature === "")
+      return reply.code(401).send({ error: "missing X-Nylas-Signature header" });
     if (!verifySignature(raw, signature, deps.secret)) {
       deps.log.warn({ bytes: raw.length }, "webhook refused: bad signature");
       return reply.code(401).send({ error: "X-Nylas-Signature does not match the body" });

@@ -50,7 +50,10 @@ export function startWebhooksWorker(
     // An unsigned job's data is whoever wrote it: only its job id goes to the log.
     if (err.message === UNSIGNED_JOB) return wlog.warn({ jobId: job.id }, `webhook job refused: ${UNSIGNED_JOB}`);
     const { grantId, id: notificationId } = job.data;
-    wlog.warn({ grantId, notificationId, jobId: job.id, attemptsMade: job.attemptsMade }, `webhook job failed: ${err.message}`);
+    wlog.warn(
+      { grantId, notificationId, jobId: job.id, attemptsMade: job.attemptsMade },
+      `webhook job failed: ${err.message}`,
+    );
   });
   return worker;
 }

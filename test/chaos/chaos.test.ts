@@ -50,7 +50,9 @@ describe("chaos suite (CI size)", () => {
     it(`${scenario.name}: ${scenario.title}`, { timeout: 150_000 }, async () => {
       const r = await scenario.run({ settings, redis, random });
       // The figures go to the report so a failing run says what happened.
-      console.log(`${r.ok ? "PASS" : "FAIL"} ${r.name} ${(r.ms / 1000).toFixed(1)} s ${JSON.stringify(r.figures)} (logs: ${logDir})`);
+      console.log(
+        `${r.ok ? "PASS" : "FAIL"} ${r.name} ${(r.ms / 1000).toFixed(1)} s ${JSON.stringify(r.figures)} (logs: ${logDir})`,
+      );
       expect(r.problems).toEqual([]);
       expect(r.figures.sent).toBeGreaterThan(0);
     });

@@ -78,7 +78,11 @@ describe(`in headless Chromium (${chromiumVersion() || "chromium missing"})`, ()
     await db.grant.create({ data: { id: grantId, email, provider: "google", timeZone: "UTC" } });
     const day = addDays(localDate("UTC", new Date()), -1);
     const start = Date.parse(`${day}T10:00:00Z`) / 1000;
-    sandbox.addEvent(grantId, { title: "Board check", when: { object: "timespan", start_time: start, end_time: start + 900 }, participants: [{ email: "guest@example.com", status: "yes" }] });
+    sandbox.addEvent(grantId, {
+      title: "Board check",
+      when: { object: "timespan", start_time: start, end_time: start + 900 },
+      participants: [{ email: "guest@example.com", status: "yes" }],
+    });
     await requeueDays(db, worker.runsQueue, { id: grantId, timeZone: "UTC" }, [day], "backfill");
     await waitForIdle(worker.runsQueue, 20_000);
     const jobId = runJobId(grantId, day);
@@ -111,7 +115,10 @@ describe(`in headless Chromium (${chromiumVersion() || "chromium missing"})`, ()
       const res = await page.goto(`${base}/admin/queues`);
       expect(res?.status()).toBe(200);
       // The overview lists every queue of the project.
-      for (const name of ["runs", "scheduler", "webhooks"]) await expect(page.getByText(name, { exact: true }).first().waitFor({ timeout: 15_000 })).resolves.toBeUndefined();
+      for (const name of ["runs", "scheduler", "webhooks"])
+        await expect(
+          page.getByText(name, { exact: true }).first().waitFor({ timeout: 15_000 }),
+        ).resolves.toBeUndefined();
       await page.goto(`${base}/admin/queues/queue/reminders?status=completed`);
       await page.getByText(jobId).first().waitFor({ timeout: 15_000 });
       const text = await page.textContent("body");
@@ -188,7 +195,12 @@ describe(`in headless Chromium (${chromiumVersion() || "chromium missing"})`, ()
       expect(await page.textContent("#email")).toBe(email);
       const shownId = (await page.textContent("#grant-id"))!;
       grants.push(shownId);
-      expect(await db.grant.findUnique({ where: { id: shownId } })).toMatchObject({ email, provider: "microsoft", status: "valid", timeZone: "UTC" });
+      expect(await db.grant.findUnique({ where: { id: shownId } })).toMatchObject({
+        email,
+        provider: "microsoft",
+        status: "valid",
+        timeZone: "UTC",
+      });
       // The cookie was single use: going back to the callback URL is refused.
       const again = await page.goto(page.url());
       expect(again?.status()).toBe(400);

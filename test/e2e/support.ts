@@ -26,7 +26,9 @@ export const SESSION_SECRET = "session-secret-for-tests-0123456789";
 
 /** A queue prefix nobody else uses (BullMQ keys of one test file). */
 export function uniquePrefix(tag: string): string {
-  return uniqueId(tag).replace(/[^A-Za-z0-9_-]/g, "").slice(0, 40);
+  return uniqueId(tag)
+    .replace(/[^A-Za-z0-9_-]/g, "")
+    .slice(0, 40);
 }
 
 /** Config of a test: the sandbox as Nylas, the test database, a queue prefix of its own. */
@@ -65,7 +67,9 @@ export interface WebHarness {
   close(): Promise<void>;
 }
 
-export async function startWebHarness(opts: { sandbox?: SandboxOptions; redirectUri?: string; now?: () => Date } = {}): Promise<WebHarness> {
+export async function startWebHarness(
+  opts: { sandbox?: SandboxOptions; redirectUri?: string; now?: () => Date } = {},
+): Promise<WebHarness> {
   const sandbox = await startSandbox(opts.sandbox ?? {});
   const db = await testPrisma();
   const prefix = uniquePrefix("w");
@@ -134,7 +138,11 @@ export async function startWebHarness(opts: { sandbox?: SandboxOptions; redirect
  * Plays the user on the sandbox's consent page without a browser: opens the auth URL, reads
  * the form's hidden id, submits it. Returns where the sandbox sends the browser back.
  */
-export async function consentWithoutBrowser(authUrl: string, email: string, decision: "allow" | "deny" = "allow"): Promise<URL> {
+export async function consentWithoutBrowser(
+  authUrl: string,
+  email: string,
+  decision: "allow" | "deny" = "allow",
+): Promise<URL> {
   const page = await fetch(authUrl);
   if (page.status !== 200) throw new Error(`consent page answered ${page.status}: ${await page.text()}`);
   const html = await page.text();

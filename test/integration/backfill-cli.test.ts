@@ -99,14 +99,18 @@ describe("backfill CLI end to end (child process, sandbox, Postgres, Redis)", ()
   it("--help documents every option; bad arguments give one line and exit 2", async () => {
     const help = await cli(["--help"]);
     expect(help.code).toBe(0);
-    for (const flag of ["--grant", "--all", "--date", "--from", "--to", "--dry-run", "--wait", "--timeout-s"]) expect(help.stdout).toContain(flag);
+    for (const flag of ["--grant", "--all", "--date", "--from", "--to", "--dry-run", "--wait", "--timeout-s"])
+      expect(help.stdout).toContain(flag);
     for (const [args, message] of [
       [[], /name the grants/],
       [["--grant", "g"], /name the days/],
       [["--grant", "g", "--date", "2026-02-30"], /--date must be a date/],
       [["--all", "--from", "2026-01-01", "--to", "2026-03-01"], /at most 31/],
       [["--all", "--grant", "g", "--date", "2026-01-01"], /either --grant\/--grants-file or --all/],
-      [["--grant", "g", "--date", "9999-12-31"], /--date must be a day from 2000-01-01 to 2100-12-31, got "9999-12-31"/],
+      [
+        ["--grant", "g", "--date", "9999-12-31"],
+        /--date must be a day from 2000-01-01 to 2100-12-31, got "9999-12-31"/,
+      ],
       [["--grant", "g", "--date", "1999-12-31"], /--date must be a day from 2000-01-01/],
       [["--all", "--from", "2100-12-30", "--to", "2101-01-02"], /--to must be a day from 2000-01-01 to 2100-12-31/],
       [["--grant", "g g", "--date", "2026-01-01"], /--grant needs a grant id/],
@@ -114,7 +118,12 @@ describe("backfill CLI end to end (child process, sandbox, Postgres, Redis)", ()
     ] as [string[], RegExp][]) {
       const r = await cli(args);
       expect(r.code, args.join(" ")).toBe(2);
-      expect(r.stderr.trim().split("\n").filter((l) => !l.startsWith("npm warn"))).toHaveLength(1);
+      expect(
+        r.stderr
+          .trim()
+          .split("\n")
+          .filter((l) => !l.startsWith("npm warn")),
+      ).toHaveLength(1);
       expect(r.stderr).toMatch(message);
     }
   });
@@ -144,19 +153,26 @@ describe("backfill CLI end to end (child process, sandbox, Postgres, Redis)", ()
     expect(r.stdout).toMatch(new RegExp(`${grantId}\\s+${day}\\s+completed\\s+2\\s+2\\s+0`));
     expect(r.stdout).toMatch(/1 run\(s\): 1 ok, 0 failed; 2 reminder\(s\) sent/);
     expect(sentTo()).toBe(2);
-    expect(await db.run.findUnique({ where: { grantId_day: { grantId, day } } })).toMatchObject({ status: "completed", remindersSent: 2 });
+    expect(await db.run.findUnique({ where: { grantId_day: { grantId, day } } })).toMatchObject({
+      status: "completed",
+      remindersSent: 2,
+    });
   });
 
   it("Ctrl-C while waiting says the queued jobs stay queued and exits 130", async () => {
     // A queue no worker serves: the wait cannot end by itself.
     const idle = uniquePrefix("b-idle");
     let signalled = false;
-    const r = await cli(["--grant", grantId, "--date", day, "--wait", "--timeout-s", "60"], { QUEUE_PREFIX: idle }, (text, signal) => {
-      if (!signalled && /queued 1 job/.test(text)) {
-        signalled = true;
-        signal("SIGINT");
-      }
-    });
+    const r = await cli(
+      ["--grant", grantId, "--date", day, "--wait", "--timeout-s", "60"],
+      { QUEUE_PREFIX: idle },
+      (text, signal) => {
+        if (!signalled && /queued 1 job/.test(text)) {
+          signalled = true;
+          signal("SIGINT");
+        }
+      },
+    );
     expect(signalled).toBe(true);
     expect(r.code, r.stdout + r.stderr).toBe(130);
     expect(r.stdout).toMatch(/backfill: interrupted; jobs already queued stay queued/);
@@ -174,7 +190,10 @@ describe("backfill CLI end to end (child process, sandbox, Postgres, Redis)", ()
     const r = await cli(["--grant", grantId, "--date", day, "--wait", "--timeout-s", "60"]);
     expect(r.code, r.stdout + r.stderr).toBe(0);
     expect(sentTo()).toBe(3);
-    const to = sandbox.sentMessages({ grantId }).map((m) => m.to.join()).sort();
+    const to = sandbox
+      .sentMessages({ grantId })
+      .map((m) => m.to.join())
+      .sort();
     expect(to).toEqual(["ann@example.com", "bob@example.com", "cyd@example.com"]);
     // And once more: nothing new.
     const again = await cli(["--grant", grantId, "--date", day, "--wait", "--timeout-s", "60"]);
@@ -188,7 +207,19 @@ describe("backfill CLI end to end (child process, sandbox, Postgres, Redis)", ()
     grants.push(bad);
     await db.grant.create({ data: { id: bad, email, provider: "google", timeZone: "UTC" } });
     sandbox.invalidateGrant(bad);
-    const r = await cli(["--grant", bad, "--grant", grantId, "--from", addDays(day, -1), "--to", day, "--wait", "--timeout-s", "60"]);
+    const r = await cli([
+      "--grant",
+      bad,
+      "--grant",
+      grantId,
+      "--from",
+      addDays(day, -1),
+      "--to",
+      day,
+      "--wait",
+      "--timeout-s",
+      "60",
+    ]);
     expect(r.code, r.stdout + r.stderr).toBe(1);
     expect(r.stdout).toMatch(new RegExp(`${bad}\\s+\\S+\\s+needs_reauth`));
     expect(r.stdout).toMatch(/4 run\(s\): 2 ok, 2 failed/);
@@ -239,11 +270,19 @@ describe("backfill CLI end to end (child process, sandbox, Postgres, Redis)", ()
       // 3,000 ids: a command line of --grant flags this long fails with E2BIG before node starts.
       for (let i = 0; i < 3000; i++) many.push(`${uniqueId("bulk")}-${i}`);
       grants.push(...many);
-      await db.grant.createMany({ data: many.map((id) => ({ id, email: `${id}@example.com`, provider: "google", timeZone: "UTC" })) });
+      await db.grant.createMany({
+        data: many.map((id) => ({ id, email: `${id}@example.com`, provider: "google", timeZone: "UTC" })),
+      });
     });
 
     it("queues 3,000 grants from a file with comments, blank lines and duplicates", { timeout: 120_000 }, async () => {
-      const text = ["# grants to redo after the outage", "", ...many.map((id, i) => (i % 500 === 0 ? `  ${id}  # re-connected\r` : id)), many[0], ""].join("\n");
+      const text = [
+        "# grants to redo after the outage",
+        "",
+        ...many.map((id, i) => (i % 500 === 0 ? `  ${id}  # re-connected\r` : id)),
+        many[0],
+        "",
+      ].join("\n");
       const path = file("many.txt", text);
       // A queue no worker serves: the jobs stay there to be counted.
       const idle = uniquePrefix("b-file");
@@ -271,15 +310,28 @@ describe("backfill CLI end to end (child process, sandbox, Postgres, Redis)", ()
     });
 
     it("combines with --grant; an unknown id in the file is exit 2 like --grant", async () => {
-      const r = await cli(["--grants-file", "-", "--grant", grantId, "--date", day, "--dry-run"], {}, undefined, `${grantId}\nno-such-grant-in-file\n`);
+      const r = await cli(
+        ["--grants-file", "-", "--grant", grantId, "--date", day, "--dry-run"],
+        {},
+        undefined,
+        `${grantId}\nno-such-grant-in-file\n`,
+      );
       expect(r.code).toBe(2);
       expect(r.stdout).toMatch(/unknown grant: no-such-grant-in-file/);
     });
 
     it.each([
-      ["a bad line, named by its number", () => file("bad.txt", "g-1\n\n# fine\ng 2\n"), /--grants-file .*bad\.txt line 4: "g 2" is not a grant id/],
+      [
+        "a bad line, named by its number",
+        () => file("bad.txt", "g-1\n\n# fine\ng 2\n"),
+        /--grants-file .*bad\.txt line 4: "g 2" is not a grant id/,
+      ],
       ["a control character", () => file("ctl.txt", "g-1\ng-\u001b[2J\n"), /line 2: "g-\\u001b\[2J" is not a grant id/],
-      ["a line too long to be an id", () => file("long.txt", `g-1\n${"x".repeat(5000)}`), /line 2: longer than 1024 characters/],
+      [
+        "a line too long to be an id",
+        () => file("long.txt", `g-1\n${"x".repeat(5000)}`),
+        /line 2: longer than 1024 characters/,
+      ],
       ["a file with no id", () => file("empty.txt", "# nothing yet\n\n"), /names no grant/],
       ["a missing file", () => join(dir, "missing.txt"), /cannot read --grants-file .*missing\.txt: no such file/],
       ["a directory", () => dir, /cannot read --grants-file .*: it is a directory/],
@@ -293,12 +345,23 @@ describe("backfill CLI end to end (child process, sandbox, Postgres, Redis)", ()
   });
 
   it("parses ranges inclusively", () => {
-    expect(parseBackfillArgs(["--all", "--from", "2026-02-27", "--to", "2026-03-02"])).toMatchObject({ all: true, days: ["2026-02-27", "2026-02-28", "2026-03-01", "2026-03-02"] });
-    expect(parseBackfillArgs(["--grant", "a", "--grant", "b", "--grant", "a", "--date", "2026-01-01"])).toMatchObject({ grants: ["a", "b"] });
+    expect(parseBackfillArgs(["--all", "--from", "2026-02-27", "--to", "2026-03-02"])).toMatchObject({
+      all: true,
+      days: ["2026-02-27", "2026-02-28", "2026-03-01", "2026-03-02"],
+    });
+    expect(parseBackfillArgs(["--grant", "a", "--grant", "b", "--grant", "a", "--date", "2026-01-01"])).toMatchObject({
+      grants: ["a", "b"],
+    });
     expect(() => parseBackfillArgs(["--all", "--from", "2026-03-02", "--to", "2026-03-01"])).toThrow(UsageError);
     expect(() => parseBackfillArgs(["--all", "--date", "2026-03-02", "--dry-run", "--wait"])).toThrow(/--wait/);
-    expect(parseBackfillArgs(["--grants-file", "-", "--grant", "a", "--date", "2000-01-01"])).toMatchObject({ grants: ["a"], grantsFile: "-", days: ["2000-01-01"] });
+    expect(parseBackfillArgs(["--grants-file", "-", "--grant", "a", "--date", "2000-01-01"])).toMatchObject({
+      grants: ["a"],
+      grantsFile: "-",
+      days: ["2000-01-01"],
+    });
     expect(parseBackfillArgs(["--all", "--date", "2100-12-31"])).toMatchObject({ days: ["2100-12-31"] });
-    expect(() => parseBackfillArgs(["--grants-file", "", "--date", "2026-01-01"])).toThrow(/--grants-file needs a file name/);
+    expect(() => parseBackfillArgs(["--grants-file", "", "--date", "2026-01-01"])).toThrow(
+      /--grants-file needs a file name/,
+    );
   });
 });

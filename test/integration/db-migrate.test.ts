@@ -57,7 +57,8 @@ async function withClient<T>(url: string, fn: (c: pg.Client) => Promise<T>): Pro
 
 type Row = MigrationRow;
 
-const rowsOf = (url: string) => withClient(url, async (c) => (await c.query<Row>("SELECT * FROM _prisma_migrations ORDER BY started_at")).rows);
+const rowsOf = (url: string) =>
+  withClient(url, async (c) => (await c.query<Row>("SELECT * FROM _prisma_migrations ORDER BY started_at")).rows);
 
 async function rejection(p: Promise<unknown>): Promise<MigrationError> {
   const err = await p.then(
@@ -88,7 +89,8 @@ describe("checksums", () => {
   it("match whatever the line endings, and the old unpadded form, like Prisma's engine", () => {
     const lf = "ab\ncd\nef\ngh\rab\n";
     const crlf = "ab\r\ncd\r\nef\r\ngh\rab\r\n";
-    for (const a of [lf, crlf]) for (const b of [lf, crlf]) expect(scriptMatchesChecksum(a, migrationChecksum(b))).toBe(true);
+    for (const a of [lf, crlf])
+      for (const b of [lf, crlf]) expect(scriptMatchesChecksum(a, migrationChecksum(b))).toBe(true);
     expect(scriptMatchesChecksum("abc", migrationChecksum("abcd"))).toBe(false);
     expect(scriptMatchesChecksum("abc\n", migrationChecksum("abc"))).toBe(false);
 
@@ -125,23 +127,59 @@ describe("migrate", () => {
     }
 
     // Prisma's table definition, column by column.
-    const cols = await withClient(url, async (c) =>
-      (await c.query(
-        `SELECT column_name, data_type, character_maximum_length AS len, is_nullable, column_default
+    const cols = await withClient(
+      url,
+      async (c) =>
+        (
+          await c.query(
+            `SELECT column_name, data_type, character_maximum_length AS len, is_nullable, column_default
            FROM information_schema.columns WHERE table_name = '_prisma_migrations' ORDER BY ordinal_position`,
-      )).rows,
+          )
+        ).rows,
     );
     expect(cols).toEqual([
       { column_name: "id", data_type: "character varying", len: 36, is_nullable: "NO", column_default: null },
       { column_name: "checksum", data_type: "character varying", len: 64, is_nullable: "NO", column_default: null },
-      { column_name: "finished_at", data_type: "timestamp with time zone", len: null, is_nullable: "YES", column_default: null },
-      { column_name: "migration_name", data_type: "character varying", len: 255, is_nullable: "NO", column_default: null },
+      {
+        column_name: "finished_at",
+        data_type: "timestamp with time zone",
+        len: null,
+        is_nullable: "YES",
+        column_default: null,
+      },
+      {
+        column_name: "migration_name",
+        data_type: "character varying",
+        len: 255,
+        is_nullable: "NO",
+        column_default: null,
+      },
       { column_name: "logs", data_type: "text", len: null, is_nullable: "YES", column_default: null },
-      { column_name: "rolled_back_at", data_type: "timestamp with time zone", len: null, is_nullable: "YES", column_default: null },
-      { column_name: "started_at", data_type: "timestamp with time zone", len: null, is_nullable: "NO", column_default: "now()" },
+      {
+        column_name: "rolled_back_at",
+        data_type: "timestamp with time zone",
+        len: null,
+        is_nullable: "YES",
+        column_default: null,
+      },
+      {
+        column_name: "started_at",
+        data_type: "timestamp with time zone",
+        len: null,
+        is_nullable: "NO",
+        column_default: "now()",
+      },
       { column_name: "applied_steps_count", data_type: "integer", len: null, is_nullable: "NO", column_default: "0" },
     ]);
-    const pk = await withClient(url, async (c) => (await c.query(`SELECT conname FROM pg_constraint WHERE conrelid = '_prisma_migrations'::regclass AND contype = 'p'`)).rows);
+    const pk = await withClient(
+      url,
+      async (c) =>
+        (
+          await c.query(
+            `SELECT conname FROM pg_constraint WHERE conrelid = '_prisma_migrations'::regclass AND contype = 'p'`,
+          )
+        ).rows,
+    );
     expect(pk).toEqual([{ conname: "_prisma_migrations_pkey" }]);
   });
 
@@ -161,7 +199,10 @@ describe("migrate", () => {
     const dir = migrationsWith({ "20990101000000_add_note": 'ALTER TABLE "grants" ADD COLUMN "note" TEXT;' });
     const res = await migrate(url, { migrationsDir: dir });
     expect(res.applied).toEqual(["20990101000000_add_note"]);
-    expect((await rowsOf(url)).map((r) => r.migration_name)).toEqual([...local.map((m) => m.name), "20990101000000_add_note"]);
+    expect((await rowsOf(url)).map((r) => r.migration_name)).toEqual([
+      ...local.map((m) => m.name),
+      "20990101000000_add_note",
+    ]);
   });
 
   it("accepts the same migration checked out with CRLF line endings", async () => {
@@ -175,13 +216,21 @@ describe("migrate", () => {
   it("refuses a migration whose recorded checksum differs", async () => {
     const url = await freshDb();
     await migrate(url);
-    await withClient(url, (c) => c.query("UPDATE _prisma_migrations SET checksum = $1 WHERE migration_name = $2", ["0".repeat(64), local[0]!.name]));
+    await withClient(url, (c) =>
+      c.query("UPDATE _prisma_migrations SET checksum = $1 WHERE migration_name = $2", [
+        "0".repeat(64),
+        local[0]!.name,
+      ]),
+    );
     const dir = migrationsWith({ "20990101000000_more": "CREATE TABLE never_created (id int);" });
     const err = await rejection(migrate(url, { migrationsDir: dir }));
     expect(err.code).toBe("checksum_mismatch");
     expect(err.migrationName).toBe(local[0]!.name);
     expect(err.message).toContain("was modified after it was applied");
-    const exists = await withClient(url, async (c) => (await c.query("SELECT to_regclass('never_created') AS t")).rows[0].t);
+    const exists = await withClient(
+      url,
+      async (c) => (await c.query("SELECT to_regclass('never_created') AS t")).rows[0].t,
+    );
     expect(exists).toBeNull();
   });
 
@@ -197,11 +246,18 @@ describe("migrate", () => {
 
     const rows = await rowsOf(url);
     const failed = rows.find((r) => r.migration_name === "20990101000000_broken")!;
-    expect(failed).toMatchObject({ finished_at: null, rolled_back_at: null, applied_steps_count: 0, checksum: migrationChecksum(broken) });
+    expect(failed).toMatchObject({
+      finished_at: null,
+      rolled_back_at: null,
+      applied_steps_count: 0,
+      checksum: migrationChecksum(broken),
+    });
     expect(failed.logs).toContain("42P01");
     // The earlier migration stays applied; the failed one left nothing behind.
     expect(rows.find((r) => r.migration_name === local[0]!.name)?.finished_at).toBeInstanceOf(Date);
-    expect(await withClient(url, async (c) => (await c.query("SELECT to_regclass('half_done') AS t")).rows[0].t)).toBeNull();
+    expect(
+      await withClient(url, async (c) => (await c.query("SELECT to_regclass('half_done') AS t")).rows[0].t),
+    ).toBeNull();
 
     // Every later run refuses, even with the file fixed, until someone resolves it.
     writeFileSync(join(dir, "20990101000000_broken", "migration.sql"), 'CREATE TABLE "half_done" ("id" INTEGER);\n');
@@ -211,7 +267,9 @@ describe("migrate", () => {
     expect(blocked.message).toContain("prisma migrate resolve --rolled-back 20990101000000_broken");
 
     // `prisma migrate resolve --rolled-back` sets rolled_back_at; then the migration runs again.
-    await withClient(url, (c) => c.query("UPDATE _prisma_migrations SET rolled_back_at = now() WHERE id = $1", [failed.id]));
+    await withClient(url, (c) =>
+      c.query("UPDATE _prisma_migrations SET rolled_back_at = now() WHERE id = $1", [failed.id]),
+    );
     const res = await migrate(url, { migrationsDir: dir });
     expect(res.applied).toEqual(["20990101000000_broken"]);
     const after = (await rowsOf(url)).filter((r) => r.migration_name === "20990101000000_broken");
@@ -230,7 +288,10 @@ describe("migrate", () => {
     const url = await freshDb();
     await withClient(url, async (c) => {
       await migrate(c);
-      const locks = await c.query("SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND objid = $1", [PRISMA_MIGRATE_LOCK_KEY]);
+      const locks = await c.query(
+        "SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND objid = $1",
+        [PRISMA_MIGRATE_LOCK_KEY],
+      );
       expect(locks.rows[0].n).toBe(0);
     });
     const pool = new pg.Pool({ connectionString: url, max: 1 });

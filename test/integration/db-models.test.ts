@@ -89,7 +89,10 @@ describe("Grant", () => {
     expect(g.statusChangedAt.toISOString()).toBe("2026-03-29T01:30:00.123Z");
 
     await sleep(15);
-    const revoked = await db.grant.update({ where: { id: g.id }, data: { status: "revoked", sendHour: 23, enabled: true, statusReason: null } });
+    const revoked = await db.grant.update({
+      where: { id: g.id },
+      data: { status: "revoked", sendHour: 23, enabled: true, statusReason: null },
+    });
     expect(revoked.status).toBe("revoked");
     expect(revoked.sendHour).toBe(23);
     expect(revoked.statusReason).toBeNull();
@@ -109,13 +112,17 @@ describe("Grant", () => {
 
   it("rejects a duplicate id with P2002", async () => {
     const g = await makeGrant();
-    const err = await db.grant.create({ data: { id: g.id, email: "x@example.com", provider: "imap", timeZone: "UTC" } }).catch((e: unknown) => e);
+    const err = await db.grant
+      .create({ data: { id: g.id, email: "x@example.com", provider: "imap", timeZone: "UTC" } })
+      .catch((e: unknown) => e);
     uniqueViolation(err);
   });
 
   it("rejects a status outside the enum", async () => {
     const err = await db.grant
-      .create({ data: { id: newGrantId(), email: "x@example.com", provider: "imap", timeZone: "UTC", status: "bogus" as never } })
+      .create({
+        data: { id: newGrantId(), email: "x@example.com", provider: "imap", timeZone: "UTC", status: "bogus" as never },
+      })
       .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(Error);
   });
@@ -133,7 +140,9 @@ describe("Reminder", () => {
     const eventStart = new Date("2026-11-24T09:00:00.000Z");
     const recipients = [{ name: "Grace Hopper", email: "grace@example.org" }, { email: "alan@example.com" }];
     const marker = uniqueId("mk");
-    const r = await db.reminder.create({ data: { grantId: g.id, eventId: "evt_1", eventStart, day: "2026-11-24", recipients, marker } });
+    const r = await db.reminder.create({
+      data: { grantId: g.id, eventId: "evt_1", eventStart, day: "2026-11-24", recipients, marker },
+    });
     expect(typeof r.id).toBe("bigint");
     expect(r).toEqual({
       id: r.id,
@@ -154,7 +163,15 @@ describe("Reminder", () => {
     });
 
     const second = await db.reminder.create({
-      data: { grantId: g.id, eventId: "evt_2", eventStart, day: "2026-11-24", recipients: [], marker: uniqueId("mk"), title: "Standup" },
+      data: {
+        grantId: g.id,
+        eventId: "evt_2",
+        eventStart,
+        day: "2026-11-24",
+        recipients: [],
+        marker: uniqueId("mk"),
+        title: "Standup",
+      },
     });
     expect(second.id).toBeGreaterThan(r.id);
     expect(second.title).toBe("Standup");
@@ -164,9 +181,20 @@ describe("Reminder", () => {
     const sentAt = new Date();
     const sent = await db.reminder.update({
       where: { id: r.id },
-      data: { status: "sent", messageId: "msg_1", attempts: { increment: 1 }, sentAt, lastError: "transient 429, retried" },
+      data: {
+        status: "sent",
+        messageId: "msg_1",
+        attempts: { increment: 1 },
+        sentAt,
+        lastError: "transient 429, retried",
+      },
     });
-    expect(sent).toMatchObject({ status: "sent", messageId: "msg_1", attempts: 1, lastError: "transient 429, retried" });
+    expect(sent).toMatchObject({
+      status: "sent",
+      messageId: "msg_1",
+      attempts: 1,
+      lastError: "transient 429, retried",
+    });
     expect(sent.sentAt?.getTime()).toBe(sentAt.getTime());
     expect(sent.updatedAt.getTime()).toBeGreaterThan(r.updatedAt.getTime());
     expect(sent.claimedAt).toEqual(r.claimedAt);
@@ -175,7 +203,9 @@ describe("Reminder", () => {
       expect((await db.reminder.update({ where: { id: r.id }, data: { status } })).status).toBe(status);
     }
 
-    const found = await db.reminder.findUniqueOrThrow({ where: { grantId_eventId_eventStart: { grantId: g.id, eventId: "evt_1", eventStart } } });
+    const found = await db.reminder.findUniqueOrThrow({
+      where: { grantId_eventId_eventStart: { grantId: g.id, eventId: "evt_1", eventStart } },
+    });
     expect(found.id).toBe(r.id);
     expect(await db.reminder.findUniqueOrThrow({ where: { marker } })).toMatchObject({ id: r.id });
     expect(await db.reminder.count({ where: { grantId: g.id, day: "2026-11-24" } })).toBe(2);
@@ -186,9 +216,23 @@ describe("Reminder", () => {
 
   it("stores nested JSON and JSON scalars", async () => {
     const g = await makeGrant();
-    const values: Prisma.InputJsonValue[] = [{ to: [{ email: "a@b.c" }], meta: { n: 1, ok: true, nested: [1, "two", null] } }, "just text", 42, true];
+    const values: Prisma.InputJsonValue[] = [
+      { to: [{ email: "a@b.c" }], meta: { n: 1, ok: true, nested: [1, "two", null] } },
+      "just text",
+      42,
+      true,
+    ];
     for (const [i, v] of values.entries()) {
-      const r = await db.reminder.create({ data: { grantId: g.id, eventId: `json_${i}`, eventStart: new Date(), day: "2026-01-01", recipients: v, marker: uniqueId("mk") } });
+      const r = await db.reminder.create({
+        data: {
+          grantId: g.id,
+          eventId: `json_${i}`,
+          eventStart: new Date(),
+          day: "2026-01-01",
+          recipients: v,
+          marker: uniqueId("mk"),
+        },
+      });
       expect((await db.reminder.findUniqueOrThrow({ where: { id: r.id } })).recipients).toEqual(v);
     }
   });
@@ -201,7 +245,9 @@ describe("Reminder", () => {
     const err = await db.reminder.create({ data: { ...data, marker: uniqueId("mk") } }).catch((e: unknown) => e);
     uniqueViolation(err);
 
-    const moved = await db.reminder.create({ data: { ...data, eventStart: new Date("2026-11-24T11:00:00.000Z"), marker: uniqueId("mk") } });
+    const moved = await db.reminder.create({
+      data: { ...data, eventStart: new Date("2026-11-24T11:00:00.000Z"), marker: uniqueId("mk") },
+    });
     expect(moved.eventId).toBe("evt_same");
 
     // The same event at the same start for ANOTHER grant is fine.
@@ -212,16 +258,29 @@ describe("Reminder", () => {
   it("keeps markers unique across the ledger (P2002)", async () => {
     const g = await makeGrant();
     const marker = uniqueId("mk");
-    await db.reminder.create({ data: { grantId: g.id, eventId: "m1", eventStart: new Date(), day: "2026-01-01", recipients: [], marker } });
+    await db.reminder.create({
+      data: { grantId: g.id, eventId: "m1", eventStart: new Date(), day: "2026-01-01", recipients: [], marker },
+    });
     const err = await db.reminder
-      .create({ data: { grantId: g.id, eventId: "m2", eventStart: new Date(), day: "2026-01-01", recipients: [], marker } })
+      .create({
+        data: { grantId: g.id, eventId: "m2", eventStart: new Date(), day: "2026-01-01", recipients: [], marker },
+      })
       .catch((e: unknown) => e);
     uniqueViolation(err);
   });
 
   it("refuses a reminder for an unknown grant (foreign key)", async () => {
     const err = await db.reminder
-      .create({ data: { grantId: uniqueId("nogrant"), eventId: "e", eventStart: new Date(), day: "2026-01-01", recipients: [], marker: uniqueId("mk") } })
+      .create({
+        data: {
+          grantId: uniqueId("nogrant"),
+          eventId: "e",
+          eventStart: new Date(),
+          day: "2026-01-01",
+          recipients: [],
+          marker: uniqueId("mk"),
+        },
+      })
       .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(Prisma.PrismaClientKnownRequestError);
     expect((err as Prisma.PrismaClientKnownRequestError).code).toBe("P2003");
@@ -264,7 +323,14 @@ describe("Run", () => {
       where: { id: run.id },
       data: { status: "running", jobId: "job:1", windowStart, windowEnd, startedAt, attempts: { increment: 1 } },
     });
-    expect(running).toMatchObject({ status: "running", jobId: "job:1", windowStart, windowEnd, startedAt, attempts: 1 });
+    expect(running).toMatchObject({
+      status: "running",
+      jobId: "job:1",
+      windowStart,
+      windowEnd,
+      startedAt,
+      attempts: 1,
+    });
 
     const done = await db.run.update({
       where: { grantId_day: { grantId: g.id, day: "2026-11-24" } },
@@ -296,7 +362,9 @@ describe("Run", () => {
       expect((await db.run.update({ where: { id: run.id }, data: { status } })).status).toBe(status);
     }
 
-    const err = await db.run.create({ data: { grantId: g.id, day: "2026-11-24", timeZone: "Europe/Berlin" } }).catch((e: unknown) => e);
+    const err = await db.run
+      .create({ data: { grantId: g.id, day: "2026-11-24", timeZone: "Europe/Berlin" } })
+      .catch((e: unknown) => e);
     uniqueViolation(err);
 
     const next = await db.run.upsert({
@@ -340,10 +408,22 @@ describe("cascades", () => {
     const g = await makeGrant();
     const keep = await makeGrant();
     for (const grant of [g, keep]) {
-      await db.reminder.create({ data: { grantId: grant.id, eventId: "c1", eventStart: new Date(), day: "2026-01-01", recipients: [], marker: uniqueId("mk") } });
+      await db.reminder.create({
+        data: {
+          grantId: grant.id,
+          eventId: "c1",
+          eventStart: new Date(),
+          day: "2026-01-01",
+          recipients: [],
+          marker: uniqueId("mk"),
+        },
+      });
       await db.run.create({ data: { grantId: grant.id, day: "2026-01-01", timeZone: "UTC" } });
     }
-    const withRelations = await db.grant.findUniqueOrThrow({ where: { id: g.id }, include: { reminders: true, runs: true } });
+    const withRelations = await db.grant.findUniqueOrThrow({
+      where: { id: g.id },
+      include: { reminders: true, runs: true },
+    });
     expect(withRelations.reminders).toHaveLength(1);
     expect(withRelations.runs).toHaveLength(1);
 
@@ -356,7 +436,16 @@ describe("cascades", () => {
 
   it("renaming a grant id carries its reminders and runs along (ON UPDATE CASCADE)", async () => {
     const g = await makeGrant();
-    await db.reminder.create({ data: { grantId: g.id, eventId: "u1", eventStart: new Date(), day: "2026-01-01", recipients: [], marker: uniqueId("mk") } });
+    await db.reminder.create({
+      data: {
+        grantId: g.id,
+        eventId: "u1",
+        eventStart: new Date(),
+        day: "2026-01-01",
+        recipients: [],
+        marker: uniqueId("mk"),
+      },
+    });
     await db.run.create({ data: { grantId: g.id, day: "2026-01-01", timeZone: "UTC" } });
     const newId = newGrantId();
     await db.grant.update({ where: { id: g.id }, data: { id: newId } });

@@ -4,9 +4,20 @@ import { dirname, join } from "node:path";
 import { pathToFileURL } from "node:url";
 import pg from "pg";
 import { PrismaPg } from "@prisma/adapter-pg";
-import { bindMigrationAwareSqlAdapterFactory, type SqlDriverAdapter, type SqlMigrationAwareDriverAdapterFactory } from "@prisma/driver-adapter-utils";
+import {
+  bindMigrationAwareSqlAdapterFactory,
+  type SqlDriverAdapter,
+  type SqlMigrationAwareDriverAdapterFactory,
+} from "@prisma/driver-adapter-utils";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DEFAULT_MIGRATIONS_DIR, MigrationError, dropDatabase, ensureDatabase, migrate, readMigrations } from "../../src/db/migrate.js";
+import {
+  DEFAULT_MIGRATIONS_DIR,
+  MigrationError,
+  dropDatabase,
+  ensureDatabase,
+  migrate,
+  readMigrations,
+} from "../../src/db/migrate.js";
 import { testDatabaseUrl, uniqueId } from "../support/db.js";
 
 // Cross-checks against Prisma's OWN schema engine — the WebAssembly build published as
@@ -31,7 +42,10 @@ function migrationsList() {
       .filter((d) => d.isDirectory())
       .map((d) => ({
         path: d.name,
-        migrationFile: { path: "migration.sql", content: { tag: "ok" as const, value: readFileSync(join(dir, d.name, "migration.sql"), "utf8") } },
+        migrationFile: {
+          path: "migration.sql",
+          content: { tag: "ok" as const, value: readFileSync(join(dir, d.name, "migration.sql"), "utf8") },
+        },
       })),
   };
 }
@@ -40,11 +54,19 @@ function migrationsList() {
 
 interface Engine {
   applyMigrations(input: unknown): Promise<{ appliedMigrationNames: string[] }>;
-  diagnoseMigrationHistory(input: unknown): Promise<{ editedMigrationNames: string[]; failedMigrationNames: string[]; hasMigrationsTable: boolean; history: unknown }>;
+  diagnoseMigrationHistory(input: unknown): Promise<{
+    editedMigrationNames: string[];
+    failedMigrationNames: string[];
+    hasMigrationsTable: boolean;
+    history: unknown;
+  }>;
   diff(input: unknown): Promise<{ exitCode: number; stdout?: string | null }>;
   free(): void;
 }
-type EngineModule = { SchemaEngine: { new: (options: unknown, log: (line: string) => void, adapter: object) => Promise<Engine> }; __wbg_set_wasm(exports: unknown): void };
+type EngineModule = {
+  SchemaEngine: { new: (options: unknown, log: (line: string) => void, adapter: object) => Promise<Engine> };
+  __wbg_set_wasm(exports: unknown): void;
+};
 
 let engineModule: EngineModule;
 
@@ -56,9 +78,14 @@ async function loadEngine(): Promise<EngineModule> {
   const pkgDir = dirname(bgPath);
   const bg = (await import(pathToFileURL(bgPath).href)) as EngineModule & Record<string, unknown>;
   // (tsconfig has no DOM lib, so WebAssembly is typed by hand here.)
-  const WA = (globalThis as unknown as {
-    WebAssembly: { Module: new (bytes: Uint8Array) => object; Instance: new (m: object, imports: object) => { exports: Record<string, unknown> } };
-  }).WebAssembly;
+  const WA = (
+    globalThis as unknown as {
+      WebAssembly: {
+        Module: new (bytes: Uint8Array) => object;
+        Instance: new (m: object, imports: object) => { exports: Record<string, unknown> };
+      };
+    }
+  ).WebAssembly;
   const module = new WA.Module(readFileSync(join(pkgDir, "schema_engine_bg.wasm")));
   const instance = new WA.Instance(module, { "./schema_engine_bg.js": bg });
   bg.__wbg_set_wasm(instance.exports);
@@ -89,7 +116,8 @@ class CharAsTextClient extends pg.Client {
   override query(...args: unknown[]): never {
     const last = args[args.length - 1];
     if (typeof last === "function") {
-      args[args.length - 1] = (err: unknown, res: unknown) => (last as (e: unknown, r: unknown) => void)(err, patchFields(res));
+      args[args.length - 1] = (err: unknown, res: unknown) =>
+        (last as (e: unknown, r: unknown) => void)(err, patchFields(res));
       return (super.query as (...a: unknown[]) => unknown)(...args) as never;
     }
     const out = (super.query as (...a: unknown[]) => unknown)(...args);
@@ -139,7 +167,11 @@ function adapterFactory(url: string): SqlMigrationAwareDriverAdapterFactory {
 const engines: Engine[] = [];
 async function engineFor(url: string): Promise<Engine> {
   const adapter = bindMigrationAwareSqlAdapterFactory(adapterFactory(url));
-  const engine = await engineModule.SchemaEngine.new({ datamodels: [["schema.prisma", schemaFiles()[0]!.content]] }, () => {}, adapter);
+  const engine = await engineModule.SchemaEngine.new(
+    { datamodels: [["schema.prisma", schemaFiles()[0]!.content]] },
+    () => {},
+    adapter,
+  );
   engines.push(engine);
   return engine;
 }
@@ -198,7 +230,9 @@ describe("Prisma's schema engine agrees with the offline migrator", () => {
     await closeEngines();
 
     const recorded = await rows(url);
-    expect(recorded.map((r) => [r.migration_name, r.checksum, r.applied_steps_count, r.logs])).toEqual(local.map((m) => [m.name, m.checksum, 1, null]));
+    expect(recorded.map((r) => [r.migration_name, r.checksum, r.applied_steps_count, r.logs])).toEqual(
+      local.map((m) => [m.name, m.checksum, 1, null]),
+    );
     const res = await migrate(url);
     expect(res.applied).toEqual([]);
     expect(res.alreadyApplied).toEqual(local.map((m) => m.name));
@@ -208,9 +242,20 @@ describe("Prisma's schema engine agrees with the offline migrator", () => {
     const url = await freshDb();
     await migrate(url);
     const engine = await engineFor(url);
-    expect((await engine.applyMigrations({ migrationsList: migrationsList(), filters: noFilter })).appliedMigrationNames).toEqual([]);
-    const diagnosis = await engine.diagnoseMigrationHistory({ migrationsList: migrationsList(), optInToShadowDatabase: false, filters: noFilter });
-    expect(diagnosis).toMatchObject({ editedMigrationNames: [], failedMigrationNames: [], hasMigrationsTable: true, history: null });
+    expect(
+      (await engine.applyMigrations({ migrationsList: migrationsList(), filters: noFilter })).appliedMigrationNames,
+    ).toEqual([]);
+    const diagnosis = await engine.diagnoseMigrationHistory({
+      migrationsList: migrationsList(),
+      optInToShadowDatabase: false,
+      filters: noFilter,
+    });
+    expect(diagnosis).toMatchObject({
+      editedMigrationNames: [],
+      failedMigrationNames: [],
+      hasMigrationsTable: true,
+      history: null,
+    });
     await closeEngines();
   });
 
@@ -233,7 +278,13 @@ describe("Prisma's schema engine agrees with the offline migrator", () => {
   it("prisma migrate diff from the migrations folder (shadow database) to schema.prisma is empty", async () => {
     const url = await freshDb();
     const engine = await engineFor(url);
-    const diff = await engine.diff({ from: { tag: "migrations", ...migrationsList() }, to: { tag: "schemaDatamodel", files: schemaFiles() }, script: true, exitCode: true, filters: noFilter });
+    const diff = await engine.diff({
+      from: { tag: "migrations", ...migrationsList() },
+      to: { tag: "schemaDatamodel", files: schemaFiles() },
+      script: true,
+      exitCode: true,
+      filters: noFilter,
+    });
     expect(diff.stdout?.trim()).toBe("-- This is an empty migration.");
     expect(diff.exitCode).toBe(0);
     await closeEngines();
@@ -242,7 +293,13 @@ describe("Prisma's schema engine agrees with the offline migrator", () => {
   it("the init migration is what Prisma renders for schema.prisma from an empty database", async () => {
     const url = await freshDb();
     const engine = await engineFor(url);
-    const diff = await engine.diff({ from: { tag: "empty" }, to: { tag: "schemaDatamodel", files: schemaFiles() }, script: true, exitCode: null, filters: noFilter });
+    const diff = await engine.diff({
+      from: { tag: "empty" },
+      to: { tag: "schemaDatamodel", files: schemaFiles() },
+      script: true,
+      exitCode: null,
+      filters: noFilter,
+    });
     // `migrate diff --from-empty` also creates the schema itself; `migrate dev` (a diff from a
     // shadow database that already has "public") does not, and neither does our file.
     const rendered = (diff.stdout ?? "").replace(/^-- CreateSchema\nCREATE SCHEMA IF NOT EXISTS "public";\n\n/, "");
@@ -261,7 +318,9 @@ describe("Prisma's schema engine agrees with the offline migrator", () => {
     );
     await c.end();
     const engine = await engineFor(url);
-    const err = await engine.applyMigrations({ migrationsList: migrationsList(), filters: noFilter }).catch((e: unknown) => e);
+    const err = await engine
+      .applyMigrations({ migrationsList: migrationsList(), filters: noFilter })
+      .catch((e: unknown) => e);
     expect(String((err as Error).message)).toMatch(/20990101000000_broken/);
     await closeEngines();
     const ours = await migrate(url).catch((e: unknown) => e);

@@ -37,7 +37,14 @@ function stripComments(line: string): string {
 function parseSchema(src: string) {
   const enums = new Map<string, string[]>();
   for (const { name, body } of blocks(src, "enum")) {
-    enums.set(name, body.split("\n").map(stripComments).filter(Boolean).map((l) => l.split(/\s+/)[0]!));
+    enums.set(
+      name,
+      body
+        .split("\n")
+        .map(stripComments)
+        .filter(Boolean)
+        .map((l) => l.split(/\s+/)[0]!),
+    );
   }
   const models: Model[] = [];
   const modelNames = new Set(blocks(src, "model").map((b) => b.name));
@@ -66,12 +73,17 @@ function parseSchema(src: string) {
 
 const schema = parseSchema(readFileSync(SCHEMA_PATH, "utf8"));
 
-function expectedColumnType(f: Field, enums: Map<string, string[]>): { data_type: string; udt_name: string; precision?: number } {
+function expectedColumnType(
+  f: Field,
+  enums: Map<string, string[]>,
+): { data_type: string; udt_name: string; precision?: number } {
   if (enums.has(f.type)) return { data_type: "USER-DEFINED", udt_name: f.type };
   const native = /@db\.(\w+)(?:\((\d+)\))?/.exec(f.attrs);
   switch (f.type) {
     case "String":
-      return native?.[1] === "VarChar" ? { data_type: "character varying", udt_name: "varchar" } : { data_type: "text", udt_name: "text" };
+      return native?.[1] === "VarChar"
+        ? { data_type: "character varying", udt_name: "varchar" }
+        : { data_type: "text", udt_name: "text" };
     case "Int":
       return { data_type: "integer", udt_name: "int4" };
     case "BigInt":
@@ -134,14 +146,21 @@ describe("schema.prisma vs the migrated database", () => {
   });
 
   it("has exactly the tables of the models (plus _prisma_migrations)", async () => {
-    const tables = (await client.query<{ relname: string }>(`SELECT relname FROM pg_class WHERE relkind = 'r' AND relnamespace = 'public'::regnamespace`)).rows.map((r) => r.relname);
+    const tables = (
+      await client.query<{ relname: string }>(
+        `SELECT relname FROM pg_class WHERE relkind = 'r' AND relnamespace = 'public'::regnamespace`,
+      )
+    ).rows.map((r) => r.relname);
     expect(tables.sort()).toEqual([...schema.models.map((m) => m.table), "_prisma_migrations"].sort());
   });
 
   for (const model of schema.models) {
     describe(`${model.name} (${model.table})`, () => {
       it("has one column per scalar field and no other", () => {
-        const actual = columns.filter((c) => c.table_name === model.table).map((c) => c.column_name).sort();
+        const actual = columns
+          .filter((c) => c.table_name === model.table)
+          .map((c) => c.column_name)
+          .sort();
         expect(actual).toEqual(model.fields.map((f) => f.column).sort());
       });
 
@@ -175,15 +194,25 @@ describe("schema.prisma vs the migrated database", () => {
       }
 
       it("has its primary key, unique constraints and indexes under Prisma's names", async () => {
-        const idx = (await client.query<{ indexname: string; indexdef: string }>(`SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'public' AND tablename = $1`, [model.table])).rows;
+        const idx = (
+          await client.query<{ indexname: string; indexdef: string }>(
+            `SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'public' AND tablename = $1`,
+            [model.table],
+          )
+        ).rows;
         const col = (name: string) => model.fields.find((f) => f.name === name)!.column;
         const expected: { name: string; unique: boolean; cols: string[] }[] = [];
         const id = model.fields.find((f) => /@id\b/.test(f.attrs))!;
         expected.push({ name: `${model.table}_pkey`, unique: true, cols: [id.column] });
-        for (const f of model.fields.filter((f) => /@unique\b/.test(f.attrs))) expected.push({ name: `${model.table}_${f.column}_key`, unique: true, cols: [f.column] });
+        for (const f of model.fields.filter((f) => /@unique\b/.test(f.attrs)))
+          expected.push({ name: `${model.table}_${f.column}_key`, unique: true, cols: [f.column] });
         for (const m of model.block.matchAll(/@@(unique|index)\(\[([^\]]+)\]\)/g)) {
           const cols = m[2]!.split(",").map((s) => col(s.trim()));
-          expected.push({ name: `${model.table}_${cols.join("_")}_${m[1] === "unique" ? "key" : "idx"}`, unique: m[1] === "unique", cols });
+          expected.push({
+            name: `${model.table}_${cols.join("_")}_${m[1] === "unique" ? "key" : "idx"}`,
+            unique: m[1] === "unique",
+            cols,
+          });
         }
         expect(idx.map((i) => i.indexname).sort()).toEqual(expected.map((e) => e.name).sort());
         for (const e of expected) {
@@ -196,22 +225,28 @@ describe("schema.prisma vs the migrated database", () => {
   }
 
   it("has every enum with its values in order", async () => {
-    const rows = (await client.query<{ typname: string; labels: string[] }>(
-      `SELECT t.typname, array_agg(e.enumlabel ORDER BY e.enumsortorder)::text[] AS labels
+    const rows = (
+      await client.query<{ typname: string; labels: string[] }>(
+        `SELECT t.typname, array_agg(e.enumlabel ORDER BY e.enumsortorder)::text[] AS labels
          FROM pg_type t JOIN pg_enum e ON e.enumtypid = t.oid
         WHERE t.typnamespace = 'public'::regnamespace GROUP BY t.typname`,
-    )).rows;
+      )
+    ).rows;
     expect(Object.fromEntries(rows.map((r) => [r.typname, r.labels]))).toEqual(Object.fromEntries(schema.enums));
   });
 
   it("has each relation as a foreign key with Prisma's name and ON DELETE CASCADE ON UPDATE CASCADE", async () => {
-    const fks = (await client.query<{ conname: string; table: string; def: string }>(
-      `SELECT conname, conrelid::regclass::text AS table, pg_get_constraintdef(oid) AS def
+    const fks = (
+      await client.query<{ conname: string; table: string; def: string }>(
+        `SELECT conname, conrelid::regclass::text AS table, pg_get_constraintdef(oid) AS def
          FROM pg_constraint WHERE contype = 'f' AND connamespace = 'public'::regnamespace`,
-    )).rows;
+      )
+    ).rows;
     const expected: string[] = [];
     for (const model of schema.models) {
-      for (const m of model.block.matchAll(/^\s*\w+\s+(\w+)\??\s+@relation\(fields:\s*\[(\w+)\],\s*references:\s*\[(\w+)\](.*)\)/gm)) {
+      for (const m of model.block.matchAll(
+        /^\s*\w+\s+(\w+)\??\s+@relation\(fields:\s*\[(\w+)\],\s*references:\s*\[(\w+)\](.*)\)/gm,
+      )) {
         const target = schema.models.find((x) => x.name === m[1])!;
         const column = model.fields.find((f) => f.name === m[2])!.column;
         const refColumn = target.fields.find((f) => f.name === m[3])!.column;
@@ -219,7 +254,9 @@ describe("schema.prisma vs the migrated database", () => {
         expected.push(name);
         const fk = fks.find((f) => f.conname === name);
         expect(fk, `foreign key ${name}`).toBeDefined();
-        expect(fk!.def).toBe(`FOREIGN KEY (${column}) REFERENCES ${target.table}(${refColumn}) ON UPDATE CASCADE ON DELETE CASCADE`);
+        expect(fk!.def).toBe(
+          `FOREIGN KEY (${column}) REFERENCES ${target.table}(${refColumn}) ON UPDATE CASCADE ON DELETE CASCADE`,
+        );
         expect(m[4]).toContain("onDelete: Cascade");
       }
     }

@@ -323,25 +323,31 @@ const ms = (iso: string) => Date.parse(iso);
 const inDay = (ev: Ev, day: string) => ev[1].startsWith(`${day} `);
 
 describe("the hand-written DST instants", () => {
-  it.each(NIGHTS.flatMap((n) => n.zones.map((z) => [n.day, z.zone, z] as const)))("%s %s: every instant is the local time it claims", (_day, _zone, z) => {
-    for (const [utc, local] of z.events) {
-      expect(wall(z.zone, ms(utc)), `${utc} in ${z.zone}`).toBe(local.slice(0, 16));
-      // "1st"/"2nd": the same wall time an hour (or half an hour) apart.
-      if (local.endsWith(" 2nd")) {
-        const first = z.events.find((e) => e[1] === local.replace(/ 2nd$/, " 1st"));
-        if (first) expect(ms(utc) - ms(first[0])).toBeGreaterThanOrEqual(30 * 60_000);
+  it.each(NIGHTS.flatMap((n) => n.zones.map((z) => [n.day, z.zone, z] as const)))(
+    "%s %s: every instant is the local time it claims",
+    (_day, _zone, z) => {
+      for (const [utc, local] of z.events) {
+        expect(wall(z.zone, ms(utc)), `${utc} in ${z.zone}`).toBe(local.slice(0, 16));
+        // "1st"/"2nd": the same wall time an hour (or half an hour) apart.
+        if (local.endsWith(" 2nd")) {
+          const first = z.events.find((e) => e[1] === local.replace(/ 2nd$/, " 1st"));
+          if (first) expect(ms(utc) - ms(first[0])).toBeGreaterThanOrEqual(30 * 60_000);
+        }
       }
-    }
-  });
+    },
+  );
 
-  it.each(NIGHTS.map((n) => [n.day, n] as const))("%s: the clock starts on the evening before, in every zone, well before its midnight", (_day, n) => {
-    for (const z of n.zones) {
-      const local = wall(z.zone, ms(n.clock));
-      expect(local.slice(0, 10), z.zone).toBe(addDays(n.day, -1));
-      // At least two hours of the previous day left, whatever the machine's load.
-      expect(wall(z.zone, ms(n.clock) + 2 * 3_600_000).slice(0, 10), z.zone).toBe(addDays(n.day, -1));
-    }
-  });
+  it.each(NIGHTS.map((n) => [n.day, n] as const))(
+    "%s: the clock starts on the evening before, in every zone, well before its midnight",
+    (_day, n) => {
+      for (const z of n.zones) {
+        const local = wall(z.zone, ms(n.clock));
+        expect(local.slice(0, 10), z.zone).toBe(addDays(n.day, -1));
+        // At least two hours of the previous day left, whatever the machine's load.
+        expect(wall(z.zone, ms(n.clock) + 2 * 3_600_000).slice(0, 10), z.zone).toBe(addDays(n.day, -1));
+      }
+    },
+  );
 });
 
 describe("DST nights through real worker processes and their own scheduler tick", () => {
@@ -356,7 +362,9 @@ describe("DST nights through real worker processes and their own scheduler tick"
     async (_day, _zones, night) => {
       const start = ms(night.clock);
       const sandbox = await startSandbox({ now: clockFrom(start), limits: { sendsPerSecond: 0 } });
-      const prefix = uniqueId("dst").replace(/[^A-Za-z0-9_-]/g, "").slice(0, 40);
+      const prefix = uniqueId("dst")
+        .replace(/[^A-Za-z0-9_-]/g, "")
+        .slice(0, 40);
       const redis = createRedis(process.env.REDIS_URL ?? "redis://127.0.0.1:6379");
       const queue = createRunsQueue(redis, { prefix, attempts: 3 });
       const logDir = join(logRoot, night.day);
@@ -381,7 +389,12 @@ describe("DST nights through real worker processes and their own scheduler tick"
         // first zone whose send hour is two hours later: nothing of it may go out tonight.
         const title = new Map<string, { zone: string; ev: Ev; grantId: string; guest: string }>();
         const due: { id: string; zone: string; sendHour: number }[] = [];
-        const addGrant = (zone: string) => sandbox.addGrant({ email: `${uniqueId("dst")}@example.com`.toLowerCase(), timezone: zone, provider: "google" });
+        const addGrant = (zone: string) =>
+          sandbox.addGrant({
+            email: `${uniqueId("dst")}@example.com`.toLowerCase(),
+            timezone: zone,
+            provider: "google",
+          });
         night.zones.forEach((z, zi) => {
           const g = addGrant(z.zone);
           due.push({ id: g.id, zone: z.zone, sendHour: localParts(z.zone, start).hh });
@@ -392,7 +405,10 @@ describe("DST nights through real worker processes and their own scheduler tick"
             sandbox.addEvent(g.id, {
               title: key,
               when: { start_time: s, end_time: s + 1800, start_timezone: z.zone },
-              participants: [{ email: g.email, status: "yes" }, { email: guest, status: "yes" }],
+              participants: [
+                { email: g.email, status: "yes" },
+                { email: guest, status: "yes" },
+              ],
               // Deserves a reminder on its own local day; which day that is, the sandbox's
               // expectedReminders decides with its own window (compared below).
               expected: { remind: true, recipients: [guest] },
@@ -404,33 +420,67 @@ describe("DST nights through real worker processes and their own scheduler tick"
         const late = addGrant(first.zone);
         const lateHour = localParts(first.zone, start).hh + 2;
         const noon = first.events.find((e) => inDay(e, night.day))!;
-        sandbox.addEvent(late.id, { title: "late-grant", when: { start_time: ms(noon[0]) / 1000, end_time: ms(noon[0]) / 1000 + 1800 }, participants: [{ email: late.email }, { email: "late-guest@guests.test" }] });
+        sandbox.addEvent(late.id, {
+          title: "late-grant",
+          when: { start_time: ms(noon[0]) / 1000, end_time: ms(noon[0]) / 1000 + 1800 },
+          participants: [{ email: late.email }, { email: "late-guest@guests.test" }],
+        });
 
         const nylas = new NylasApi({ apiKey: sandbox.apiKey, apiUri: sandbox.url, timeout: 10 });
         await syncGrants(db, nylas, createLogger({ level: "silent" }), { defaultTimeZone: "UTC", defaultSendHour: 18 });
         for (const g of due) await db.grant.update({ where: { id: g.id }, data: { sendHour: g.sendHour } });
         await db.grant.update({ where: { id: late.id }, data: { sendHour: lateHour } });
-        expect((await db.grant.findMany({ where: { id: { in: sandbox.grantIds() } }, select: { timeZone: true } })).map((g) => g.timeZone).sort()).toEqual(
-          [...night.zones.map((z) => z.zone), first.zone].sort(),
-        );
+        expect(
+          (await db.grant.findMany({ where: { id: { in: sandbox.grantIds() } }, select: { timeZone: true } }))
+            .map((g) => g.timeZone)
+            .sort(),
+        ).toEqual([...night.zones.map((z) => z.zone), first.zone].sort());
 
         fleet.startAll();
         const ids = due.map((g) => g.id);
         const runsOf = async () =>
-          (await db.run.findMany({ where: { grantId: { in: sandbox.grantIds() } }, select: { grantId: true, day: true, status: true } })).map((r) => [r.grantId, r.day, r.status]).sort();
+          (
+            await db.run.findMany({
+              where: { grantId: { in: sandbox.grantIds() } },
+              select: { grantId: true, day: true, status: true },
+            })
+          )
+            .map((r) => [r.grantId, r.day, r.status])
+            .sort();
         // The worker's own tick, once it has looked at every grant (the first after start-up),
         // chose the day after the clock's local date, and only for the grants whose send
         // hour has passed. It logs after writing the runs, so a wrong day fails here at once.
-        const logLines = () => readdirSync(logDir).flatMap((f) => readFileSync(join(logDir, f), "utf8").split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as Record<string, unknown>));
-        await vi.waitFor(() => expect(logLines().some((l) => l.msg === "scheduler tick" && (l.scanned as number) >= ids.length + 1)).toBe(true), { timeout: 120_000, interval: 100 });
+        const logLines = () =>
+          readdirSync(logDir).flatMap((f) =>
+            readFileSync(join(logDir, f), "utf8")
+              .split("\n")
+              .filter((l) => l.startsWith("{"))
+              .map((l) => JSON.parse(l) as Record<string, unknown>),
+          );
+        await vi.waitFor(
+          () =>
+            expect(logLines().some((l) => l.msg === "scheduler tick" && (l.scanned as number) >= ids.length + 1)).toBe(
+              true,
+            ),
+          { timeout: 120_000, interval: 100 },
+        );
         expect((await runsOf()).map(([id, day]) => [id, day])).toEqual(ids.map((id) => [id, night.day]).sort());
-        await vi.waitFor(async () => expect(await db.run.count({ where: { grantId: { in: ids }, status: "completed" } })).toBe(ids.length), { timeout: 120_000, interval: 250 });
+        await vi.waitFor(
+          async () =>
+            expect(await db.run.count({ where: { grantId: { in: ids }, status: "completed" } })).toBe(ids.length),
+          { timeout: 120_000, interval: 250 },
+        );
         await waitForIdle(queue, 60_000);
         await fleet.stopAll(20_000);
         expect(await runsOf()).toEqual(ids.map((id) => [id, night.day, "completed"]).sort());
 
         // The sandbox's sent log: exactly the meetings starting in the local day, once each.
-        const sent = sandbox.sentMessages().map((m) => ({ key: /dst-\d+-\d+|late-grant/.exec(m.subject)?.[0] ?? m.subject, subject: m.subject, to: m.to, grantId: m.grantId }));
+        const sent = sandbox.sentMessages().map((m) => ({
+          key: /dst-\d+-\d+|late-grant/.exec(m.subject)?.[0] ?? m.subject,
+          subject: m.subject,
+          to: m.to,
+          grantId: m.grantId,
+        }));
         const expected = [...title.entries()].filter(([, t]) => inDay(t.ev, night.day)).map(([key]) => key);
         expect(sent.map((m) => m.key).sort()).toEqual(expected.sort());
         for (const m of sent) {

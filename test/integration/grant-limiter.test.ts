@@ -2,7 +2,13 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Redis } from "ioredis";
 import { performance } from "node:perf_hooks";
 import { createRedis } from "../../src/redis/connection.js";
-import { backoffWithJitter, GrantBusy, GrantLimiter, type Budget, type LimiterSettings } from "../../src/nylas/grant-limiter.js";
+import {
+  backoffWithJitter,
+  GrantBusy,
+  GrantLimiter,
+  type Budget,
+  type LimiterSettings,
+} from "../../src/nylas/grant-limiter.js";
 import { uniqueId } from "../support/db.js";
 
 const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
@@ -77,7 +83,13 @@ async function serve(
   grantId: string,
   budget: Budget,
   ms: number,
-  opts: { providerName?: string; jitter?: () => Promise<void>; latencyMs?: () => number; onTaken?: () => void; onSettling?: () => void } = {},
+  opts: {
+    providerName?: string;
+    jitter?: () => Promise<void>;
+    latencyMs?: () => number;
+    onTaken?: () => void;
+    onSettling?: () => void;
+  } = {},
 ): Promise<Served[]> {
   const served: Served[] = [];
   const end = performance.now() + ms;
@@ -128,7 +140,12 @@ describe("GrantLimiter (GCRA in real Redis)", () => {
   beforeAll(() => {
     redis = createRedis(REDIS_URL);
     provider = createRedis(REDIS_URL);
-    limiter = new GrantLimiter(redis, { prefix, read: { perSecond: 20 }, send: { perSecond: 4 }, sendByProvider: { google: { perSecond: 2 } } });
+    limiter = new GrantLimiter(redis, {
+      prefix,
+      read: { perSecond: 20 },
+      send: { perSecond: 4 },
+      sendByProvider: { google: { perSecond: 2 } },
+    });
   });
   afterAll(async () => {
     const keys = await redis.keys(`${prefix}:*`);
@@ -142,19 +159,32 @@ describe("GrantLimiter (GCRA in real Redis)", () => {
     expect(served.length).toBeGreaterThanOrEqual(2);
     expect(served.length).toBeLessThanOrEqual(6);
     expect(minArrivalGapMs(served)).toBeGreaterThanOrEqual(500);
-    expect(maxInWindow(served.map((s) => s.arrival), 1_000_000)).toBeLessThanOrEqual(2);
+    expect(
+      maxInWindow(
+        served.map((s) => s.arrival),
+        1_000_000,
+      ),
+    ).toBeLessThanOrEqual(2);
   });
 
   it("shares one budget between competing takers (as between worker processes)", async () => {
     const otherRedis = createRedis(REDIS_URL);
     const other = new GrantLimiter(otherRedis, { prefix, read: { perSecond: 20 }, send: { perSecond: 4 } });
-    const [a, b] = await Promise.all([serve(limiter, provider, "g-shared", "send", 2000), serve(other, provider, "g-shared", "send", 2000)]);
+    const [a, b] = await Promise.all([
+      serve(limiter, provider, "g-shared", "send", 2000),
+      serve(other, provider, "g-shared", "send", 2000),
+    ]);
     await otherRedis.quit();
     const all = [...a, ...b];
     expect(all.length).toBeGreaterThanOrEqual(2);
     expect(all.length).toBeLessThanOrEqual(9);
     expect(minArrivalGapMs(all)).toBeGreaterThanOrEqual(250);
-    expect(maxInWindow(all.map((s) => s.arrival), 1_000_000)).toBeLessThanOrEqual(4);
+    expect(
+      maxInWindow(
+        all.map((s) => s.arrival),
+        1_000_000,
+      ),
+    ).toBeLessThanOrEqual(4);
   });
 
   it("adds the margin to the spacing", async () => {
@@ -170,14 +200,19 @@ describe("GrantLimiter (GCRA in real Redis)", () => {
     const taken: { before: number; after: number }[] = [];
     const end = performance.now() + 1300;
     while (performance.now() < end) {
-      const [before, wait, after] = await Promise.all([redisUs(redis), tokens.take("g-margin-tokens", "read"), redisUs(redis)]);
+      const [before, wait, after] = await Promise.all([
+        redisUs(redis),
+        tokens.take("g-margin-tokens", "read"),
+        redisUs(redis),
+      ]);
       if (wait === 0) taken.push({ before, after });
       else await sleep(Math.min(wait, Math.max(1, end - performance.now())));
     }
     expect(taken.length).toBeGreaterThanOrEqual(2);
     expect(taken.length).toBeLessThanOrEqual(6);
     // Tokens are ms-floored: 250 ms apart in ms is more than 249 ms in µs.
-    for (let i = 1; i < taken.length; i++) expect(taken[i]!.before - taken[i - 1]!.after).toBeGreaterThanOrEqual(249_000);
+    for (let i = 1; i < taken.length; i++)
+      expect(taken[i]!.before - taken[i - 1]!.after).toBeGreaterThanOrEqual(249_000);
   });
 
   it("keeps grants and budgets apart", async () => {
@@ -213,7 +248,13 @@ describe("GrantLimiter in flight (burst 1: one request of a grant in flight, the
   let provider: Redis;
   const prefix = uniqueId("rlf");
   const make = (over: Partial<LimiterSettings> = {}, conn?: Redis) =>
-    new GrantLimiter(conn ?? redis, { prefix, read: { perSecond: 20 }, send: { perSecond: 2 }, inFlightLeaseMs: 30_000, ...over });
+    new GrantLimiter(conn ?? redis, {
+      prefix,
+      read: { perSecond: 20 },
+      send: { perSecond: 2 },
+      inFlightLeaseMs: 30_000,
+      ...over,
+    });
 
   beforeAll(() => {
     redis = createRedis(REDIS_URL);
@@ -361,7 +402,12 @@ describe("GrantLimiter in flight (burst 1: one request of a grant in flight, the
         expect(all[k]!.arrival - all[k - 1]!.response).toBeGreaterThanOrEqual(interval * 1000);
         expect(all[k]!.arrival - all[k - 1]!.arrival).toBeGreaterThanOrEqual(interval * 1000);
       }
-      expect(maxInWindow(all.map((s) => s.arrival), 1_000_000)).toBeLessThanOrEqual(4);
+      expect(
+        maxInWindow(
+          all.map((s) => s.arrival),
+          1_000_000,
+        ),
+      ).toBeLessThanOrEqual(4);
     } finally {
       await Promise.all(conns.map((c) => c.quit()));
     }
@@ -371,7 +417,8 @@ describe("GrantLimiter in flight (burst 1: one request of a grant in flight, the
 describe("GrantLimiter.run: take, request, settle in one call", () => {
   let redis: Redis;
   const prefix = uniqueId("rlr");
-  const make = () => new GrantLimiter(redis, { prefix, read: { perSecond: 20 }, send: { perSecond: 2 }, inFlightLeaseMs: 30_000 });
+  const make = () =>
+    new GrantLimiter(redis, { prefix, read: { perSecond: 20 }, send: { perSecond: 2 }, inFlightLeaseMs: 30_000 });
   /** Settles are not awaited by `run`: poll until the grant's budget is free of flights. */
   async function flightCleared(budget: Budget, grantId: string): Promise<void> {
     for (let i = 0; i < 100 && (await redis.exists(`${prefix}:rl:flight:${budget}:${grantId}`)); i++) await sleep(5);
@@ -391,7 +438,9 @@ describe("GrantLimiter.run: take, request, settle in one call", () => {
     const opts = { maxWaitMs: 1000 };
     expect(await limiter.run("g1", "send", async () => "answer", opts)).toBe("answer");
     await flightCleared("send", "g1");
-    await expect(limiter.run("g1", "send", () => Promise.reject(new Error("refused")), opts)).rejects.toThrow("refused");
+    await expect(limiter.run("g1", "send", () => Promise.reject(new Error("refused")), opts)).rejects.toThrow(
+      "refused",
+    );
     await flightCleared("send", "g1");
     const t0 = performance.now();
     expect(await limiter.run("g1", "send", async () => 3, opts)).toBe(3);

@@ -26,7 +26,9 @@ describe("grants sync", () => {
       expect(row.status).toBe(wire.grant_status === "valid" ? "valid" : "needs_reauth");
       expect(row.sendHour).toBe(19);
       expect(row.calendarId).toBe("primary");
-      const calendarZone = p.sandbox.store.requireGrant(row.id).calendars.get(p.sandbox.store.requireGrant(row.id).primaryCalendarId)!.wire.timezone;
+      const calendarZone = p.sandbox.store
+        .requireGrant(row.id)
+        .calendars.get(p.sandbox.store.requireGrant(row.id).primaryCalendarId)!.wire.timezone;
       if (wire.grant_status !== "valid") continue;
       if (calendarZone) expect(row.timeZone).toBe(calendarZone);
       else {
@@ -47,7 +49,12 @@ describe("grants sync", () => {
     p.sandbox.invalidateGrant(a!);
     const r = await syncGrants(p.db, p.nylas, p.log, settings());
     expect(r).toMatchObject({ created: 0, updated: p.sandbox.grantIds().length, errors: 0 });
-    expect(await p.db.grant.findUniqueOrThrow({ where: { id: a! } })).toMatchObject({ sendHour: 7, enabled: false, status: "needs_reauth", statusReason: "grant invalid at Nylas" });
+    expect(await p.db.grant.findUniqueOrThrow({ where: { id: a! } })).toMatchObject({
+      sendHour: 7,
+      enabled: false,
+      status: "needs_reauth",
+      statusReason: "grant invalid at Nylas",
+    });
     expect((await p.db.grant.findUniqueOrThrow({ where: { id: b! } })).status).toBe("revoked");
 
     p.sandbox.restoreGrant(a!);

@@ -152,12 +152,18 @@ describe("reminders ledger (real Postgres)", () => {
     const again = await ledger.claimMany([plain, taken]);
     // maxAttempts is 1: the handed-back plain claim is claimable again, not exhausted.
     expect(again[0]).toMatchObject({ outcome: "claimed", attempts: 1, uncertain: false });
-    expect(again[1]).toMatchObject({ outcome: "claimed", uncertain: true, marker: first[1]!.outcome === "claimed" ? first[1]!.marker : "" });
+    expect(again[1]).toMatchObject({
+      outcome: "claimed",
+      uncertain: true,
+      marker: first[1]!.outcome === "claimed" ? first[1]!.marker : "",
+    });
   });
 
   it("writes concurrent marks together, each caller waiting for its own row", async () => {
     const ledger = new Ledger(db, { leaseMs: 60_000, maxAttempts: 3 });
-    const claims = (await ledger.claimMany(Array.from({ length: 40 }, () => input()))).flatMap((c) => (c.outcome === "claimed" ? [c] : []));
+    const claims = (await ledger.claimMany(Array.from({ length: 40 }, () => input()))).flatMap((c) =>
+      c.outcome === "claimed" ? [c] : [],
+    );
     expect(claims).toHaveLength(40);
     const written: bigint[] = [];
     await Promise.all(claims.map((c, i) => ledger.markSent(c.id, `batch-${i}`).then(() => written.push(c.id))));
@@ -168,7 +174,11 @@ describe("reminders ledger (real Postgres)", () => {
     // A failed write fails every mark of its batch (they are retried as uncertain sends).
     const deadDb = await createPrisma("postgresql://postgres@127.0.0.1:1/nothing");
     const broken = new Ledger(deadDb, { leaseMs: 60_000, maxAttempts: 3 });
-    const outcomes = await Promise.allSettled([broken.markSent(claims[0]!.id, "x"), broken.markSent(claims[1]!.id, "y"), broken.markSent(claims[2]!.id, "z")]);
+    const outcomes = await Promise.allSettled([
+      broken.markSent(claims[0]!.id, "x"),
+      broken.markSent(claims[1]!.id, "y"),
+      broken.markSent(claims[2]!.id, "z"),
+    ]);
     expect(outcomes.map((o) => o.status)).toEqual(["rejected", "rejected", "rejected"]);
     await closePrisma(deadDb).catch(() => {});
   });

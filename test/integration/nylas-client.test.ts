@@ -15,7 +15,9 @@ describe("NylasApi against the sandbox", () => {
   beforeAll(async () => {
     sandbox = await startSandbox({ seed: { grants: 14, now } });
     api = new NylasApi({ apiKey: sandbox.apiKey, apiUri: sandbox.url, timeout: 2 });
-    grantId = sandbox.grantIds().find((id) => sandbox.grant(id).grant_status === "valid" && sandbox.grant(id).provider === "google")!;
+    grantId = sandbox
+      .grantIds()
+      .find((id) => sandbox.grant(id).grant_status === "valid" && sandbox.grant(id).provider === "google")!;
   });
   afterAll(async () => {
     await sandbox.close();
@@ -43,7 +45,12 @@ describe("NylasApi against the sandbox", () => {
   });
 
   it("reads the primary calendar's zone, or none", async () => {
-    const zones = await Promise.all(sandbox.grantIds().filter((id) => sandbox.grant(id).grant_status === "valid").map((id) => api.calendarZone(id)));
+    const zones = await Promise.all(
+      sandbox
+        .grantIds()
+        .filter((id) => sandbox.grant(id).grant_status === "valid")
+        .map((id) => api.calendarZone(id)),
+    );
     expect(zones.filter((z) => z === undefined).length).toBeGreaterThan(0);
     expect(zones.filter((z) => typeof z === "string" && z.includes("/")).length).toBeGreaterThan(0);
   });
@@ -56,7 +63,8 @@ describe("NylasApi against the sandbox", () => {
     for await (const page of api.events(grantId, { calendarId: "primary", start, end, limit: 3 }, (request) => {
       pages++;
       return request();
-    })) events.push(...page);
+    }))
+      events.push(...page);
     const all = (await api.eventsPage(grantId, { calendarId: "primary", start, end, limit: 200 })).items;
     expect(events.map((e) => e.id)).toEqual(all.map((e) => e.id));
     expect(pages).toBe(Math.ceil(all.length / 3));
@@ -64,7 +72,12 @@ describe("NylasApi against the sandbox", () => {
   });
 
   it("sends as the grant and finds the message, with its headers, in the Sent folder", async () => {
-    const sent = await api.send(grantId, { to: [{ email: "guest@example.com", name: "Guest" }], subject: "Hello", body: "<p>hi</p>", customHeaders: [{ name: "X-Reminder-Id", value: "m-1" }] });
+    const sent = await api.send(grantId, {
+      to: [{ email: "guest@example.com", name: "Guest" }],
+      subject: "Hello",
+      body: "<p>hi</p>",
+      customHeaders: [{ name: "X-Reminder-Id", value: "m-1" }],
+    });
     const page = await api.sentPage(grantId, { after: Math.floor(Date.now() / 1000) - 60 });
     const found = page.items.find((m) => m.id === sent.id)!;
     expect(found.headers).toContainEqual({ name: "X-Reminder-Id", value: "m-1" });
@@ -72,7 +85,11 @@ describe("NylasApi against the sandbox", () => {
 
   it("classifies a wrong API key as auth", async () => {
     const bad = new NylasApi({ apiKey: "wrong", apiUri: sandbox.url });
-    expect(await failure(bad.grantsPage({ limit: 1, offset: 0 }))).toMatchObject({ kind: "auth", status: 401, requestId: expect.any(String) });
+    expect(await failure(bad.grantsPage({ limit: 1, offset: 0 }))).toMatchObject({
+      kind: "auth",
+      status: 401,
+      requestId: expect.any(String),
+    });
   });
 
   it("classifies an invalid grant as auth on every data call", async () => {
@@ -131,8 +148,13 @@ describe("NylasApi against the sandbox", () => {
 
   it("classifies a refused request as permanent", async () => {
     await new Promise((r) => setTimeout(r, 2600));
-    expect(await failure(api.send(grantId, { to: [], subject: "s", body: "b" }))).toMatchObject({ kind: "permanent", status: 400 });
+    expect(await failure(api.send(grantId, { to: [], subject: "s", body: "b" }))).toMatchObject({
+      kind: "permanent",
+      status: 400,
+    });
     expect(await failure(api.grant("no-such-grant"))).toMatchObject({ kind: "permanent", status: 404 });
-    expect(await failure(api.eventsPage(grantId, { calendarId: "primary", start: 0, end: 10, limit: 201 }))).toMatchObject({ kind: "permanent", status: 400 });
+    expect(
+      await failure(api.eventsPage(grantId, { calendarId: "primary", start: 0, end: 10, limit: 201 })),
+    ).toMatchObject({ kind: "permanent", status: 400 });
   });
 });

@@ -22,7 +22,7 @@ describe("nightly batch", () => {
 
   it("sends exactly the expected reminders, once each", async () => {
     const tick = await schedulerTick(p.db, p.queue, p.log, { now, pageSize: 7, ignoreSendHour: true });
-    const valid = (await p.db.grant.count({ where: { id: { in: p.sandbox.grantIds() }, status: "valid" } }));
+    const valid = await p.db.grant.count({ where: { id: { in: p.sandbox.grantIds() }, status: "valid" } });
     expect(tick.enqueued).toBe(valid);
     expect(tick.scanned).toBeGreaterThanOrEqual(valid);
     await waitForIdle(p.queue, 60_000);
@@ -43,7 +43,8 @@ describe("nightly batch", () => {
     // Every summary line names its grant, day and job.
     const done = p.sink.find(/^run completed$/);
     expect(done).toHaveLength(valid);
-    for (const line of done) expect(line).toMatchObject({ grantId: expect.any(String), day: expect.any(String), jobId: expect.any(String) });
+    for (const line of done)
+      expect(line).toMatchObject({ grantId: expect.any(String), day: expect.any(String), jobId: expect.any(String) });
   });
 
   it("a second tick and a backfill of the same day send nothing new", async () => {
@@ -52,7 +53,10 @@ describe("nightly batch", () => {
     expect(tick.enqueued).toBe(0);
     expect(tick.alreadyDone).toBe(tick.due);
 
-    const runs = await p.db.run.findMany({ where: { grantId: { in: p.sandbox.grantIds() } }, select: { grantId: true, day: true } });
+    const runs = await p.db.run.findMany({
+      where: { grantId: { in: p.sandbox.grantIds() } },
+      select: { grantId: true, day: true },
+    });
     expect(await reviveRuns(p.queue, runs, "backfill")).toBe(runs.length);
     await waitForIdle(p.queue, 60_000);
     expect(p.sandbox.sentCount()).toBe(before);
@@ -68,7 +72,10 @@ describe("nightly batch", () => {
     await waitForIdle(p.queue, 60_000);
 
     expect(p.sandbox.sentCount()).toBe(before + 1);
-    const rows = await p.db.reminder.findMany({ where: { grantId: target.grantId, eventId: target.eventId }, orderBy: { eventStart: "asc" } });
+    const rows = await p.db.reminder.findMany({
+      where: { grantId: target.grantId, eventId: target.eventId },
+      orderBy: { eventStart: "asc" },
+    });
     expect(rows.map((r) => [r.eventStart.getTime() / 1000, r.status])).toEqual([
       [target.start, "sent"],
       [target.start + 1800, "sent"],

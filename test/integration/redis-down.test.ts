@@ -26,7 +26,8 @@ function deadPort(): Promise<number> {
 /** Each distinct error is logged once, then at most once a minute while it lasts. */
 function expectThrottled(lines: Record<string, unknown>[], elapsedMs: number): void {
   const perKind = new Map<string, number>();
-  for (const l of lines) if (/ECONNREFUSED/.test(String(l.msg))) perKind.set(String(l.msg), (perKind.get(String(l.msg)) ?? 0) + 1);
+  for (const l of lines)
+    if (/ECONNREFUSED/.test(String(l.msg))) perKind.set(String(l.msg), (perKind.get(String(l.msg)) ?? 0) + 1);
   expect(perKind.size).toBeGreaterThan(0);
   for (const n of perKind.values()) expect(n).toBeLessThanOrEqual(1 + Math.floor(elapsedMs / 60_000));
 }
@@ -41,18 +42,31 @@ interface Proc {
 function start(entry: string, env: Record<string, string>): Proc {
   const child = spawn(process.execPath, ["--import", "tsx", join(ROOT, entry)], {
     cwd: ROOT,
-    env: { PATH: process.env.PATH ?? "", NODE_ENV: "production", LOG_LEVEL: "info", NYLAS_API_KEY: "nyk_redis_down_key", DATABASE_URL: testDatabaseUrl(), ...env },
+    env: {
+      PATH: process.env.PATH ?? "",
+      NODE_ENV: "production",
+      LOG_LEVEL: "info",
+      NYLAS_API_KEY: "nyk_redis_down_key",
+      DATABASE_URL: testDatabaseUrl(),
+      ...env,
+    },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let stdout = "";
   let stderr = "";
   child.stdout.on("data", (c) => (stdout += String(c)));
   child.stderr.on("data", (c) => (stderr += String(c)));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on("close", (code, signal) => resolve({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on("close", (code, signal) => resolve({ code, signal })),
+  );
   return { stdout: () => stdout, stderr: () => stderr, exited, kill: (s) => child.kill(s) };
 }
 
-const jsonLines = (text: string) => text.split("\n").filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+const jsonLines = (text: string) =>
+  text
+    .split("\n")
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
 
 describe("Redis down: errors go through pino, once per kind", () => {
   it.each([
@@ -62,10 +76,18 @@ describe("Redis down: errors go through pino, once per kind", () => {
     const port = await deadPort();
     const webPort = await deadPort();
     const started = Date.now();
-    const p = start(entry, { REDIS_URL: `redis://127.0.0.1:${port}`, PORT: String(webPort), BULL_BOARD_USER: "operator", BULL_BOARD_PASSWORD: "correct horse battery" });
+    const p = start(entry, {
+      REDIS_URL: `redis://127.0.0.1:${port}`,
+      PORT: String(webPort),
+      BULL_BOARD_USER: "operator",
+      BULL_BOARD_PASSWORD: "correct horse battery",
+    });
     try {
       await vi.waitFor(() => expect(p.stdout()).toMatch(ready), { timeout: 30_000, interval: 100 });
-      await vi.waitFor(() => expect(p.stdout()).toMatch(/"source":"[^"]+".*ECONNREFUSED/), { timeout: 30_000, interval: 100 });
+      await vi.waitFor(() => expect(p.stdout()).toMatch(/"source":"[^"]+".*ECONNREFUSED/), {
+        timeout: 30_000,
+        interval: 100,
+      });
       if (entry === "jobs/web.ts") {
         // The web dyno keeps serving and says which dependency is down.
         const res = await fetch(`http://127.0.0.1:${webPort}/healthz`);

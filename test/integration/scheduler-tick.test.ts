@@ -31,7 +31,8 @@ describe("scheduler tick", () => {
     await db.grant.create({ data: { id, email: `${suffix}@example.com`, provider: "google", timeZone, ...extra } });
     return id;
   };
-  const jobIds = async () => (await queue.getJobs(["waiting", "delayed", "active", "completed", "failed"])).map((j) => j.id).sort();
+  const jobIds = async () =>
+    (await queue.getJobs(["waiting", "delayed", "active", "completed", "failed"])).map((j) => j.id).sort();
 
   // A tick reads every grant in its database, so this file gets a database of its own.
   const dbName = `reminders_tick_test_${process.pid}`;
@@ -66,7 +67,12 @@ describe("scheduler tick", () => {
     const r = await schedulerTick(db, queue, log, { now: NOW, pageSize: 2 });
     expect(r).toMatchObject({ scanned: 7, due: 4, enqueued: 4, alreadyDone: 0, badZone: 0 });
     expect(await jobIds()).toEqual(
-      [runJobId(utc, "2026-11-24"), runJobId(lisbon, "2026-11-24"), runJobId(nyEarly, "2026-11-24"), runJobId(tehran, "2026-11-24")].sort(),
+      [
+        runJobId(utc, "2026-11-24"),
+        runJobId(lisbon, "2026-11-24"),
+        runJobId(nyEarly, "2026-11-24"),
+        runJobId(tehran, "2026-11-24"),
+      ].sort(),
     );
     const runs = await db.run.findMany({ where: { grantId: { in: ids } }, orderBy: { grantId: "asc" } });
     expect(runs.map((x) => [x.grantId, x.day, x.status])).toEqual(
@@ -81,7 +87,9 @@ describe("scheduler tick", () => {
     // New York (13:30 there) is not due until its own 18:00, 23:00 UTC, and then for the same
     // next local day. On a queue of its own, so the jobs above stay as they are for the tests
     // below; what these ticks add is removed again.
-    const laterPrefix = uniqueId("sl").replace(/[^A-Za-z0-9_-]/g, "").slice(0, 40);
+    const laterPrefix = uniqueId("sl")
+      .replace(/[^A-Za-z0-9_-]/g, "")
+      .slice(0, 40);
     const later = createRunsQueue(redis, { prefix: laterPrefix, attempts: 3 });
     const runsBefore = await db.run.findMany({ select: { id: true } });
     const nyJob = runJobId(ny, "2026-11-24");
@@ -103,7 +111,10 @@ describe("scheduler tick", () => {
 
   it("adds nothing twice when ticks overlap", async () => {
     const before = await jobIds();
-    const [a, b] = await Promise.all([schedulerTick(db, queue, log, { now: NOW, pageSize: 3 }), schedulerTick(db, queue, log, { now: NOW, pageSize: 5 })]);
+    const [a, b] = await Promise.all([
+      schedulerTick(db, queue, log, { now: NOW, pageSize: 3 }),
+      schedulerTick(db, queue, log, { now: NOW, pageSize: 5 }),
+    ]);
     expect(a.due).toBe(4);
     expect(b.due).toBe(4);
     expect(await jobIds()).toEqual(before);
@@ -131,16 +142,25 @@ describe("scheduler tick", () => {
     const lisbon = ids.find((i) => i.endsWith("_lisbon"))!;
     const id = runJobId(lisbon, "2026-11-24");
     // Let a worker end every queued job for good, as a 401 does.
-    const worker = new Worker(RUNS_QUEUE, async () => {
-      throw new UnrecoverableError("grant needs re-authentication");
-    }, { connection: redis, prefix: tag.slice(0, 40) });
+    const worker = new Worker(
+      RUNS_QUEUE,
+      async () => {
+        throw new UnrecoverableError("grant needs re-authentication");
+      },
+      { connection: redis, prefix: tag.slice(0, 40) },
+    );
     await vi.waitFor(async () => expect(await queue.getJobState(id)).toBe("failed"), { timeout: 5000 });
     await worker.close();
-    await db.run.update({ where: { grantId_day: { grantId: lisbon, day: "2026-11-24" } }, data: { status: "needs_reauth" } });
+    await db.run.update({
+      where: { grantId_day: { grantId: lisbon, day: "2026-11-24" } },
+      data: { status: "needs_reauth" },
+    });
     const r = await schedulerTick(db, queue, log, { now: NOW, pageSize: 50 });
     expect(r.revived).toBe(1);
     expect(await queue.getJobState(id)).toBe("waiting");
-    expect((await db.run.findUniqueOrThrow({ where: { grantId_day: { grantId: lisbon, day: "2026-11-24" } } })).status).toBe("queued");
+    expect(
+      (await db.run.findUniqueOrThrow({ where: { grantId_day: { grantId: lisbon, day: "2026-11-24" } } })).status,
+    ).toBe("queued");
   });
 
   it("reports grants with an unknown zone instead of failing the tick", async () => {
@@ -167,7 +187,12 @@ describe("scheduler tick", () => {
     const berlin = [];
     for (const n of [1, 2, 3, 4, 5]) berlin.push(await grant(`berlin${n}`, "Europe/Berlin"));
     const [fresh, done, reauth, failed, running] = berlin as [string, string, string, string, string];
-    for (const [grantId, status] of [[done, "completed"], [reauth, "needs_reauth"], [failed, "failed"], [running, "running"]] as const) {
+    for (const [grantId, status] of [
+      [done, "completed"],
+      [reauth, "needs_reauth"],
+      [failed, "failed"],
+      [running, "running"],
+    ] as const) {
       await db.run.create({ data: { grantId, day, timeZone: "Europe/Berlin", status } });
     }
     const before = await db.run.count();
@@ -176,7 +201,8 @@ describe("scheduler tick", () => {
     expect(r.alreadyDone).toBeGreaterThanOrEqual(1);
     // Only the fresh day got a Run row; the others kept theirs.
     expect(await db.run.count()).toBe(before + 1);
-    const status = async (grantId: string) => (await db.run.findUniqueOrThrow({ where: { grantId_day: { grantId, day } } })).status;
+    const status = async (grantId: string) =>
+      (await db.run.findUniqueOrThrow({ where: { grantId_day: { grantId, day } } })).status;
     expect(await status(fresh)).toBe("queued");
     expect(await status(done)).toBe("completed");
     expect(await status(reauth)).toBe("queued");

@@ -63,7 +63,11 @@ describe("error text is stored and logged scrubbed", () => {
     // fetch refuses a URL with credentials and quotes it in its message: the SDK's error
     // then carries the password into the run's failure.
     const config: Config = { ...base, NYLAS_API_URI: `http://nylas:${PASSWORD}@127.0.0.1:1`, JOB_ATTEMPTS: 1 };
-    const worker: WorkerApp = await startWorkerApp(config, createLogger({ level: "debug" }, sink.stream), { db, scheduler: false, webhooks: false });
+    const worker: WorkerApp = await startWorkerApp(config, createLogger({ level: "debug" }, sink.stream), {
+      db,
+      scheduler: false,
+      webhooks: false,
+    });
     try {
       const grantId = await newGrant();
       const day = "2026-11-24";
@@ -83,7 +87,10 @@ describe("error text is stored and logged scrubbed", () => {
       const run = await db.run.findUnique({ where: { grantId_day: { grantId, day } } });
       expect(run?.status).toBe("failed");
       expectClean(run?.lastError);
-      await vi.waitFor(() => expect(sink.find(/job failed/).length).toBeGreaterThan(0), { timeout: 5000, interval: 50 });
+      await vi.waitFor(() => expect(sink.find(/job failed/).length).toBeGreaterThan(0), {
+        timeout: 5000,
+        interval: 50,
+      });
       for (const line of sink.lines) for (const p of planted) expect(JSON.stringify(line)).not.toContain(p);
     } finally {
       await worker.runsQueue.obliterate({ force: true }).catch(() => {});
@@ -93,7 +100,11 @@ describe("error text is stored and logged scrubbed", () => {
 
   it("a run failing on a zone that holds secrets: the stored error and the failed reason", async () => {
     const config = testConfig(sandbox, `${prefix}-zone`, { JOB_ATTEMPTS: "1" });
-    const worker = await startWorkerApp(config, createLogger({ level: "silent" }), { db, scheduler: false, webhooks: false });
+    const worker = await startWorkerApp(config, createLogger({ level: "silent" }), {
+      db,
+      scheduler: false,
+      webhooks: false,
+    });
     try {
       // A zone is data from a calendar; the window maths quotes it when it cannot use it.
       const grantId = await newGrant(dirty);
@@ -131,7 +142,10 @@ describe("error text is stored and logged scrubbed", () => {
     );
     try {
       const job = await queue.add("j", {}, { attempts: 3 });
-      await vi.waitFor(async () => expect(await queue.getJobState(job.id!)).toBe("failed"), { timeout: 10_000, interval: 50 });
+      await vi.waitFor(async () => expect(await queue.getJobState(job.id!)).toBe("failed"), {
+        timeout: 10_000,
+        interval: 50,
+      });
       const failed = (await queue.getJob(job.id!))!;
       expectClean(failed.failedReason);
       for (const frame of failed.stacktrace ?? []) expectClean(frame);
@@ -149,11 +163,19 @@ describe("error text is stored and logged scrubbed", () => {
     const grantId = await newGrant();
     const ledger = new Ledger(db, { leaseMs: 60_000, maxAttempts: 5 });
     const claim = (eventId: string) =>
-      ledger.claim({ grantId, eventId, eventStart: 1_795_500_000, day: "2026-11-24", title: "t", recipients: [{ email: "a@example.com" }] });
+      ledger.claim({
+        grantId,
+        eventId,
+        eventStart: 1_795_500_000,
+        day: "2026-11-24",
+        title: "t",
+        recipients: [{ email: "a@example.com" }],
+      });
     const failed = await claim("e1");
     const released = await claim("e2");
     const unclaimed = await claim("e3");
-    if (failed.outcome !== "claimed" || released.outcome !== "claimed" || unclaimed.outcome !== "claimed") throw new Error("expected claims");
+    if (failed.outcome !== "claimed" || released.outcome !== "claimed" || unclaimed.outcome !== "claimed")
+      throw new Error("expected claims");
     await ledger.markFailed(failed.id, dirty);
     await ledger.release(released.id, dirty);
     await ledger.unclaim([unclaimed], dirty);
@@ -165,7 +187,15 @@ describe("error text is stored and logged scrubbed", () => {
     await runs.attemptFailed({ grantId, day: "2026-11-26", timeZone: "UTC" }, dirty, { retrying: false });
     expectClean((await db.run.findUnique({ where: { grantId_day: { grantId, day: "2026-11-26" } } }))?.lastError);
     await runs.start(grantId, "2026-11-27", "j", "UTC", { start: 0, end: 86_400 });
-    await runs.finish(grantId, "2026-11-27", { status: "running", meetingsSeen: 0, remindersSkipped: 0, skippedByReason: {}, lastError: dirty, finishedAt: null, durationMs: null });
+    await runs.finish(grantId, "2026-11-27", {
+      status: "running",
+      meetingsSeen: 0,
+      remindersSkipped: 0,
+      skippedByReason: {},
+      lastError: dirty,
+      finishedAt: null,
+      durationMs: null,
+    });
     expectClean((await db.run.findUnique({ where: { grantId_day: { grantId, day: "2026-11-27" } } }))?.lastError);
 
     await markGrantNeedsReauth(db, grantId, dirty);

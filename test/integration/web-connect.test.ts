@@ -21,7 +21,8 @@ describe("hosted-OAuth connect against the sandbox", () => {
     expect(res.statusCode).toBe(302);
     return { res, auth: new URL(res.headers.location as string), cookie: cookieOf(res) };
   };
-  const callback = (query: string, cookie?: string) => app.inject({ url: `/connect/callback?${query}`, headers: cookie ? { cookie } : {} });
+  const callback = (query: string, cookie?: string) =>
+    app.inject({ url: `/connect/callback?${query}`, headers: cookie ? { cookie } : {} });
 
   beforeAll(async () => {
     h = await startWebHarness({ sandbox: { clientId: "sandbox-client-id" } });
@@ -82,21 +83,33 @@ describe("hosted-OAuth connect against the sandbox", () => {
     await callback((await consentWithoutBrowser(first.auth.toString(), email)).searchParams.toString(), first.cookie);
     const grant = await h.db.grant.findFirstOrThrow({ where: { email } });
     grants.push(grant.id);
-    await h.db.grant.update({ where: { id: grant.id }, data: { status: "needs_reauth", statusReason: "401 from Nylas" } });
+    await h.db.grant.update({
+      where: { id: grant.id },
+      data: { status: "needs_reauth", statusReason: "401 from Nylas" },
+    });
     h.sandbox.invalidateGrant(grant.id);
 
     const again = await start(email);
-    const res = await callback((await consentWithoutBrowser(again.auth.toString(), email)).searchParams.toString(), again.cookie);
+    const res = await callback(
+      (await consentWithoutBrowser(again.auth.toString(), email)).searchParams.toString(),
+      again.cookie,
+    );
     expect(res.statusCode).toBe(200);
     expect(res.body).toContain("Account reconnected");
     expect(await h.db.grant.count({ where: { email } })).toBe(1);
-    expect(await h.db.grant.findUniqueOrThrow({ where: { id: grant.id } })).toMatchObject({ status: "valid", statusReason: expect.stringMatching(/re-authenticated/) });
+    expect(await h.db.grant.findUniqueOrThrow({ where: { id: grant.id } })).toMatchObject({
+      status: "valid",
+      statusReason: expect.stringMatching(/re-authenticated/),
+    });
   });
 
   it("shows the provider's error, escaped", async () => {
     const { auth, cookie } = await start();
     const state = auth.searchParams.get("state")!;
-    const res = await callback(`error=access_denied&error_description=${encodeURIComponent('<script>alert("x")</script>')}&state=${state}`, cookie);
+    const res = await callback(
+      `error=access_denied&error_description=${encodeURIComponent('<script>alert("x")</script>')}&state=${state}`,
+      cookie,
+    );
     expect(res.statusCode).toBe(400);
     expect(res.headers["content-type"]).toMatch(/text\/html/);
     expect(res.body).toContain("access_denied");
@@ -232,11 +245,23 @@ describe("hosted-OAuth connect against the sandbox", () => {
   });
 
   it("the verifier in the cookie is what the challenge was made from", () => {
-    expect(pkceChallenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk")).toBe("E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"); // RFC 7636 appendix B
+    expect(pkceChallenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk")).toBe(
+      "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+    ); // RFC 7636 appendix B
   });
 
   it("answers 503 when connecting is not configured", async () => {
-    const s = await h.server({ connect: { clientId: undefined, apiKey: "k", apiUri: h.sandbox.url, sessionSecret: SESSION_SECRET, redirectUri: "http://localhost/connect/callback", defaultTimeZone: "UTC", defaultSendHour: 18 } });
+    const s = await h.server({
+      connect: {
+        clientId: undefined,
+        apiKey: "k",
+        apiUri: h.sandbox.url,
+        sessionSecret: SESSION_SECRET,
+        redirectUri: "http://localhost/connect/callback",
+        defaultTimeZone: "UTC",
+        defaultSendHour: 18,
+      },
+    });
     const res = await s.inject("/connect");
     expect(res.statusCode).toBe(503);
     expect(res.body).toContain("NYLAS_CLIENT_ID");

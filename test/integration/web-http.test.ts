@@ -8,12 +8,27 @@ import { checkWebConfig } from "../../src/web/app.js";
 import { webhookJobId } from "../../src/webhooks/queue.js";
 import { signBody, verifySignature } from "../../src/webhooks/signature.js";
 import { deleteGrants, uniqueId } from "../support/db.js";
-import { BOARD_PASSWORD, BOARD_USER, startWebHarness, testConfig, WEBHOOK_SECRET, type WebHarness } from "../e2e/support.js";
+import {
+  BOARD_PASSWORD,
+  BOARD_USER,
+  startWebHarness,
+  testConfig,
+  WEBHOOK_SECRET,
+  type WebHarness,
+} from "../e2e/support.js";
 
 const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString("base64")}`;
 
 function notification(type: string, grantId: string, id = uniqueId("n")) {
-  return { specversion: "1.0", type, source: "/nylas/passthru", id, time: Math.floor(Date.now() / 1000), webhook_delivery_attempt: 1, data: { application_id: "app", object: { grant_id: grantId, provider: "google" } } };
+  return {
+    specversion: "1.0",
+    type,
+    source: "/nylas/passthru",
+    id,
+    time: Math.floor(Date.now() / 1000),
+    webhook_delivery_attempt: 1,
+    data: { application_id: "app", object: { grant_id: grantId, provider: "google" } },
+  };
 }
 
 describe("web dyno over HTTP", () => {
@@ -38,7 +53,12 @@ describe("web dyno over HTTP", () => {
     });
 
     it("answers 503 naming Redis when Redis is down", async () => {
-      const dead = createRedis("redis://127.0.0.1:1", { enableOfflineQueue: false, maxRetriesPerRequest: 1, retryStrategy: () => null, lazyConnect: true });
+      const dead = createRedis("redis://127.0.0.1:1", {
+        enableOfflineQueue: false,
+        maxRetriesPerRequest: 1,
+        retryStrategy: () => null,
+        lazyConnect: true,
+      });
       dead.on("error", () => {});
       const s = await h.server({ healthRedis: dead, healthTimeoutMs: 500 });
       const res = await s.inject("/healthz");
@@ -128,10 +148,16 @@ describe("web dyno over HTTP", () => {
     });
 
     it("shows every queue of the project to the operator", async () => {
-      const page = await app.inject({ url: "/admin/queues", headers: { authorization: basic(BOARD_USER, BOARD_PASSWORD) } });
+      const page = await app.inject({
+        url: "/admin/queues",
+        headers: { authorization: basic(BOARD_USER, BOARD_PASSWORD) },
+      });
       expect(page.statusCode).toBe(200);
       expect(page.headers["content-type"]).toMatch(/text\/html/);
-      const api = await app.inject({ url: "/admin/queues/api/queues", headers: { authorization: basic(BOARD_USER, BOARD_PASSWORD) } });
+      const api = await app.inject({
+        url: "/admin/queues/api/queues",
+        headers: { authorization: basic(BOARD_USER, BOARD_PASSWORD) },
+      });
       expect(api.statusCode).toBe(200);
       const names = (api.json().queues as { name: string }[]).map((q) => q.name).sort();
       expect(names).toEqual(["runs", "scheduler", "webhooks"]);
@@ -141,17 +167,28 @@ describe("web dyno over HTTP", () => {
       const cfg = testConfig(h.sandbox, "p", { NODE_ENV: "production", PUBLIC_URL: "https://x.example" });
       const config = { ...cfg, BULL_BOARD_USER: undefined, BULL_BOARD_PASSWORD: undefined };
       expect(() => checkWebConfig(config)).toThrow(ConfigError);
-      expect(() => checkWebConfig(config)).toThrow(/^Invalid configuration: BULL_BOARD_USER, BULL_BOARD_PASSWORD are required for Bull Board in production$/);
-      expect(() => checkWebConfig({ ...cfg, SESSION_SECRET: undefined })).toThrow(/SESSION_SECRET is required for \/connect in production/);
+      expect(() => checkWebConfig(config)).toThrow(
+        /^Invalid configuration: BULL_BOARD_USER, BULL_BOARD_PASSWORD are required for Bull Board in production$/,
+      );
+      expect(() => checkWebConfig({ ...cfg, SESSION_SECRET: undefined })).toThrow(
+        /SESSION_SECRET is required for \/connect in production/,
+      );
       expect(() => checkWebConfig(cfg)).not.toThrow();
     });
   });
 
   describe("/webhooks/nylas", () => {
     const post = (s: FastifyInstance, body: string | Buffer, headers: Record<string, string> = {}) =>
-      s.inject({ method: "POST", url: "/webhooks/nylas", payload: body, headers: { "content-type": "application/json", ...headers } });
-    const signed = (s: FastifyInstance, body: string, secret = WEBHOOK_SECRET) => post(s, body, { "x-nylas-signature": signBody(body, secret) });
-    const queued = async () => (await h.webhooksQueue.getJobs(["waiting", "delayed", "active", "completed", "failed"])).length;
+      s.inject({
+        method: "POST",
+        url: "/webhooks/nylas",
+        payload: body,
+        headers: { "content-type": "application/json", ...headers },
+      });
+    const signed = (s: FastifyInstance, body: string, secret = WEBHOOK_SECRET) =>
+      post(s, body, { "x-nylas-signature": signBody(body, secret) });
+    const queued = async () =>
+      (await h.webhooksQueue.getJobs(["waiting", "delayed", "active", "completed", "failed"])).length;
 
     it("echoes the challenge as plain text", async () => {
       const res = await app.inject("/webhooks/nylas?challenge=abc-123_%3Cx%3E");
@@ -169,10 +206,18 @@ describe("web dyno over HTTP", () => {
         ["empty", { "x-nylas-signature": "" }, body],
         ["forged", { "x-nylas-signature": "ab".repeat(32) }, body],
         ["stale (an old secret)", { "x-nylas-signature": signBody(body, "whsec_rotated_away") }, body],
-        ["over another body", { "x-nylas-signature": signBody(body, WEBHOOK_SECRET) }, body.replace("grant.expired", "grant.deleted")],
+        [
+          "over another body",
+          { "x-nylas-signature": signBody(body, WEBHOOK_SECRET) },
+          body.replace("grant.expired", "grant.deleted"),
+        ],
         ["truncated", { "x-nylas-signature": signBody(body, WEBHOOK_SECRET).slice(0, 63) }, body],
         ["not hex", { "x-nylas-signature": "zz".repeat(32) }, body],
-        ["base64 instead of hex", { "x-nylas-signature": Buffer.from(signBody(body, WEBHOOK_SECRET), "hex").toString("base64") }, body],
+        [
+          "base64 instead of hex",
+          { "x-nylas-signature": Buffer.from(signBody(body, WEBHOOK_SECRET), "hex").toString("base64") },
+          body,
+        ],
         ["unparseable body, no signature", {}, "{not json"],
       ];
       for (const [what, headers, payload] of cases) {
@@ -186,7 +231,9 @@ describe("web dyno over HTTP", () => {
     it("verifies over the raw bytes (whitespace and key order matter)", async () => {
       const body = `{ "id": "${uniqueId("n")}",  "type": "grant.expired", "data": {"object": {"grant_id": "g1"}} }`;
       expect(verifySignature(Buffer.from(body), signBody(body, WEBHOOK_SECRET), WEBHOOK_SECRET)).toBe(true);
-      expect(verifySignature(Buffer.from(JSON.stringify(JSON.parse(body))), signBody(body, WEBHOOK_SECRET), WEBHOOK_SECRET)).toBe(false);
+      expect(
+        verifySignature(Buffer.from(JSON.stringify(JSON.parse(body))), signBody(body, WEBHOOK_SECRET), WEBHOOK_SECRET),
+      ).toBe(false);
       expect((await signed(app, body)).statusCode).toBe(200);
     });
 
@@ -201,7 +248,11 @@ describe("web dyno over HTTP", () => {
     it.each([
       ["not JSON", "{oops", /not valid JSON/],
       ["an array", "[]", /JSON object/],
-      ["no id", JSON.stringify({ type: "grant.expired", data: { object: { grant_id: "g" } } }), /^malformed notification: id /],
+      [
+        "no id",
+        JSON.stringify({ type: "grant.expired", data: { object: { grant_id: "g" } } }),
+        /^malformed notification: id /,
+      ],
       ["no type", JSON.stringify({ id: "x", data: { object: { grant_id: "g" } } }), /type/],
       ["no data", JSON.stringify({ id: "x", type: "grant.expired" }), /data must be an object/],
       ["no grant id", JSON.stringify({ id: "x", type: "grant.expired", data: { object: {} } }), /grant_id/],
@@ -221,7 +272,10 @@ describe("web dyno over HTTP", () => {
 
     it("accepts other triggers without queueing them", async () => {
       const before = await queued();
-      const res = await signed(app, JSON.stringify({ id: uniqueId("n"), type: "message.created", data: { object: {} } }));
+      const res = await signed(
+        app,
+        JSON.stringify({ id: uniqueId("n"), type: "message.created", data: { object: {} } }),
+      );
       expect(res.statusCode).toBe(200);
       expect(res.json()).toEqual({ status: "ignored", type: "message.created" });
       expect(await queued()).toBe(before);

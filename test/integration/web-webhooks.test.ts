@@ -40,12 +40,26 @@ describe("webhook jobs against Postgres, Redis and the sandbox", () => {
     const email = `${uniqueId("u")}@example.com`.toLowerCase();
     const g = h.sandbox.addGrant({ email, timezone: zone });
     grants.push(g.id);
-    await h.db.grant.create({ data: { id: g.id, email, provider: "google", timeZone: zone, sendHour, statusChangedAt: new Date(Date.now() - 60_000) } });
+    await h.db.grant.create({
+      data: {
+        id: g.id,
+        email,
+        provider: "google",
+        timeZone: zone,
+        sendHour,
+        statusChangedAt: new Date(Date.now() - 60_000),
+      },
+    });
     return g.id;
   };
   const deliver = async (b: ReturnType<typeof body>) => {
     const raw = JSON.stringify(b);
-    const res = await app.inject({ method: "POST", url: "/webhooks/nylas", payload: raw, headers: { "content-type": "application/json", "x-nylas-signature": signBody(raw, WEBHOOK_SECRET) } });
+    const res = await app.inject({
+      method: "POST",
+      url: "/webhooks/nylas",
+      payload: raw,
+      headers: { "content-type": "application/json", "x-nylas-signature": signBody(raw, WEBHOOK_SECRET) },
+    });
     expect(res.statusCode).toBe(200);
     return res;
   };
@@ -69,8 +83,20 @@ describe("webhook jobs against Postgres, Redis and the sandbox", () => {
     const nylas = new NylasApi({ apiKey: h.sandbox.apiKey, apiUri: h.sandbox.url, timeout: 5 });
     // The worker's calendar clock starts at a fixed noon (UTC), so the day it queues does not
     // depend on the date the suite runs, nor change if midnight passes mid-test.
-    worker = startWebhooksWorker(h.config, h.log, { db: h.db, connection: h.redis, nylas, runsQueue: h.runsQueue, now: () => new Date(workerClock()) });
-    deps = { db: h.db, nylas, runsQueue: h.runsQueue, log: h.log, settings: { defaultTimeZone: "UTC", defaultSendHour: 18 } };
+    worker = startWebhooksWorker(h.config, h.log, {
+      db: h.db,
+      connection: h.redis,
+      nylas,
+      runsQueue: h.runsQueue,
+      now: () => new Date(workerClock()),
+    });
+    deps = {
+      db: h.db,
+      nylas,
+      runsQueue: h.runsQueue,
+      log: h.log,
+      settings: { defaultTimeZone: "UTC", defaultSendHour: 18 },
+    };
   });
   afterAll(async () => {
     await worker.close();
@@ -106,7 +132,10 @@ describe("webhook jobs against Postgres, Redis and the sandbox", () => {
     await deliver(b);
     expect(await finished(b.id)).toMatchObject({ outcome: "applied", change: "needs_reauth" });
     expect(await status(id)).toBe("needs_reauth");
-    expect(await h.db.webhookDelivery.findUnique({ where: { id: b.id } })).toMatchObject({ type: "grant.expired", grantId: id });
+    expect(await h.db.webhookDelivery.findUnique({ where: { id: b.id } })).toMatchObject({
+      type: "grant.expired",
+      grantId: id,
+    });
 
     // The user re-authenticates; then Nylas repeats the old delivery (after its job is gone).
     await h.db.grant.update({ where: { id }, data: { status: "valid" } });
@@ -119,7 +148,12 @@ describe("webhook jobs against Postgres, Redis and the sandbox", () => {
   it("a grant.expired older than the grant's last status change is ignored (out of order)", async () => {
     const id = await grant();
     await h.db.grant.update({ where: { id }, data: { statusChangedAt: new Date() } });
-    const r = await processWebhook(deps, { id: uniqueId("n"), type: "grant.expired", grantId: id, time: Math.floor(Date.now() / 1000) - 3600 });
+    const r = await processWebhook(deps, {
+      id: uniqueId("n"),
+      type: "grant.expired",
+      grantId: id,
+      time: Math.floor(Date.now() / 1000) - 3600,
+    });
     expect(r).toMatchObject({ outcome: "ignored" });
     expect(await status(id)).toBe("valid");
   });
@@ -139,7 +173,13 @@ describe("webhook jobs against Postgres, Redis and the sandbox", () => {
     const b = body("grant.created", g.id);
     await deliver(b);
     expect(await finished(b.id)).toMatchObject({ outcome: "applied" });
-    expect(await h.db.grant.findUnique({ where: { id: g.id } })).toMatchObject({ email, provider: "microsoft", timeZone: "Asia/Kathmandu", status: "valid", sendHour: 18 });
+    expect(await h.db.grant.findUnique({ where: { id: g.id } })).toMatchObject({
+      email,
+      provider: "microsoft",
+      timeZone: "Asia/Kathmandu",
+      status: "valid",
+      sendHour: 18,
+    });
   });
 
   it("grant.updated with a valid grant makes it valid again and queues its undone day once the send hour passed", async () => {
@@ -152,14 +192,19 @@ describe("webhook jobs against Postgres, Redis and the sandbox", () => {
     expect(result).toMatchObject({ outcome: "applied", change: "valid", enqueuedDay: day });
     expect(await status(id)).toBe("valid");
     expect(await h.runsQueue.getJobState(runJobId(id, day))).toBe("waiting");
-    expect(await h.db.run.findUnique({ where: { grantId_day: { grantId: id, day } } })).toMatchObject({ status: "queued" });
+    expect(await h.db.run.findUnique({ where: { grantId_day: { grantId: id, day } } })).toMatchObject({
+      status: "queued",
+    });
   });
 
   it("grant.updated before the send hour changes the status but queues nothing", async () => {
     const id = await grant("UTC", 23);
     await h.db.grant.update({ where: { id }, data: { status: "needs_reauth" } });
     const noon = new Date(`${localDate("UTC", new Date())}T12:00:00Z`);
-    const r = await processWebhook({ ...deps, now: () => noon }, { id: uniqueId("n"), type: "grant.updated", grantId: id });
+    const r = await processWebhook(
+      { ...deps, now: () => noon },
+      { id: uniqueId("n"), type: "grant.updated", grantId: id },
+    );
     expect(r).toMatchObject({ outcome: "applied", change: "valid" });
     expect(r.enqueuedDay).toBeUndefined();
     expect(await h.runsQueue.getJobState(runJobId(id, addDays(localDate("UTC", noon), 1)))).toBe("unknown");

@@ -94,7 +94,13 @@ describe("worker process", () => {
   it("schedules and sends tomorrow's reminders on its own, then stops cleanly on SIGTERM", async () => {
     const valid = await p.db.grant.count({ where: { id: { in: p.sandbox.grantIds() }, status: "valid" } });
     fleet.startAll();
-    await vi.waitFor(async () => expect(await p.db.run.count({ where: { grantId: { in: p.sandbox.grantIds() }, status: "completed" } })).toBe(valid), { timeout: 60_000, interval: 250 });
+    await vi.waitFor(
+      async () =>
+        expect(await p.db.run.count({ where: { grantId: { in: p.sandbox.grantIds() }, status: "completed" } })).toBe(
+          valid,
+        ),
+      { timeout: 60_000, interval: 250 },
+    );
     await waitForIdle(p.queue, 30_000);
     expect((await p.check(now)).ok).toBe(true);
 
@@ -118,8 +124,17 @@ describe("worker process", () => {
     [{ DATABASE_URL: "" }, /^worker: Invalid configuration: DATABASE_URL is required for the worker$/],
     [{ REDIS_URL: "localhost:6379" }, /^worker: Invalid configuration: REDIS_URL must be a URL \(redis or rediss\)$/],
   ])("refuses bad configuration %j with one line and exit code 2", (bad, message) => {
-    const env = { PATH: process.env.PATH ?? "", DATABASE_URL: testDatabaseUrl(), NYLAS_API_KEY: "nyk_secret_abc", ...bad };
-    const res = spawnSync(process.execPath, ["--import", "tsx", "jobs/worker.ts"], { env, encoding: "utf8", timeout: 30_000 });
+    const env = {
+      PATH: process.env.PATH ?? "",
+      DATABASE_URL: testDatabaseUrl(),
+      NYLAS_API_KEY: "nyk_secret_abc",
+      ...bad,
+    };
+    const res = spawnSync(process.execPath, ["--import", "tsx", "jobs/worker.ts"], {
+      env,
+      encoding: "utf8",
+      timeout: 30_000,
+    });
     expect(res.status).toBe(2);
     expect(res.stdout).toBe("");
     expect(res.stderr.trim().split("\n")).toHaveLength(1);
@@ -141,118 +156,162 @@ describe("worker process shutdown", () => {
   });
   const now = new Date();
 
-  it("lets the active jobs finish on SIGTERM, takes no new ones, and exits 0 within the bound", { timeout: 120_000 }, async () => {
-    p = await startPipeline({ sandbox: { seed: { grants: 6, now } } });
-    await p.sync();
-    const grants = (await p.db.grant.findMany({ where: { id: { in: p.sandbox.grantIds() }, status: "valid" }, select: { id: true } })).map((g) => g.id);
-    p.sandbox.setLatency({ perClass: { send: 400 } });
-    const logDir = mkdtempSync(join(tmpdir(), "worker-term-"));
-    // Two slots for six grants; the shutdown bound is the default (25 s).
-    const fleet = new WorkerFleet({ count: 1, logDir, env: workerEnv(p, { WORKER_CONCURRENCY: "2" }) });
-    fleets.push(fleet);
-    let signalledAt = 0;
-    onFirstSend(p, () => {
-      signalledAt = Date.now();
-      fleet.signal(0, "SIGTERM");
-    });
-    await schedulerTick(p.db, p.queue, p.log, { now, pageSize: 100, ignoreSendHour: true });
-    fleet.start(0);
+  it(
+    "lets the active jobs finish on SIGTERM, takes no new ones, and exits 0 within the bound",
+    { timeout: 120_000 },
+    async () => {
+      p = await startPipeline({ sandbox: { seed: { grants: 6, now } } });
+      await p.sync();
+      const grants = (
+        await p.db.grant.findMany({
+          where: { id: { in: p.sandbox.grantIds() }, status: "valid" },
+          select: { id: true },
+        })
+      ).map((g) => g.id);
+      p.sandbox.setLatency({ perClass: { send: 400 } });
+      const logDir = mkdtempSync(join(tmpdir(), "worker-term-"));
+      // Two slots for six grants; the shutdown bound is the default (25 s).
+      const fleet = new WorkerFleet({ count: 1, logDir, env: workerEnv(p, { WORKER_CONCURRENCY: "2" }) });
+      fleets.push(fleet);
+      let signalledAt = 0;
+      onFirstSend(p, () => {
+        signalledAt = Date.now();
+        fleet.signal(0, "SIGTERM");
+      });
+      await schedulerTick(p.db, p.queue, p.log, { now, pageSize: 100, ignoreSendHour: true });
+      fleet.start(0);
 
-    // It exits by itself (nobody else stops it), with 0.
-    expect(await fleet.exited(0)).toEqual({ code: 0, signal: null });
-    expect(signalledAt).toBeGreaterThan(0);
-    const lines = readLogs(logDir);
-    const stopping = lines.find((l) => l.msg === "worker stopping");
-    const stopped = lines.find((l) => l.msg === "worker stopped");
-    expect(stopping?.signal).toBe("SIGTERM");
-    expect(stopped).toBeDefined();
-    // Within the bound: the jobs were not cut off at it.
-    expect(lines.filter((l) => l.msg === "active jobs did not finish in time; closing anyway")).toEqual([]);
-    // The jobs in flight finished after the signal, and before the process said it stopped.
-    const completed = lines.filter((l) => l.msg === "run completed");
-    expect(completed.some((l) => l.time >= stopping!.time)).toBe(true);
-    expect(completed.every((l) => l.time <= stopped!.time)).toBe(true);
-    expect(p.sandbox.sentMessages().some((m) => m.at > signalledAt)).toBe(true);
+      // It exits by itself (nobody else stops it), with 0.
+      expect(await fleet.exited(0)).toEqual({ code: 0, signal: null });
+      expect(signalledAt).toBeGreaterThan(0);
+      const lines = readLogs(logDir);
+      const stopping = lines.find((l) => l.msg === "worker stopping");
+      const stopped = lines.find((l) => l.msg === "worker stopped");
+      expect(stopping?.signal).toBe("SIGTERM");
+      expect(stopped).toBeDefined();
+      // Within the bound: the jobs were not cut off at it.
+      expect(lines.filter((l) => l.msg === "active jobs did not finish in time; closing anyway")).toEqual([]);
+      // The jobs in flight finished after the signal, and before the process said it stopped.
+      const completed = lines.filter((l) => l.msg === "run completed");
+      expect(completed.some((l) => l.time >= stopping!.time)).toBe(true);
+      expect(completed.every((l) => l.time <= stopped!.time)).toBe(true);
+      expect(p.sandbox.sentMessages().some((m) => m.at > signalledAt)).toBe(true);
 
-    // Nothing left half-done: no job active (cut off, to stall) in Redis, no run "running";
-    // every run it finished has all its reminders; the rest wait, untouched, for a worker.
-    const counts = await p.queue.getJobCounts("active", "waiting", "delayed", "completed");
-    expect(counts.active).toBe(0);
-    expect(counts.delayed).toBe(0);
-    expect(counts.waiting).toBeGreaterThan(0);
-    const runs = await p.db.run.findMany({ where: { grantId: { in: grants } } });
-    expect(runs.filter((r) => r.status === "running")).toEqual([]);
-    const done = runs.filter((r) => r.status === "completed").map((r) => r.grantId);
-    expect(done.length).toBe(completed.length);
-    expect(done.length + (counts.waiting ?? 0)).toBe(grants.length);
-    expect(await p.check(now, done)).toMatchObject({ ok: true });
+      // Nothing left half-done: no job active (cut off, to stall) in Redis, no run "running";
+      // every run it finished has all its reminders; the rest wait, untouched, for a worker.
+      const counts = await p.queue.getJobCounts("active", "waiting", "delayed", "completed");
+      expect(counts.active).toBe(0);
+      expect(counts.delayed).toBe(0);
+      expect(counts.waiting).toBeGreaterThan(0);
+      const runs = await p.db.run.findMany({ where: { grantId: { in: grants } } });
+      expect(runs.filter((r) => r.status === "running")).toEqual([]);
+      const done = runs.filter((r) => r.status === "completed").map((r) => r.grantId);
+      expect(done.length).toBe(completed.length);
+      expect(done.length + (counts.waiting ?? 0)).toBe(grants.length);
+      expect(await p.check(now, done)).toMatchObject({ ok: true });
 
-    // A new worker process finishes the rest; every reminder went out once across both.
-    p.sandbox.setLatency(0);
-    fleet.start(0);
-    await vi.waitFor(async () => expect(await p!.db.run.count({ where: { grantId: { in: grants }, status: "completed" } })).toBe(grants.length), { timeout: 60_000, interval: 250 });
-    expect(await p.check(now)).toMatchObject({ ok: true, duplicates: [] });
-    expect(await fleet.stop(0, 60_000)).toEqual({ code: 0, signal: null });
-  });
+      // A new worker process finishes the rest; every reminder went out once across both.
+      p.sandbox.setLatency(0);
+      fleet.start(0);
+      await vi.waitFor(
+        async () =>
+          expect(await p!.db.run.count({ where: { grantId: { in: grants }, status: "completed" } })).toBe(
+            grants.length,
+          ),
+        { timeout: 60_000, interval: 250 },
+      );
+      expect(await p.check(now)).toMatchObject({ ok: true, duplicates: [] });
+      expect(await fleet.stop(0, 60_000)).toEqual({ code: 0, signal: null });
+    },
+  );
 
-  it("cuts a job longer than the bound; it stalls and another worker finishes it without sending twice", { timeout: 240_000 }, async () => {
-    p = await startPipeline({ sandbox: { seed: { grants: 1, now } } });
-    await p.sync();
-    const [grant] = p.sandbox.grantIds();
-    const expected = p.sandbox.expectedReminders({ now, grantIds: [grant!] }).length;
-    expect(expected).toBeGreaterThan(1);
-    // The first send takes 8 s in the sandbox; the shutdown bound is 1 s. Worker A's Nylas
-    // timeout (10 s) outlasts both, so the send is still in flight when A gives up, and
-    // the sandbox performs it after A has gone: A never learns it went out.
-    p.sandbox.setLatency({ perClass: { send: 8000 } });
-    const dirA = mkdtempSync(join(tmpdir(), "worker-cut-a-"));
-    const dirB = mkdtempSync(join(tmpdir(), "worker-cut-b-"));
-    const a = new WorkerFleet({ count: 1, logDir: dirA, env: workerEnv(p, { WORKER_CONCURRENCY: "1", SHUTDOWN_GRACE_MS: "1000", NYLAS_TIMEOUT_S: "10" }) });
-    // B runs alongside from then on; it takes over claims after its lease (NYLAS_TIMEOUT_S
-    // × 2 + 30 s = 32 s), about when BullMQ finds the job stalled (30 to 60 s).
-    const b = new WorkerFleet({ count: 1, logDir: dirB, env: workerEnv(p, { WORKER_CONCURRENCY: "1", NYLAS_TIMEOUT_S: "1" }) });
-    fleets.push(a, b);
-    onFirstSend(p, () => {
-      a.signal(0, "SIGTERM");
-      b.start(0);
-    });
-    await schedulerTick(p.db, p.queue, p.log, { now, pageSize: 100, ignoreSendHour: true });
-    a.start(0);
+  it(
+    "cuts a job longer than the bound; it stalls and another worker finishes it without sending twice",
+    { timeout: 240_000 },
+    async () => {
+      p = await startPipeline({ sandbox: { seed: { grants: 1, now } } });
+      await p.sync();
+      const [grant] = p.sandbox.grantIds();
+      const expected = p.sandbox.expectedReminders({ now, grantIds: [grant!] }).length;
+      expect(expected).toBeGreaterThan(1);
+      // The first send takes 8 s in the sandbox; the shutdown bound is 1 s. Worker A's Nylas
+      // timeout (10 s) outlasts both, so the send is still in flight when A gives up, and
+      // the sandbox performs it after A has gone: A never learns it went out.
+      p.sandbox.setLatency({ perClass: { send: 8000 } });
+      const dirA = mkdtempSync(join(tmpdir(), "worker-cut-a-"));
+      const dirB = mkdtempSync(join(tmpdir(), "worker-cut-b-"));
+      const a = new WorkerFleet({
+        count: 1,
+        logDir: dirA,
+        env: workerEnv(p, { WORKER_CONCURRENCY: "1", SHUTDOWN_GRACE_MS: "1000", NYLAS_TIMEOUT_S: "10" }),
+      });
+      // B runs alongside from then on; it takes over claims after its lease (NYLAS_TIMEOUT_S
+      // × 2 + 30 s = 32 s), about when BullMQ finds the job stalled (30 to 60 s).
+      const b = new WorkerFleet({
+        count: 1,
+        logDir: dirB,
+        env: workerEnv(p, { WORKER_CONCURRENCY: "1", NYLAS_TIMEOUT_S: "1" }),
+      });
+      fleets.push(a, b);
+      onFirstSend(p, () => {
+        a.signal(0, "SIGTERM");
+        b.start(0);
+      });
+      await schedulerTick(p.db, p.queue, p.log, { now, pageSize: 100, ignoreSendHour: true });
+      a.start(0);
 
-    expect(await a.exited(0)).toEqual({ code: 0, signal: null });
-    const linesA = readLogs(dirA);
-    const cut = linesA.filter((l) => l.msg === "active jobs did not finish in time; closing anyway");
-    expect(cut).toHaveLength(1);
-    expect(cut[0]!.graceMs).toBe(1000);
-    const stoppedA = linesA.find((l) => l.msg === "worker stopped");
-    expect(stoppedA).toBeDefined();
-    expect(linesA.filter((l) => l.msg === "run completed")).toEqual([]);
-    // The send A had in flight is performed after A stopped.
-    p.sandbox.setLatency(0);
-    await vi.waitFor(() => expect(p!.sandbox.sentMessages({ grantId: grant }).length).toBe(1), { timeout: 30_000, interval: 100 });
-    expect(p.sandbox.sentMessages({ grantId: grant })[0]!.at).toBeGreaterThan(stoppedA!.time);
+      expect(await a.exited(0)).toEqual({ code: 0, signal: null });
+      const linesA = readLogs(dirA);
+      const cut = linesA.filter((l) => l.msg === "active jobs did not finish in time; closing anyway");
+      expect(cut).toHaveLength(1);
+      expect(cut[0]!.graceMs).toBe(1000);
+      const stoppedA = linesA.find((l) => l.msg === "worker stopped");
+      expect(stoppedA).toBeDefined();
+      expect(linesA.filter((l) => l.msg === "run completed")).toEqual([]);
+      // The send A had in flight is performed after A stopped.
+      p.sandbox.setLatency(0);
+      await vi.waitFor(() => expect(p!.sandbox.sentMessages({ grantId: grant }).length).toBe(1), {
+        timeout: 30_000,
+        interval: 100,
+      });
+      expect(p.sandbox.sentMessages({ grantId: grant })[0]!.at).toBeGreaterThan(stoppedA!.time);
 
-    // B finds the job stalled (A's lock runs out), waits out A's claims, looks in the Sent
-    // folder and sends only what is missing.
-    await vi.waitFor(async () => expect((await p!.db.run.findFirst({ where: { grantId: grant } }))?.status).toBe("completed"), { timeout: 200_000, interval: 500 });
-    expect(await b.stop(0, 60_000)).toEqual({ code: 0, signal: null });
-    const job = await p.queue.getJob(runJobId(grant!, (await p.db.run.findFirstOrThrow({ where: { grantId: grant } })).day));
-    expect(job?.stalledCounter).toBeGreaterThanOrEqual(1);
-    const report = await p.check(now);
-    expect(report).toMatchObject({ ok: true, duplicates: [] });
-    expect(p.sandbox.sentMessages({ grantId: grant })).toHaveLength(expected);
-    // B finished it, and found the send A had in flight in the Sent folder.
-    const linesB = readLogs(dirB);
-    expect(linesB.filter((l) => l.msg === "run completed" && l.grantId === grant)).toHaveLength(1);
-    expect(linesB.filter((l) => l.msg === "reminder found in Sent folder; not sent again")).toHaveLength(1);
-  });
+      // B finds the job stalled (A's lock runs out), waits out A's claims, looks in the Sent
+      // folder and sends only what is missing.
+      await vi.waitFor(
+        async () => expect((await p!.db.run.findFirst({ where: { grantId: grant } }))?.status).toBe("completed"),
+        { timeout: 200_000, interval: 500 },
+      );
+      expect(await b.stop(0, 60_000)).toEqual({ code: 0, signal: null });
+      const job = await p.queue.getJob(
+        runJobId(grant!, (await p.db.run.findFirstOrThrow({ where: { grantId: grant } })).day),
+      );
+      expect(job?.stalledCounter).toBeGreaterThanOrEqual(1);
+      const report = await p.check(now);
+      expect(report).toMatchObject({ ok: true, duplicates: [] });
+      expect(p.sandbox.sentMessages({ grantId: grant })).toHaveLength(expected);
+      // B finished it, and found the send A had in flight in the Sent folder.
+      const linesB = readLogs(dirB);
+      expect(linesB.filter((l) => l.msg === "run completed" && l.grantId === grant)).toHaveLength(1);
+      expect(linesB.filter((l) => l.msg === "reminder found in Sent folder; not sent again")).toHaveLength(1);
+    },
+  );
 });
 
 describe("the demo batch", () => {
   it("runs end to end on Postgres and finds every expected reminder sent once", async () => {
     const sink = new LogSink();
-    const config = loadConfig({ NYLAS_API_KEY: "unused", DATABASE_URL: testDatabaseUrl(), QUEUE_PREFIX: uniqueId("demo").slice(0, 40), REDIS_URL: process.env.REDIS_URL ?? "redis://127.0.0.1:6379" });
-    const summary = await runDemo(config, createLogger({ level: "warn" }, sink.stream), { grants: 10, expireDuringRun: 1, timeoutMs: 90_000 });
+    const config = loadConfig({
+      NYLAS_API_KEY: "unused",
+      DATABASE_URL: testDatabaseUrl(),
+      QUEUE_PREFIX: uniqueId("demo").slice(0, 40),
+      REDIS_URL: process.env.REDIS_URL ?? "redis://127.0.0.1:6379",
+    });
+    const summary = await runDemo(config, createLogger({ level: "warn" }, sink.stream), {
+      grants: 10,
+      expireDuringRun: 1,
+      timeoutMs: 90_000,
+    });
     expect(summary.report.ok).toBe(true);
     expect(summary.report.expected).toBeGreaterThan(40);
     expect(summary.sent).toBe(summary.report.expected);

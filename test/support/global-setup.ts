@@ -27,7 +27,9 @@ export default async function setup(project: TestProject): Promise<() => Promise
   url.pathname = `/${name}`;
   // This drops the database: never let a production URL get here by accident.
   if (!/test/i.test(name)) {
-    throw new Error(`TEST_DATABASE_URL must name a database with "test" in its name (got "${name}"); it is dropped and re-created`);
+    throw new Error(
+      `TEST_DATABASE_URL must name a database with "test" in its name (got "${name}"); it is dropped and re-created`,
+    );
   }
   const started = Date.now();
   try {
@@ -35,10 +37,15 @@ export default async function setup(project: TestProject): Promise<() => Promise
     await dropDatabase(url.toString());
     await ensureDatabase(url.toString());
     const { applied } = await migrate(url.toString());
-    console.log(`[global-setup] ${name}: fresh database, ${applied.length} migration(s) applied in ${Date.now() - started} ms`);
+    console.log(
+      `[global-setup] ${name}: fresh database, ${applied.length} migration(s) applied in ${Date.now() - started} ms`,
+    );
   } catch (err) {
     const e = err as { message?: string; code?: string };
-    throw new Error(`[global-setup] cannot prepare the test database ${name}: ${e.message ?? String(err)}${e.code ? ` (${e.code})` : ""}`, { cause: err });
+    throw new Error(
+      `[global-setup] cannot prepare the test database ${name}: ${e.message ?? String(err)}${e.code ? ` (${e.code})` : ""}`,
+      { cause: err },
+    );
   }
   process.env.TEST_DATABASE_URL = url.toString();
   process.env.DATABASE_URL = url.toString();
@@ -55,7 +62,9 @@ async function dropStale(server: URL, baseName: string): Promise<void> {
   const client = new pg.Client({ connectionString: admin.toString() });
   await client.connect();
   try {
-    const { rows } = await client.query<{ datname: string }>("SELECT datname FROM pg_database WHERE datname LIKE $1", [`${baseName}\\_%`]);
+    const { rows } = await client.query<{ datname: string }>("SELECT datname FROM pg_database WHERE datname LIKE $1", [
+      `${baseName}\\_%`,
+    ]);
     for (const { datname } of rows) {
       const pid = Number(datname.slice(baseName.length + 1));
       if (!Number.isInteger(pid) || pid === process.pid || alive(pid)) continue;

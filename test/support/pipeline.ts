@@ -46,8 +46,16 @@ export interface Pipeline {
  * A sandbox with seeded grants, the test database, a queue prefix of the test's own and
  * a config pointing at all three. Grants get a random seed so test files never share ids.
  */
-export async function startPipeline(opts: { sandbox?: SandboxOptions; env?: Record<string, string> } = {}): Promise<Pipeline> {
-  const sandbox = await startSandbox({ ...opts.sandbox, seed: typeof opts.sandbox?.seed === "object" ? { seed: randomInt(1, 2 ** 31), ...opts.sandbox.seed } : opts.sandbox?.seed });
+export async function startPipeline(
+  opts: { sandbox?: SandboxOptions; env?: Record<string, string> } = {},
+): Promise<Pipeline> {
+  const sandbox = await startSandbox({
+    ...opts.sandbox,
+    seed:
+      typeof opts.sandbox?.seed === "object"
+        ? { seed: randomInt(1, 2 ** 31), ...opts.sandbox.seed }
+        : opts.sandbox?.seed,
+  });
   const db = await testPrisma();
   const prefix = uniqueId("q").replace(/[^A-Za-z0-9_-]/g, "");
   const config = loadConfig({
@@ -61,7 +69,11 @@ export async function startPipeline(opts: { sandbox?: SandboxOptions; env?: Reco
   });
   const sink = new LogSink();
   const log = createLogger({ level: "debug" }, sink.stream);
-  const nylas = new NylasApi({ apiKey: config.NYLAS_API_KEY, apiUri: config.NYLAS_API_URI, timeout: config.NYLAS_TIMEOUT_S });
+  const nylas = new NylasApi({
+    apiKey: config.NYLAS_API_KEY,
+    apiUri: config.NYLAS_API_URI,
+    timeout: config.NYLAS_TIMEOUT_S,
+  });
   const redis = createRedis(config.REDIS_URL);
   const queue = createRunsQueue(redis, { prefix: config.QUEUE_PREFIX, attempts: config.JOB_ATTEMPTS });
   const apps: WorkerApp[] = [];
@@ -80,7 +92,10 @@ export async function startPipeline(opts: { sandbox?: SandboxOptions; env?: Reco
       return app;
     },
     async sync() {
-      await syncGrants(db, nylas, log, { defaultTimeZone: config.DEFAULT_TIME_ZONE, defaultSendHour: config.DEFAULT_SEND_HOUR });
+      await syncGrants(db, nylas, log, {
+        defaultTimeZone: config.DEFAULT_TIME_ZONE,
+        defaultSendHour: config.DEFAULT_SEND_HOUR,
+      });
     },
     async check(now, grantIds) {
       const ids = grantIds ?? sandbox.grantIds();

@@ -6,11 +6,24 @@ const base = { NYLAS_API_KEY: "nyk_secret_value_123" };
 describe("loadConfig", () => {
   it("applies defaults", () => {
     const c = loadConfig(base);
-    expect(c).toMatchObject({ REDIS_URL: "redis://127.0.0.1:6379", DEFAULT_TIME_ZONE: "UTC", DEFAULT_SEND_HOUR: 18, WORKER_CONCURRENCY: 20, INCLUDE_ALL_DAY: false, NYLAS_API_URI: "https://api.us.nylas.com" });
+    expect(c).toMatchObject({
+      REDIS_URL: "redis://127.0.0.1:6379",
+      DEFAULT_TIME_ZONE: "UTC",
+      DEFAULT_SEND_HOUR: 18,
+      WORKER_CONCURRENCY: 20,
+      INCLUDE_ALL_DAY: false,
+      NYLAS_API_URI: "https://api.us.nylas.com",
+    });
   });
 
   it("parses numbers, booleans and zones", () => {
-    const c = loadConfig({ ...base, WORKER_CONCURRENCY: "5", INCLUDE_ALL_DAY: "true", DEFAULT_TIME_ZONE: "Asia/Kathmandu", RATE_SENDS_PER_SEC_GOOGLE: "1.5" });
+    const c = loadConfig({
+      ...base,
+      WORKER_CONCURRENCY: "5",
+      INCLUDE_ALL_DAY: "true",
+      DEFAULT_TIME_ZONE: "Asia/Kathmandu",
+      RATE_SENDS_PER_SEC_GOOGLE: "1.5",
+    });
     expect(c.WORKER_CONCURRENCY).toBe(5);
     expect(c.INCLUDE_ALL_DAY).toBe(true);
     expect(c.DEFAULT_TIME_ZONE).toBe("Asia/Kathmandu");
@@ -47,7 +60,12 @@ describe("loadConfig", () => {
   });
 
   it("never echoes a secret value", () => {
-    const secrets = { NYLAS_API_KEY: "nyk_super_secret", BULL_BOARD_PASSWORD: "x", DATABASE_URL: "postgres://u:hunter2@h/db", REDIS_URL: "redis://:hunter3@h:1/0" };
+    const secrets = {
+      NYLAS_API_KEY: "nyk_super_secret",
+      BULL_BOARD_PASSWORD: "x",
+      DATABASE_URL: "postgres://u:hunter2@h/db",
+      REDIS_URL: "redis://:hunter3@h:1/0",
+    };
     let message = "";
     try {
       loadConfig({ ...secrets, WORKER_CONCURRENCY: "nope" });
@@ -59,7 +77,9 @@ describe("loadConfig", () => {
   });
 
   it("names every bad variable at once", () => {
-    expect(() => loadConfig({ WORKER_CONCURRENCY: "x" })).toThrow(/NYLAS_API_KEY is required; WORKER_CONCURRENCY must be/);
+    expect(() => loadConfig({ WORKER_CONCURRENCY: "x" })).toThrow(
+      /NYLAS_API_KEY is required; WORKER_CONCURRENCY must be/,
+    );
   });
 });
 
@@ -86,23 +106,43 @@ describe("production needs https", () => {
   });
 
   it("names both at once and never echoes credentials in them", () => {
-    const message = refused({ ...prod, PUBLIC_URL: "http://app.example.com", NYLAS_API_URI: "http://user:hunter2@api.example.com" });
+    const message = refused({
+      ...prod,
+      PUBLIC_URL: "http://app.example.com",
+      NYLAS_API_URI: "http://user:hunter2@api.example.com",
+    });
     expect(message).toMatch(/NYLAS_API_URI must be an https:\/\/ URL .*; PUBLIC_URL must be an https:\/\/ URL/);
     expect(message).not.toContain("hunter2");
     expect(message).not.toContain("\n");
   });
 
   it("accepts https, and loopback addresses whose traffic never leaves the machine", () => {
-    expect(loadConfig({ ...prod, PUBLIC_URL: "https://reminders.example.com" }).NYLAS_API_URI).toBe("https://api.us.nylas.com");
-    for (const local of ["http://127.0.0.1:4010", "http://localhost:3000", "http://[::1]:4010", "http://app.localhost"]) {
+    expect(loadConfig({ ...prod, PUBLIC_URL: "https://reminders.example.com" }).NYLAS_API_URI).toBe(
+      "https://api.us.nylas.com",
+    );
+    for (const local of [
+      "http://127.0.0.1:4010",
+      "http://localhost:3000",
+      "http://[::1]:4010",
+      "http://app.localhost",
+    ]) {
       expect(() => loadConfig({ ...prod, PUBLIC_URL: local, NYLAS_API_URI: local })).not.toThrow();
     }
-    expect(() => loadConfig({ ...prod, NYLAS_API_URI: "http://127.0.0.1.example.com" })).toThrow(/NYLAS_API_URI must be an https/);
+    expect(() => loadConfig({ ...prod, NYLAS_API_URI: "http://127.0.0.1.example.com" })).toThrow(
+      /NYLAS_API_URI must be an https/,
+    );
   });
 
   it("is production only: the sandbox, the demo and tests run on http", () => {
     for (const NODE_ENV of ["development", "test"]) {
-      expect(() => loadConfig({ ...base, NODE_ENV, PUBLIC_URL: "http://app.example.com", NYLAS_API_URI: "http://sandbox.example.com:4010" })).not.toThrow();
+      expect(() =>
+        loadConfig({
+          ...base,
+          NODE_ENV,
+          PUBLIC_URL: "http://app.example.com",
+          NYLAS_API_URI: "http://sandbox.example.com:4010",
+        }),
+      ).not.toThrow();
     }
   });
 });
@@ -110,8 +150,12 @@ describe("production needs https", () => {
 describe("requireSettings", () => {
   it("names what a process needs", () => {
     const c = loadConfig(base);
-    expect(() => requireSettings(c, ["BULL_BOARD_USER", "BULL_BOARD_PASSWORD"], "in production")).toThrow("Invalid configuration: BULL_BOARD_USER, BULL_BOARD_PASSWORD are required in production");
-    expect(() => requireSettings(loadConfig({ ...base, NYLAS_CLIENT_ID: "abc" }), ["NYLAS_CLIENT_ID"], "for /connect")).not.toThrow();
+    expect(() => requireSettings(c, ["BULL_BOARD_USER", "BULL_BOARD_PASSWORD"], "in production")).toThrow(
+      "Invalid configuration: BULL_BOARD_USER, BULL_BOARD_PASSWORD are required in production",
+    );
+    expect(() =>
+      requireSettings(loadConfig({ ...base, NYLAS_CLIENT_ID: "abc" }), ["NYLAS_CLIENT_ID"], "for /connect"),
+    ).not.toThrow();
   });
 });
 
@@ -119,15 +163,25 @@ describe("TLS settings", () => {
   it("carries DATABASE_SSL into the URL, keeping an explicit sslmode", () => {
     const url = "postgres://u:p@db.example.com:5432/app";
     expect(loadConfig({ ...base, DATABASE_URL: url }).DATABASE_URL).toBe(url);
-    expect(loadConfig({ ...base, DATABASE_URL: url, DATABASE_SSL: "no-verify" }).DATABASE_URL).toBe(`${url}?sslmode=no-verify`);
-    expect(loadConfig({ ...base, DATABASE_URL: url, DATABASE_SSL: "verify" }).DATABASE_URL).toBe(`${url}?sslmode=verify-full`);
-    expect(loadConfig({ ...base, DATABASE_URL: `${url}?sslmode=require`, DATABASE_SSL: "no-verify" }).DATABASE_URL).toBe(`${url}?sslmode=require`);
-    expect(() => loadConfig({ ...base, DATABASE_SSL: "maybe" })).toThrow(/DATABASE_SSL must be one of disable, no-verify, verify/);
+    expect(loadConfig({ ...base, DATABASE_URL: url, DATABASE_SSL: "no-verify" }).DATABASE_URL).toBe(
+      `${url}?sslmode=no-verify`,
+    );
+    expect(loadConfig({ ...base, DATABASE_URL: url, DATABASE_SSL: "verify" }).DATABASE_URL).toBe(
+      `${url}?sslmode=verify-full`,
+    );
+    expect(
+      loadConfig({ ...base, DATABASE_URL: `${url}?sslmode=require`, DATABASE_SSL: "no-verify" }).DATABASE_URL,
+    ).toBe(`${url}?sslmode=require`);
+    expect(() => loadConfig({ ...base, DATABASE_SSL: "maybe" })).toThrow(
+      /DATABASE_SSL must be one of disable, no-verify, verify/,
+    );
   });
 
   it("skips certificate checks of rediss:// only when told", () => {
     expect(redisTls(loadConfig({ ...base, REDIS_URL: "rediss://:pw@redis.example.com:6380" }))).toEqual({});
-    expect(redisTls(loadConfig({ ...base, REDIS_URL: "rediss://:pw@redis.example.com:6380", REDIS_TLS_VERIFY: "false" }))).toEqual({ tls: { rejectUnauthorized: false } });
+    expect(
+      redisTls(loadConfig({ ...base, REDIS_URL: "rediss://:pw@redis.example.com:6380", REDIS_TLS_VERIFY: "false" })),
+    ).toEqual({ tls: { rejectUnauthorized: false } });
     expect(redisTls(loadConfig({ ...base, REDIS_TLS_VERIFY: "false" }))).toEqual({});
   });
 });

@@ -52,23 +52,35 @@ describe("ownership (read from src/)", () => {
   });
 
   it("only src/runs/store.ts writes the runs table", () => {
-    expect(matching(/\.run\.(create|createMany|update|updateMany|upsert|delete|deleteMany)\s*\(/)).toEqual(["src/runs/store.ts"]);
+    expect(matching(/\.run\.(create|createMany|update|updateMany|upsert|delete|deleteMany)\s*\(/)).toEqual([
+      "src/runs/store.ts",
+    ]);
     expect(matching(/\b(INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+runs\b/i)).toEqual(["src/runs/sql.ts"]);
     // The statements' module is the store's alone.
-    const importers = files.filter((f) => (f.path.startsWith("src/runs/") && /from "\.\/sql\.js"/.test(f.text)) || /from "[./]*\/runs\/sql\.js"/.test(f.text));
+    const importers = files.filter(
+      (f) =>
+        (f.path.startsWith("src/runs/") && /from "\.\/sql\.js"/.test(f.text)) ||
+        /from "[./]*\/runs\/sql\.js"/.test(f.text),
+    );
     expect(importers.map((f) => f.path)).toEqual(["src/runs/store.ts"]);
   });
 
   it("only src/grants/status.ts changes a grant's status", () => {
     const writers = files
-      .filter((f) => callArguments(f.text, /\.grant\.(create|createMany|update|updateMany|upsert)/).some((args) => /\bstatus(Reason|ChangedAt)?\s*:/.test(args)))
+      .filter((f) =>
+        callArguments(f.text, /\.grant\.(create|createMany|update|updateMany|upsert)/).some((args) =>
+          /\bstatus(Reason|ChangedAt)?\s*:/.test(args),
+        ),
+      )
       .map((f) => f.path);
     expect(writers).toEqual(["src/grants/status.ts"]);
     expect(matching(/\bUPDATE\s+grants\b/i)).toEqual([]);
   });
 
   it("runs raw SQL only from named constants", () => {
-    const inline = matching(/\$(queryRaw|executeRaw)\s*(<[^>]*>)?\s*`|Prisma\.sql\s*`|\$(queryRaw|executeRaw)Unsafe\s*(<[^>]*>)?\s*\(\s*["'`]/);
+    const inline = matching(
+      /\$(queryRaw|executeRaw)\s*(<[^>]*>)?\s*`|Prisma\.sql\s*`|\$(queryRaw|executeRaw)Unsafe\s*(<[^>]*>)?\s*\(\s*["'`]/,
+    );
     expect(inline.filter((p) => !RAW_SQL_PENDING.has(p))).toEqual([]);
   });
 });

@@ -57,7 +57,8 @@ if (process.argv.slice(2).some((a) => a === "--help" || a === "-h")) {
 
 const known = new Set(["port", "grants", "seed", "api-key", "host"]);
 for (const a of process.argv.slice(2)) {
-  if (a.startsWith("--") && !known.has(a.slice(2).split("=")[0]!)) fail(`unknown flag ${a} (known: --port --grants --seed --api-key --host --help)`);
+  if (a.startsWith("--") && !known.has(a.slice(2).split("=")[0]!))
+    fail(`unknown flag ${a} (known: --port --grants --seed --api-key --host --help)`);
 }
 
 const port = intSetting("SANDBOX_PORT", flag("port") ?? process.env.SANDBOX_PORT, 4010, 0, 65535);
@@ -68,9 +69,11 @@ if (!/^[\x21-\x7e]{8,200}$/.test(apiKey)) fail("SANDBOX_API_KEY must be 8-200 pr
 const host = flag("host") ?? process.env.SANDBOX_HOST ?? "127.0.0.1";
 const clientId = process.env.SANDBOX_CLIENT_ID ?? DEFAULT_CLIENT_ID;
 const clockStart = process.env.CLOCK_START?.trim() || undefined;
-if (clockStart !== undefined && process.env.NODE_ENV?.trim() === "production") fail("CLOCK_START is test-only and must be unset when NODE_ENV=production");
+if (clockStart !== undefined && process.env.NODE_ENV?.trim() === "production")
+  fail("CLOCK_START is test-only and must be unset when NODE_ENV=production");
 const startAt = clockStart === undefined ? undefined : parseInstant(clockStart);
-if (clockStart !== undefined && !startAt) fail("CLOCK_START must be an ISO 8601 instant with Z or an offset, e.g. 2026-03-07T20:00:00Z");
+if (clockStart !== undefined && !startAt)
+  fail("CLOCK_START must be an ISO 8601 instant with Z or an offset, e.g. 2026-03-07T20:00:00Z");
 const now = startAt ? clockFrom(startAt.getTime()) : Date.now;
 
 let sandbox: Awaited<ReturnType<typeof startSandbox>>;

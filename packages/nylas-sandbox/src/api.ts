@@ -20,13 +20,15 @@ export function listGrants(store: SandboxStore, q: URLSearchParams, cache: Grant
   if (orderBy !== "desc" && orderBy !== "asc") throw badRequest("order_by must be desc or asc");
   const provider = q.get("provider");
   const status = q.get("grant_status");
-  if (status !== null && status !== "valid" && status !== "invalid") throw badRequest("grant_status must be valid or invalid");
+  if (status !== null && status !== "valid" && status !== "invalid")
+    throw badRequest("grant_status must be valid or invalid");
   const email = q.get("email")?.toLowerCase();
   const since = q.get("since") ? int(q.get("since"), "since", 0) : undefined;
   const before = q.get("before") ? int(q.get("before"), "before", 0) : undefined;
   const sorted = cache.get(store, sortBy, orderBy);
   const data: WireGrant[] = [];
-  const filtered = provider !== null || status !== null || email !== undefined || since !== undefined || before !== undefined;
+  const filtered =
+    provider !== null || status !== null || email !== undefined || since !== undefined || before !== undefined;
   if (!filtered) {
     for (let i = offset; i < sorted.length && data.length < limit; i++) data.push({ ...sorted[i]!.grant });
   } else {
@@ -65,7 +67,8 @@ export class GrantSortCache {
       const field = sortBy as "created_at" | "updated_at";
       const dir = orderBy === "asc" ? 1 : -1;
       // Ties keep creation order, so paging with offset is stable.
-      v = store.grantOrder.map((g, i) => ({ g, i }))
+      v = store.grantOrder
+        .map((g, i) => ({ g, i }))
         .sort((a, b) => (a.g.grant[field] - b.g.grant[field]) * dir || (a.i - b.i) * dir)
         .map((x) => x.g);
       this.views.set(key, v);
@@ -106,7 +109,8 @@ export function listEvents(store: SandboxStore, g: GrantState, q: URLSearchParam
   if (token) {
     const c = decodeCursor(token);
     if (!c) throw badRequest("page_token is not valid");
-    if ((ws !== undefined && ws !== c.ws) || (we !== undefined && we !== c.we)) throw badRequest("page_token does not belong to this start/end window");
+    if ((ws !== undefined && ws !== c.ws) || (we !== undefined && we !== c.we))
+      throw badRequest("page_token does not belong to this start/end window");
     ws = c.ws;
     we = c.we;
     after = { s: c.s, id: c.id };
@@ -140,12 +144,24 @@ export function findEvent(store: SandboxStore, g: GrantState, eventId: string, q
 }
 
 function providerError(provider: string, retryAfter: number): Record<string, unknown> {
-  if (provider === "google") return { code: 429, status: "RESOURCE_EXHAUSTED", message: `User-rate limit exceeded. Retry after ${retryAfter}s.` };
-  if (provider === "microsoft") return { code: "ApplicationThrottled", message: "Application is over its MailboxConcurrency limit." };
+  if (provider === "google")
+    return {
+      code: 429,
+      status: "RESOURCE_EXHAUSTED",
+      message: `User-rate limit exceeded. Retry after ${retryAfter}s.`,
+    };
+  if (provider === "microsoft")
+    return { code: "ApplicationThrottled", message: "Application is over its MailboxConcurrency limit." };
   return { code: 429, message: "Too many messages sent; try again later." };
 }
 
-export function sendMessage(g: GrantState, body: unknown, limiter: RateLimiter, nowMs: number, onSent: (rec: MessageRecord) => void): Json {
+export function sendMessage(
+  g: GrantState,
+  body: unknown,
+  limiter: RateLimiter,
+  nowMs: number,
+  onSent: (rec: MessageRecord) => void,
+): Json {
   const req = validateSend(body);
   const retry = limiter.hitSend(g.grant.id, g.grant.provider, Date.now());
   if (retry > 0) {

@@ -5,9 +5,27 @@
 import { ApiError, badRequest, notFound } from "./errors.js";
 import { Faults, type FaultInput, type FaultRule, type LatencyConfig } from "./faults.js";
 import { RateLimiter, type LimitsConfig, type LimitsInput } from "./limits.js";
-import { RequestLog, ROUTES, type Counters, type RequestLogEntry, type RequestLogFilter, type RouteName } from "./log.js";
+import {
+  RequestLog,
+  ROUTES,
+  type Counters,
+  type RequestLogEntry,
+  type RequestLogFilter,
+  type RouteName,
+} from "./log.js";
 import { OAuthService } from "./oauth.js";
-import { expectedDecisions, expectedReminders, seed, seedBulk, type BulkOptions, type ExpectedDecision, type ExpectedOptions, type ExpectedReminder, type SeedOptions, type SeedResult } from "./seed.js";
+import {
+  expectedDecisions,
+  expectedReminders,
+  seed,
+  seedBulk,
+  type BulkOptions,
+  type ExpectedDecision,
+  type ExpectedOptions,
+  type ExpectedReminder,
+  type SeedOptions,
+  type SeedResult,
+} from "./seed.js";
 import { SandboxStore, type EventInput, type GrantInput } from "./store.js";
 import type { Header, MessageRecord, WireEvent, WireGrant } from "./types.js";
 import { int, isObject } from "./validate.js";
@@ -118,7 +136,8 @@ export class SandboxControl {
     const g = this.store.requireGrant(grantId);
     const out: { event: WireEvent; expected?: unknown }[] = [];
     for (const c of g.calendars.values()) {
-      for (const r of [...c.index.singles, ...c.index.masters]) out.push(r.expected ? { event: r.ev, expected: r.expected } : { event: r.ev });
+      for (const r of [...c.index.singles, ...c.index.masters])
+        out.push(r.expected ? { event: r.ev, expected: r.expected } : { event: r.ev });
     }
     return out;
   }
@@ -217,7 +236,13 @@ function num(q: URLSearchParams, k: string): number | undefined {
  * Routes under /_sandbox/. Returns the JSON to send with status 200, or throws ApiError.
  * Plain Errors from seeding (bad options) become 400s with their message.
  */
-export function controlRoute(ctl: SandboxControl, method: string, path: string, q: URLSearchParams, body: unknown): unknown {
+export function controlRoute(
+  ctl: SandboxControl,
+  method: string,
+  path: string,
+  q: URLSearchParams,
+  body: unknown,
+): unknown {
   const seg = path.split("/").filter(Boolean).slice(1).map(decodeURIComponent); // drop "_sandbox"
   const b = (body ?? {}) as Record<string, unknown>;
   const needObject = () => {
@@ -255,7 +280,11 @@ export function controlRoute(ctl: SandboxControl, method: string, path: string, 
       const offset = num(q, "offset") ?? 0;
       return {
         total: ctl.store.grantOrder.length,
-        data: ctl.store.grantOrder.slice(offset, offset + limit).map((g) => ({ ...g.grant, zone: g.zone, calendar_timezone: g.calendars.get(g.primaryCalendarId)?.wire.timezone ?? null })),
+        data: ctl.store.grantOrder.slice(offset, offset + limit).map((g) => ({
+          ...g.grant,
+          zone: g.zone,
+          calendar_timezone: g.calendars.get(g.primaryCalendarId)?.wire.timezone ?? null,
+        })),
       };
     }
     if (is("POST", "grants")) {
@@ -346,7 +375,8 @@ export function controlRoute(ctl: SandboxControl, method: string, path: string, 
       if (ids.length) opts.grantIds = ids;
       const day = q.get("day");
       if (day) {
-        if (day !== "tomorrow" && !/^\d{4}-\d{2}-\d{2}$/.test(day)) throw badRequest("day must be YYYY-MM-DD or tomorrow");
+        if (day !== "tomorrow" && !/^\d{4}-\d{2}-\d{2}$/.test(day))
+          throw badRequest("day must be YYYY-MM-DD or tomorrow");
         opts.day = day;
       }
       const now = parseNow(q.get("now") ?? undefined);

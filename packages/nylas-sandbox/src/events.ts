@@ -138,7 +138,10 @@ interface Occurrence {
 }
 
 function stampUtc(sec: number): string {
-  return new Date(sec * 1000).toISOString().replace(/[-:]/g, "").replace(/\.\d{3}/, "");
+  return new Date(sec * 1000)
+    .toISOString()
+    .replace(/[-:]/g, "")
+    .replace(/\.\d{3}/, "");
 }
 
 /**
@@ -162,7 +165,9 @@ export function expandMaster(master: IndexedEvent, zone: string, ws: number, we:
   const skipTo = addDays(localDate(tz, (ws - dur) * 1000), -2);
   for (const ymd of occurrenceDates(rule, firstYmd, skipTo)) {
     const p = parseYmd(ymd)!;
-    const startMs = timed ? localToEpochMs(tz, p.y, p.m, p.d, first.hh, first.mm, first.ss) : startOfLocalDay(zone, ymd);
+    const startMs = timed
+      ? localToEpochMs(tz, p.y, p.m, p.d, first.hh, first.mm, first.ss)
+      : startOfLocalDay(zone, ymd);
     if (rule.untilMs !== undefined && startMs > rule.untilMs) break;
     const os = Math.floor(startMs / 1000);
     if (os >= we) break;
@@ -210,7 +215,12 @@ function seriesEnd(rec: IndexedEvent, zone: string): number {
   const rule = rec.rule!;
   if (rule.count === undefined && rule.untilMs === undefined) return Infinity;
   // Bounded series: walk to the last occurrence (COUNT is small; UNTIL is capped by the generator).
-  const all = expandMaster(rec, zone, rec.s - 1, rule.untilMs !== undefined ? rule.untilMs / 1000 + 86_400 * 2 : Number.MAX_SAFE_INTEGER);
+  const all = expandMaster(
+    rec,
+    zone,
+    rec.s - 1,
+    rule.untilMs !== undefined ? rule.untilMs / 1000 + 86_400 * 2 : Number.MAX_SAFE_INTEGER,
+  );
   const last = all[all.length - 1];
   return last ? last.e : rec.e;
 }
@@ -232,7 +242,10 @@ export interface QueryItem {
 }
 
 /** One page of events overlapping the window, ordered by (start, id), after the cursor. */
-export function queryEvents(cal: CalendarIndex, q: EventQuery): { items: QueryItem[]; next?: { s: number; id: string } } {
+export function queryEvents(
+  cal: CalendarIndex,
+  q: EventQuery,
+): { items: QueryItem[]; next?: { s: number; id: string } } {
   const want = q.limit + 1;
   const picked: QueryItem[] = [];
   const arr = cal.singles;
@@ -274,7 +287,8 @@ export function decodeCursor(token: string): { s: number; id: string; ws: number
     const v: unknown = JSON.parse(Buffer.from(token, "base64url").toString("utf8"));
     if (!Array.isArray(v) || v.length !== 4) return undefined;
     const [s, id, ws, we] = v as unknown[];
-    if (typeof s !== "number" || typeof id !== "string" || typeof ws !== "number" || typeof we !== "number") return undefined;
+    if (typeof s !== "number" || typeof id !== "string" || typeof ws !== "number" || typeof we !== "number")
+      return undefined;
     return { s, id, ws, we };
   } catch {
     return undefined;

@@ -56,14 +56,19 @@ export class Faults {
     if (!isObject(input)) throw badRequest("fault must be an object");
     if (!FAULT_KINDS.includes(input.kind)) throw badRequest(`kind must be one of ${FAULT_KINDS.join(", ")}`);
     const count = input.count === null || input.count === Infinity ? Infinity : (input.count ?? 1);
-    if (count !== Infinity && (!Number.isInteger(count) || count < 1)) throw badRequest("count must be a positive integer (or null for unlimited)");
+    if (count !== Infinity && (!Number.isInteger(count) || count < 1))
+      throw badRequest("count must be a positive integer (or null for unlimited)");
     if (input.routeClass !== undefined && !ROUTE_CLASSES.includes(input.routeClass)) {
       throw badRequest(`routeClass must be one of ${ROUTE_CLASSES.join(", ")}`);
     }
     if (input.grantId !== undefined && typeof input.grantId !== "string") throw badRequest("grantId must be a string");
     const probability = input.probability ?? 1;
-    if (typeof probability !== "number" || !(probability > 0 && probability <= 1)) throw badRequest("probability must be in (0, 1]");
-    if (input.retryAfterS !== undefined && (input.kind !== 429 || !Number.isInteger(input.retryAfterS) || input.retryAfterS < 0 || input.retryAfterS > 3600)) {
+    if (typeof probability !== "number" || !(probability > 0 && probability <= 1))
+      throw badRequest("probability must be in (0, 1]");
+    if (
+      input.retryAfterS !== undefined &&
+      (input.kind !== 429 || !Number.isInteger(input.retryAfterS) || input.retryAfterS < 0 || input.retryAfterS > 3600)
+    ) {
       throw badRequest("retryAfterS must be whole seconds between 0 and 3600, with kind 429 only");
     }
     const rule: FaultRule = { id: this.nextId++, kind: input.kind, remaining: count, probability };
@@ -96,7 +101,8 @@ export class Faults {
   setLatency(input: { ms?: number; jitterMs?: number; perClass?: Partial<Record<RouteClass, number>> }): LatencyConfig {
     if (!isObject(input)) throw badRequest("latency must be an object");
     const ok = (v: unknown, f: string): number => {
-      if (typeof v !== "number" || !Number.isFinite(v) || v < 0 || v > 120_000) throw badRequest(`${f} must be a number of ms between 0 and 120000`);
+      if (typeof v !== "number" || !Number.isFinite(v) || v < 0 || v > 120_000)
+        throw badRequest(`${f} must be a number of ms between 0 and 120000`);
       return v;
     };
     const next: LatencyConfig = { ms: 0, jitterMs: 0, perClass: {} };
@@ -105,7 +111,8 @@ export class Faults {
     if (input.perClass !== undefined) {
       if (!isObject(input.perClass)) throw badRequest("perClass must be an object {routeClass: ms}");
       for (const [k, v] of Object.entries(input.perClass)) {
-        if (!ROUTE_CLASSES.includes(k as RouteClass)) throw badRequest(`perClass key must be one of ${ROUTE_CLASSES.join(", ")}`);
+        if (!ROUTE_CLASSES.includes(k as RouteClass))
+          throw badRequest(`perClass key must be one of ${ROUTE_CLASSES.join(", ")}`);
         next.perClass[k as RouteClass] = ok(v, `perClass.${k}`);
       }
     }

@@ -2,9 +2,29 @@
 export { startSandbox, Sandbox, DEFAULT_API_KEY, DEFAULT_CLIENT_ID, type SandboxOptions } from "./server.js";
 export { SandboxControl, type SentMessage } from "./control.js";
 export { SandboxStore, FALLBACK_ZONE, type EventInput, type GrantInput, type GrantState } from "./store.js";
-export { seed, seedBulk, expectedReminders, expectedDecisions, SEED_ZONES, type SeedOptions, type BulkOptions, type ExpectedOptions, type ExpectedReminder, type ExpectedDecision, type SeedResult } from "./seed.js";
+export {
+  seed,
+  seedBulk,
+  expectedReminders,
+  expectedDecisions,
+  SEED_ZONES,
+  type SeedOptions,
+  type BulkOptions,
+  type ExpectedOptions,
+  type ExpectedReminder,
+  type ExpectedDecision,
+  type SeedResult,
+} from "./seed.js";
 export { DEFAULT_LIMITS, type LimitsConfig, type LimitsInput } from "./limits.js";
-export { ROUTE_CLASSES, FAULT_KINDS, type FaultInput, type FaultKind, type FaultRule, type LatencyConfig, type RouteClass } from "./faults.js";
+export {
+  ROUTE_CLASSES,
+  FAULT_KINDS,
+  type FaultInput,
+  type FaultKind,
+  type FaultRule,
+  type LatencyConfig,
+  type RouteClass,
+} from "./faults.js";
 export { ROUTES, type Counters, type RequestLogEntry, type RequestLogFilter, type RouteName } from "./log.js";
 export * from "./types.js";
 export { localDate, localParts, startOfLocalDay, localDateTime, addDays, type LocalParts } from "./tz.js";

@@ -34,7 +34,8 @@ export class RateLimiter {
     if (!isObject(input)) throw badRequest("limits must be an object");
     const next = structuredClone(this.config);
     if (input.requestsPerSecond !== undefined) {
-      if (!Number.isInteger(input.requestsPerSecond) || input.requestsPerSecond < 0) throw badRequest("requestsPerSecond must be an integer >= 0 (0 = unlimited)");
+      if (!Number.isInteger(input.requestsPerSecond) || input.requestsPerSecond < 0)
+        throw badRequest("requestsPerSecond must be an integer >= 0 (0 = unlimited)");
       next.requestsPerSecond = input.requestsPerSecond;
     }
     if (input.sendsPerSecond !== undefined) {
@@ -44,7 +45,8 @@ export class RateLimiter {
         next.sendsPerSecond = { default: s };
       } else if (isObject(s)) {
         for (const [k, v] of Object.entries(s)) {
-          if (typeof v !== "number" || !Number.isInteger(v) || v < 0) throw badRequest(`sendsPerSecond.${k} must be an integer >= 0`);
+          if (typeof v !== "number" || !Number.isInteger(v) || v < 0)
+            throw badRequest(`sendsPerSecond.${k} must be an integer >= 0`);
           next.sendsPerSecond[k] = v;
         }
       } else {

@@ -122,7 +122,10 @@ export class RequestLog {
   private grow(): void {
     // Grow by doubling up to capacity, so an idle sandbox stays small.
     const n = Math.min(this.cap, Math.max(4096, this.at.length * 2));
-    const copy = <T extends Float64Array | Float32Array | Uint16Array | Int32Array | Uint8Array>(a: T, make: (n: number) => T): T => {
+    const copy = <T extends Float64Array | Float32Array | Uint16Array | Int32Array | Uint8Array>(
+      a: T,
+      make: (n: number) => T,
+    ): T => {
       const b = make(n);
       b.set(a);
       return b;
@@ -136,7 +139,16 @@ export class RequestLog {
     this.note = copy(this.note, (k) => new Uint8Array(k));
   }
 
-  push(e: { method: string; route: RouteName; path: string; grantId?: string; status: number; ms: number; at: number; note: LogNote }): void {
+  push(e: {
+    method: string;
+    route: RouteName;
+    path: string;
+    grantId?: string;
+    status: number;
+    ms: number;
+    at: number;
+    note: LogNote;
+  }): void {
     const c = this.counters;
     c.requests++;
     c.byRoute[e.route] = (c.byRoute[e.route] ?? 0) + 1;

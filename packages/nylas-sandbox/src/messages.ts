@@ -29,7 +29,8 @@ function participants(v: unknown, field: string, required: boolean): MessagePart
   return v.map((p, i) => {
     if (!isObject(p)) throw badRequest(`${field}[${i}] must be an object {name?, email}`);
     if (!isEmail(p.email)) throw badRequest(`${field}[${i}].email is not a valid email address`);
-    if (p.name !== undefined && p.name !== null && typeof p.name !== "string") throw badRequest(`${field}[${i}].name must be a string`);
+    if (p.name !== undefined && p.name !== null && typeof p.name !== "string")
+      throw badRequest(`${field}[${i}].name must be a string`);
     const out: MessageParticipant = { email: p.email };
     if (typeof p.name === "string") out.name = p.name;
     return out;
@@ -45,16 +46,20 @@ export function validateSend(body: unknown): SendRequest {
   const cc = participants(body.cc, "cc", false);
   const bcc = participants(body.bcc, "bcc", false);
   const reply_to = participants(body.reply_to, "reply_to", false);
-  if (body.subject !== undefined && body.subject !== null && typeof body.subject !== "string") throw badRequest("subject must be a string");
-  if (body.body !== undefined && body.body !== null && typeof body.body !== "string") throw badRequest("body must be a string");
+  if (body.subject !== undefined && body.subject !== null && typeof body.subject !== "string")
+    throw badRequest("subject must be a string");
+  if (body.body !== undefined && body.body !== null && typeof body.body !== "string")
+    throw badRequest("body must be a string");
   if (body.send_at !== undefined) throw badRequest("send_at (scheduled send) is not supported by the sandbox");
   const customHeaders: Header[] = [];
   if (body.custom_headers !== undefined && body.custom_headers !== null) {
     if (!Array.isArray(body.custom_headers)) throw badRequest("custom_headers must be an array of {name, value}");
     body.custom_headers.forEach((h: unknown, i: number) => {
       if (!isObject(h)) throw badRequest(`custom_headers[${i}] must be an object {name, value}`);
-      if (typeof h.name !== "string" || !HEADER_NAME.test(h.name)) throw badRequest(`custom_headers[${i}].name must be a header field name`);
-      if (typeof h.value !== "string" || /[\r\n]/.test(h.value)) throw badRequest(`custom_headers[${i}].value must be a single-line string`);
+      if (typeof h.name !== "string" || !HEADER_NAME.test(h.name))
+        throw badRequest(`custom_headers[${i}].name must be a header field name`);
+      if (typeof h.value !== "string" || /[\r\n]/.test(h.value))
+        throw badRequest(`custom_headers[${i}].value must be a single-line string`);
       customHeaders.push({ name: h.name, value: h.value });
     });
   }
@@ -85,7 +90,11 @@ export function storeSent(g: GrantState, req: SendRequest, nowMs: number): WireM
     thread_id: eventId(),
     subject: req.subject,
     body: req.body,
-    snippet: req.body.replace(/<[^>]*>/g, " ").replace(/\s+/g, " ").trim().slice(0, 100),
+    snippet: req.body
+      .replace(/<[^>]*>/g, " ")
+      .replace(/\s+/g, " ")
+      .trim()
+      .slice(0, 100),
     from,
     to: req.to,
     cc: req.cc,
@@ -131,7 +140,14 @@ export interface MessageQuery {
 export function parseMessageQuery(q: URLSearchParams): MessageQuery {
   const limitRaw = q.get("limit");
   const limit = limitRaw === null || limitRaw === "" ? 50 : int(limitRaw, "limit", 1, 200);
-  const out: MessageQuery = { limit, folders: q.getAll("in").flatMap((s) => s.split(",")).filter(Boolean), includeHeaders: false };
+  const out: MessageQuery = {
+    limit,
+    folders: q
+      .getAll("in")
+      .flatMap((s) => s.split(","))
+      .filter(Boolean),
+    includeHeaders: false,
+  };
   const token = q.get("page_token");
   if (token) {
     const m = /^m(\d+)$/.exec(Buffer.from(token, "base64url").toString("utf8"));
@@ -154,8 +170,12 @@ export function parseMessageQuery(q: URLSearchParams): MessageQuery {
   if (thread) out.threadId = thread;
   const fields = q.get("fields");
   if (fields) {
-    if (!["standard", "include_headers", "include_basic_headers", "include_tracking_options", "raw_mime"].includes(fields)) {
-      throw badRequest("fields must be one of standard, include_headers, include_basic_headers, include_tracking_options, raw_mime");
+    if (
+      !["standard", "include_headers", "include_basic_headers", "include_tracking_options", "raw_mime"].includes(fields)
+    ) {
+      throw badRequest(
+        "fields must be one of standard, include_headers, include_basic_headers, include_tracking_options, raw_mime",
+      );
     }
     out.includeHeaders = fields === "include_headers" || fields === "include_basic_headers";
   }
@@ -175,12 +195,14 @@ export function listMessages(g: GrantState, q: MessageQuery): { data: WireMessag
     // Received before the window start: nothing older can match either.
     if (q.receivedAfter !== undefined && m.date <= q.receivedAfter) break;
     if (q.receivedBefore !== undefined && m.date >= q.receivedBefore) continue;
-    if (q.folders.length && !q.folders.some((f) => m.folders.includes(f.toUpperCase()) || m.folders.includes(f))) continue;
+    if (q.folders.length && !q.folders.some((f) => m.folders.includes(f.toUpperCase()) || m.folders.includes(f)))
+      continue;
     if (q.subject !== undefined && !m.subject.toLowerCase().includes(q.subject)) continue;
     if (q.to !== undefined && !has(m.to, q.to)) continue;
     if (q.from !== undefined && !has(m.from, q.from)) continue;
     if (q.threadId !== undefined && m.thread_id !== q.threadId) continue;
-    if (q.anyEmail && !q.anyEmail.some((e) => has(m.to, e) || has(m.from, e) || has(m.cc, e) || has(m.bcc, e))) continue;
+    if (q.anyEmail && !q.anyEmail.some((e) => has(m.to, e) || has(m.from, e) || has(m.cc, e) || has(m.bcc, e)))
+      continue;
     if (data.length === q.limit) {
       return { data, nextCursor: Buffer.from(`m${i}`).toString("base64url") };
     }

@@ -76,28 +76,38 @@ export class OAuthService {
     if (!/^https?:\/\/[^\s]+$/.test(redirectUri) || !URL.canParse(redirectUri)) {
       throw new OAuthError(400, "invalid_request", "redirect_uri must be an absolute http(s) URL");
     }
-    if (q.get("response_type") !== "code") throw new OAuthError(400, "unsupported_response_type", "response_type must be code");
+    if (q.get("response_type") !== "code")
+      throw new OAuthError(400, "unsupported_response_type", "response_type must be code");
     const providerRaw = q.get("provider");
     let provider: Provider | undefined;
     if (providerRaw) {
-      if (!PROVIDERS.includes(providerRaw as Provider)) throw new OAuthError(400, "invalid_request", `Unsupported provider ${providerRaw}`);
+      if (!PROVIDERS.includes(providerRaw as Provider))
+        throw new OAuthError(400, "invalid_request", `Unsupported provider ${providerRaw}`);
       provider = providerRaw as Provider;
     }
     const challenge = q.get("code_challenge") ?? undefined;
     // The Nylas SDK sends "s256" in lower case; accept either spelling.
     const methodLower = (q.get("code_challenge_method") ?? "plain").toLowerCase();
-    if (methodLower !== "s256" && methodLower !== "plain") throw new OAuthError(400, "invalid_request", "code_challenge_method must be S256 or plain");
+    if (methodLower !== "s256" && methodLower !== "plain")
+      throw new OAuthError(400, "invalid_request", "code_challenge_method must be S256 or plain");
     const methodRaw = methodLower === "s256" ? "S256" : "plain";
     if (challenge !== undefined && !/^[A-Za-z0-9._~+/=-]{43,200}$/.test(challenge)) {
       throw new OAuthError(400, "invalid_request", "code_challenge must be 43-200 base64/base64url characters");
     }
     const state = q.get("state") ?? undefined;
-    if (state !== undefined && state.length > 256) throw new OAuthError(400, "invalid_request", "state is longer than 256 characters");
+    if (state !== undefined && state.length > 256)
+      throw new OAuthError(400, "invalid_request", "state is longer than 256 characters");
     const accessType = q.get("access_type") === "offline" ? "offline" : "online";
     const scope = q.get("scope")?.split(" ").filter(Boolean);
     const loginHint = q.get("login_hint") ?? undefined;
     const id = randomToken(18);
-    const p: PendingAuth = { clientId, redirectUri, method: methodRaw, accessType, expiresAt: this.store.now() + TEN_MINUTES };
+    const p: PendingAuth = {
+      clientId,
+      redirectUri,
+      method: methodRaw,
+      accessType,
+      expiresAt: this.store.now() + TEN_MINUTES,
+    };
     if (state !== undefined) p.state = state;
     if (challenge !== undefined) p.challenge = challenge;
     if (provider) p.provider = provider;
@@ -112,7 +122,8 @@ export class OAuthService {
   consent(form: URLSearchParams): string {
     const id = form.get("auth_id") ?? "";
     const p = this.pending.get(id);
-    if (!p || p.expiresAt < this.store.now()) throw new OAuthError(400, "invalid_request", "This sign-in page has expired; start again");
+    if (!p || p.expiresAt < this.store.now())
+      throw new OAuthError(400, "invalid_request", "This sign-in page has expired; start again");
     const target = new URL(p.redirectUri);
     if (form.get("decision") !== "allow") {
       this.pending.delete(id);
@@ -124,7 +135,8 @@ export class OAuthService {
     const email = (form.get("email") ?? "").trim();
     if (!isEmail(email)) throw new OAuthError(400, "invalid_request", "Enter a valid email address");
     const providerRaw = form.get("provider") || p.provider || "google";
-    if (!PROVIDERS.includes(providerRaw as Provider)) throw new OAuthError(400, "invalid_request", `Unsupported provider ${providerRaw}`);
+    if (!PROVIDERS.includes(providerRaw as Provider))
+      throw new OAuthError(400, "invalid_request", `Unsupported provider ${providerRaw}`);
     this.pending.delete(id);
     const code = randomToken(32);
     const issued: IssuedCode = {
@@ -146,15 +158,18 @@ export class OAuthService {
 
   /** POST /v3/connect/token. */
   token(body: Record<string, unknown>): TokenResponse {
-    const str = (k: string): string | undefined => (typeof body[k] === "string" && body[k] !== "" ? (body[k] as string) : undefined);
+    const str = (k: string): string | undefined =>
+      typeof body[k] === "string" && body[k] !== "" ? (body[k] as string) : undefined;
     const clientId = str("client_id");
     if (!clientId) throw new OAuthError(400, "invalid_request", "Missing required parameter: client_id");
     const grantType = str("grant_type");
     if (!grantType) throw new OAuthError(400, "invalid_request", "Missing required parameter: grant_type");
     if (clientId !== this.clientId) throw new OAuthError(401, "invalid_client", "Unknown client_id");
-    if (str("client_secret") !== this.apiKey) throw new OAuthError(401, "invalid_client", "client_secret is not this application's API key");
+    if (str("client_secret") !== this.apiKey)
+      throw new OAuthError(401, "invalid_client", "client_secret is not this application's API key");
     if (grantType === "refresh_token") return this.refresh(str("refresh_token"), clientId);
-    if (grantType !== "authorization_code") throw new OAuthError(400, "unsupported_grant_type", `Unsupported grant_type ${grantType}`);
+    if (grantType !== "authorization_code")
+      throw new OAuthError(400, "unsupported_grant_type", `Unsupported grant_type ${grantType}`);
     const code = str("code");
     if (!code) throw new OAuthError(400, "invalid_request", "Missing required parameter: code");
     const redirectUri = str("redirect_uri");
@@ -163,13 +178,17 @@ export class OAuthService {
     // Codes are single use: any exchange attempt burns the code, successful or not (as Nylas).
     this.codes.delete(code);
     if (!issued) throw new OAuthError(400, "invalid_grant", "The authorization code is invalid or was already used");
-    if (issued.expiresAt < this.store.now()) throw new OAuthError(400, "invalid_grant", "The authorization code has expired");
-    if (issued.clientId !== clientId) throw new OAuthError(400, "invalid_grant", "The code was issued to another client");
-    if (issued.redirectUri !== redirectUri) throw new OAuthError(400, "invalid_grant", "redirect_uri does not match the authorization request");
+    if (issued.expiresAt < this.store.now())
+      throw new OAuthError(400, "invalid_grant", "The authorization code has expired");
+    if (issued.clientId !== clientId)
+      throw new OAuthError(400, "invalid_grant", "The code was issued to another client");
+    if (issued.redirectUri !== redirectUri)
+      throw new OAuthError(400, "invalid_grant", "redirect_uri does not match the authorization request");
     if (issued.challenge !== undefined) {
       const verifier = str("code_verifier");
       if (!verifier) throw new OAuthError(400, "invalid_grant", "Missing code_verifier for a PKCE authorization");
-      if (!pkceMatches(issued.method, issued.challenge, verifier)) throw new OAuthError(400, "invalid_grant", "code_verifier does not match code_challenge");
+      if (!pkceMatches(issued.method, issued.challenge, verifier))
+        throw new OAuthError(400, "invalid_grant", "code_verifier does not match code_challenge");
     }
     const { state } = this.store.upsertGrantByEmail(issued.email, issued.provider, issued.scope);
     const out = this.tokenFor(state.grant.id, clientId);
@@ -186,7 +205,8 @@ export class OAuthService {
     const r = this.refreshTokens.get(token);
     if (!r || r.clientId !== clientId) throw new OAuthError(400, "invalid_grant", "The refresh token is invalid");
     const g = this.store.getGrant(r.grantId);
-    if (!g || g.grant.grant_status !== "valid") throw new OAuthError(400, "invalid_grant", "The grant is no longer valid; re-authenticate");
+    if (!g || g.grant.grant_status !== "valid")
+      throw new OAuthError(400, "invalid_grant", "The grant is no longer valid; re-authenticate");
     return this.tokenFor(r.grantId, clientId);
   }
 
@@ -195,7 +215,16 @@ export class OAuthService {
     const now = this.store.nowSec();
     const idToken = [
       Buffer.from(JSON.stringify({ alg: "none", typ: "JWT" })).toString("base64url"),
-      Buffer.from(JSON.stringify({ iss: "https://sandbox.nylas", aud: clientId, sub: grantId, email: g.grant.email, iat: now, exp: now + 3600 })).toString("base64url"),
+      Buffer.from(
+        JSON.stringify({
+          iss: "https://sandbox.nylas",
+          aud: clientId,
+          sub: grantId,
+          email: g.grant.email,
+          iat: now,
+          exp: now + 3600,
+        }),
+      ).toString("base64url"),
       "",
     ].join(".");
     return {
@@ -235,7 +264,9 @@ function esc(s: string): string {
 }
 
 function consentPage(id: string, p: PendingAuth): string {
-  const providers = PROVIDERS.map((pr) => `<option value="${pr}"${pr === (p.provider ?? "google") ? " selected" : ""}>${pr}</option>`).join("");
+  const providers = PROVIDERS.map(
+    (pr) => `<option value="${pr}"${pr === (p.provider ?? "google") ? " selected" : ""}>${pr}</option>`,
+  ).join("");
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Sign in — Nylas sandbox</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">

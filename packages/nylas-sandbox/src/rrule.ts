@@ -60,14 +60,18 @@ export function parseRecurrence(lines: readonly string[]): Rule {
         rule.untilMs = u.ms ?? Date.UTC(...ymdTuple(u.ymd!), 23, 59, 59);
       }
       if (parts.has("BYDAY")) {
-        rule.byday = parts.get("BYDAY")!.split(",").map((c) => {
-          const day = DAY_CODES[c];
-          if (day === undefined) throw new Error(`unsupported BYDAY value ${c}`);
-          return day;
-        });
+        rule.byday = parts
+          .get("BYDAY")!
+          .split(",")
+          .map((c) => {
+            const day = DAY_CODES[c];
+            if (day === undefined) throw new Error(`unsupported BYDAY value ${c}`);
+            return day;
+          });
       }
       for (const k of parts.keys()) {
-        if (!["FREQ", "INTERVAL", "COUNT", "UNTIL", "BYDAY", "WKST"].includes(k)) throw new Error(`unsupported RRULE part ${k}`);
+        if (!["FREQ", "INTERVAL", "COUNT", "UNTIL", "BYDAY", "WKST"].includes(k))
+          throw new Error(`unsupported RRULE part ${k}`);
       }
     } else if (line.startsWith("EXDATE")) {
       const values = line.slice(line.indexOf(":") + 1).split(",");

@@ -46,8 +46,40 @@ export const SEED_ZONES: readonly (string | null)[] = [
   null,
 ];
 
-const FIRST = ["ada", "grace", "alan", "linus", "barbara", "ken", "margaret", "dennis", "radia", "edsger", "frances", "john", "katherine", "tim", "shafi"];
-const LAST = ["lovelace", "hopper", "turing", "torvalds", "liskov", "thompson", "hamilton", "ritchie", "perlman", "dijkstra", "allen", "mccarthy", "johnson", "lee", "goldwasser"];
+const FIRST = [
+  "ada",
+  "grace",
+  "alan",
+  "linus",
+  "barbara",
+  "ken",
+  "margaret",
+  "dennis",
+  "radia",
+  "edsger",
+  "frances",
+  "john",
+  "katherine",
+  "tim",
+  "shafi",
+];
+const LAST = [
+  "lovelace",
+  "hopper",
+  "turing",
+  "torvalds",
+  "liskov",
+  "thompson",
+  "hamilton",
+  "ritchie",
+  "perlman",
+  "dijkstra",
+  "allen",
+  "mccarthy",
+  "johnson",
+  "lee",
+  "goldwasser",
+];
 const DOMAINS = ["example.com", "contoso.test", "acme.test", "globex.test", "initech.test"];
 
 export interface SeedOptions {
@@ -108,7 +140,14 @@ function guest(rand: () => number, k: number, j: number): { email: string; name:
   return { email, name: `${f[0]!.toUpperCase()}${f.slice(1)} ${l[0]!.toUpperCase()}${l.slice(1)}` };
 }
 
-function seedGrantEvents(store: SandboxStore, g: GrantState, k: number, nowMs: number, days: number, rand: () => number): number {
+function seedGrantEvents(
+  store: SandboxStore,
+  g: GrantState,
+  k: number,
+  nowMs: number,
+  days: number,
+  rand: () => number,
+): number {
   const zone = g.zone;
   const hasTz = g.calendars.get(g.primaryCalendarId)!.wire.timezone !== undefined;
   const user = g.grant.email;
@@ -142,7 +181,10 @@ function seedGrantEvents(store: SandboxStore, g: GrantState, k: number, nowMs: n
       expected: e.expected,
       description: `Seeded: ${e.title}`,
       location: rand() < 0.5 ? "Room 4" : null,
-      conferencing: { provider: "Google Meet", details: { url: `https://meet.example.com/${eventId(rand).slice(0, 10)}` } },
+      conferencing: {
+        provider: "Google Meet",
+        details: { url: `https://meet.example.com/${eventId(rand).slice(0, 10)}` },
+      },
     };
     if (e.status) input.status = e.status;
     if (e.recurrence) input.recurrence = e.recurrence;
@@ -157,21 +199,41 @@ function seedGrantEvents(store: SandboxStore, g: GrantState, k: number, nowMs: n
     // A. ordinary meeting: the user plus 2–5 others in mixed (non-declined) states.
     {
       const others = guests(2 + Math.floor(rand() * 4));
-      add({ title: "Team sync", when: timed(day, 9, 0, 30), participants: [me(), ...others.map((o) => ({ ...o, status: statusOf() }))], expected: yes(others.map((o) => o.email)) });
+      add({
+        title: "Team sync",
+        when: timed(day, 9, 0, 30),
+        participants: [me(), ...others.map((o) => ({ ...o, status: statusOf() }))],
+        expected: yes(others.map((o) => o.email)),
+      });
     }
     // B. the user declined.
     {
       const others = guests(2);
-      add({ title: "Design review (declined)", when: timed(day, 10, 0, 60), participants: [me("no"), ...others.map((o) => ({ ...o, status: "yes" as const }))], expected: no("user_declined") });
+      add({
+        title: "Design review (declined)",
+        when: timed(day, 10, 0, 60),
+        participants: [me("no"), ...others.map((o) => ({ ...o, status: "yes" as const }))],
+        expected: no("user_declined"),
+      });
     }
     // C. cancelled.
     {
       const others = guests(1);
-      add({ title: "Cancelled 1:1", when: timed(day, 10, 30, 30), participants: [me(), { ...others[0]!, status: "yes" }], status: "cancelled", expected: no("cancelled") });
+      add({
+        title: "Cancelled 1:1",
+        when: timed(day, 10, 30, 30),
+        participants: [me(), { ...others[0]!, status: "yes" }],
+        status: "cancelled",
+        expected: no("cancelled"),
+      });
     }
     // D. one participant declined: the others still get it.
     {
-      const [declined, a, b] = guests(3) as [{ email: string; name: string }, { email: string; name: string }, { email: string; name: string }];
+      const [declined, a, b] = guests(3) as [
+        { email: string; name: string },
+        { email: string; name: string },
+        { email: string; name: string },
+      ];
       add({
         title: "Planning (one declined)",
         when: timed(day, 11, 0, 45),
@@ -182,14 +244,32 @@ function seedGrantEvents(store: SandboxStore, g: GrantState, k: number, nowMs: n
     // E. every other participant declined.
     {
       const others = guests(2);
-      add({ title: "Client call (all declined)", when: timed(day, 12, 0, 30), participants: [me(), ...others.map((o) => ({ ...o, status: "no" as const }))], expected: no("all_others_declined") });
+      add({
+        title: "Client call (all declined)",
+        when: timed(day, 12, 0, 30),
+        participants: [me(), ...others.map((o) => ({ ...o, status: "no" as const }))],
+        expected: no("all_others_declined"),
+      });
     }
     // F. solo: only the user (or nobody) is listed.
-    add({ title: "Focus time", when: timed(day, 13, 0, 60), participants: d % 2 === 0 ? [me()] : [], expected: no("no_other_participants") });
+    add({
+      title: "Focus time",
+      when: timed(day, 13, 0, 60),
+      participants: d % 2 === 0 ? [me()] : [],
+      expected: no("no_other_participants"),
+    });
     // G. a big meeting: 50 others.
     {
-      const others = Array.from({ length: 50 }, (_, j) => ({ email: `attendee${j}.g${k}@bigco.test`, status: (j % 7 === 0 ? "maybe" : "noreply") as Participant["status"] }));
-      add({ title: "All hands", when: timed(day, 14, 0, 60), participants: [me(), ...others], expected: yes(others.map((o) => o.email)) });
+      const others = Array.from({ length: 50 }, (_, j) => ({
+        email: `attendee${j}.g${k}@bigco.test`,
+        status: (j % 7 === 0 ? "maybe" : "noreply") as Participant["status"],
+      }));
+      add({
+        title: "All hands",
+        when: timed(day, 14, 0, 60),
+        participants: [me(), ...others],
+        expected: yes(others.map((o) => o.email)),
+      });
     }
     // H. duplicates in different case, and the user's own address in another case.
     {
@@ -212,24 +292,50 @@ function seedGrantEvents(store: SandboxStore, g: GrantState, k: number, nowMs: n
       const [a] = guests(1) as [{ email: string; name: string }];
       const t = Math.floor(localDateTime(zone, day, 16, 0) / 1000);
       const w: When = hasTz ? { object: "time", time: t, timezone: zone } : { object: "time", time: t };
-      add({ title: "Deadline check-in", when: w, participants: [me(), { ...a, status: "noreply" }], expected: yes([a.email]) });
+      add({
+        title: "Deadline check-in",
+        when: w,
+        participants: [me(), { ...a, status: "noreply" }],
+        expected: yes([a.email]),
+      });
     }
     // J, K. all-day shapes, with guests (all-day is the only reason to skip them).
     {
       const [a] = guests(1) as [{ email: string; name: string }];
-      add({ title: "Offsite (all day)", when: { object: "date", date: day }, participants: [me(), { ...a, status: "yes" }], expected: no("all_day") });
+      add({
+        title: "Offsite (all day)",
+        when: { object: "date", date: day },
+        participants: [me(), { ...a, status: "yes" }],
+        expected: no("all_day"),
+      });
       const [b] = guests(1) as [{ email: string; name: string }];
-      add({ title: "Conference (two days)", when: { object: "datespan", start_date: day, end_date: addDays(day, 1) }, participants: [me(), { ...b, status: "yes" }], expected: no("all_day") });
+      add({
+        title: "Conference (two days)",
+        when: { object: "datespan", start_date: day, end_date: addDays(day, 1) },
+        participants: [me(), { ...b, status: "yes" }],
+        expected: no("all_day"),
+      });
     }
     // L. starts late in the evening and runs past midnight: it belongs to the day it starts.
     {
       const others = guests(2);
-      add({ title: "Late call (crosses midnight)", when: timed(day, 23, 0, 120), participants: [me(), ...others.map((o) => ({ ...o, status: "yes" as const }))], expected: yes(others.map((o) => o.email)) });
+      add({
+        title: "Late call (crosses midnight)",
+        when: timed(day, 23, 0, 120),
+        participants: [me(), ...others.map((o) => ({ ...o, status: "yes" as const }))],
+        expected: yes(others.map((o) => o.email)),
+      });
     }
     // M. the user organises but is not in the participant list.
     {
       const others = guests(2);
-      add({ title: "Interview", when: timed(day, 17, 0, 45), participants: others.map((o) => ({ ...o, status: "noreply" as const })), organizer: { email: user, name: "Me" }, expected: yes(others.map((o) => o.email)) });
+      add({
+        title: "Interview",
+        when: timed(day, 17, 0, 45),
+        participants: others.map((o) => ({ ...o, status: "noreply" as const })),
+        organizer: { email: user, name: "Me" },
+        expected: yes(others.map((o) => o.email)),
+      });
     }
   }
   // Recurring series: each occurrence counts on the day it starts.
@@ -280,7 +386,8 @@ export interface BulkOptions {
 export function seedBulk(store: SandboxStore, opts: BulkOptions): SeedResult {
   const n = opts.grants;
   const k = opts.meetingsPerGrant ?? 8;
-  if (!Number.isInteger(n) || n < 0 || n > 1_000_000) throw new Error("grants must be an integer between 0 and 1000000");
+  if (!Number.isInteger(n) || n < 0 || n > 1_000_000)
+    throw new Error("grants must be an integer between 0 and 1000000");
   if (!Number.isInteger(k) || k < 0 || k > 96) throw new Error("meetingsPerGrant must be an integer between 0 and 96");
   const nowMs = opts.now === undefined ? store.now() : typeof opts.now === "number" ? opts.now : opts.now.getTime();
   const zones = opts.zones ?? (SEED_ZONES.filter((z) => z !== null) as string[]);
@@ -292,7 +399,13 @@ export function seedBulk(store: SandboxStore, opts: BulkOptions): SeedResult {
   for (let i = 0; i < n; i++) {
     const gi = base + i;
     const zone = zones[gi % zones.length]!;
-    const g = store.addGrant({ id: uuidFrom(rand), email: `bulk${gi}@bulk${gi % 97}.test`, provider: opts.provider ?? "google", timezone: zone, created_at: created });
+    const g = store.addGrant({
+      id: uuidFrom(rand),
+      email: `bulk${gi}@bulk${gi % 97}.test`,
+      provider: opts.provider ?? "google",
+      timezone: zone,
+      created_at: created,
+    });
     grantIds.push(g.grant.id);
     const cal = g.calendars.get(g.primaryCalendarId)!;
     const a = `guest-a.${gi}@guests.test`;

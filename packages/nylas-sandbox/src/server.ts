@@ -5,7 +5,19 @@
 import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { findCalendar, findEvent, findGrant, findMessage, getMessages, GrantSortCache, listCalendars, listEvents, listGrants, sendMessage, type Json } from "./api.js";
+import {
+  findCalendar,
+  findEvent,
+  findGrant,
+  findMessage,
+  getMessages,
+  GrantSortCache,
+  listCalendars,
+  listEvents,
+  listGrants,
+  sendMessage,
+  type Json,
+} from "./api.js";
 import { controlRoute, SandboxControl } from "./control.js";
 import { ApiError, badRequest, notFound, OAuthError, type LogNote } from "./errors.js";
 import type { RouteClass } from "./faults.js";
@@ -51,7 +63,8 @@ function matchRoute(method: string, path: string): Route | undefined {
   const n = s.length;
   if (s[2] === "connect") {
     if (method === "GET" && n === 4 && s[3] === "auth") return { name: "connect.auth", cls: "oauth" };
-    if (method === "POST" && n === 5 && s[3] === "auth" && s[4] === "consent") return { name: "connect.consent", cls: "oauth" };
+    if (method === "POST" && n === 5 && s[3] === "auth" && s[4] === "consent")
+      return { name: "connect.consent", cls: "oauth" };
     if (method === "POST" && n === 4 && s[3] === "token") return { name: "connect.token", cls: "oauth" };
     return undefined;
   }
@@ -76,7 +89,8 @@ function matchRoute(method: string, path: string): Route | undefined {
     if (n === 6 && sub) return { name: "events.find", cls: "events", grantId, sub };
   }
   if (res === "messages") {
-    if (n === 6 && s[5] === "send") return method === "POST" ? { name: "messages.send", cls: "send", grantId } : undefined;
+    if (n === 6 && s[5] === "send")
+      return method === "POST" ? { name: "messages.send", cls: "send", grantId } : undefined;
     if (method === "GET" && n === 5) return { name: "messages.list", cls: "messages", grantId };
     if (method === "GET" && n === 6 && sub) return { name: "messages.find", cls: "messages", grantId, sub };
   }
@@ -163,7 +177,12 @@ export class Sandbox extends SandboxControl {
         // Last resort: never let a handler bug take the process down.
         if (!res.headersSent) {
           res.writeHead(500, { "content-type": "application/json" });
-          res.end(JSON.stringify({ request_id: randomUUID(), error: { type: "internal_error", message: String((err as Error)?.message ?? err) } }));
+          res.end(
+            JSON.stringify({
+              request_id: randomUUID(),
+              error: { type: "internal_error", message: String((err as Error)?.message ?? err) },
+            }),
+          );
         }
       });
     });
@@ -216,7 +235,16 @@ export class Sandbox extends SandboxControl {
     let note: LogNote = "none";
     let status = 0;
     const log = () =>
-      this.log.push({ method, route: route?.name ?? "other", path, grantId: route?.grantId, status, ms: performance.now() - t0, at: Date.now(), note } as Parameters<typeof this.log.push>[0]);
+      this.log.push({
+        method,
+        route: route?.name ?? "other",
+        path,
+        grantId: route?.grantId,
+        status,
+        ms: performance.now() - t0,
+        at: Date.now(),
+        note,
+      } as Parameters<typeof this.log.push>[0]);
     try {
       if (!route) throw notFound(`Unknown route ${method} ${path}`);
       if (route.cls !== "oauth") this.authenticate(req);
@@ -237,7 +265,14 @@ export class Sandbox extends SandboxControl {
         if (fault.kind === "drop_after") dropAfter = true;
         else if (fault.kind === 429) {
           const retryAfter = String(fault.retryAfterS ?? 1);
-          throw new ApiError(429, "rate_limit_error", `Too many requests (injected by the sandbox); retry after ${retryAfter} second(s).`, undefined, { "retry-after": retryAfter }, "injected");
+          throw new ApiError(
+            429,
+            "rate_limit_error",
+            `Too many requests (injected by the sandbox); retry after ${retryAfter} second(s).`,
+            undefined,
+            { "retry-after": retryAfter },
+            "injected",
+          );
         } else {
           const [type, message] = FAULT_TYPES[fault.kind]!;
           throw new ApiError(fault.kind, type, message, undefined, {}, "injected");
@@ -255,7 +290,11 @@ export class Sandbox extends SandboxControl {
       if (out.kind === "json") status = this.json(res, out.status ?? 200, requestId, out.body, true);
       else if (out.kind === "html") {
         status = 200;
-        res.writeHead(200, { "content-type": "text/html; charset=utf-8", "x-request-id": requestId, "cache-control": "no-store" });
+        res.writeHead(200, {
+          "content-type": "text/html; charset=utf-8",
+          "x-request-id": requestId,
+          "cache-control": "no-store",
+        });
         res.end(out.html);
       } else {
         status = 302;
@@ -272,9 +311,17 @@ export class Sandbox extends SandboxControl {
   private authenticate(req: IncomingMessage): void {
     const h = req.headers.authorization;
     if (!h || !h.startsWith("Bearer ")) {
-      throw new ApiError(401, "unauthorized", "Unauthorized: missing Authorization: Bearer <API key> header", undefined, {}, "unauthorized");
+      throw new ApiError(
+        401,
+        "unauthorized",
+        "Unauthorized: missing Authorization: Bearer <API key> header",
+        undefined,
+        {},
+        "unauthorized",
+      );
     }
-    if (h.slice(7).trim() !== this.apiKey) throw new ApiError(401, "unauthorized", "Unauthorized: invalid API key", undefined, {}, "unauthorized");
+    if (h.slice(7).trim() !== this.apiKey)
+      throw new ApiError(401, "unauthorized", "Unauthorized: invalid API key", undefined, {}, "unauthorized");
   }
 
   /** The grant behind a data route: 404 if unknown, 401 if it needs re-authentication. */
@@ -298,7 +345,11 @@ export class Sandbox extends SandboxControl {
     route: Route,
     req: IncomingMessage,
     q: URLSearchParams,
-  ): Promise<{ kind: "json"; body: Json; status?: number } | { kind: "html"; html: string } | { kind: "redirect"; location: string }> {
+  ): Promise<
+    | { kind: "json"; body: Json; status?: number }
+    | { kind: "html"; html: string }
+    | { kind: "redirect"; location: string }
+  > {
     switch (route.name) {
       case "connect.auth":
         return { kind: "html", html: this.oauth.authorize(q) };
@@ -347,7 +398,10 @@ export class Sandbox extends SandboxControl {
         return { kind: "json", body: findMessage(g, route.sub!, q) };
       case "messages.send": {
         const body = await parseBody(req);
-        return { kind: "json", body: sendMessage(g, body, this.limiter, this.store.now(), (rec) => this.recordSent(grantId, rec)) };
+        return {
+          kind: "json",
+          body: sendMessage(g, body, this.limiter, this.store.now(), (rec) => this.recordSent(grantId, rec)),
+        };
       }
       default:
         throw notFound(`Unknown route ${route.name}`);
@@ -367,7 +421,10 @@ export class Sandbox extends SandboxControl {
       res.end(JSON.stringify(err.body(requestId)));
       return err.status;
     }
-    const e = err instanceof ApiError ? err : new ApiError(500, "internal_error", `Sandbox error: ${(err as Error)?.message ?? String(err)}`);
+    const e =
+      err instanceof ApiError
+        ? err
+        : new ApiError(500, "internal_error", `Sandbox error: ${(err as Error)?.message ?? String(err)}`);
     if (res.headersSent) {
       res.destroy();
       return e.status;

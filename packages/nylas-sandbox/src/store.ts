@@ -6,8 +6,25 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { ApiError, badRequest, notFound } from "./errors.js";
 import { CalendarIndex, isAllDay, whenRange, type IndexedEvent } from "./events.js";
 import { isValidZone } from "./tz.js";
-import { PROVIDERS, type ExpectedAnnotation, type GrantStatus, type MessageRecord, type Provider, type WireCalendar, type WireEvent, type WireGrant } from "./types.js";
-import { isEmail, isObject, optString, parseEventStatus, parseExpected, parseParticipants, parseWhen } from "./validate.js";
+import {
+  PROVIDERS,
+  type ExpectedAnnotation,
+  type GrantStatus,
+  type MessageRecord,
+  type Provider,
+  type WireCalendar,
+  type WireEvent,
+  type WireGrant,
+} from "./types.js";
+import {
+  isEmail,
+  isObject,
+  optString,
+  parseEventStatus,
+  parseExpected,
+  parseParticipants,
+  parseWhen,
+} from "./validate.js";
 
 /** The zone the worker falls back to when a calendar has none (its DEFAULT_TIME_ZONE). */
 export const FALLBACK_ZONE = "UTC";
@@ -108,11 +125,14 @@ export class SandboxStore {
     const status = input.grant_status ?? "valid";
     if (status !== "valid" && status !== "invalid") throw badRequest("grant_status must be valid or invalid");
     const tz = input.timezone === undefined ? "UTC" : input.timezone;
-    if (tz !== null && tz !== "" && !isValidZone(tz)) throw badRequest("timezone must be an IANA zone, or null for none");
+    if (tz !== null && tz !== "" && !isValidZone(tz))
+      throw badRequest("timezone must be an IANA zone, or null for none");
     const id = input.id ?? randomUUID();
-    if (typeof id !== "string" || !/^[A-Za-z0-9._-]{1,100}$/.test(id)) throw badRequest("id must be 1-100 characters of [A-Za-z0-9._-]");
+    if (typeof id !== "string" || !/^[A-Za-z0-9._-]{1,100}$/.test(id))
+      throw badRequest("id must be 1-100 characters of [A-Za-z0-9._-]");
     if (this.grants.has(id)) throw new ApiError(409, "conflict", `grant ${id} already exists`);
-    if (this.byEmail.has(input.email.toLowerCase())) throw new ApiError(409, "conflict", `a grant for ${input.email} already exists`);
+    if (this.byEmail.has(input.email.toLowerCase()))
+      throw new ApiError(409, "conflict", `a grant for ${input.email} already exists`);
     const at = input.created_at ?? this.nowSec();
     const grant: WireGrant = {
       id,
@@ -124,7 +144,8 @@ export class SandboxStore {
       updated_at: at,
     };
     const zone = tz ? tz : FALLBACK_ZONE;
-    const calId = input.calendar_id ?? (provider === "google" ? input.email : `cal_${id.replace(/-/g, "").slice(0, 20)}`);
+    const calId =
+      input.calendar_id ?? (provider === "google" ? input.email : `cal_${id.replace(/-/g, "").slice(0, 20)}`);
     const wire: WireCalendar = {
       id: calId,
       grant_id: id,
@@ -195,7 +216,8 @@ export class SandboxStore {
     if (typeof ev.busy !== "boolean") throw badRequest("busy must be a boolean");
     if (input.conferencing !== undefined) ev.conferencing = parseConferencing(input.conferencing);
     if (input.recurrence !== undefined) {
-      if (!Array.isArray(input.recurrence) || !input.recurrence.every((r) => typeof r === "string")) throw badRequest("recurrence must be an array of strings");
+      if (!Array.isArray(input.recurrence) || !input.recurrence.every((r) => typeof r === "string"))
+        throw badRequest("recurrence must be an array of strings");
       if (input.recurrence.length > 0) ev.recurrence = [...input.recurrence];
     }
     const rec: IndexedEvent = { ev, ...whenRange(ev.when, cal.index.zone) };
@@ -232,8 +254,10 @@ export class SandboxStore {
     const ev: WireEvent = { ...rec.ev };
     let keepExpected = true;
     if (patch.title !== undefined) ev.title = optString(patch.title, "title") ?? ev.title;
-    if (patch.description !== undefined) ev.description = patch.description === null ? null : (optString(patch.description, "description") ?? null);
-    if (patch.location !== undefined) ev.location = patch.location === null ? null : (optString(patch.location, "location") ?? null);
+    if (patch.description !== undefined)
+      ev.description = patch.description === null ? null : (optString(patch.description, "description") ?? null);
+    if (patch.location !== undefined)
+      ev.location = patch.location === null ? null : (optString(patch.location, "location") ?? null);
     if (patch.when !== undefined) {
       ev.when = parseWhen(patch.when);
       if (isAllDay(ev.when) !== isAllDay(rec.ev.when)) keepExpected = false;
@@ -253,14 +277,16 @@ export class SandboxStore {
     if (patch.organizer !== undefined) ev.organizer = parseOrganizer(patch.organizer, this.requireGrant(grantId));
     if (patch.conferencing !== undefined) ev.conferencing = parseConferencing(patch.conferencing);
     if (patch.recurrence !== undefined) {
-      if (!Array.isArray(patch.recurrence) || !patch.recurrence.every((r) => typeof r === "string")) throw badRequest("recurrence must be an array of strings");
+      if (!Array.isArray(patch.recurrence) || !patch.recurrence.every((r) => typeof r === "string"))
+        throw badRequest("recurrence must be an array of strings");
       if (patch.recurrence.length > 0) ev.recurrence = [...patch.recurrence];
       else delete ev.recurrence;
       keepExpected = false;
     }
     ev.updated_at = Math.max(this.nowSec(), rec.ev.updated_at);
     const next: IndexedEvent = { ev, ...whenRange(ev.when, cal.index.zone) };
-    const expected = patch.expected !== undefined ? parseExpected(patch.expected) : keepExpected ? rec.expected : undefined;
+    const expected =
+      patch.expected !== undefined ? parseExpected(patch.expected) : keepExpected ? rec.expected : undefined;
     if (expected) next.expected = expected;
     cal.index.remove(id);
     try {
@@ -279,7 +305,9 @@ export class SandboxStore {
     if (!found) throw notFound(`event ${id} not found`);
     const w = found.rec.ev.when;
     if (w.object === "timespan") {
-      return this.updateEvent(grantId, id, { when: { ...w, start_time: newStartSec, end_time: newStartSec + (w.end_time - w.start_time) } });
+      return this.updateEvent(grantId, id, {
+        when: { ...w, start_time: newStartSec, end_time: newStartSec + (w.end_time - w.start_time) },
+      });
     }
     if (w.object === "time") return this.updateEvent(grantId, id, { when: { ...w, time: newStartSec } });
     throw badRequest("only timed events can be moved by start time");
@@ -292,7 +320,11 @@ export class SandboxStore {
   }
 
   /** Creates the grant for an email on first sign-in; re-authentication returns the same grant, valid again. */
-  upsertGrantByEmail(email: string, provider: Provider, scope: string[] | undefined): { state: GrantState; created: boolean } {
+  upsertGrantByEmail(
+    email: string,
+    provider: Provider,
+    scope: string[] | undefined,
+  ): { state: GrantState; created: boolean } {
     const existing = this.grantByEmail(email);
     if (existing) {
       existing.grant.grant_status = "valid";
@@ -331,7 +363,11 @@ function parseConferencing(v: unknown): { provider: string; details: { url: stri
 export function defaultScopes(provider: Provider): string[] {
   if (provider === "microsoft") return ["Calendars.Read", "Mail.ReadWrite", "Mail.Send", "User.Read", "offline_access"];
   if (provider === "google") {
-    return ["https://www.googleapis.com/auth/calendar.events.readonly", "https://www.googleapis.com/auth/gmail.send", "https://www.googleapis.com/auth/gmail.readonly"];
+    return [
+      "https://www.googleapis.com/auth/calendar.events.readonly",
+      "https://www.googleapis.com/auth/gmail.send",
+      "https://www.googleapis.com/auth/gmail.readonly",
+    ];
   }
   return ["email", "calendar"];
 }

@@ -47,12 +47,24 @@ export function localParts(zone: string, epochMs: number): LocalParts {
   const p: LocalParts = { y: 0, m: 0, d: 0, hh: 0, mm: 0, ss: 0 };
   for (const part of formatter(zone).formatToParts(epochMs)) {
     switch (part.type) {
-      case "year": p.y = Number(part.value); break;
-      case "month": p.m = Number(part.value); break;
-      case "day": p.d = Number(part.value); break;
-      case "hour": p.hh = Number(part.value); break;
-      case "minute": p.mm = Number(part.value); break;
-      case "second": p.ss = Number(part.value); break;
+      case "year":
+        p.y = Number(part.value);
+        break;
+      case "month":
+        p.m = Number(part.value);
+        break;
+      case "day":
+        p.d = Number(part.value);
+        break;
+      case "hour":
+        p.hh = Number(part.value);
+        break;
+      case "minute":
+        p.mm = Number(part.value);
+        break;
+      case "second":
+        p.ss = Number(part.value);
+        break;
     }
   }
   return p;

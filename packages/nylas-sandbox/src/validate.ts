@@ -20,7 +20,8 @@ export function isObject(v: unknown): v is Record<string, unknown> {
 export function int(v: unknown, field: string, min = -Infinity, max = Infinity): number {
   const n = typeof v === "string" && v.trim() !== "" ? Number(v) : v;
   if (typeof n !== "number" || !Number.isInteger(n) || n < min || n > max) {
-    const range = min > -Infinity && max < Infinity ? ` between ${min} and ${max}` : min > -Infinity ? ` >= ${min}` : "";
+    const range =
+      min > -Infinity && max < Infinity ? ` between ${min} and ${max}` : min > -Infinity ? ` >= ${min}` : "";
     throw badRequest(`${field} must be an integer${range}`);
   }
   return n;
@@ -69,8 +70,10 @@ export function parseWhen(v: unknown, field = "when"): When {
       return { object: "date", date: v.date };
     }
     case "datespan": {
-      if (typeof v.start_date !== "string" || !parseYmd(v.start_date)) throw badRequest(`${field}.start_date must be YYYY-MM-DD`);
-      if (typeof v.end_date !== "string" || !parseYmd(v.end_date)) throw badRequest(`${field}.end_date must be YYYY-MM-DD`);
+      if (typeof v.start_date !== "string" || !parseYmd(v.start_date))
+        throw badRequest(`${field}.start_date must be YYYY-MM-DD`);
+      if (typeof v.end_date !== "string" || !parseYmd(v.end_date))
+        throw badRequest(`${field}.end_date must be YYYY-MM-DD`);
       if (v.end_date < v.start_date) throw badRequest(`${field}.end_date must not be before start_date`);
       return { object: "datespan", start_date: v.start_date, end_date: v.end_date };
     }
@@ -112,16 +115,22 @@ const EVENT_STATUSES: readonly EventStatus[] = ["confirmed", "maybe", "tentative
 
 export function parseEventStatus(v: unknown): EventStatus {
   if (v === undefined || v === null) return "confirmed";
-  if (!EVENT_STATUSES.includes(v as EventStatus)) throw badRequest(`status must be one of ${EVENT_STATUSES.join(", ")}`);
+  if (!EVENT_STATUSES.includes(v as EventStatus))
+    throw badRequest(`status must be one of ${EVENT_STATUSES.join(", ")}`);
   return v as EventStatus;
 }
 
 export function parseExpected(v: unknown): ExpectedAnnotation | undefined {
   if (v === undefined || v === null) return undefined;
-  if (!isObject(v) || typeof v.remind !== "boolean") throw badRequest("expected must be {remind: boolean, recipients?: string[], reason?}");
+  if (!isObject(v) || typeof v.remind !== "boolean")
+    throw badRequest("expected must be {remind: boolean, recipients?: string[], reason?}");
   const recipients = v.recipients ?? [];
-  if (!Array.isArray(recipients) || !recipients.every(isEmail)) throw badRequest("expected.recipients must be an array of emails");
-  const out: ExpectedAnnotation = { remind: v.remind, recipients: [...new Set(recipients.map((r) => r.toLowerCase()))].sort() };
+  if (!Array.isArray(recipients) || !recipients.every(isEmail))
+    throw badRequest("expected.recipients must be an array of emails");
+  const out: ExpectedAnnotation = {
+    remind: v.remind,
+    recipients: [...new Set(recipients.map((r) => r.toLowerCase()))].sort(),
+  };
   if (typeof v.reason === "string") out.reason = v.reason as ExpectedAnnotation["reason"];
   if (typeof v.note === "string") out.note = v.note;
   return out;

@@ -7,7 +7,8 @@ import { addDays, localDate, startOfLocalDay } from "../src/tz.js";
 // Node loads the SDK's ESM build (default export = the class) while TypeScript under NodeNext
 // reads its typings as CommonJS (class under `.default`): bridge the two.
 type NylasClass = typeof NylasImport.default;
-const Nylas: NylasClass = (NylasImport as unknown as { default?: NylasClass }).default ?? (NylasImport as unknown as NylasClass);
+const Nylas: NylasClass =
+  (NylasImport as unknown as { default?: NylasClass }).default ?? (NylasImport as unknown as NylasClass);
 type Nylas = InstanceType<NylasClass>;
 
 const NOW = Date.parse("2025-11-01T22:00:00Z");
@@ -122,10 +123,14 @@ describe("events", () => {
     expect(e.statusCode).toBe(400);
     expect(e.type).toBe("invalid_request_error");
     expect(e.message).toMatch(/calendar_id/);
-    const e2 = await apiError(nylas.events.list({ identifier: id, queryParams: { calendarId: "primary", limit: 201 } }));
+    const e2 = await apiError(
+      nylas.events.list({ identifier: id, queryParams: { calendarId: "primary", limit: 201 } }),
+    );
     expect(e2.statusCode).toBe(400);
     expect(e2.message).toMatch(/limit/);
-    const e3 = await apiError(nylas.events.list({ identifier: id, queryParams: { calendarId: "primary", start: "200", end: "100" } }));
+    const e3 = await apiError(
+      nylas.events.list({ identifier: id, queryParams: { calendarId: "primary", start: "200", end: "100" } }),
+    );
     expect(e3.statusCode).toBe(400);
   });
 
@@ -135,7 +140,10 @@ describe("events", () => {
     const ws = startOfLocalDay("America/New_York", day) / 1000;
     const we = startOfLocalDay("America/New_York", addDays(day, 1)) / 1000;
     expect(we - ws).toBe(25 * 3600);
-    const res = await nylas.events.list({ identifier: id, queryParams: { calendarId: "primary", start: String(ws), end: String(we), limit: 200, expandRecurring: true } });
+    const res = await nylas.events.list({
+      identifier: id,
+      queryParams: { calendarId: "primary", start: String(ws), end: String(we), limit: 200, expandRecurring: true },
+    });
     expect(res.nextCursor).toBeUndefined();
     const late = res.data.filter((e) => e.title?.startsWith("Late call"));
     expect(late).toHaveLength(2); // Nov 1 23:00 (overlaps) and Nov 2 23:00
@@ -144,15 +152,19 @@ describe("events", () => {
     expect(starts[0]!).toBeLessThan(ws);
     // The seed's verdict for the day excludes the overlapping one (it starts on Nov 1).
     const expected = sb.expectedReminders({ grantIds: [id], day });
-    expect(expected.filter((r) => r.title.startsWith("Late call")).map((r) => r.start)).toEqual([ts("2025-11-03T04:00:00Z")]);
+    expect(expected.filter((r) => r.title.startsWith("Late call")).map((r) => r.start)).toEqual([
+      ts("2025-11-03T04:00:00Z"),
+    ]);
     // Every expected reminder is among the API's events.
     const apiIds = new Set(res.data.map((e) => e.id));
     for (const r of expected) expect(apiIds.has(r.eventId), r.title).toBe(true);
     // Sorted by start.
-    const s = res.data.map((e) => {
-      const w = e.when as unknown as Record<string, unknown>;
-      return (w.startTime ?? w.time ?? 0) as number;
-    }).filter((x) => x > 0);
+    const s = res.data
+      .map((e) => {
+        const w = e.when as unknown as Record<string, unknown>;
+        return (w.startTime ?? w.time ?? 0) as number;
+      })
+      .filter((x) => x > 0);
     expect([...s].sort((a, b) => a - b)).toEqual(s);
   });
 
@@ -165,7 +177,10 @@ describe("events", () => {
     sb.addEvent(id, { id: "point-at-start", when: { object: "time", time: ws } });
     sb.addEvent(id, { id: "inside", when: { object: "timespan", start_time: ws + 60, end_time: ws + 120 } });
     sb.addEvent(id, { id: "long", when: { object: "timespan", start_time: ws - 5 * 86_400, end_time: ws + 1 } });
-    const res = await nylas.events.list({ identifier: id, queryParams: { calendarId: "primary", start: String(ws), end: String(we) } });
+    const res = await nylas.events.list({
+      identifier: id,
+      queryParams: { calendarId: "primary", start: String(ws), end: String(we) },
+    });
     expect(res.data.map((e) => e.id).sort()).toEqual(["inside", "long", "point-at-start"]);
   });
 
@@ -174,18 +189,49 @@ describe("events", () => {
     sb.addEvent(id, { id: "d", when: { object: "date", date: "2025-06-10" } });
     sb.addEvent(id, { id: "ds", when: { object: "datespan", start_date: "2025-06-10", end_date: "2025-06-11" } });
     sb.addEvent(id, { id: "t", when: { object: "time", time: ts("2025-06-10T01:00:00Z"), timezone: "Asia/Tokyo" } });
-    sb.addEvent(id, { id: "ts", when: { object: "timespan", start_time: ts("2025-06-10T01:00:00Z"), end_time: ts("2025-06-10T02:00:00Z"), start_timezone: "Asia/Tokyo", end_timezone: "Asia/Tokyo" } });
-    const res = await nylas.events.list({ identifier: id, queryParams: { calendarId: "primary", start: String(ts("2025-06-09T15:00:00Z")), end: String(ts("2025-06-09T15:30:00Z")) } });
+    sb.addEvent(id, {
+      id: "ts",
+      when: {
+        object: "timespan",
+        start_time: ts("2025-06-10T01:00:00Z"),
+        end_time: ts("2025-06-10T02:00:00Z"),
+        start_timezone: "Asia/Tokyo",
+        end_timezone: "Asia/Tokyo",
+      },
+    });
+    const res = await nylas.events.list({
+      identifier: id,
+      queryParams: {
+        calendarId: "primary",
+        start: String(ts("2025-06-09T15:00:00Z")),
+        end: String(ts("2025-06-09T15:30:00Z")),
+      },
+    });
     // 00:00–00:30 Tokyo on June 10: only the all-day ones.
     expect(res.data.map((e) => e.id).sort()).toEqual(["d", "ds"]);
-    const all = await nylas.events.list({ identifier: id, queryParams: { calendarId: "primary", start: String(ts("2025-06-09T00:00:00Z")), end: String(ts("2025-06-12T00:00:00Z")) } });
+    const all = await nylas.events.list({
+      identifier: id,
+      queryParams: {
+        calendarId: "primary",
+        start: String(ts("2025-06-09T00:00:00Z")),
+        end: String(ts("2025-06-12T00:00:00Z")),
+      },
+    });
     const shapes = Object.fromEntries(all.data.map((e) => [e.id, e.when]));
     expect(shapes.d).toMatchObject({ object: "date", date: "2025-06-10" });
     expect(shapes.ds).toMatchObject({ object: "datespan", startDate: "2025-06-10", endDate: "2025-06-11" });
     expect(shapes.t).toMatchObject({ object: "time", time: ts("2025-06-10T01:00:00Z"), timezone: "Asia/Tokyo" });
-    expect(shapes.ts).toMatchObject({ object: "timespan", startTime: ts("2025-06-10T01:00:00Z"), endTime: ts("2025-06-10T02:00:00Z"), startTimezone: "Asia/Tokyo" });
+    expect(shapes.ts).toMatchObject({
+      object: "timespan",
+      startTime: ts("2025-06-10T01:00:00Z"),
+      endTime: ts("2025-06-10T02:00:00Z"),
+      startTimezone: "Asia/Tokyo",
+    });
     // The wire itself is snake_case.
-    const raw = await fetch(`${sb.url}/v3/grants/${id}/events?calendar_id=primary&start=${ts("2025-06-09T00:00:00Z")}&end=${ts("2025-06-12T00:00:00Z")}`, { headers: { authorization: `Bearer ${sb.apiKey}` } });
+    const raw = await fetch(
+      `${sb.url}/v3/grants/${id}/events?calendar_id=primary&start=${ts("2025-06-09T00:00:00Z")}&end=${ts("2025-06-12T00:00:00Z")}`,
+      { headers: { authorization: `Bearer ${sb.apiKey}` } },
+    );
     const text = await raw.text();
     expect(text).toContain('"start_time"');
     expect(text).toContain('"start_date"');
@@ -195,7 +241,11 @@ describe("events", () => {
   it("pages 450 events in pages of 200 with next_cursor absent on the last page", async () => {
     const id = freshGrant("UTC");
     const base = ts("2025-07-01T00:00:00Z");
-    for (let i = 0; i < 450; i++) sb.addEvent(id, { id: `p${String(i).padStart(3, "0")}`, when: { object: "timespan", start_time: base + i * 60, end_time: base + i * 60 + 30 } });
+    for (let i = 0; i < 450; i++)
+      sb.addEvent(id, {
+        id: `p${String(i).padStart(3, "0")}`,
+        when: { object: "timespan", start_time: base + i * 60, end_time: base + i * 60 + 30 },
+      });
     const q = { calendarId: "primary", start: String(base), end: String(base + 86_400), limit: 200 };
     const sizes: number[] = [];
     const seen: string[] = [];
@@ -206,7 +256,11 @@ describe("events", () => {
     expect(sizes).toEqual([200, 200, 50]);
     expect(new Set(seen).size).toBe(450);
     expect(seen).toEqual([...seen].sort());
-    const first = (await (await fetch(`${sb.url}/v3/grants/${id}/events?calendar_id=primary&start=${base}&end=${base + 86_400}`, { headers: { authorization: `Bearer ${sb.apiKey}` } })).json()) as { data: unknown[]; next_cursor?: string };
+    const first = (await (
+      await fetch(`${sb.url}/v3/grants/${id}/events?calendar_id=primary&start=${base}&end=${base + 86_400}`, {
+        headers: { authorization: `Bearer ${sb.apiKey}` },
+      })
+    ).json()) as { data: unknown[]; next_cursor?: string };
     expect(first.data).toHaveLength(50); // default page size
     expect(typeof first.next_cursor).toBe("string");
     // Raw wire: three pages of 200/200/50, the last one without next_cursor at all.
@@ -214,7 +268,10 @@ describe("events", () => {
     let token: string | undefined;
     do {
       const url = `${sb.url}/v3/grants/${id}/events?calendar_id=primary&start=${base}&end=${base + 86_400}&limit=200${token ? `&page_token=${token}` : ""}`;
-      const page = (await (await fetch(url, { headers: { authorization: `Bearer ${sb.apiKey}` } })).json()) as { data: unknown[]; next_cursor?: string };
+      const page = (await (await fetch(url, { headers: { authorization: `Bearer ${sb.apiKey}` } })).json()) as {
+        data: unknown[];
+        next_cursor?: string;
+      };
       raw.push(page);
       token = page.next_cursor;
     } while (token);
@@ -228,7 +285,11 @@ describe("events", () => {
   it("keeps paging stable while events are added, moved and deleted between pages", async () => {
     const id = freshGrant("UTC");
     const base = ts("2025-08-01T09:00:00Z");
-    for (let i = 0; i < 10; i++) sb.addEvent(id, { id: `s${i}`, when: { object: "timespan", start_time: base + i * 3600, end_time: base + i * 3600 + 1800 } });
+    for (let i = 0; i < 10; i++)
+      sb.addEvent(id, {
+        id: `s${i}`,
+        when: { object: "timespan", start_time: base + i * 3600, end_time: base + i * 3600 + 1800 },
+      });
     const q = { calendarId: "primary", start: String(base - 3600), end: String(base + 86_400), limit: 4 };
     const p1 = await nylas.events.list({ identifier: id, queryParams: q });
     expect(p1.data.map((e) => e.id)).toEqual(["s0", "s1", "s2", "s3"]);
@@ -250,9 +311,27 @@ describe("events", () => {
   it("expands recurring masters only with expand_recurring, and hides cancelled events unless asked", async () => {
     const id = freshGrant("Europe/London");
     const start = ts("2025-10-24T08:00:00Z"); // 09:00 BST, a Friday
-    sb.addEvent(id, { id: "rec", when: { object: "timespan", start_time: start, end_time: start + 1800, start_timezone: "Europe/London", end_timezone: "Europe/London" }, recurrence: ["RRULE:FREQ=DAILY;COUNT=5"] });
-    sb.addEvent(id, { id: "gone", status: "cancelled", when: { object: "timespan", start_time: start + 7200, end_time: start + 9000 } });
-    const q = { calendarId: "primary", start: String(ts("2025-10-24T00:00:00Z")), end: String(ts("2025-11-01T00:00:00Z")) };
+    sb.addEvent(id, {
+      id: "rec",
+      when: {
+        object: "timespan",
+        start_time: start,
+        end_time: start + 1800,
+        start_timezone: "Europe/London",
+        end_timezone: "Europe/London",
+      },
+      recurrence: ["RRULE:FREQ=DAILY;COUNT=5"],
+    });
+    sb.addEvent(id, {
+      id: "gone",
+      status: "cancelled",
+      when: { object: "timespan", start_time: start + 7200, end_time: start + 9000 },
+    });
+    const q = {
+      calendarId: "primary",
+      start: String(ts("2025-10-24T00:00:00Z")),
+      end: String(ts("2025-11-01T00:00:00Z")),
+    };
     const masters = await nylas.events.list({ identifier: id, queryParams: q });
     expect(masters.data.map((e) => e.id)).toEqual(["rec"]);
     expect(masters.data[0]!.recurrence).toEqual(["RRULE:FREQ=DAILY;COUNT=5"]);
@@ -260,7 +339,9 @@ describe("events", () => {
     expect(occ.data).toHaveLength(5);
     expect(occ.data.every((e) => e.masterEventId === "rec" && e.id.startsWith("rec_"))).toBe(true);
     // 09:00 local every day: after the UK leaves BST on Oct 26 that is 09:00Z.
-    expect(occ.data.map((e) => new Date((e.when as { startTime: number }).startTime * 1000).toISOString().slice(11, 16))).toEqual(["08:00", "08:00", "09:00", "09:00", "09:00"]);
+    expect(
+      occ.data.map((e) => new Date((e.when as { startTime: number }).startTime * 1000).toISOString().slice(11, 16)),
+    ).toEqual(["08:00", "08:00", "09:00", "09:00", "09:00"]);
     const withCancelled = await nylas.events.list({ identifier: id, queryParams: { ...q, showCancelled: true } });
     expect(withCancelled.data.map((e) => e.id).sort()).toEqual(["gone", "rec"]);
     expect(withCancelled.data.find((e) => e.id === "gone")!.status).toBe("cancelled");
@@ -287,7 +368,11 @@ describe("messages", () => {
       expect(e.statusCode, JSON.stringify(requestBody)).toBe(400);
       expect(e.type).toBe("invalid_request_error");
     }
-    const res = await fetch(`${sb.url}/v3/grants/${id}/messages/send`, { method: "POST", headers: { authorization: `Bearer ${sb.apiKey}`, "content-type": "application/json" }, body: "{not json" });
+    const res = await fetch(`${sb.url}/v3/grants/${id}/messages/send`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${sb.apiKey}`, "content-type": "application/json" },
+      body: "{not json",
+    });
     expect(res.status).toBe(400);
     expect(sb.sentMessages({ grantId: id })).toEqual([]);
   });
@@ -298,7 +383,12 @@ describe("messages", () => {
     const sentAfter = Math.floor(Date.now() / 1000);
     const sent = await nylas.messages.send({
       identifier: id,
-      requestBody: { to: [{ name: "Ann", email: "ann@x.test" }, { email: "bob@x.test" }], subject: "Reminder: sync", body: "<p>See you</p>", customHeaders: [{ name: "X-Reminder-Id", value: "mk-1" }] },
+      requestBody: {
+        to: [{ name: "Ann", email: "ann@x.test" }, { email: "bob@x.test" }],
+        subject: "Reminder: sync",
+        body: "<p>See you</p>",
+        customHeaders: [{ name: "X-Reminder-Id", value: "mk-1" }],
+      },
     });
     const sentBefore = Math.ceil(Date.now() / 1000);
     expect(sent.data.folders).toEqual(["SENT"]);
@@ -308,8 +398,23 @@ describe("messages", () => {
     // Dated when it was sent: between the call and its answer, however long that took.
     expect(sent.data.date).toBeGreaterThanOrEqual(sentAfter);
     expect(sent.data.date).toBeLessThanOrEqual(sentBefore);
-    await nylas.messages.send({ identifier: id, requestBody: { to: [{ email: "cy@x.test" }], subject: "second", body: "b", customHeaders: [{ name: "X-Reminder-Id", value: "mk-2" }] } });
-    const list = await nylas.messages.list({ identifier: id, queryParams: { in: ["SENT"], fields: "include_headers" as never, receivedAfter: Math.floor(Date.now() / 1000) - 60 } });
+    await nylas.messages.send({
+      identifier: id,
+      requestBody: {
+        to: [{ email: "cy@x.test" }],
+        subject: "second",
+        body: "b",
+        customHeaders: [{ name: "X-Reminder-Id", value: "mk-2" }],
+      },
+    });
+    const list = await nylas.messages.list({
+      identifier: id,
+      queryParams: {
+        in: ["SENT"],
+        fields: "include_headers" as never,
+        receivedAfter: Math.floor(Date.now() / 1000) - 60,
+      },
+    });
     expect(list.data.map((m) => m.subject)).toEqual(["second", "Reminder: sync"]);
     const marker = list.data[1]!.headers!.find((h) => h.name === "X-Reminder-Id");
     expect(marker?.value).toBe("mk-1");
@@ -373,7 +478,8 @@ describe("rate limits", () => {
   });
 
   it("answers 429 rate_limit_error with a provider_error over the provider's send rate", async () => {
-    const send = (id: string) => nylas.messages.send({ identifier: id, requestBody: { to: [{ email: "x@y.test" }], subject: "s", body: "b" } });
+    const send = (id: string) =>
+      nylas.messages.send({ identifier: id, requestBody: { to: [{ email: "x@y.test" }], subject: "s", body: "b" } });
     const sinceSeq = (sb.requestLog().at(-1)?.seq ?? -1) + 1;
     const before = sb.counters().rateLimitedProvider;
     // Gmail: 2 a second per grant.
@@ -419,18 +525,35 @@ describe("faults and latency", () => {
   it("drops connections without a response, before or after doing the work", async () => {
     const id = freshGrant();
     sb.injectFault({ kind: "drop", routeClass: "events" });
-    const err = await nylas.events.list({ identifier: id, queryParams: { calendarId: "primary" } }).then(() => undefined, (e: unknown) => e);
+    const err = await nylas.events.list({ identifier: id, queryParams: { calendarId: "primary" } }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(TypeError);
     expect((err as Error).message).toBe("fetch failed");
-    expect(((err as Error & { cause?: { code?: string } }).cause)?.code).toBe("UND_ERR_SOCKET");
+    expect((err as Error & { cause?: { code?: string } }).cause?.code).toBe("UND_ERR_SOCKET");
     expect(err).not.toBeInstanceOf(NylasApiError);
     // drop_after: the mail goes out, the client never hears about it.
     sb.injectFault({ kind: "drop_after", routeClass: "send", grantId: id });
     const err2 = await nylas.messages
-      .send({ identifier: id, requestBody: { to: [{ email: "z@z.test" }], subject: "lost ack", body: "b", customHeaders: [{ name: "X-Reminder-Id", value: "lost-1" }] } })
-      .then(() => undefined, (e: unknown) => e);
+      .send({
+        identifier: id,
+        requestBody: {
+          to: [{ email: "z@z.test" }],
+          subject: "lost ack",
+          body: "b",
+          customHeaders: [{ name: "X-Reminder-Id", value: "lost-1" }],
+        },
+      })
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
     expect(err2).toBeInstanceOf(TypeError);
-    const found = await nylas.messages.list({ identifier: id, queryParams: { in: ["SENT"], fields: "include_headers" as never } });
+    const found = await nylas.messages.list({
+      identifier: id,
+      queryParams: { in: ["SENT"], fields: "include_headers" as never },
+    });
     expect(found.data.map((m) => m.headers?.find((h) => h.name === "X-Reminder-Id")?.value)).toEqual(["lost-1"]);
     const log = sb.requestLog({ grantId: id });
     expect(log.map((e) => e.note)).toContain("dropped_after");
@@ -450,7 +573,10 @@ describe("faults and latency", () => {
     expect(cal!.ms).toBeLessThan(240);
     sb.setLatency({ ms: 1500 });
     const quick = new Nylas({ apiKey: sb.apiKey, apiUri: sb.url, timeout: 1 });
-    const err = await quick.grants.find({ grantId: id }).then(() => undefined, (e: unknown) => e);
+    const err = await quick.grants.find({ grantId: id }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(NylasSdkTimeoutError);
     const log = sb.requestLog({ grantId: id, route: "events.list" });
     expect(log.at(-1)!.ms).toBeGreaterThanOrEqual(240);
@@ -462,30 +588,57 @@ describe("request log, control API and a curl-style smoke test", () => {
     const id = freshGrant();
     await nylas.events.list({ identifier: id, queryParams: { calendarId: "primary" } });
     const entries = sb.requestLog({ grantId: id });
-    expect(entries.at(-1)).toMatchObject({ method: "GET", route: "events.list", path: `/v3/grants/${id}/events`, grantId: id, status: 200 });
+    expect(entries.at(-1)).toMatchObject({
+      method: "GET",
+      route: "events.list",
+      path: `/v3/grants/${id}/events`,
+      grantId: id,
+      status: 200,
+    });
     const all = JSON.stringify(sb.requestLog());
     expect(all).not.toContain(sb.apiKey);
     expect(all.toLowerCase()).not.toContain("bearer");
   });
 
   it("drives everything through /_sandbox with clear 400s for bad input", async () => {
-    const post = (p: string, body: unknown) => fetch(`${sb.url}/_sandbox/${p}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+    const post = (p: string, body: unknown) =>
+      fetch(`${sb.url}/_sandbox/${p}`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(body),
+      });
     const bad = await post("faults", { kind: 418 });
     expect(bad.status).toBe(400);
     expect(((await bad.json()) as { error: { message: string } }).error.message).toMatch(/kind must be one of/);
     expect((await post("seed", { grants: -1 })).status).toBe(400);
     expect((await post("grants", { email: "nope" })).status).toBe(400);
-    const g = (await (await post("grants", { email: "ctl@x.test", timezone: "Asia/Kolkata", provider: "microsoft" })).json()) as { id: string };
-    const ev = await post(`grants/${g.id}/events`, { title: "From control", when: { object: "timespan", start_time: 1_900_000_000, end_time: 1_900_001_800 }, participants: [{ email: "p@x.test", status: "yes" }] });
+    const g = (await (
+      await post("grants", { email: "ctl@x.test", timezone: "Asia/Kolkata", provider: "microsoft" })
+    ).json()) as { id: string };
+    const ev = await post(`grants/${g.id}/events`, {
+      title: "From control",
+      when: { object: "timespan", start_time: 1_900_000_000, end_time: 1_900_001_800 },
+      participants: [{ email: "p@x.test", status: "yes" }],
+    });
     expect(ev.status).toBe(200);
     const evId = ((await ev.json()) as { id: string }).id;
-    expect((await post(`grants/${g.id}/events`, { when: { object: "timespan", start_time: 5, end_time: 1 } })).status).toBe(400);
+    expect(
+      (await post(`grants/${g.id}/events`, { when: { object: "timespan", start_time: 5, end_time: 1 } })).status,
+    ).toBe(400);
     expect((await post(`grants/${g.id}/events/${evId}/move`, { start: 1_900_003_600 })).status).toBe(200);
-    const r = await nylas.events.list({ identifier: g.id, queryParams: { calendarId: "primary", start: "1899990000", end: "1900100000" } });
+    const r = await nylas.events.list({
+      identifier: g.id,
+      queryParams: { calendarId: "primary", start: "1899990000", end: "1900100000" },
+    });
     expect((r.data[0]!.when as { startTime: number }).startTime).toBe(1_900_003_600);
     expect((await post(`grants/${g.id}/invalidate`, {})).status).toBe(200);
-    expect((await apiError(nylas.events.list({ identifier: g.id, queryParams: { calendarId: "primary" } }))).statusCode).toBe(401);
-    const counters = (await (await fetch(`${sb.url}/_sandbox/counters`)).json()) as { requests: number; unauthorized: number };
+    expect(
+      (await apiError(nylas.events.list({ identifier: g.id, queryParams: { calendarId: "primary" } }))).statusCode,
+    ).toBe(401);
+    const counters = (await (await fetch(`${sb.url}/_sandbox/counters`)).json()) as {
+      requests: number;
+      unauthorized: number;
+    };
     expect(counters.unauthorized).toBeGreaterThan(0);
     const missing = await fetch(`${sb.url}/_sandbox/nothing`);
     expect(missing.status).toBe(404);
@@ -497,12 +650,19 @@ describe("request log, control API and a curl-style smoke test", () => {
     const tomorrow = addDays(localDate(zone, NOW), 1);
     const start = startOfLocalDay(zone, tomorrow) / 1000;
     const end = startOfLocalDay(zone, addDays(tomorrow, 1)) / 1000;
-    const res = await fetch(`${sb.url}/v3/grants/${id}/events?calendar_id=primary&start=${start}&end=${end}&expand_recurring=true&limit=200`, {
-      headers: { Authorization: "Bearer nyk_sandbox_key", Accept: "application/json" },
-    });
+    const res = await fetch(
+      `${sb.url}/v3/grants/${id}/events?calendar_id=primary&start=${start}&end=${end}&expand_recurring=true&limit=200`,
+      {
+        headers: { Authorization: "Bearer nyk_sandbox_key", Accept: "application/json" },
+      },
+    );
     expect(res.status).toBe(200);
     expect(res.headers.get("content-type")).toBe("application/json");
-    const body = (await res.json()) as { request_id: string; data: { id: string; object: string; grant_id: string; when: { object: string } }[]; next_cursor?: string };
+    const body = (await res.json()) as {
+      request_id: string;
+      data: { id: string; object: string; grant_id: string; when: { object: string } }[];
+      next_cursor?: string;
+    };
     expect(body.request_id).toBe(res.headers.get("x-request-id"));
     expect(body.next_cursor).toBeUndefined();
     expect(body.data.length).toBeGreaterThan(10);

@@ -6,7 +6,8 @@ import { startSandbox, type Sandbox } from "../src/index.js";
 // Node loads the SDK's ESM build (default export = the class) while TypeScript under NodeNext
 // reads its typings as CommonJS (class under `.default`): bridge the two.
 type NylasClass = typeof NylasImport.default;
-const Nylas: NylasClass = (NylasImport as unknown as { default?: NylasClass }).default ?? (NylasImport as unknown as NylasClass);
+const Nylas: NylasClass =
+  (NylasImport as unknown as { default?: NylasClass }).default ?? (NylasImport as unknown as NylasClass);
 type Nylas = InstanceType<NylasClass>;
 
 let sb: Sandbox;
@@ -42,14 +43,25 @@ async function consent(authUrl: string, decision: "allow" | "deny", email?: stri
 
 function authUrl(extra: Record<string, string>): string {
   const u = new URL(`${sb.url}/v3/connect/auth`);
-  u.search = new URLSearchParams({ client_id: "app-123", redirect_uri: REDIRECT, response_type: "code", ...extra }).toString();
+  u.search = new URLSearchParams({
+    client_id: "app-123",
+    redirect_uri: REDIRECT,
+    response_type: "code",
+    ...extra,
+  }).toString();
   return u.toString();
 }
 
 describe("hosted OAuth", () => {
   it("renders a consent page prefilled from login_hint and redirects with code and state", async () => {
     const { verifier, challenge } = pkce();
-    const url = authUrl({ state: "st-1", code_challenge: challenge, code_challenge_method: "S256", login_hint: "dana@corp.test", provider: "google" });
+    const url = authUrl({
+      state: "st-1",
+      code_challenge: challenge,
+      code_challenge_method: "S256",
+      login_hint: "dana@corp.test",
+      provider: "google",
+    });
     const html = await (await fetch(url)).text();
     expect(html).toContain('value="dana@corp.test"');
     expect(html).toMatch(/Allow/);
@@ -59,7 +71,12 @@ describe("hosted OAuth", () => {
     expect(back.searchParams.get("state")).toBe("st-1");
     const code = back.searchParams.get("code")!;
     expect(code.length).toBeGreaterThan(20);
-    const tok = await nylas.auth.exchangeCodeForToken({ clientId: "app-123", redirectUri: REDIRECT, code, codeVerifier: verifier });
+    const tok = await nylas.auth.exchangeCodeForToken({
+      clientId: "app-123",
+      redirectUri: REDIRECT,
+      code,
+      codeVerifier: verifier,
+    });
     expect(tok.email).toBe("dana@corp.test");
     expect(tok.provider).toBe("google");
     expect(tok.tokenType).toBe("Bearer");
@@ -70,7 +87,12 @@ describe("hosted OAuth", () => {
     expect(grant.data.email).toBe("dana@corp.test");
     expect(grant.data.grantStatus).toBe("valid");
     // Codes are single use.
-    const again = await nylas.auth.exchangeCodeForToken({ clientId: "app-123", redirectUri: REDIRECT, code, codeVerifier: verifier }).then(() => undefined, (e: unknown) => e);
+    const again = await nylas.auth
+      .exchangeCodeForToken({ clientId: "app-123", redirectUri: REDIRECT, code, codeVerifier: verifier })
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
     expect(again).toBeInstanceOf(NylasOAuthError);
     expect((again as NylasOAuthError).statusCode).toBe(400);
     expect((again as NylasOAuthError).error).toBe("invalid_grant");
@@ -80,36 +102,80 @@ describe("hosted OAuth", () => {
     const { verifier, challenge } = pkce();
     const url = authUrl({ state: "s", code_challenge: challenge, code_challenge_method: "S256" });
     let code = (await consent(url, "allow", "erin@corp.test")).searchParams.get("code")!;
-    const wrong = await nylas.auth.exchangeCodeForToken({ clientId: "app-123", redirectUri: REDIRECT, code, codeVerifier: "not-the-verifier" }).then(() => undefined, (e: unknown) => e);
+    const wrong = await nylas.auth
+      .exchangeCodeForToken({ clientId: "app-123", redirectUri: REDIRECT, code, codeVerifier: "not-the-verifier" })
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
     expect(wrong).toBeInstanceOf(NylasOAuthError);
     expect((wrong as NylasOAuthError).error).toBe("invalid_grant");
     expect((wrong as NylasOAuthError).errorDescription).toMatch(/code_verifier/);
-    const right = await nylas.auth.exchangeCodeForToken({ clientId: "app-123", redirectUri: REDIRECT, code, codeVerifier: verifier }).then(() => undefined, (e: unknown) => e);
+    const right = await nylas.auth
+      .exchangeCodeForToken({ clientId: "app-123", redirectUri: REDIRECT, code, codeVerifier: verifier })
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
     expect(right).toBeInstanceOf(NylasOAuthError); // the failed attempt used it up
     code = (await consent(url, "allow", "erin@corp.test")).searchParams.get("code")!;
-    const badRedirect = await nylas.auth.exchangeCodeForToken({ clientId: "app-123", redirectUri: "http://127.0.0.1:9/other", code, codeVerifier: verifier }).then(() => undefined, (e: unknown) => e);
+    const badRedirect = await nylas.auth
+      .exchangeCodeForToken({
+        clientId: "app-123",
+        redirectUri: "http://127.0.0.1:9/other",
+        code,
+        codeVerifier: verifier,
+      })
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
     expect((badRedirect as NylasOAuthError).error).toBe("invalid_grant");
     code = (await consent(url, "allow", "erin@corp.test")).searchParams.get("code")!;
     const res = await fetch(`${sb.url}/v3/connect/token`, {
       method: "POST",
       headers: { "content-type": "application/x-www-form-urlencoded" },
-      body: new URLSearchParams({ client_id: "app-123", client_secret: "wrong", grant_type: "authorization_code", code, redirect_uri: REDIRECT, code_verifier: verifier }),
+      body: new URLSearchParams({
+        client_id: "app-123",
+        client_secret: "wrong",
+        grant_type: "authorization_code",
+        code,
+        redirect_uri: REDIRECT,
+        code_verifier: verifier,
+      }),
     });
     expect(res.status).toBe(401);
-    const body = (await res.json()) as { error: string; error_description: string; error_code: string; request_id: string };
+    const body = (await res.json()) as {
+      error: string;
+      error_description: string;
+      error_code: string;
+      request_id: string;
+    };
     expect(body.error).toBe("invalid_client");
     expect(body.request_id).toBeTruthy();
     expect(body.error_description).toBeTruthy();
   });
 
   it("accepts the form-encoded body and the SDK's own PKCE URL", async () => {
-    const { url, secret } = nylas.auth.urlForOAuth2PKCE({ clientId: "app-123", redirectUri: REDIRECT, loginHint: "fay@corp.test", provider: "microsoft" });
+    const { url, secret } = nylas.auth.urlForOAuth2PKCE({
+      clientId: "app-123",
+      redirectUri: REDIRECT,
+      loginHint: "fay@corp.test",
+      provider: "microsoft",
+    });
     expect(url.startsWith(sb.url)).toBe(true);
     const back = await consent(url, "allow");
     const res = await fetch(`${sb.url}/v3/connect/token`, {
       method: "POST",
       headers: { "content-type": "application/x-www-form-urlencoded" },
-      body: new URLSearchParams({ client_id: "app-123", client_secret: sb.apiKey, grant_type: "authorization_code", code: back.searchParams.get("code")!, redirect_uri: REDIRECT, code_verifier: secret }),
+      body: new URLSearchParams({
+        client_id: "app-123",
+        client_secret: sb.apiKey,
+        grant_type: "authorization_code",
+        code: back.searchParams.get("code")!,
+        redirect_uri: REDIRECT,
+        code_verifier: secret,
+      }),
     });
     expect(res.status).toBe(200);
     const tok = (await res.json()) as { grant_id: string; email: string; provider: string; scope: string };
@@ -121,12 +187,22 @@ describe("hosted OAuth", () => {
     const first = pkce();
     const url1 = authUrl({ code_challenge: first.challenge, code_challenge_method: "S256" });
     const c1 = (await consent(url1, "allow", "gus@corp.test")).searchParams.get("code")!;
-    const t1 = await nylas.auth.exchangeCodeForToken({ clientId: "app-123", redirectUri: REDIRECT, code: c1, codeVerifier: first.verifier });
+    const t1 = await nylas.auth.exchangeCodeForToken({
+      clientId: "app-123",
+      redirectUri: REDIRECT,
+      code: c1,
+      codeVerifier: first.verifier,
+    });
     sb.invalidateGrant(t1.grantId);
     const second = pkce();
     const url2 = authUrl({ code_challenge: second.challenge, code_challenge_method: "S256" });
     const c2 = (await consent(url2, "allow", "GUS@corp.test")).searchParams.get("code")!;
-    const t2 = await nylas.auth.exchangeCodeForToken({ clientId: "app-123", redirectUri: REDIRECT, code: c2, codeVerifier: second.verifier });
+    const t2 = await nylas.auth.exchangeCodeForToken({
+      clientId: "app-123",
+      redirectUri: REDIRECT,
+      code: c2,
+      codeVerifier: second.verifier,
+    });
     expect(t2.grantId).toBe(t1.grantId);
     expect(sb.grant(t1.grantId).grant_status).toBe("valid");
     expect(sb.grantIds().filter((id) => sb.grant(id).email.toLowerCase() === "gus@corp.test")).toHaveLength(1);

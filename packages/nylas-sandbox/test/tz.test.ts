@@ -18,7 +18,8 @@ describe("sandbox time zones", () => {
   });
 
   it("makes DST days 23 and 25 hours long and handles a midnight gap", () => {
-    const len = (zone: string, day: string) => (startOfLocalDay(zone, addDays(day, 1)) - startOfLocalDay(zone, day)) / 3_600_000;
+    const len = (zone: string, day: string) =>
+      (startOfLocalDay(zone, addDays(day, 1)) - startOfLocalDay(zone, day)) / 3_600_000;
     expect(len("America/New_York", "2025-11-02")).toBe(25);
     expect(len("America/New_York", "2025-03-09")).toBe(23);
     expect(len("Australia/Sydney", "2025-10-05")).toBe(23);
@@ -36,7 +37,13 @@ describe("sandbox time zones", () => {
 describe("sandbox RRULE subset", () => {
   it("expands weekly BYDAY with COUNT and daily INTERVAL/UNTIL", () => {
     const weekly = parseRecurrence(["RRULE:FREQ=WEEKLY;BYDAY=MO,WE,FR;COUNT=5"]);
-    expect([...occurrenceDates(weekly, "2025-01-01")]).toEqual(["2025-01-01", "2025-01-03", "2025-01-06", "2025-01-08", "2025-01-10"]);
+    expect([...occurrenceDates(weekly, "2025-01-01")]).toEqual([
+      "2025-01-01",
+      "2025-01-03",
+      "2025-01-06",
+      "2025-01-08",
+      "2025-01-10",
+    ]);
     const biweekly = parseRecurrence(["RRULE:FREQ=WEEKLY;INTERVAL=2;BYDAY=TU;COUNT=3"]);
     expect([...occurrenceDates(biweekly, "2025-01-07")]).toEqual(["2025-01-07", "2025-01-21", "2025-02-04"]);
     const daily = parseRecurrence(["RRULE:FREQ=DAILY;INTERVAL=2;COUNT=3"]);
@@ -50,12 +57,32 @@ describe("sandbox RRULE subset", () => {
     const s = localDateTime("America/New_York", "2025-03-07", 9, 0) / 1000;
     cal.insert({
       ev: {
-        id: "m1", object: "event", grant_id: "g", calendar_id: "c", title: "t", description: null, location: null,
-        when: { object: "timespan", start_time: s, end_time: s + 1800, start_timezone: "America/New_York", end_timezone: "America/New_York" },
-        participants: [], organizer: { email: "a@b.co" }, busy: true, status: "confirmed", ical_uid: "x", read_only: false, created_at: 0, updated_at: 0,
+        id: "m1",
+        object: "event",
+        grant_id: "g",
+        calendar_id: "c",
+        title: "t",
+        description: null,
+        location: null,
+        when: {
+          object: "timespan",
+          start_time: s,
+          end_time: s + 1800,
+          start_timezone: "America/New_York",
+          end_timezone: "America/New_York",
+        },
+        participants: [],
+        organizer: { email: "a@b.co" },
+        busy: true,
+        status: "confirmed",
+        ical_uid: "x",
+        read_only: false,
+        created_at: 0,
+        updated_at: 0,
         recurrence: ["RRULE:FREQ=DAILY;UNTIL=20250311T235959Z", "EXDATE:20250310T130000Z"],
       },
-      s, e: s + 1800,
+      s,
+      e: s + 1800,
     });
     const occ = expandMaster(cal.masters[0]!, cal.zone, s, s + 30 * 86_400);
     expect(occ.map((o) => iso(o.s * 1000))).toEqual([
@@ -83,11 +110,22 @@ describe("sandbox event index", () => {
     const store = new SandboxStore(() => Date.parse("2025-06-01T00:00:00Z"));
     const g = store.addGrant({ email: "u@x.test", timezone: "UTC" });
     const base = Date.parse("2025-06-10T00:00:00Z") / 1000;
-    for (let i = 0; i < 7; i++) store.addEvent(g.grant.id, { id: `e${i}`, when: { object: "timespan", start_time: base + (i % 3) * 600, end_time: base + 3600 } });
+    for (let i = 0; i < 7; i++)
+      store.addEvent(g.grant.id, {
+        id: `e${i}`,
+        when: { object: "timespan", start_time: base + (i % 3) * 600, end_time: base + 3600 },
+      });
     const cal = store.calendar(g, "primary")!.index;
     const p1 = queryEvents(cal, { ws: base, we: base + 7200, limit: 4, expand: false, showCancelled: false });
     expect(p1.items.map((i) => i.ev.id)).toEqual(["e0", "e3", "e6", "e1"]);
-    const p2 = queryEvents(cal, { ws: base, we: base + 7200, limit: 4, after: p1.next!, expand: false, showCancelled: false });
+    const p2 = queryEvents(cal, {
+      ws: base,
+      we: base + 7200,
+      limit: 4,
+      after: p1.next!,
+      expand: false,
+      showCancelled: false,
+    });
     expect(p2.items.map((i) => i.ev.id)).toEqual(["e4", "e2", "e5"]);
     expect(p2.next).toBeUndefined();
   });
@@ -106,17 +144,48 @@ describe("sandbox seed", () => {
     seed(a, { grants: 6, seed: 5, now: NOW });
     seed(b, { grants: 6, seed: 5, now: NOW });
     seed(c, { grants: 6, seed: 6, now: NOW });
-    const dump = (s: SandboxStore) => JSON.stringify(s.grantOrder.map((g) => [g.grant, [...g.calendars.values()].map((cal) => [...cal.index.singles, ...cal.index.masters].map((r) => [r.ev, r.expected]))]));
+    const dump = (s: SandboxStore) =>
+      JSON.stringify(
+        s.grantOrder.map((g) => [
+          g.grant,
+          [...g.calendars.values()].map((cal) =>
+            [...cal.index.singles, ...cal.index.masters].map((r) => [r.ev, r.expected]),
+          ),
+        ]),
+      );
     expect(dump(a)).toBe(dump(b));
     expect(dump(a)).not.toBe(dump(c));
-    expect(a.grantOrder.map((g) => g.zone)).toEqual(["America/New_York", "Europe/London", "Australia/Sydney", "America/Santiago", "Asia/Kolkata", "Asia/Kathmandu"]);
+    expect(a.grantOrder.map((g) => g.zone)).toEqual([
+      "America/New_York",
+      "Europe/London",
+      "Australia/Sydney",
+      "America/Santiago",
+      "Asia/Kolkata",
+      "Asia/Kathmandu",
+    ]);
   });
 
   it("covers the zone mix, a calendar without zone, invalid grants and providers", () => {
     const s = new SandboxStore();
     seed(s, { grants: 25, now: NOW });
     const zones = new Set(s.grantOrder.map((g) => g.calendars.get(g.primaryCalendarId)!.wire.timezone ?? "(none)"));
-    for (const z of ["America/New_York", "Europe/London", "Australia/Sydney", "America/Santiago", "Asia/Kolkata", "Asia/Kathmandu", "Australia/Adelaide", "Australia/Eucla", "Asia/Tehran", "America/St_Johns", "Pacific/Chatham", "UTC", "Pacific/Kiritimati", "Pacific/Pago_Pago", "(none)"]) {
+    for (const z of [
+      "America/New_York",
+      "Europe/London",
+      "Australia/Sydney",
+      "America/Santiago",
+      "Asia/Kolkata",
+      "Asia/Kathmandu",
+      "Australia/Adelaide",
+      "Australia/Eucla",
+      "Asia/Tehran",
+      "America/St_Johns",
+      "Pacific/Chatham",
+      "UTC",
+      "Pacific/Kiritimati",
+      "Pacific/Pago_Pago",
+      "(none)",
+    ]) {
       expect(zones.has(z), z).toBe(true);
     }
     expect(s.grantOrder.filter((g) => g.grant.grant_status === "invalid").length).toBeGreaterThanOrEqual(2);
@@ -132,7 +201,16 @@ describe("sandbox seed", () => {
     expect(new Set(got.map((r) => r.day))).toEqual(new Set(["2025-11-02"]));
     const byTitle = new Map(got.map((r) => [r.title, r]));
     expect([...byTitle.keys()].sort()).toEqual(
-      ["All hands", "Daily stand-up", "Deadline check-in", "Duplicates", "Interview", "Late call (crosses midnight)", "Planning (one declined)", "Team sync"].sort(),
+      [
+        "All hands",
+        "Daily stand-up",
+        "Deadline check-in",
+        "Duplicates",
+        "Interview",
+        "Late call (crosses midnight)",
+        "Planning (one declined)",
+        "Team sync",
+      ].sort(),
     );
     expect(iso(byTitle.get("Team sync")!.start * 1000)).toBe("2025-11-02T14:00:00.000Z"); // 09:00 EST
     expect(iso(byTitle.get("Daily stand-up")!.start * 1000)).toBe("2025-11-02T13:30:00.000Z"); // 08:30 EST, after the change
@@ -143,7 +221,9 @@ describe("sandbox seed", () => {
     expect(dup).toHaveLength(2);
     expect(dup.every((e) => e === e.toLowerCase() && e !== s.getGrant(ny)!.grant.email.toLowerCase())).toBe(true);
     const skipped = expectedDecisions(s, { now: NOW }).filter((d) => !d.remind);
-    expect(new Set(skipped.map((d) => d.reason))).toEqual(new Set(["user_declined", "cancelled", "all_others_declined", "no_other_participants", "all_day"]));
+    expect(new Set(skipped.map((d) => d.reason))).toEqual(
+      new Set(["user_declined", "cancelled", "all_others_declined", "no_other_participants", "all_day"]),
+    );
     // The previous evening's late call overlaps the day but belongs to Nov 1.
     const prev = expectedReminders(s, { now: NOW, day: "2025-11-01" }).find((r) => r.title.startsWith("Late call"));
     expect(iso(prev!.start * 1000)).toBe("2025-11-02T03:00:00.000Z");
@@ -161,7 +241,9 @@ describe("sandbox seed", () => {
     expect(iso(utc.find((r) => r.title === "Team sync")!.start * 1000)).toBe("2025-11-02T09:00:00.000Z");
     // Invalid grants (index 7) expect nothing unless asked.
     expect(expectedReminders(s, { now: NOW, grantIds: [grantIds[7]!] })).toEqual([]);
-    expect(expectedReminders(s, { now: NOW, grantIds: [grantIds[7]!], includeInvalid: true }).length).toBeGreaterThan(0);
+    expect(expectedReminders(s, { now: NOW, grantIds: [grantIds[7]!], includeInvalid: true }).length).toBeGreaterThan(
+      0,
+    );
   });
 
   it("keeps the annotation on a moved meeting and drops it when participants change", () => {

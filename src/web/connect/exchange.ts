@@ -49,7 +49,9 @@ export async function exchangeCode(req: ExchangeRequest, fetchImpl: typeof fetch
     });
   } catch (err) {
     const e = err as Error;
-    throw new ExchangeError(e.name === "TimeoutError" ? "Nylas did not answer in time" : `Nylas could not be reached (${e.message})`);
+    throw new ExchangeError(
+      e.name === "TimeoutError" ? "Nylas did not answer in time" : `Nylas could not be reached (${e.message})`,
+    );
   }
   const text = await res.text();
   let body: Record<string, unknown> = {};
@@ -62,13 +64,31 @@ export async function exchangeCode(req: ExchangeRequest, fetchImpl: typeof fetch
   if (!res.ok) {
     // OAuth errors: {error, error_description}; API errors: {error: {type, message}}.
     const err = body.error;
-    const type = typeof err === "string" ? err : typeof (err as { type?: unknown })?.type === "string" ? (err as { type: string }).type : undefined;
+    const type =
+      typeof err === "string"
+        ? err
+        : typeof (err as { type?: unknown })?.type === "string"
+          ? (err as { type: string }).type
+          : undefined;
     const description =
-      typeof body.error_description === "string" ? body.error_description : typeof (err as { message?: unknown })?.message === "string" ? (err as { message: string }).message : undefined;
-    throw new ExchangeError(`${type ?? `HTTP ${res.status}`}${description ? `: ${description}` : ""}`.slice(0, 300), res.status, type);
+      typeof body.error_description === "string"
+        ? body.error_description
+        : typeof (err as { message?: unknown })?.message === "string"
+          ? (err as { message: string }).message
+          : undefined;
+    throw new ExchangeError(
+      `${type ?? `HTTP ${res.status}`}${description ? `: ${description}` : ""}`.slice(0, 300),
+      res.status,
+      type,
+    );
   }
   const grantId = body.grant_id;
   const email = body.email;
-  if (typeof grantId !== "string" || grantId.length === 0) throw new ExchangeError("the token answer has no grant_id", res.status);
-  return { grantId, email: typeof email === "string" ? email : "", provider: typeof body.provider === "string" ? body.provider : "unknown" };
+  if (typeof grantId !== "string" || grantId.length === 0)
+    throw new ExchangeError("the token answer has no grant_id", res.status);
+  return {
+    grantId,
+    email: typeof email === "string" ? email : "",
+    provider: typeof body.provider === "string" ? body.provider : "unknown",
+  };
 }

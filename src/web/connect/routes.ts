@@ -57,7 +57,15 @@ export async function connectRoutes(app: FastifyInstance, deps: ConnectDeps): Pr
 
   app.get("/connect", async (req: FastifyRequest<{ Querystring: { email?: string; provider?: string } }>, reply) => {
     if (!settings.clientId) {
-      return html(reply, 503, errorPage("Connecting is not configured", "This deployment has no NYLAS_CLIENT_ID; ask the operator to set it.", ""));
+      return html(
+        reply,
+        503,
+        errorPage(
+          "Connecting is not configured",
+          "This deployment has no NYLAS_CLIENT_ID; ask the operator to set it.",
+          "",
+        ),
+      );
     }
     const q = req.query ?? {};
     if (q.email !== undefined && (typeof q.email !== "string" || !EMAIL.test(q.email))) {
@@ -79,103 +87,139 @@ export async function connectRoutes(app: FastifyInstance, deps: ConnectDeps): Pr
     auth.searchParams.set("code_challenge_method", "S256");
     if (q.email) auth.searchParams.set("login_hint", q.email);
     if (q.provider) auth.searchParams.set("provider", q.provider);
-    reply.setCookie(CONNECT_COOKIE, sealState({ state, verifier: pkce.verifier, exp }, settings.sessionSecret), { ...cookieBase, maxAge: CONNECT_TTL_S });
+    reply.setCookie(CONNECT_COOKIE, sealState({ state, verifier: pkce.verifier, exp }, settings.sessionSecret), {
+      ...cookieBase,
+      maxAge: CONNECT_TTL_S,
+    });
     reply.header("cache-control", "no-store").header("referrer-policy", "no-referrer");
     return reply.redirect(auth.toString(), 302);
   });
 
-  app.get("/connect/callback", async (req: FastifyRequest<{ Querystring: Record<string, string | string[] | undefined> }>, reply) => {
-    if (!settings.clientId) {
-      return html(reply, 503, errorPage("Connecting is not configured", "This deployment has no NYLAS_CLIENT_ID; ask the operator to set it.", ""));
-    }
-    const q = req.query ?? {};
-    const one = (k: string): string | undefined => (typeof q[k] === "string" ? (q[k] as string) : undefined);
-    // The cookie is single use: whatever happens next, it is gone.
-    const opened = openState(req.cookies[CONNECT_COOKIE], settings.sessionSecret);
-    reply.clearCookie(CONNECT_COOKIE, cookieBase);
+  app.get(
+    "/connect/callback",
+    async (req: FastifyRequest<{ Querystring: Record<string, string | string[] | undefined> }>, reply) => {
+      if (!settings.clientId) {
+        return html(
+          reply,
+          503,
+          errorPage(
+            "Connecting is not configured",
+            "This deployment has no NYLAS_CLIENT_ID; ask the operator to set it.",
+            "",
+          ),
+        );
+      }
+      const q = req.query ?? {};
+      const one = (k: string): string | undefined => (typeof q[k] === "string" ? (q[k] as string) : undefined);
+      // The cookie is single use: whatever happens next, it is gone.
+      const opened = openState(req.cookies[CONNECT_COOKIE], settings.sessionSecret);
+      reply.clearCookie(CONNECT_COOKIE, cookieBase);
 
-    const notConnected = (status: number, why: string) =>
-      html(reply, status, errorPage("The account was not connected", why));
-    const state = one("state");
-    if (!state) {
-      return notConnected(400, "The sign-in answer has no state parameter, so it cannot be matched to this browser.");
-    }
-    if (!opened.ok) {
-      const why =
-        opened.problem === "expired"
-          ? "The sign-in took too long (more than 10 minutes)."
-          : opened.problem === "missing"
-            ? "This browser did not start this sign-in (no sign-in cookie; cookies may be blocked)."
-            : "The sign-in cookie is not valid.";
-      return notConnected(400, why);
-    }
-    if (!sameString(state, opened.value.state)) {
-      return notConnected(400, "The state parameter does not match the sign-in this browser started.");
-    }
-    // Used before anything else happens, so a replayed callback never reaches the token endpoint.
-    let first: boolean;
-    try {
-      first = await claimState(deps.redis, deps.prefix, opened.value.state, opened.value.exp - Date.now());
-    } catch (err) {
-      log.warn({ err }, "connect: could not record the sign-in state in Redis");
-      return notConnected(503, "The sign-in could not be checked just now; please start again in a moment.");
-    }
-    if (!first) {
-      log.warn("connect: a sign-in state came back a second time (replayed callback); refused");
-      return notConnected(400, "This sign-in was already used.");
-    }
+      const notConnected = (status: number, why: string) =>
+        html(reply, status, errorPage("The account was not connected", why));
+      const state = one("state");
+      if (!state) {
+        return notConnected(400, "The sign-in answer has no state parameter, so it cannot be matched to this browser.");
+      }
+      if (!opened.ok) {
+        const why =
+          opened.problem === "expired"
+            ? "The sign-in took too long (more than 10 minutes)."
+            : opened.problem === "missing"
+              ? "This browser did not start this sign-in (no sign-in cookie; cookies may be blocked)."
+              : "The sign-in cookie is not valid.";
+        return notConnected(400, why);
+      }
+      if (!sameString(state, opened.value.state)) {
+        return notConnected(400, "The state parameter does not match the sign-in this browser started.");
+      }
+      // Used before anything else happens, so a replayed callback never reaches the token endpoint.
+      let first: boolean;
+      try {
+        first = await claimState(deps.redis, deps.prefix, opened.value.state, opened.value.exp - Date.now());
+      } catch (err) {
+        log.warn({ err }, "connect: could not record the sign-in state in Redis");
+        return notConnected(503, "The sign-in could not be checked just now; please start again in a moment.");
+      }
+      if (!first) {
+        log.warn("connect: a sign-in state came back a second time (replayed callback); refused");
+        return notConnected(400, "This sign-in was already used.");
+      }
 
-    const error = one("error");
-    if (error !== undefined) {
-      const description = one("error_description");
-      log.info({ error: error.slice(0, 100) }, "connect: provider returned an error");
-      // The state proved the answer is ours; the text is still the provider's: escaped by errorPage.
-      const detail = description ? ` — ${description.slice(0, 500)}` : "";
-      return notConnected(400, `The sign-in ended with an error: ${error.slice(0, 200)}${detail}`);
-    }
-    const code = one("code");
-    if (!code || code.length > 4096) return notConnected(400, "The sign-in answer has no authorization code.");
+      const error = one("error");
+      if (error !== undefined) {
+        const description = one("error_description");
+        log.info({ error: error.slice(0, 100) }, "connect: provider returned an error");
+        // The state proved the answer is ours; the text is still the provider's: escaped by errorPage.
+        const detail = description ? ` — ${description.slice(0, 500)}` : "";
+        return notConnected(400, `The sign-in ended with an error: ${error.slice(0, 200)}${detail}`);
+      }
+      const code = one("code");
+      if (!code || code.length > 4096) return notConnected(400, "The sign-in answer has no authorization code.");
 
-    let exchanged;
-    try {
-      exchanged = await exchangeCode(
-        { apiUri: settings.apiUri, clientId: settings.clientId, apiKey: settings.apiKey, code, redirectUri: settings.redirectUri, codeVerifier: opened.value.verifier },
-        deps.fetch,
+      let exchanged;
+      try {
+        exchanged = await exchangeCode(
+          {
+            apiUri: settings.apiUri,
+            clientId: settings.clientId,
+            apiKey: settings.apiKey,
+            code,
+            redirectUri: settings.redirectUri,
+            codeVerifier: opened.value.verifier,
+          },
+          deps.fetch,
+        );
+      } catch (err) {
+        const message = err instanceof ExchangeError ? err.message : "unexpected error";
+        log.warn({ status: (err as ExchangeError).status }, `connect: code exchange failed: ${message}`);
+        return html(
+          reply,
+          502,
+          errorPage("The account was not connected", `Nylas did not accept the sign-in: ${message}`),
+        );
+      }
+
+      const { db } = deps;
+      const existed = await db.grant.findUnique({ where: { id: exchanged.grantId }, select: { status: true } });
+      const { revalidated, undone } = await grantAuthorised(
+        { ...deps, settings: { defaultTimeZone: settings.defaultTimeZone, defaultSendHour: settings.defaultSendHour } },
+        { id: exchanged.grantId, email: exchanged.email, provider: exchanged.provider },
+        { reason: "re-authenticated through /connect", source: "connect", now: deps.now?.() ?? clockNow() },
       );
-    } catch (err) {
-      const message = err instanceof ExchangeError ? err.message : "unexpected error";
-      log.warn({ status: (err as ExchangeError).status }, `connect: code exchange failed: ${message}`);
-      return html(reply, 502, errorPage("The account was not connected", `Nylas did not accept the sign-in: ${message}`));
-    }
-
-    const { db } = deps;
-    const existed = await db.grant.findUnique({ where: { id: exchanged.grantId }, select: { status: true } });
-    const { revalidated, undone } = await grantAuthorised(
-      { ...deps, settings: { defaultTimeZone: settings.defaultTimeZone, defaultSendHour: settings.defaultSendHour } },
-      { id: exchanged.grantId, email: exchanged.email, provider: exchanged.provider },
-      { reason: "re-authenticated through /connect", source: "connect", now: deps.now?.() ?? clockNow() },
-    );
-    const grant = await db.grant.findUnique({ where: { id: exchanged.grantId } });
-    if (!grant) {
-      log.error({ grantId: exchanged.grantId }, "connect: the grant could not be stored");
-      return html(reply, 500, errorPage("The account was not connected", "The account was authorised but could not be saved; please try again."));
-    }
-    // The next scheduler tick queues it anyway.
-    if ("error" in undone) log.warn({ grantId: grant.id, err: undone.error }, "connect: could not queue the grant's undone day");
-    const queued = undone.enqueued ? undone.day : undefined;
-    log.info({ grantId: grant.id, provider: grant.provider, created: !existed, revalidated }, "connect: grant connected");
-    const hour = `${String(grant.sendHour).padStart(2, "0")}:00`;
-    return html(
-      reply,
-      200,
-      page(
-        existed ? "Account reconnected" : "Account connected",
-        `<p id="connected">Connected <strong id="email">${esc(grant.email)}</strong> (${esc(grant.provider)}).</p>
+      const grant = await db.grant.findUnique({ where: { id: exchanged.grantId } });
+      if (!grant) {
+        log.error({ grantId: exchanged.grantId }, "connect: the grant could not be stored");
+        return html(
+          reply,
+          500,
+          errorPage(
+            "The account was not connected",
+            "The account was authorised but could not be saved; please try again.",
+          ),
+        );
+      }
+      // The next scheduler tick queues it anyway.
+      if ("error" in undone)
+        log.warn({ grantId: grant.id, err: undone.error }, "connect: could not queue the grant's undone day");
+      const queued = undone.enqueued ? undone.day : undefined;
+      log.info(
+        { grantId: grant.id, provider: grant.provider, created: !existed, revalidated },
+        "connect: grant connected",
+      );
+      const hour = `${String(grant.sendHour).padStart(2, "0")}:00`;
+      return html(
+        reply,
+        200,
+        page(
+          existed ? "Account reconnected" : "Account connected",
+          `<p id="connected">Connected <strong id="email">${esc(grant.email)}</strong> (${esc(grant.provider)}).</p>
 <p>Reminders for each next day's meetings go out at <strong>${esc(hour)}</strong> in <strong id="zone">${esc(grant.timeZone)}</strong>.</p>
 ${existed && revalidated ? "<p>Your account was marked as needing re-authentication; it is active again.</p>" : ""}
 ${queued ? `<p>Reminders for ${esc(queued)} are on their way.</p>` : ""}
 <p><small>Grant <code id="grant-id">${esc(grant.id)}</code></small></p>`,
-      ),
-    );
-  });
+        ),
+      );
+    },
+  );
 }

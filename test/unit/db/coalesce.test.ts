@@ -21,7 +21,10 @@ describe("Coalescer", () => {
     const c = new Coalescer(r.write);
     const results = await Promise.all([c.run([1, 2]), c.run([3]), c.one(4), c.run([5, 6])]);
     expect(results).toEqual([[2, 4], [6], 8, [10, 12]]);
-    expect(r.batches).toEqual([[1, 2], [3, 4, 5, 6]]);
+    expect(r.batches).toEqual([
+      [1, 2],
+      [3, 4, 5, 6],
+    ]);
   });
 
   it("keeps batches under maxItems, but lets one larger call go alone", async () => {
@@ -36,7 +39,12 @@ describe("Coalescer", () => {
     const r = recorder((items) => items.includes(13));
     const c = new Coalescer(r.write);
     const first = c.one(1);
-    const rest = [c.one(2), c.run([13, 14]), c.one(3)].map((p) => p.then((v) => ({ ok: v }), (e: Error) => ({ err: e.message })));
+    const rest = [c.one(2), c.run([13, 14]), c.one(3)].map((p) =>
+      p.then(
+        (v) => ({ ok: v }),
+        (e: Error) => ({ err: e.message }),
+      ),
+    );
     expect(await first).toBe(2);
     expect(await Promise.all(rest)).toEqual([{ ok: 4 }, { err: "refused 13,14" }, { ok: 6 }]);
     expect(r.batches).toEqual([[1], [2, 13, 14, 3], [2], [13, 14], [3]]);

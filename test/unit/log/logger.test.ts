@@ -64,14 +64,26 @@ describe("logger redaction", () => {
   describe("a secret planted in each shape is absent from every line", () => {
     const key = "nyk_v0_PLANTEDKEY0123456789";
     const pw = "pl@nted/pass:word";
-    const aggregate = new AggregateError([new Error(`first failed: Bearer ${secret}`), Object.assign(new Error("second"), { apiKey: secret })], "all failed");
-    const withMeta = Object.assign(new Error("unique constraint"), { code: "P2002", meta: { target: ["grant_id"], url: `postgres://app:${pw}@db:5432/x`, nested: { password: secret } } });
+    const aggregate = new AggregateError(
+      [new Error(`first failed: Bearer ${secret}`), Object.assign(new Error("second"), { apiKey: secret })],
+      "all failed",
+    );
+    const withMeta = Object.assign(new Error("unique constraint"), {
+      code: "P2002",
+      meta: { target: ["grant_id"], url: `postgres://app:${pw}@db:5432/x`, nested: { password: secret } },
+    });
     const withCause = new Error("send failed", { cause: new Error(`socket to redis://:${pw}@h:6379 closed`) });
     const cases: [string, (l: ReturnType<typeof capture>["logger"]) => void][] = [
-      ["URL password with @ and / in a message", (l) => l.error(`cannot connect to postgres://app:${pw}@db.example.com:5432/app`)],
+      [
+        "URL password with @ and / in a message",
+        (l) => l.error(`cannot connect to postgres://app:${pw}@db.example.com:5432/app`),
+      ],
       ["bare Nylas key in message text", (l) => l.warn(`request with ${key} refused`)],
       ["bare Nylas key through printf", (l) => l.warn("request with %s refused", key)],
-      ["URL in a field other than err", (l) => l.info({ target: `redis://default:${pw}@redis.example.com:6379` }, "connecting")],
+      [
+        "URL in a field other than err",
+        (l) => l.info({ target: `redis://default:${pw}@redis.example.com:6379` }, "connecting"),
+      ],
       ["URL in an array", (l) => l.info({ urls: ["https://ok.example.com", `postgres://a:${pw}@h/db`] }, "urls")],
       ["AggregateError.errors", (l) => l.error({ err: aggregate }, "batch failed")],
       ["err.meta", (l) => l.error({ err: withMeta }, "write failed")],
@@ -80,13 +92,22 @@ describe("logger redaction", () => {
       ["error in a field other than err", (l) => l.warn({ reason: new Error(`code=${secret}`) }, "callback failed")],
       ["key two levels deep", (l) => l.info({ a: { b: { apiKey: secret } } }, "deep")],
       ["key four levels deep", (l) => l.info({ a: { b: { c: { d: { token: secret } } } } }, "deeper")],
-      ["client_secret", (l) => l.info({ body: { client_secret: secret, grant_type: "authorization_code" } }, "exchange")],
+      [
+        "client_secret",
+        (l) => l.info({ body: { client_secret: secret, grant_type: "authorization_code" } }, "exchange"),
+      ],
       ["refresh_token", (l) => l.info({ custom: { settings: { refresh_token: secret } } }, "custom auth")],
       ["code_verifier", (l) => l.info({ pkce: { code_verifier: secret } }, "pkce")],
       ["OAuth code", (l) => l.info({ query: { code: secret, state: "s" } }, "callback")],
-      ["x-nylas-signature header", (l) => l.info({ req: { headers: { "x-nylas-signature": secret, cookie: `s=${secret}` } } }, "delivery")],
+      [
+        "x-nylas-signature header",
+        (l) => l.info({ req: { headers: { "x-nylas-signature": secret, cookie: `s=${secret}` } } }, "delivery"),
+      ],
       ["DATABASE_URL and REDIS_URL", (l) => l.info({ env: { DATABASE_URL: secret, REDIS_URL: secret } }, "config")],
-      ["code= and refresh_token= query parameters", (l) => l.info({ url: `https://app/cb?code=${secret}&next=/` }, `GET /cb?refresh_token=${secret}`)],
+      [
+        "code= and refresh_token= query parameters",
+        (l) => l.info({ url: `https://app/cb?code=${secret}&next=/` }, `GET /cb?refresh_token=${secret}`),
+      ],
       ["child bindings", (l) => l.child({ conn: `rediss://:${pw}@h:6380`, ctx: { apiKey: secret } }).info("child")],
     ];
     it.each(cases)("%s", (_name, write) => {
@@ -95,7 +116,8 @@ describe("logger redaction", () => {
       expect(lines.length).toBeGreaterThan(0);
       for (const line of lines) {
         expect(() => JSON.parse(line)).not.toThrow();
-        for (const planted of [secret, key, pw, "PLANTEDKEY", "pass:word", "SECRETVALUE"]) expect(line).not.toContain(planted);
+        for (const planted of [secret, key, pw, "PLANTEDKEY", "pass:word", "SECRETVALUE"])
+          expect(line).not.toContain(planted);
       }
     });
 
@@ -103,7 +125,12 @@ describe("logger redaction", () => {
       const { logger, lines } = capture();
       logger.error({ err: withMeta }, "write failed");
       const line = JSON.parse(lines[0]!);
-      expect(line.err).toMatchObject({ type: "Error", message: "unique constraint", code: "P2002", meta: { target: ["grant_id"] } });
+      expect(line.err).toMatchObject({
+        type: "Error",
+        message: "unique constraint",
+        code: "P2002",
+        meta: { target: ["grant_id"] },
+      });
       expect(line.err.stack).toContain("logger.test.ts");
       const agg = capture();
       agg.logger.error({ err: aggregate }, "batch failed");
@@ -117,11 +144,18 @@ describe("logger redaction", () => {
     app.get("/connect/callback", async () => {
       throw new Error(`exchange failed with client_secret=${secret}`);
     });
-    const res = await app.inject({ method: "GET", url: `/connect/callback?state=s&code=${secret}`, headers: { cookie: `nr_state=${secret}` } });
+    const res = await app.inject({
+      method: "GET",
+      url: `/connect/callback?state=s&code=${secret}`,
+      headers: { cookie: `nr_state=${secret}` },
+    });
     await app.close();
     expect(res.statusCode).toBe(500);
     const errored = lines.map((l) => JSON.parse(l)).find((l) => l.level === 50);
-    expect(errored).toMatchObject({ req: { method: "GET", url: "/connect/callback?state=s&code=[Redacted]" }, res: { statusCode: 500 } });
+    expect(errored).toMatchObject({
+      req: { method: "GET", url: "/connect/callback?state=s&code=[Redacted]" },
+      res: { statusCode: 500 },
+    });
     expect(errored.err.message).toContain("client_secret=[Redacted]");
     expect(lines.join("")).not.toContain(secret);
   });

@@ -35,16 +35,38 @@ describe("scrubText", () => {
       expect(scrubText(text)).toBe(text);
     }
     expect(scrubText("postgres://user:pw@host/db")).toBe(`postgres://user:${REDACTED}@host/db`);
-    expect(scrubText(`postgres://app:p@ss/w:rd@db.example.com:5432/app`)).toBe(`postgres://app:${REDACTED}@db.example.com:5432/app`);
+    expect(scrubText(`postgres://app:p@ss/w:rd@db.example.com:5432/app`)).toBe(
+      `postgres://app:${REDACTED}@db.example.com:5432/app`,
+    );
   });
 });
 
 describe("isSecretKey", () => {
-  it.each(["apiKey", "api_key", "Authorization", "cookie", "token", "access_token", "refresh_token", "id_token", "password", "secret", "client_secret", "clientSecret", "code_verifier", "x-nylas-signature", "DATABASE_URL", "REDIS_URL", "NYLAS_API_KEY", "webhookSecret", "SESSION_SECRET"])(
-    "%s is secret",
-    (key) => expect(isSecretKey(key)).toBe(true),
+  it.each([
+    "apiKey",
+    "api_key",
+    "Authorization",
+    "cookie",
+    "token",
+    "access_token",
+    "refresh_token",
+    "id_token",
+    "password",
+    "secret",
+    "client_secret",
+    "clientSecret",
+    "code_verifier",
+    "x-nylas-signature",
+    "DATABASE_URL",
+    "REDIS_URL",
+    "NYLAS_API_KEY",
+    "webhookSecret",
+    "SESSION_SECRET",
+  ])("%s is secret", (key) => expect(isSecretKey(key)).toBe(true));
+  it.each(["grantId", "day", "jobId", "eventId", "status", "sent", "tokensLeft", "url", "message"])(
+    "%s is not",
+    (key) => expect(isSecretKey(key)).toBe(false),
   );
-  it.each(["grantId", "day", "jobId", "eventId", "status", "sent", "tokensLeft", "url", "message"])("%s is not", (key) => expect(isSecretKey(key)).toBe(false));
 });
 
 describe("scrubValue", () => {
@@ -61,7 +83,16 @@ describe("scrubValue", () => {
   });
 
   it("keeps error codes, numbers and ordinary fields", () => {
-    expect(scrubValue({ code: "ECONNREFUSED", err: { code: "P2002" }, n: 3, ok: true, none: null, kind: { code: "timeout" } })).toEqual({
+    expect(
+      scrubValue({
+        code: "ECONNREFUSED",
+        err: { code: "P2002" },
+        n: 3,
+        ok: true,
+        none: null,
+        kind: { code: "timeout" },
+      }),
+    ).toEqual({
       code: "ECONNREFUSED",
       err: { code: "P2002" },
       n: 3,

@@ -145,7 +145,7 @@ describe("reading the workers' hash and exposing it", () => {
     'nylas_rate_limited_total{call="send",source="someone"}': "1", // not a listed value
     'nylas_rate_limited_total{call="send",grant="g1",source="nylas"}': "1", // not a listed label
     'nylas_unauthorized_total{call="events"}': "2",
-    "renamed_total": "5",
+    renamed_total: "5",
     [histogramField.bucket("job_duration_seconds", { queue: "runs", outcome: "completed" }, "0.05")]: "3",
     [histogramField.bucket("job_duration_seconds", { queue: "runs", outcome: "completed" }, "1")]: "1",
     [histogramField.bucket("job_duration_seconds", { queue: "runs", outcome: "completed" }, "+Inf")]: "1",

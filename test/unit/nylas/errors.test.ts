@@ -5,7 +5,13 @@ import { classifyError, describeFailure, parseRetryAfter } from "../../../src/ny
 const now = new Date("2026-11-23T18:00:00Z");
 
 function apiError(status: number, type: string, headers: Record<string, string> = {}, message = "boom") {
-  return new NylasApiError({ requestId: "req-1", error: { type, message } } as never, status, "req-1", undefined, headers);
+  return new NylasApiError(
+    { requestId: "req-1", error: { type, message } } as never,
+    status,
+    "req-1",
+    undefined,
+    headers,
+  );
 }
 
 function networkError(code: string) {
@@ -15,9 +21,21 @@ function networkError(code: string) {
 describe("classifyError", () => {
   const cases: [string, unknown, Record<string, unknown>][] = [
     ["401 from Nylas", apiError(401, "unauthorized"), { kind: "auth", status: 401, requestId: "req-1" }],
-    ["429 Nylas limit with seconds", apiError(429, "nylas_rate_limit_exceeded", { "retry-after": "3" }), { kind: "rate_limited", source: "nylas", retryAfterMs: 3000 }],
-    ["429 provider limit with date", apiError(429, "rate_limit_error", { "Retry-After": "Mon, 23 Nov 2026 18:00:10 GMT" }), { kind: "rate_limited", source: "provider", retryAfterMs: 10_000 }],
-    ["429 without Retry-After", apiError(429, "rate_limit_error"), { kind: "rate_limited", source: "provider", retryAfterMs: undefined }],
+    [
+      "429 Nylas limit with seconds",
+      apiError(429, "nylas_rate_limit_exceeded", { "retry-after": "3" }),
+      { kind: "rate_limited", source: "nylas", retryAfterMs: 3000 },
+    ],
+    [
+      "429 provider limit with date",
+      apiError(429, "rate_limit_error", { "Retry-After": "Mon, 23 Nov 2026 18:00:10 GMT" }),
+      { kind: "rate_limited", source: "provider", retryAfterMs: 10_000 },
+    ],
+    [
+      "429 without Retry-After",
+      apiError(429, "rate_limit_error"),
+      { kind: "rate_limited", source: "provider", retryAfterMs: undefined },
+    ],
     ["500", apiError(500, "internal_error"), { kind: "transient", status: 500 }],
     ["503", apiError(503, "service_unavailable"), { kind: "transient", status: 503 }],
     ["504", apiError(504, "gateway_timeout"), { kind: "transient", status: 504 }],
@@ -30,8 +48,16 @@ describe("classifyError", () => {
     ["connection refused", networkError("ECONNREFUSED"), { kind: "transient", code: "ECONNREFUSED" }],
     ["undici socket", networkError("UND_ERR_SOCKET"), { kind: "transient", code: "UND_ERR_SOCKET" }],
     ["bare fetch failed", new TypeError("fetch failed"), { kind: "transient" }],
-    ["unparseable error body", new Error("Received an error but could not parse response from the server: <html>502</html>"), { kind: "transient" }],
-    ["database outage (no HTTP answer)", new Error("Can't reach database server at 127.0.0.1:5432"), { kind: "transient" }],
+    [
+      "unparseable error body",
+      new Error("Received an error but could not parse response from the server: <html>502</html>"),
+      { kind: "transient" },
+    ],
+    [
+      "database outage (no HTTP answer)",
+      new Error("Can't reach database server at 127.0.0.1:5432"),
+      { kind: "transient" },
+    ],
     ["programming error", new TypeError("x is not a function"), { kind: "transient" }],
     ["thrown string", "weird", { kind: "transient", message: "weird" }],
     ["null", null, { kind: "transient" }],
@@ -47,7 +73,9 @@ describe("classifyError", () => {
   });
 
   it("describes a failure on one line with its request id", () => {
-    expect(describeFailure(classifyError(apiError(401, "unauthorized", {}, "grant expired"), now))).toBe("auth 401 unauthorized grant expired request_id=req-1");
+    expect(describeFailure(classifyError(apiError(401, "unauthorized", {}, "grant expired"), now))).toBe(
+      "auth 401 unauthorized grant expired request_id=req-1",
+    );
   });
 });
 

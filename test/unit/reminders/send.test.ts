@@ -4,7 +4,13 @@ import type { OutgoingMessage } from "../../../src/nylas/client.js";
 import { GrantBusy, type Budget, type GrantBudget } from "../../../src/nylas/grant-limiter.js";
 import type { Claim, ClaimInput } from "../../../src/reminders/ledger.js";
 import type { Meeting } from "../../../src/reminders/meeting.js";
-import { CLAIM_CHUNK, sendReminders, type SendContext, type SendOutcome, type SendPorts } from "../../../src/reminders/send.js";
+import {
+  CLAIM_CHUNK,
+  sendReminders,
+  type SendContext,
+  type SendOutcome,
+  type SendPorts,
+} from "../../../src/reminders/send.js";
 import { MARKER_HEADER } from "../../../src/reminders/sent-check.js";
 
 // The send protocol over fake ports: every outcome of every step (claim, Sent-folder
@@ -12,16 +18,41 @@ import { MARKER_HEADER } from "../../../src/reminders/sent-check.js";
 
 const START = Date.parse("2026-11-24T09:30:00Z") / 1000;
 const NOW = new Date("2026-11-23T18:00:00Z");
-const ctx: SendContext = { grantId: "g1", day: "2026-11-24", email: "me@example.com", zone: "Europe/Berlin", concurrency: 4 };
+const ctx: SendContext = {
+  grantId: "g1",
+  day: "2026-11-24",
+  email: "me@example.com",
+  zone: "Europe/Berlin",
+  concurrency: 4,
+};
 
 function meeting(n: number): Meeting {
-  return { eventId: `ev${n}`, start: START + n * 60, end: START + n * 60 + 1800, title: `Meeting ${n}`, recipients: [{ email: `guest${n}@example.com`, name: `Guest ${n}` }], recurring: false };
+  return {
+    eventId: `ev${n}`,
+    start: START + n * 60,
+    end: START + n * 60 + 1800,
+    title: `Meeting ${n}`,
+    recipients: [{ email: `guest${n}@example.com`, name: `Guest ${n}` }],
+    recurring: false,
+  };
 }
 
-const claimed = (n: number, uncertain = false): Claim => ({ outcome: "claimed", id: BigInt(n), marker: `marker-${n}`, attempts: 1, uncertain });
+const claimed = (n: number, uncertain = false): Claim => ({
+  outcome: "claimed",
+  id: BigInt(n),
+  marker: `marker-${n}`,
+  attempts: 1,
+  uncertain,
+});
 
 function apiError(status: number, type: string, headers: Record<string, string> = {}) {
-  return new NylasApiError({ requestId: "req-1", error: { type, message: "boom" } } as never, status, "req-1", undefined, headers);
+  return new NylasApiError(
+    { requestId: "req-1", error: { type, message: "boom" } } as never,
+    status,
+    "req-1",
+    undefined,
+    headers,
+  );
 }
 const ERR = {
   transient: () => apiError(503, "service_unavailable"),
@@ -117,16 +148,49 @@ describe("sendReminders: one meeting, each step's outcomes", () => {
   // [case, script, outcome, sends, ledger and Sent-folder calls in order, blocks (ms)]
   const cases: [string, Script, SendOutcome | { status: "stopped"; error: string }, number, string[], number[]][] = [
     // claim
-    ["claim refused: already sent or skipped", { claims: () => ({ outcome: "done", status: "sent" }) }, { status: "done" }, 0, [], []],
-    ["claim refused: attempts exhausted", { claims: () => ({ outcome: "exhausted", attempts: 5 }) }, { status: "done" }, 0, [], []],
-    ["claim refused: held by another attempt", { claims: () => ({ outcome: "busy", retryInMs: 4000 }) }, { status: "held", retryInMs: 4000, reason: "reminder for ev1 is held by another attempt", transient: false }, 0, [], []],
-    ["claim fails (database)", { claims: claimed, claimError: ERR.database() }, { status: "stopped", error: "Can't reach database server at 127.0.0.1:5432" }, 0, [], []],
+    [
+      "claim refused: already sent or skipped",
+      { claims: () => ({ outcome: "done", status: "sent" }) },
+      { status: "done" },
+      0,
+      [],
+      [],
+    ],
+    [
+      "claim refused: attempts exhausted",
+      { claims: () => ({ outcome: "exhausted", attempts: 5 }) },
+      { status: "done" },
+      0,
+      [],
+      [],
+    ],
+    [
+      "claim refused: held by another attempt",
+      { claims: () => ({ outcome: "busy", retryInMs: 4000 }) },
+      { status: "held", retryInMs: 4000, reason: "reminder for ev1 is held by another attempt", transient: false },
+      0,
+      [],
+      [],
+    ],
+    [
+      "claim fails (database)",
+      { claims: claimed, claimError: ERR.database() },
+      { status: "stopped", error: "Can't reach database server at 127.0.0.1:5432" },
+      0,
+      [],
+      [],
+    ],
     // send and mark, on a fresh claim
     ["granted; send ok; mark ok", { claims: claimed }, { status: "done" }, 1, ["markSent 1 msg-1"], []],
     [
       "granted; send ok; mark fails",
       { claims: claimed, markSentError: ERR.database() },
-      { status: "held", retryInMs: 0, reason: "sent, not recorded: transient Can't reach database server at 127.0.0.1:5432", transient: true },
+      {
+        status: "held",
+        retryInMs: 0,
+        reason: "sent, not recorded: transient Can't reach database server at 127.0.0.1:5432",
+        transient: true,
+      },
       1,
       ["markSent 1 msg-1", "release 1: sent, not recorded: transient Can't reach database server at 127.0.0.1:5432"],
       [],
@@ -134,7 +198,12 @@ describe("sendReminders: one meeting, each step's outcomes", () => {
     [
       "granted; send transient (503)",
       { claims: claimed, send: ERR.transient },
-      { status: "held", retryInMs: 0, reason: "transient 503 service_unavailable boom request_id=req-1", transient: true },
+      {
+        status: "held",
+        retryInMs: 0,
+        reason: "transient 503 service_unavailable boom request_id=req-1",
+        transient: true,
+      },
       1,
       ["release 1: transient 503 service_unavailable boom request_id=req-1"],
       [],
@@ -147,7 +216,14 @@ describe("sendReminders: one meeting, each step's outcomes", () => {
       [expect.stringMatching(/^release 1: transient /)] as never,
       [],
     ],
-    ["granted; send refused (400)", { claims: claimed, send: ERR.permanent }, { status: "done" }, 1, ["markFailed 1: permanent 400 invalid_request_error boom request_id=req-1"], []],
+    [
+      "granted; send refused (400)",
+      { claims: claimed, send: ERR.permanent },
+      { status: "done" },
+      1,
+      ["markFailed 1: permanent 400 invalid_request_error boom request_id=req-1"],
+      [],
+    ],
     [
       "granted; send 401",
       { claims: claimed, send: ERR.auth },
@@ -202,7 +278,10 @@ describe("sendReminders: one meeting, each step's outcomes", () => {
       { claims: (n) => claimed(n, true), sentCheck: ERR.transient() },
       { status: "stopped", error: "boom" },
       0,
-      [`findSent marker-1 since ${START + 60 - ONE_WEEK}`, "release 1: Sent folder not checked: transient 503 service_unavailable boom request_id=req-1"],
+      [
+        `findSent marker-1 since ${START + 60 - ONE_WEEK}`,
+        "release 1: Sent folder not checked: transient 503 service_unavailable boom request_id=req-1",
+      ],
       [],
     ],
     [
@@ -210,7 +289,10 @@ describe("sendReminders: one meeting, each step's outcomes", () => {
       { claims: (n) => claimed(n, true), sentCheck: ERR.rateLimited() },
       { status: "stopped", error: "boom" },
       0,
-      [`findSent marker-1 since ${START + 60 - ONE_WEEK}`, "release 1: Sent folder not checked: rate_limited 429 rate_limit_error boom request_id=req-1"],
+      [
+        `findSent marker-1 since ${START + 60 - ONE_WEEK}`,
+        "release 1: Sent folder not checked: rate_limited 429 rate_limit_error boom request_id=req-1",
+      ],
       [7000],
     ],
     [
@@ -228,7 +310,7 @@ describe("sendReminders: one meeting, each step's outcomes", () => {
     const outcome = await sendReminders([meeting(1)], ctx, w.ports);
     if (expected.status === "stopped") {
       expect(outcome.status).toBe("stopped");
-      expect(((outcome as { error: Error }).error).message).toBe(expected.error);
+      expect((outcome as { error: Error }).error.message).toBe(expected.error);
     } else {
       expect(outcome).toEqual(expected);
     }
@@ -258,7 +340,14 @@ describe("sendReminders: across meetings", () => {
     const meetings = Array.from({ length: CLAIM_CHUNK + 5 }, (_, i) => meeting(i + 1));
     expect(await sendReminders(meetings, ctx, w.ports)).toEqual({ status: "done" });
     expect(w.claimBatches.map((b) => b.length)).toEqual([CLAIM_CHUNK, 5]);
-    expect(w.claimBatches[0]![0]).toEqual({ grantId: "g1", eventId: "ev1", eventStart: START + 60, day: "2026-11-24", title: "Meeting 1", recipients: meeting(1).recipients });
+    expect(w.claimBatches[0]![0]).toEqual({
+      grantId: "g1",
+      eventId: "ev1",
+      eventStart: START + 60,
+      day: "2026-11-24",
+      title: "Meeting 1",
+      recipients: meeting(1).recipients,
+    });
     expect(w.sent).toHaveLength(CLAIM_CHUNK + 5);
   });
 
@@ -267,13 +356,21 @@ describe("sendReminders: across meetings", () => {
     const outcome = await sendReminders([1, 2, 3, 4].map(meeting), { ...ctx, concurrency: 1 }, w.ports);
     expect(outcome.status).toBe("stopped");
     expect(w.sent.map((m) => m.customHeaders?.[0]?.value)).toEqual(["marker-1", "marker-2"]);
-    expect(w.calls).toEqual(["markSent 1 msg-1", "markFailed 2 (not counted): auth 401 unauthorized boom request_id=req-1", "unclaim 3,4: not sent: the run stopped before this reminder"]);
+    expect(w.calls).toEqual([
+      "markSent 1 msg-1",
+      "markFailed 2 (not counted): auth 401 unauthorized boom request_id=req-1",
+      "unclaim 3,4: not sent: the run stopped before this reminder",
+    ]);
     expect(w.claimBatches).toHaveLength(1);
   });
 
   it("a stop in one slice claims no later slice", async () => {
     const w = world({ claims: claimed, send: (n) => (n === 1 ? ERR.rateLimited() : `msg-${n}`) });
-    const outcome = await sendReminders(Array.from({ length: CLAIM_CHUNK + 1 }, (_, i) => meeting(i + 1)), { ...ctx, concurrency: 1 }, w.ports);
+    const outcome = await sendReminders(
+      Array.from({ length: CLAIM_CHUNK + 1 }, (_, i) => meeting(i + 1)),
+      { ...ctx, concurrency: 1 },
+      w.ports,
+    );
     expect(outcome.status).toBe("stopped");
     expect(w.claimBatches).toHaveLength(1);
     expect(w.sent).toHaveLength(1);
@@ -298,16 +395,29 @@ describe("sendReminders: across meetings", () => {
   });
 
   it("holds add up: the longest wait, the last reason, transient if any was", async () => {
-    const claims: Record<number, Claim> = { 1: { outcome: "busy", retryInMs: 9000 }, 2: claimed(2), 3: { outcome: "busy", retryInMs: 3000 } };
+    const claims: Record<number, Claim> = {
+      1: { outcome: "busy", retryInMs: 9000 },
+      2: claimed(2),
+      3: { outcome: "busy", retryInMs: 3000 },
+    };
     const w = world({ claims: (n) => claims[n]!, send: () => ERR.transient() });
     const outcome = await sendReminders([1, 2, 3].map(meeting), { ...ctx, concurrency: 1 }, w.ports);
-    expect(outcome).toEqual({ status: "held", retryInMs: 9000, reason: "reminder for ev3 is held by another attempt", transient: true });
+    expect(outcome).toEqual({
+      status: "held",
+      retryInMs: 9000,
+      reason: "reminder for ev3 is held by another attempt",
+      transient: true,
+    });
   });
 
   it("refused and sent reminders side by side: the others still go out", async () => {
     const w = world({ claims: claimed, send: (n) => (n === 2 ? ERR.permanent() : `msg-${n}`) });
     expect(await sendReminders([1, 2, 3].map(meeting), ctx, w.ports)).toEqual({ status: "done" });
-    expect(w.calls.sort()).toEqual(["markFailed 2: permanent 400 invalid_request_error boom request_id=req-1", "markSent 1 msg-1", "markSent 3 msg-3"]);
+    expect(w.calls.sort()).toEqual([
+      "markFailed 2: permanent 400 invalid_request_error boom request_id=req-1",
+      "markSent 1 msg-1",
+      "markSent 3 msg-3",
+    ]);
   });
 
   it("no meetings: nothing is claimed", async () => {

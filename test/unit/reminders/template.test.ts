@@ -1,6 +1,12 @@
 import { describe, expect, it } from "vitest";
 import type { Meeting } from "../../../src/reminders/meeting.js";
-import { SUBJECT_MAX, composeReminder, formatDuration, type ComposedReminder, type ReminderContext } from "../../../src/reminders/template.js";
+import {
+  SUBJECT_MAX,
+  composeReminder,
+  formatDuration,
+  type ComposedReminder,
+  type ReminderContext,
+} from "../../../src/reminders/template.js";
 
 const iso = (s: string): number => Date.parse(s) / 1000;
 const START = iso("2026-11-24T08:30:00Z"); // 09:30 in Berlin
@@ -19,10 +25,29 @@ const compose = (over: Partial<Meeting> = {}, c: Partial<ReminderContext> = {}):
 // eslint-disable-next-line no-control-regex
 const CONTROLS = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
-const ALLOWED_TAGS = new Set(["!DOCTYPE", "html", "head", "meta", "title", "body", "p", "h2", "table", "tr", "td", "a", "br"]);
+const ALLOWED_TAGS = new Set([
+  "!DOCTYPE",
+  "html",
+  "head",
+  "meta",
+  "title",
+  "body",
+  "p",
+  "h2",
+  "table",
+  "tr",
+  "td",
+  "a",
+  "br",
+]);
 
 const unescape = (s: string): string =>
-  s.replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&amp;/g, "&");
+  s
+    .replace(/&lt;/g, "<")
+    .replace(/&gt;/g, ">")
+    .replace(/&quot;/g, '"')
+    .replace(/&#39;/g, "'")
+    .replace(/&amp;/g, "&");
 
 /** Structural safety checks every composed message must pass. */
 function assertSafe(r: ComposedReminder): void {
@@ -170,19 +195,85 @@ describe("links", () => {
 describe("time, zone and duration", () => {
   // [zone, start, minutes, subject tail, body "When" line]
   const cases: [string, string, number, string, string][] = [
-    ["Europe/Berlin", "2026-11-24T08:30:00Z", 45, "9:30 AM CET", "Tuesday 24 November 2026, 09:30 (Europe/Berlin, CET)"],
+    [
+      "Europe/Berlin",
+      "2026-11-24T08:30:00Z",
+      45,
+      "9:30 AM CET",
+      "Tuesday 24 November 2026, 09:30 (Europe/Berlin, CET)",
+    ],
     ["Europe/Berlin", "2026-07-14T08:30:00Z", 90, "10:30 AM CEST", "Tuesday 14 July 2026, 10:30 (Europe/Berlin, CEST)"],
-    ["europe/berlin", "2026-11-24T08:30:00Z", 45, "9:30 AM CET", "Tuesday 24 November 2026, 09:30 (Europe/Berlin, CET)"],
-    ["America/New_York", "2026-03-08T07:30:00Z", 30, "3:30 AM EDT", "Sunday 8 March 2026, 03:30 (America/New_York, EDT)"],
-    ["America/New_York", "2026-03-08T06:30:00Z", 30, "1:30 AM EST", "Sunday 8 March 2026, 01:30 (America/New_York, EST)"],
-    ["America/Los_Angeles", "2026-11-24T20:00:00Z", 60, "12:00 PM PST", "Tuesday 24 November 2026, 12:00 (America/Los_Angeles, PST)"],
-    ["Asia/Kathmandu", "2026-06-15T03:00:00Z", 45, "8:45 AM Asia/Kathmandu", "Monday 15 June 2026, 08:45 (Asia/Kathmandu, GMT+5:45)"],
+    [
+      "europe/berlin",
+      "2026-11-24T08:30:00Z",
+      45,
+      "9:30 AM CET",
+      "Tuesday 24 November 2026, 09:30 (Europe/Berlin, CET)",
+    ],
+    [
+      "America/New_York",
+      "2026-03-08T07:30:00Z",
+      30,
+      "3:30 AM EDT",
+      "Sunday 8 March 2026, 03:30 (America/New_York, EDT)",
+    ],
+    [
+      "America/New_York",
+      "2026-03-08T06:30:00Z",
+      30,
+      "1:30 AM EST",
+      "Sunday 8 March 2026, 01:30 (America/New_York, EST)",
+    ],
+    [
+      "America/Los_Angeles",
+      "2026-11-24T20:00:00Z",
+      60,
+      "12:00 PM PST",
+      "Tuesday 24 November 2026, 12:00 (America/Los_Angeles, PST)",
+    ],
+    [
+      "Asia/Kathmandu",
+      "2026-06-15T03:00:00Z",
+      45,
+      "8:45 AM Asia/Kathmandu",
+      "Monday 15 June 2026, 08:45 (Asia/Kathmandu, GMT+5:45)",
+    ],
     ["Asia/Kolkata", "2026-06-15T03:00:00Z", 60, "8:30 AM IST", "Monday 15 June 2026, 08:30 (Asia/Kolkata, IST)"],
-    ["Australia/Eucla", "2026-06-15T00:00:00Z", 25, "8:45 AM ACWST", "Monday 15 June 2026, 08:45 (Australia/Eucla, ACWST)"],
-    ["Pacific/Chatham", "2026-06-15T00:00:00Z", 60, "12:45 PM CHAST", "Monday 15 June 2026, 12:45 (Pacific/Chatham, CHAST)"],
-    ["America/St_Johns", "2026-01-15T12:00:00Z", 60, "8:30 AM NST", "Thursday 15 January 2026, 08:30 (America/St_Johns, NST)"],
-    ["Pacific/Kiritimati", "2026-01-15T10:15:00Z", 60, "12:15 AM Pacific/Kiritimati", "Friday 16 January 2026, 00:15 (Pacific/Kiritimati, GMT+14)"],
-    ["Pacific/Pago_Pago", "2026-01-15T12:00:00Z", 60, "1:00 AM Pacific/Pago_Pago", "Thursday 15 January 2026, 01:00 (Pacific/Pago_Pago, GMT-11)"],
+    [
+      "Australia/Eucla",
+      "2026-06-15T00:00:00Z",
+      25,
+      "8:45 AM ACWST",
+      "Monday 15 June 2026, 08:45 (Australia/Eucla, ACWST)",
+    ],
+    [
+      "Pacific/Chatham",
+      "2026-06-15T00:00:00Z",
+      60,
+      "12:45 PM CHAST",
+      "Monday 15 June 2026, 12:45 (Pacific/Chatham, CHAST)",
+    ],
+    [
+      "America/St_Johns",
+      "2026-01-15T12:00:00Z",
+      60,
+      "8:30 AM NST",
+      "Thursday 15 January 2026, 08:30 (America/St_Johns, NST)",
+    ],
+    [
+      "Pacific/Kiritimati",
+      "2026-01-15T10:15:00Z",
+      60,
+      "12:15 AM Pacific/Kiritimati",
+      "Friday 16 January 2026, 00:15 (Pacific/Kiritimati, GMT+14)",
+    ],
+    [
+      "Pacific/Pago_Pago",
+      "2026-01-15T12:00:00Z",
+      60,
+      "1:00 AM Pacific/Pago_Pago",
+      "Thursday 15 January 2026, 01:00 (Pacific/Pago_Pago, GMT-11)",
+    ],
     ["Africa/Cairo", "2026-04-23T22:00:00Z", 60, "1:00 AM EEST", "Friday 24 April 2026, 01:00 (Africa/Cairo, EEST)"],
     ["UTC", "2026-01-15T12:00:00Z", 60, "12:00 PM UTC", "Thursday 15 January 2026, 12:00 (UTC)"],
   ];
@@ -197,8 +288,19 @@ describe("time, zone and duration", () => {
   });
 
   it.each([
-    [0, ""], [-60, ""], [Number.NaN, ""], [29, ""], [30, "1 min"], [59, "1 min"], [60, "1 min"], [45 * 60, "45 min"],
-    [59 * 60, "59 min"], [3600, "1 h"], [5400, "1 h 30 min"], [2 * 3600 + 60, "2 h 1 min"], [26 * 3600, "26 h"],
+    [0, ""],
+    [-60, ""],
+    [Number.NaN, ""],
+    [29, ""],
+    [30, "1 min"],
+    [59, "1 min"],
+    [60, "1 min"],
+    [45 * 60, "45 min"],
+    [59 * 60, "59 min"],
+    [3600, "1 h"],
+    [5400, "1 h 30 min"],
+    [2 * 3600 + 60, "2 h 1 min"],
+    [26 * 3600, "26 h"],
   ])("formatDuration(%d) = %j", (seconds, expected) => {
     expect(formatDuration(seconds)).toBe(expected);
   });
@@ -228,7 +330,10 @@ describe("time, zone and duration", () => {
 describe("people, footer and marker", () => {
   it("organizer, sender and marker are escaped / sanitised", () => {
     const r = compose(
-      { organizer: { name: `Eve "<script>" \r\nBcc: x@y.z`, email: "eve@example.com" }, location: "Room <4>\r\nFloor 2" },
+      {
+        organizer: { name: `Eve "<script>" \r\nBcc: x@y.z`, email: "eve@example.com" },
+        location: "Room <4>\r\nFloor 2",
+      },
       { senderName: "Me\r\n<b>", senderEmail: "me@example.com", marker: "rem_42\r\nBcc: evil@x.y <script>" },
     );
     assertSafe(r);
@@ -267,7 +372,11 @@ describe("people, footer and marker", () => {
   });
 
   it("is deterministic", () => {
-    const m = { organizer: { email: "o@example.com", name: "O" }, location: "Room", conferencingUrl: "https://zoom.us/j/1" };
+    const m = {
+      organizer: { email: "o@example.com", name: "O" },
+      location: "Room",
+      conferencingUrl: "https://zoom.us/j/1",
+    };
     expect(compose(m, { marker: "r1" })).toEqual(compose(m, { marker: "r1" }));
   });
 

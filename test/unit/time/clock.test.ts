@@ -44,7 +44,15 @@ describe("the calendar clock", () => {
     expect(parseInstant(text)?.toISOString()).toBe(iso);
   });
 
-  it.each(["2026-03-07T20:00:00", "2026-03-07", "yesterday", "1772913600000", "2026-13-07T20:00:00Z", "2026-03-07 20:00:00Z", ""])("refuses %j (no zone, no guessing)", (text) => {
+  it.each([
+    "2026-03-07T20:00:00",
+    "2026-03-07",
+    "yesterday",
+    "1772913600000",
+    "2026-13-07T20:00:00Z",
+    "2026-03-07 20:00:00Z",
+    "",
+  ])("refuses %j (no zone, no guessing)", (text) => {
     expect(parseInstant(text)).toBeUndefined();
     expect(() => startClock(text)).toThrow(RangeError);
   });
@@ -57,18 +65,24 @@ describe("CLOCK_START in the configuration", () => {
 
   it("is taken in development and test", () => {
     expect(loadConfig({ ...base, CLOCK_START: "2026-03-07T20:00:00Z" }).CLOCK_START).toBe("2026-03-07T20:00:00Z");
-    expect(loadConfig({ ...base, NODE_ENV: "test", CLOCK_START: "2026-03-07T20:00:00Z" }).CLOCK_START).toBe("2026-03-07T20:00:00Z");
+    expect(loadConfig({ ...base, NODE_ENV: "test", CLOCK_START: "2026-03-07T20:00:00Z" }).CLOCK_START).toBe(
+      "2026-03-07T20:00:00Z",
+    );
   });
 
   it("is refused with NODE_ENV=production, in one line", () => {
     const load = () => loadConfig({ ...base, NODE_ENV: "production", CLOCK_START: "2026-03-07T20:00:00Z" });
     expect(load).toThrow(ConfigError);
-    expect(load).toThrow(/^Invalid configuration: CLOCK_START is test-only and must be unset when NODE_ENV=production$/);
+    expect(load).toThrow(
+      /^Invalid configuration: CLOCK_START is test-only and must be unset when NODE_ENV=production$/,
+    );
     // Blank counts as unset, as for every setting.
     expect(loadConfig({ ...base, NODE_ENV: "production", CLOCK_START: " " }).CLOCK_START).toBeUndefined();
   });
 
   it("must name its zone", () => {
-    expect(() => loadConfig({ ...base, CLOCK_START: "2026-03-07T20:00:00" })).toThrow(/^Invalid configuration: CLOCK_START must be an ISO 8601 instant with Z or an offset/);
+    expect(() => loadConfig({ ...base, CLOCK_START: "2026-03-07T20:00:00" })).toThrow(
+      /^Invalid configuration: CLOCK_START must be an ISO 8601 instant with Z or an offset/,
+    );
   });
 });

@@ -21,8 +21,14 @@ function oracleWall(zone: string, ms: number): { date: string; wallMs: number } 
   let f = oracleFormatters.get(zone);
   if (!f) {
     f = new Intl.DateTimeFormat("en-GB", {
-      timeZone: zone, hour12: false, year: "numeric", month: "2-digit", day: "2-digit",
-      hour: "2-digit", minute: "2-digit", second: "2-digit",
+      timeZone: zone,
+      hour12: false,
+      year: "numeric",
+      month: "2-digit",
+      day: "2-digit",
+      hour: "2-digit",
+      minute: "2-digit",
+      second: "2-digit",
     });
     oracleFormatters.set(zone, f);
   }
@@ -157,7 +163,16 @@ describe("localDayWindow over every zone", () => {
   });
 
   it("consecutive windows tile the timeline (every day of 2026-2027, a few hard zones)", () => {
-    for (const zone of ["America/New_York", "America/Havana", "Africa/Cairo", "America/Santiago", "Asia/Beirut", "Pacific/Chatham", "Australia/Lord_Howe", "Antarctica/Troll"]) {
+    for (const zone of [
+      "America/New_York",
+      "America/Havana",
+      "Africa/Cairo",
+      "America/Santiago",
+      "Asia/Beirut",
+      "Pacific/Chatham",
+      "Australia/Lord_Howe",
+      "Antarctica/Troll",
+    ]) {
       let day = "2026-01-01";
       let prev = localDayWindow(zone, day);
       let total = prev.end - prev.start;
@@ -239,15 +254,47 @@ describe("localDayWindow hand-written cases", () => {
 });
 
 describe("errors", () => {
-  const badZones: unknown[] = ["Foo/Bar", "", "   ", "America/New_York\n", "Mars/Olympus_Mons", "+05:30", 42, null, undefined, {}, "x".repeat(500)];
+  const badZones: unknown[] = [
+    "Foo/Bar",
+    "",
+    "   ",
+    "America/New_York\n",
+    "Mars/Olympus_Mons",
+    "+05:30",
+    42,
+    null,
+    undefined,
+    {},
+    "x".repeat(500),
+  ];
   it.each(badZones.map((z) => [z]))("zone %j → InvalidZoneError", (zone) => {
     expect(() => localDayWindow(zone as string, "2026-01-01")).toThrow(InvalidZoneError);
     expect(() => localDate(zone as string, new Date())).toThrow(InvalidZoneError);
   });
   const badDays: unknown[] = [
-    "2026-02-30", "2026-02-29", "2100-02-29", "2026-13-01", "2026-00-10", "2026-04-31", "2026-01-00", "2026-01-32",
-    "2026-1-1", "26-01-01", " 2026-01-01", "2026-01-01 ", "2026-01-01T00:00", "2026/01/01", "", "0000-01-01",
-    "9999-12-31", "٢٠٢٦-٠١-٠١", "2026-01-01\n", null, 20260101, undefined, new Date(),
+    "2026-02-30",
+    "2026-02-29",
+    "2100-02-29",
+    "2026-13-01",
+    "2026-00-10",
+    "2026-04-31",
+    "2026-01-00",
+    "2026-01-32",
+    "2026-1-1",
+    "26-01-01",
+    " 2026-01-01",
+    "2026-01-01 ",
+    "2026-01-01T00:00",
+    "2026/01/01",
+    "",
+    "0000-01-01",
+    "9999-12-31",
+    "٢٠٢٦-٠١-٠١",
+    "2026-01-01\n",
+    null,
+    20260101,
+    undefined,
+    new Date(),
   ];
   it.each(badDays.map((d) => [d]))("day %j → InvalidDayError", (day) => {
     expect(() => localDayWindow("UTC", day as string)).toThrow(InvalidDayError);
@@ -257,9 +304,16 @@ describe("errors", () => {
     expect(localDayWindow("UTC", "2000-02-29").hours).toBe(24);
   });
   it("messages are one line and bounded", () => {
-    for (const f of [() => localDayWindow("Evil/\r\nX-Header: 1", "2026-01-01"), () => localDayWindow("UTC", `2026-01-01\r\n${"x".repeat(1000)}`)]) {
+    for (const f of [
+      () => localDayWindow("Evil/\r\nX-Header: 1", "2026-01-01"),
+      () => localDayWindow("UTC", `2026-01-01\r\n${"x".repeat(1000)}`),
+    ]) {
       let message = "";
-      try { f(); } catch (e) { message = (e as Error).message; }
+      try {
+        f();
+      } catch (e) {
+        message = (e as Error).message;
+      }
       expect(message).not.toMatch(/[\r\n]/);
       expect(message.length).toBeGreaterThan(0);
       expect(message.length).toBeLessThan(120);
@@ -278,10 +332,18 @@ describe("errors", () => {
 
 describe("addDays", () => {
   it.each([
-    ["2026-01-01", 1, "2026-01-02"], ["2026-12-31", 1, "2027-01-01"], ["2026-03-01", -1, "2026-02-28"],
-    ["2028-03-01", -1, "2028-02-29"], ["2026-01-31", 30, "2026-03-02"], ["2026-06-15", 0, "2026-06-15"],
-    ["2026-01-01", 365, "2027-01-01"], ["2028-01-01", 366, "2029-01-01"], ["2100-02-28", 1, "2100-03-01"],
-    ["2000-02-28", 1, "2000-02-29"], ["1970-01-01", -1, "1969-12-31"], ["0001-01-01", 0, "0001-01-01"],
+    ["2026-01-01", 1, "2026-01-02"],
+    ["2026-12-31", 1, "2027-01-01"],
+    ["2026-03-01", -1, "2026-02-28"],
+    ["2028-03-01", -1, "2028-02-29"],
+    ["2026-01-31", 30, "2026-03-02"],
+    ["2026-06-15", 0, "2026-06-15"],
+    ["2026-01-01", 365, "2027-01-01"],
+    ["2028-01-01", 366, "2029-01-01"],
+    ["2100-02-28", 1, "2100-03-01"],
+    ["2000-02-28", 1, "2000-02-29"],
+    ["1970-01-01", -1, "1969-12-31"],
+    ["0001-01-01", 0, "0001-01-01"],
   ] as const)("%s %+d → %s", (day, n, expected) => {
     expect(addDays(day, n)).toBe(expected);
   });
@@ -385,7 +447,8 @@ describe("localDate / localHour / nextLocalDay / isDueToSend", () => {
         }
         // Consecutive due days, each one after the last: none skipped, none revisited.
         expect(seen.length, `${zone} sendHour ${hour}`).toBeGreaterThanOrEqual(2);
-        for (let i = 1; i < seen.length; i++) expect(seen[i], `${zone} sendHour ${hour}: ${seen.join(" ")}`).toBe(addDays(seen[i - 1]!, 1));
+        for (let i = 1; i < seen.length; i++)
+          expect(seen[i], `${zone} sendHour ${hour}: ${seen.join(" ")}`).toBe(addDays(seen[i - 1]!, 1));
       }
     }
   });
@@ -393,7 +456,12 @@ describe("localDate / localHour / nextLocalDay / isDueToSend", () => {
 
 describe("formatLocal", () => {
   it.each([
-    ["Europe/Berlin", "2026-11-24T08:30:00Z", "EEEE d MMMM yyyy, HH:mm (VV, zzz)", "Tuesday 24 November 2026, 09:30 (Europe/Berlin, CET)"],
+    [
+      "Europe/Berlin",
+      "2026-11-24T08:30:00Z",
+      "EEEE d MMMM yyyy, HH:mm (VV, zzz)",
+      "Tuesday 24 November 2026, 09:30 (Europe/Berlin, CET)",
+    ],
     ["Europe/Berlin", "2026-07-24T08:30:00Z", "HH:mm zzz xxx", "10:30 CEST +02:00"],
     ["America/New_York", "2026-03-08T07:30:00Z", "h:mm a zzz", "3:30 AM EDT"],
     ["America/New_York", "2026-03-08T06:30:00Z", "h:mm a zzz", "1:30 AM EST"],
