@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { Db } from "../db/client.js";
 import { Coalescer } from "../db/coalesce.js";
 import { scrubText } from "../log/scrub.js";
+import { CLAIM_REMINDERS, MARK_FAILED, MARK_SENT, READ_REMINDER_STATES, RELEASE, UNCLAIM } from "./sql.js";
 
 /**
  * The reminders ledger: one row per (grant, event id, event start), claimed before a send
@@ -102,35 +103,21 @@ export class Ledger {
     });
     const pick = <T>(f: (input: ClaimInput) => T) => idx.map((i) => f(inputs[i]!));
     const leaseSecs = this.settings.leaseMs / 1000;
-    // `prev` sees the rows as they were; the upsert only takes a row over when it is free
-    // (refused before, or its lease ran out). ON CONFLICT may touch each row once, hence
-    // the de-duplication above.
-    const rows = await this.db.$queryRaw<ClaimRow[]>`
-      WITH input AS (
-        SELECT * FROM unnest(${idx}::int[], ${pick((i) => i.grantId)}::text[], ${pick((i) => i.eventId)}::text[],
-                             ${pick((i) => new Date(i.eventStart * 1000).toISOString())}::timestamptz[], ${pick((i) => i.day)}::text[],
-                             ${pick((i) => ledgerTitle(i.title))}::text[], ${pick((i) => JSON.stringify(i.recipients))}::jsonb[],
-                             ${pick(() => randomUUID())}::text[])
-          AS t(idx, grant_id, event_id, event_start, day, title, recipients, marker)
-      ), prev AS (
-        SELECT i.idx, r.status::text AS status FROM input i
-        JOIN reminders r ON r.grant_id = i.grant_id AND r.event_id = i.event_id AND r.event_start = i.event_start
-      ), up AS (
-        INSERT INTO reminders (grant_id, event_id, event_start, day, title, recipients, marker, status, attempts, claimed_at, updated_at)
-        SELECT grant_id, event_id, event_start, day, title, recipients, marker, 'claimed', 1, now(), now() FROM input ORDER BY idx
-        ON CONFLICT (grant_id, event_id, event_start) DO UPDATE
-          -- Only a claim after a refusal counts: taking over a claim whose send timed out or
-          -- whose process died is not the reminder's fault and must not exhaust it.
-          SET status = 'claimed', attempts = reminders.attempts + CASE WHEN reminders.status = 'failed' THEN 1 ELSE 0 END,
-              claimed_at = now(), updated_at = now(),
-              day = EXCLUDED.day, title = EXCLUDED.title, recipients = EXCLUDED.recipients
-          WHERE (reminders.status = 'claimed' AND reminders.claimed_at < now() - make_interval(secs => ${leaseSecs}))
-             OR (reminders.status = 'failed' AND reminders.attempts < ${this.settings.maxAttempts})
-        RETURNING id, marker, attempts, grant_id, event_id, event_start
-      )
-      SELECT i.idx, up.id, up.marker, up.attempts, prev.status AS previous
-      FROM up JOIN input i ON i.grant_id = up.grant_id AND i.event_id = up.event_id AND i.event_start = up.event_start
-      LEFT JOIN prev ON prev.idx = i.idx`;
+    // One row per (grant, event id, event start): ON CONFLICT may touch each row once, hence
+    // the de-duplication above (see CLAIM_REMINDERS).
+    const rows = await this.db.$queryRawUnsafe<ClaimRow[]>(
+      CLAIM_REMINDERS,
+      idx,
+      pick((i) => i.grantId),
+      pick((i) => i.eventId),
+      pick((i) => new Date(i.eventStart * 1000).toISOString()),
+      pick((i) => i.day),
+      pick((i) => ledgerTitle(i.title)),
+      pick((i) => JSON.stringify(i.recipients)),
+      pick(() => randomUUID()),
+      leaseSecs,
+      this.settings.maxAttempts,
+    );
 
     const out: (Claim | undefined)[] = inputs.map(() => undefined);
     for (const row of rows) {
@@ -144,14 +131,14 @@ export class Ledger {
     }
     const rest = idx.filter((i) => out[i] === undefined);
     if (rest.length > 0) {
-      const states = await this.db.$queryRaw<StateRow[]>`
-        SELECT i.idx, r.status::text AS status, r.attempts,
-               CASE WHEN r.status = 'claimed'
-                    THEN GREATEST(0, EXTRACT(EPOCH FROM (r.claimed_at + make_interval(secs => ${leaseSecs}) - now())) * 1000)::int
-               END AS lease_left_ms
-        FROM unnest(${rest}::int[], ${rest.map((i) => inputs[i]!.grantId)}::text[], ${rest.map((i) => inputs[i]!.eventId)}::text[],
-                    ${rest.map((i) => new Date(inputs[i]!.eventStart * 1000).toISOString())}::timestamptz[]) AS i(idx, grant_id, event_id, event_start)
-        JOIN reminders r ON r.grant_id = i.grant_id AND r.event_id = i.event_id AND r.event_start = i.event_start`;
+      const states = await this.db.$queryRawUnsafe<StateRow[]>(
+        READ_REMINDER_STATES,
+        rest,
+        rest.map((i) => inputs[i]!.grantId),
+        rest.map((i) => inputs[i]!.eventId),
+        rest.map((i) => new Date(inputs[i]!.eventStart * 1000).toISOString()),
+        leaseSecs,
+      );
       for (const s of states) out[s.idx] = stateClaim(s);
     }
     // Lost a race with a concurrent insert, or listed twice: ask again shortly.
@@ -167,10 +154,11 @@ export class Ledger {
   }
 
   private readonly marks = new Coalescer<{ id: bigint; messageId: string }, void>(async (batch) => {
-    await this.db.$executeRaw`
-      UPDATE reminders r SET status = 'sent', message_id = m.message_id, sent_at = now(), last_error = NULL, updated_at = now()
-      FROM unnest(${batch.map((m) => m.id.toString())}::bigint[], ${batch.map((m) => m.messageId)}::text[]) AS m(id, message_id)
-      WHERE r.id = m.id`;
+    await this.db.$executeRawUnsafe(
+      MARK_SENT,
+      batch.map((m) => m.id.toString()),
+      batch.map((m) => m.messageId),
+    );
     return batch.map(() => undefined);
   });
 
@@ -180,15 +168,12 @@ export class Ledger {
    */
   async markFailed(id: bigint, error: string, opts: { countAttempt?: boolean } = {}): Promise<void> {
     const handBack = opts.countAttempt === false ? 1 : 0;
-    await this.db.$executeRaw`
-      UPDATE reminders SET status = 'failed', last_error = ${scrubText(error)}, attempts = attempts - ${handBack}, updated_at = now()
-      WHERE id = ${id}`;
+    await this.db.$executeRawUnsafe(MARK_FAILED, id, scrubText(error), handBack);
   }
 
   /** The outcome is unknown: keep the claim but let the next attempt take it at once. */
   async release(id: bigint, error: string): Promise<void> {
-    await this.db.$executeRaw`
-      UPDATE reminders SET last_error = ${scrubText(error)}, claimed_at = to_timestamp(0), updated_at = now() WHERE id = ${id}`;
+    await this.db.$executeRawUnsafe(RELEASE, id, scrubText(error));
   }
 
   /**
@@ -198,14 +183,12 @@ export class Ledger {
    */
   async unclaim(claims: readonly { id: bigint; uncertain: boolean }[], error: string): Promise<void> {
     if (claims.length === 0) return;
-    await this.db.$executeRaw`
-      UPDATE reminders r SET
-        status = CASE WHEN c.uncertain THEN r.status ELSE 'failed'::"ReminderStatus" END,
-        attempts = r.attempts - CASE WHEN c.uncertain THEN 0 ELSE 1 END,
-        claimed_at = CASE WHEN c.uncertain THEN to_timestamp(0) ELSE r.claimed_at END,
-        last_error = ${scrubText(error)}, updated_at = now()
-      FROM unnest(${claims.map((c) => c.id.toString())}::bigint[], ${claims.map((c) => c.uncertain)}::boolean[]) AS c(id, uncertain)
-      WHERE r.id = c.id AND r.status = 'claimed'`;
+    await this.db.$executeRawUnsafe(
+      UNCLAIM,
+      claims.map((c) => c.id.toString()),
+      claims.map((c) => c.uncertain),
+      scrubText(error),
+    );
   }
 }
 

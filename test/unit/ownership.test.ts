@@ -42,9 +42,6 @@ function callArguments(text: string, callee: RegExp): string[] {
   return out;
 }
 
-// Statements still inline where they run, in modules another change moves (the ledger).
-const RAW_SQL_PENDING = new Set(["src/reminders/ledger.ts"]);
-
 describe("ownership (read from src/)", () => {
   it("finds the source", () => {
     expect(files.length).toBeGreaterThan(50);
@@ -81,6 +78,6 @@ describe("ownership (read from src/)", () => {
     const inline = matching(
       /\$(queryRaw|executeRaw)\s*(<[^>]*>)?\s*`|Prisma\.sql\s*`|\$(queryRaw|executeRaw)Unsafe\s*(<[^>]*>)?\s*\(\s*["'`]/,
     );
-    expect(inline.filter((p) => !RAW_SQL_PENDING.has(p))).toEqual([]);
+    expect(inline).toEqual([]);
   });
 });

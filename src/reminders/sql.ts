@@ -1,0 +1,96 @@
+/**
+ * The statements of src/reminders/ledger.ts, which alone issues them. Each is a constant text
+ * with bind parameters ($1, $2, …, listed above it); values are never spliced into the text.
+ * Batched statements take one array per column and unnest them, so a batch of any size is
+ * one statement. Bigint ids travel as text (one string per id in the arrays) and are cast
+ * back in the statement.
+ */
+
+/**
+ * Claims a batch of reminders, inserting the rows not seen before, and returns the rows it
+ * claimed by index with the state each had before (null for a new row). `prev` sees the rows
+ * as they were; the upsert only takes a row over when it is free (refused before with
+ * attempts left, or its lease ran out). ON CONFLICT may touch each row once, so the batch
+ * must not list a (grant, event id, event start) twice.
+ * $1 indexes (int[]); $2 grant ids, $3 event ids (text[]); $4 event starts (timestamptz[]);
+ * $5 days, $6 titles (text[]); $7 recipients (jsonb[]); $8 markers (text[]);
+ * $9 the lease in seconds (double precision); $10 claims allowed per reminder (int).
+ */
+export const CLAIM_REMINDERS = `
+  WITH input AS (
+    SELECT * FROM unnest($1::int[], $2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::text[], $7::jsonb[],
+                         $8::text[])
+      AS t(idx, grant_id, event_id, event_start, day, title, recipients, marker)
+  ), prev AS (
+    SELECT i.idx, r.status::text AS status FROM input i
+    JOIN reminders r ON r.grant_id = i.grant_id AND r.event_id = i.event_id AND r.event_start = i.event_start
+  ), up AS (
+    INSERT INTO reminders (grant_id, event_id, event_start, day, title, recipients, marker, status, attempts, claimed_at, updated_at)
+    SELECT grant_id, event_id, event_start, day, title, recipients, marker, 'claimed', 1, now(), now() FROM input ORDER BY idx
+    ON CONFLICT (grant_id, event_id, event_start) DO UPDATE
+      -- Only a claim after a refusal counts: taking over a claim whose send timed out or
+      -- whose process died is not the reminder's fault and must not exhaust it.
+      SET status = 'claimed', attempts = reminders.attempts + CASE WHEN reminders.status = 'failed' THEN 1 ELSE 0 END,
+          claimed_at = now(), updated_at = now(),
+          day = EXCLUDED.day, title = EXCLUDED.title, recipients = EXCLUDED.recipients
+      WHERE (reminders.status = 'claimed' AND reminders.claimed_at < now() - make_interval(secs => $9::double precision))
+         OR (reminders.status = 'failed' AND reminders.attempts < $10::int)
+    RETURNING id, marker, attempts, grant_id, event_id, event_start
+  )
+  SELECT i.idx, up.id, up.marker, up.attempts, prev.status AS previous
+  FROM up JOIN input i ON i.grant_id = up.grant_id AND i.event_id = up.event_id AND i.event_start = up.event_start
+  LEFT JOIN prev ON prev.idx = i.idx`;
+
+/**
+ * The state of reminders a claim did not take, by index: status, attempts, and for a claimed
+ * row the ms until its lease runs out (null otherwise). No row for a reminder that is absent.
+ * $1 indexes (int[]); $2 grant ids, $3 event ids (text[]); $4 event starts (timestamptz[]);
+ * $5 the lease in seconds (double precision).
+ */
+export const READ_REMINDER_STATES = `
+  SELECT i.idx, r.status::text AS status, r.attempts,
+         CASE WHEN r.status = 'claimed'
+              THEN GREATEST(0, EXTRACT(EPOCH FROM (r.claimed_at + make_interval(secs => $5::double precision) - now())) * 1000)::int
+         END AS lease_left_ms
+  FROM unnest($1::int[], $2::text[], $3::text[], $4::timestamptz[]) AS i(idx, grant_id, event_id, event_start)
+  JOIN reminders r ON r.grant_id = i.grant_id AND r.event_id = i.event_id AND r.event_start = i.event_start`;
+
+/**
+ * Marks a batch of reminders sent, each with its message id, and clears their last error.
+ * $1 reminder ids (bigint[], given as text); $2 message ids (text[]).
+ */
+export const MARK_SENT = `
+  UPDATE reminders r SET status = 'sent', message_id = m.message_id, sent_at = now(), last_error = NULL, updated_at = now()
+  FROM unnest($1::bigint[], $2::text[]) AS m(id, message_id)
+  WHERE r.id = m.id`;
+
+/**
+ * Marks a reminder's send refused, handing back an attempt when the refusal is not the
+ * reminder's fault. $1 reminder id (bigint); $2 the error, scrubbed (text); $3 attempts
+ * handed back (int: 0 or 1).
+ */
+export const MARK_FAILED = `
+  UPDATE reminders SET status = 'failed', last_error = $2::text, attempts = attempts - $3::int, updated_at = now()
+  WHERE id = $1::bigint`;
+
+/**
+ * Keeps a reminder's claim but lets the next attempt take it at once (its lease ran out at
+ * the epoch). $1 reminder id (bigint); $2 the error, scrubbed (text).
+ */
+export const RELEASE = `
+  UPDATE reminders SET last_error = $2::text, claimed_at = to_timestamp(0), updated_at = now() WHERE id = $1::bigint`;
+
+/**
+ * Hands back claims that were never sent: an uncertain one keeps its status and is released,
+ * the others become refusals that cost no attempt. Only rows still claimed change.
+ * $1 reminder ids (bigint[], given as text); $2 whether each is uncertain (boolean[]);
+ * $3 the error, scrubbed (text).
+ */
+export const UNCLAIM = `
+  UPDATE reminders r SET
+    status = CASE WHEN c.uncertain THEN r.status ELSE 'failed'::"ReminderStatus" END,
+    attempts = r.attempts - CASE WHEN c.uncertain THEN 0 ELSE 1 END,
+    claimed_at = CASE WHEN c.uncertain THEN to_timestamp(0) ELSE r.claimed_at END,
+    last_error = $3::text, updated_at = now()
+  FROM unnest($1::bigint[], $2::boolean[]) AS c(id, uncertain)
+  WHERE r.id = c.id AND r.status = 'claimed'`;
