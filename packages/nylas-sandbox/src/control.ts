@@ -232,6 +232,170 @@ function num(q: URLSearchParams, k: string): number | undefined {
   return v === null || v === "" ? undefined : int(v, k);
 }
 
+/** A request to a control route, with the path's `*` segments (grant and event ids) decoded, in order. */
+interface ControlRequest {
+  ctl: SandboxControl;
+  ids: string[];
+  q: URLSearchParams;
+  body: unknown;
+}
+
+type ControlHandler = (r: ControlRequest) => unknown;
+
+interface ControlEndpoint {
+  method: string;
+  /** Path segments after `_sandbox`; `*` matches any one segment. */
+  pattern: readonly string[];
+  handle: ControlHandler;
+}
+
+function objectBody(body: unknown): Record<string, unknown> {
+  if (!isObject(body)) throw badRequest("expected a JSON object body");
+  return body as Record<string, unknown>;
+}
+
+function seedGrants({ ctl, body }: ControlRequest): SeedResult {
+  const b = objectBody(body);
+  const opts: SeedOptions = { grants: b.grants as number };
+  if (b.seed !== undefined) opts.seed = b.seed as number;
+  if (b.days !== undefined) opts.days = b.days as number;
+  const now = parseNow(b.now);
+  if (now !== undefined) opts.now = now;
+  return ctl.seed(opts);
+}
+
+function seedBulkGrants({ ctl, body }: ControlRequest): SeedResult {
+  const b = objectBody(body);
+  const opts: BulkOptions = { grants: b.grants as number };
+  if (b.meetingsPerGrant !== undefined) opts.meetingsPerGrant = b.meetingsPerGrant as number;
+  if (b.seed !== undefined) opts.seed = b.seed as number;
+  if (b.provider !== undefined) opts.provider = b.provider as BulkOptions["provider"];
+  const now = parseNow(b.now);
+  if (now !== undefined) opts.now = now;
+  return ctl.seedBulk(opts);
+}
+
+function listGrants({ ctl, q }: ControlRequest): unknown {
+  const limit = num(q, "limit") ?? 100;
+  const offset = num(q, "offset") ?? 0;
+  return {
+    total: ctl.store.grantOrder.length,
+    data: ctl.store.grantOrder.slice(offset, offset + limit).map((g) => ({
+      ...g.grant,
+      zone: g.zone,
+      calendar_timezone: g.calendars.get(g.primaryCalendarId)?.wire.timezone ?? null,
+    })),
+  };
+}
+
+function showGrant({ ctl, ids }: ControlRequest): unknown {
+  const g = ctl.store.requireGrant(ids[0]!);
+  const cal = g.calendars.get(g.primaryCalendarId)!;
+  return { grant: g.grant, zone: g.zone, calendar: cal.wire, events: cal.index.size, messages: g.messages.length };
+}
+
+function listRequests({ ctl, q }: ControlRequest): unknown {
+  const f: RequestLogFilter = {};
+  const sinceSeq = num(q, "since_seq");
+  if (sinceSeq !== undefined) f.sinceSeq = sinceSeq;
+  const sinceMs = num(q, "since_ms");
+  if (sinceMs !== undefined) f.sinceMs = sinceMs;
+  const status = num(q, "status");
+  if (status !== undefined) f.status = status;
+  const grantId = q.get("grant_id");
+  if (grantId) f.grantId = grantId;
+  const route = q.get("route");
+  if (route) {
+    if (!ROUTES.includes(route as RouteName)) throw badRequest(`route must be one of ${ROUTES.join(", ")}`);
+    f.route = route as RouteName;
+  }
+  f.limit = num(q, "limit") ?? 10_000;
+  return { next_seq: ctl.log.nextSeq, data: ctl.requestLog(f) };
+}
+
+function listSent({ ctl, q }: ControlRequest): unknown {
+  const f: { grantId?: string; sinceMs?: number } = {};
+  const grantId = q.get("grant_id");
+  if (grantId) f.grantId = grantId;
+  const sinceMs = num(q, "since_ms");
+  if (sinceMs !== undefined) f.sinceMs = sinceMs;
+  return { data: ctl.sentMessages(f) };
+}
+
+function listExpected({ ctl, q }: ControlRequest): unknown {
+  const opts: ExpectedOptions = {};
+  const ids = q.getAll("grant_id");
+  if (ids.length) opts.grantIds = ids;
+  const day = q.get("day");
+  if (day) {
+    if (day !== "tomorrow" && !/^\d{4}-\d{2}-\d{2}$/.test(day)) throw badRequest("day must be YYYY-MM-DD or tomorrow");
+    opts.day = day;
+  }
+  const now = parseNow(q.get("now") ?? undefined);
+  if (now !== undefined) opts.now = now;
+  return { data: q.get("all") === "true" ? ctl.expectedDecisions(opts) : ctl.expectedReminders(opts) };
+}
+
+const endpoint = (method: string, path: string, handle: ControlHandler): ControlEndpoint => ({
+  method,
+  pattern: path.split("/"),
+  handle,
+});
+
+/** Every route under /_sandbox/; the first whose method and pattern match handles the request. */
+const CONTROL_ENDPOINTS: readonly ControlEndpoint[] = [
+  endpoint("GET", "health", ({ ctl }) => ({ ok: true, grants: ctl.store.grantOrder.length })),
+  endpoint("POST", "reset", ({ ctl }) => {
+    ctl.reset();
+    return { ok: true };
+  }),
+  endpoint("POST", "seed", seedGrants),
+  endpoint("POST", "seed-bulk", seedBulkGrants),
+  endpoint("GET", "grants", listGrants),
+  endpoint("POST", "grants", ({ ctl, body }) => ctl.addGrant(objectBody(body) as unknown as GrantInput)),
+  endpoint("GET", "grants/*", showGrant),
+  endpoint("POST", "grants/*/invalidate", ({ ctl, ids }) => ctl.invalidateGrant(ids[0]!)),
+  endpoint("POST", "grants/*/restore", ({ ctl, ids }) => ctl.restoreGrant(ids[0]!)),
+  endpoint("GET", "grants/*/events", ({ ctl, ids }) => ({ data: ctl.events(ids[0]!) })),
+  endpoint("POST", "grants/*/events", ({ ctl, ids, body }) =>
+    ctl.addEvent(ids[0]!, objectBody(body) as unknown as EventInput),
+  ),
+  endpoint("PATCH", "grants/*/events/*", ({ ctl, ids, body }) =>
+    ctl.updateEvent(ids[0]!, ids[1]!, objectBody(body) as Partial<EventInput>),
+  ),
+  endpoint("POST", "grants/*/events/*/move", ({ ctl, ids, body }) =>
+    ctl.moveEvent(ids[0]!, ids[1]!, int(objectBody(body).start, "start", 0)),
+  ),
+  endpoint("DELETE", "grants/*/events/*", ({ ctl, ids }) => {
+    ctl.deleteEvent(ids[0]!, ids[1]!);
+    return { ok: true };
+  }),
+  endpoint("GET", "latency", ({ ctl }) => ctl.faults.latency),
+  endpoint("POST", "latency", ({ ctl, body }) =>
+    ctl.setLatency(objectBody(body) as Parameters<SandboxControl["setLatency"]>[0]),
+  ),
+  endpoint("GET", "faults", ({ ctl }) => ({ data: ctl.pendingFaults() })),
+  endpoint("POST", "faults", ({ ctl, body }) => ctl.injectFault(objectBody(body) as unknown as FaultInput)),
+  endpoint("DELETE", "faults", ({ ctl }) => {
+    ctl.clearFaults();
+    return { ok: true };
+  }),
+  endpoint("GET", "limits", ({ ctl }) => ctl.limits()),
+  endpoint("POST", "limits", ({ ctl, body }) => ctl.setLimits(objectBody(body) as LimitsInput)),
+  endpoint("GET", "requests", listRequests),
+  endpoint("DELETE", "requests", ({ ctl }) => {
+    ctl.clearRequestLog();
+    return { ok: true };
+  }),
+  endpoint("GET", "sent", listSent),
+  endpoint("GET", "counters", ({ ctl }) => ctl.counters()),
+  endpoint("DELETE", "counters", ({ ctl }) => {
+    ctl.clearCounters();
+    return { ok: true };
+  }),
+  endpoint("GET", "expected", listExpected),
+];
+
 /**
  * Routes under /_sandbox/. Returns the JSON to send with status 200, or throws ApiError.
  * Plain Errors from seeding (bad options) become 400s with their message.
@@ -244,148 +408,16 @@ export function controlRoute(
   body: unknown,
 ): unknown {
   const seg = path.split("/").filter(Boolean).slice(1).map(decodeURIComponent); // drop "_sandbox"
-  const b = (body ?? {}) as Record<string, unknown>;
-  const needObject = () => {
-    if (!isObject(body)) throw badRequest("expected a JSON object body");
-  };
-  const is = (m: string, ...pattern: string[]) =>
-    method === m && seg.length === pattern.length && pattern.every((p, i) => p === "*" || p === seg[i]);
+  const match = CONTROL_ENDPOINTS.find(
+    (r) =>
+      r.method === method && r.pattern.length === seg.length && r.pattern.every((p, i) => p === "*" || p === seg[i]),
+  );
+  if (!match) throw notFound(`no sandbox control route ${method} ${path}`);
+  const ids = seg.filter((_, i) => match.pattern[i] === "*");
   try {
-    if (is("GET", "health")) return { ok: true, grants: ctl.store.grantOrder.length };
-    if (is("POST", "reset")) {
-      ctl.reset();
-      return { ok: true };
-    }
-    if (is("POST", "seed")) {
-      needObject();
-      const opts: SeedOptions = { grants: b.grants as number };
-      if (b.seed !== undefined) opts.seed = b.seed as number;
-      if (b.days !== undefined) opts.days = b.days as number;
-      const now = parseNow(b.now);
-      if (now !== undefined) opts.now = now;
-      return ctl.seed(opts);
-    }
-    if (is("POST", "seed-bulk")) {
-      needObject();
-      const opts: BulkOptions = { grants: b.grants as number };
-      if (b.meetingsPerGrant !== undefined) opts.meetingsPerGrant = b.meetingsPerGrant as number;
-      if (b.seed !== undefined) opts.seed = b.seed as number;
-      if (b.provider !== undefined) opts.provider = b.provider as BulkOptions["provider"];
-      const now = parseNow(b.now);
-      if (now !== undefined) opts.now = now;
-      return ctl.seedBulk(opts);
-    }
-    if (is("GET", "grants")) {
-      const limit = num(q, "limit") ?? 100;
-      const offset = num(q, "offset") ?? 0;
-      return {
-        total: ctl.store.grantOrder.length,
-        data: ctl.store.grantOrder.slice(offset, offset + limit).map((g) => ({
-          ...g.grant,
-          zone: g.zone,
-          calendar_timezone: g.calendars.get(g.primaryCalendarId)?.wire.timezone ?? null,
-        })),
-      };
-    }
-    if (is("POST", "grants")) {
-      needObject();
-      return ctl.addGrant(b as unknown as GrantInput);
-    }
-    if (is("GET", "grants", "*")) {
-      const g = ctl.store.requireGrant(seg[1]!);
-      const cal = g.calendars.get(g.primaryCalendarId)!;
-      return { grant: g.grant, zone: g.zone, calendar: cal.wire, events: cal.index.size, messages: g.messages.length };
-    }
-    if (is("POST", "grants", "*", "invalidate")) return ctl.invalidateGrant(seg[1]!);
-    if (is("POST", "grants", "*", "restore")) return ctl.restoreGrant(seg[1]!);
-    if (is("GET", "grants", "*", "events")) return { data: ctl.events(seg[1]!) };
-    if (is("POST", "grants", "*", "events")) {
-      needObject();
-      return ctl.addEvent(seg[1]!, b as unknown as EventInput);
-    }
-    if (is("PATCH", "grants", "*", "events", "*")) {
-      needObject();
-      return ctl.updateEvent(seg[1]!, seg[3]!, b as Partial<EventInput>);
-    }
-    if (is("POST", "grants", "*", "events", "*", "move")) {
-      needObject();
-      return ctl.moveEvent(seg[1]!, seg[3]!, int(b.start, "start", 0));
-    }
-    if (is("DELETE", "grants", "*", "events", "*")) {
-      ctl.deleteEvent(seg[1]!, seg[3]!);
-      return { ok: true };
-    }
-    if (is("GET", "latency")) return ctl.faults.latency;
-    if (is("POST", "latency")) {
-      needObject();
-      return ctl.setLatency(b as Parameters<SandboxControl["setLatency"]>[0]);
-    }
-    if (is("GET", "faults")) return { data: ctl.pendingFaults() };
-    if (is("POST", "faults")) {
-      needObject();
-      return ctl.injectFault(b as unknown as FaultInput);
-    }
-    if (is("DELETE", "faults")) {
-      ctl.clearFaults();
-      return { ok: true };
-    }
-    if (is("GET", "limits")) return ctl.limits();
-    if (is("POST", "limits")) {
-      needObject();
-      return ctl.setLimits(b as LimitsInput);
-    }
-    if (is("GET", "requests")) {
-      const f: RequestLogFilter = {};
-      const sinceSeq = num(q, "since_seq");
-      if (sinceSeq !== undefined) f.sinceSeq = sinceSeq;
-      const sinceMs = num(q, "since_ms");
-      if (sinceMs !== undefined) f.sinceMs = sinceMs;
-      const status = num(q, "status");
-      if (status !== undefined) f.status = status;
-      const grantId = q.get("grant_id");
-      if (grantId) f.grantId = grantId;
-      const route = q.get("route");
-      if (route) {
-        if (!ROUTES.includes(route as RouteName)) throw badRequest(`route must be one of ${ROUTES.join(", ")}`);
-        f.route = route as RouteName;
-      }
-      f.limit = num(q, "limit") ?? 10_000;
-      return { next_seq: ctl.log.nextSeq, data: ctl.requestLog(f) };
-    }
-    if (is("DELETE", "requests")) {
-      ctl.clearRequestLog();
-      return { ok: true };
-    }
-    if (is("GET", "sent")) {
-      const f: { grantId?: string; sinceMs?: number } = {};
-      const grantId = q.get("grant_id");
-      if (grantId) f.grantId = grantId;
-      const sinceMs = num(q, "since_ms");
-      if (sinceMs !== undefined) f.sinceMs = sinceMs;
-      return { data: ctl.sentMessages(f) };
-    }
-    if (is("GET", "counters")) return ctl.counters();
-    if (is("DELETE", "counters")) {
-      ctl.clearCounters();
-      return { ok: true };
-    }
-    if (is("GET", "expected")) {
-      const opts: ExpectedOptions = {};
-      const ids = q.getAll("grant_id");
-      if (ids.length) opts.grantIds = ids;
-      const day = q.get("day");
-      if (day) {
-        if (day !== "tomorrow" && !/^\d{4}-\d{2}-\d{2}$/.test(day))
-          throw badRequest("day must be YYYY-MM-DD or tomorrow");
-        opts.day = day;
-      }
-      const now = parseNow(q.get("now") ?? undefined);
-      if (now !== undefined) opts.now = now;
-      return { data: q.get("all") === "true" ? ctl.expectedDecisions(opts) : ctl.expectedReminders(opts) };
-    }
+    return match.handle({ ctl, ids, q, body });
   } catch (err) {
     if (err instanceof ApiError) throw err;
     throw badRequest((err as Error).message);
   }
-  throw notFound(`no sandbox control route ${method} ${path}`);
 }

@@ -18,7 +18,14 @@ export { mulberry32 };
 
 function uuidFrom(rand: () => number): string {
   const hex = Array.from({ length: 32 }, () => Math.floor(rand() * 16).toString(16)).join("");
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-4${hex.slice(13, 16)}-${"89ab"[Math.floor(rand() * 4)]}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
+  const variant = "89ab"[Math.floor(rand() * 4)];
+  return [
+    hex.slice(0, 8),
+    hex.slice(8, 12),
+    `4${hex.slice(13, 16)}`,
+    `${variant}${hex.slice(17, 20)}`,
+    hex.slice(20, 32),
+  ].join("-");
 }
 
 /** Zones for seeded grants, in rotation. `null` = a calendar without a timezone. */
@@ -140,6 +147,315 @@ function guest(rand: () => number, k: number, j: number): { email: string; name:
   return { email, name: `${f[0]!.toUpperCase()}${f.slice(1)} ${l[0]!.toUpperCase()}${l.slice(1)}` };
 }
 
+type Guest = { email: string; name: string };
+
+/** A seeded event as a scenario describes it; `GrantSeeder.add` fills in the rest. */
+interface ScenarioEvent {
+  title: string;
+  when: When;
+  participants: Participant[];
+  expected: ExpectedAnnotation;
+  status?: WireEvent["status"];
+  recurrence?: string[];
+  organizer?: { email: string; name?: string };
+}
+
+/**
+ * One grant being seeded: its zone, its user, and the seed's random stream, which it shares
+ * with the grants before and after it. Each draw happens in the order the scenarios run, so
+ * the same seed gives the same ids, guests and statuses.
+ */
+class GrantSeeder {
+  readonly zone: string;
+  readonly hasTz: boolean;
+  readonly user: string;
+  readonly today: string;
+  /** Events added so far. */
+  count = 0;
+  private guestNo = 0;
+  private readonly store: SandboxStore;
+  private readonly g: GrantState;
+  /** The grant's position in the store: it numbers the grant's guests and attendees. */
+  readonly k: number;
+  readonly rand: () => number;
+
+  constructor(store: SandboxStore, g: GrantState, k: number, nowMs: number, rand: () => number) {
+    this.store = store;
+    this.g = g;
+    this.k = k;
+    this.rand = rand;
+    this.zone = g.zone;
+    this.hasTz = g.calendars.get(g.primaryCalendarId)!.wire.timezone !== undefined;
+    this.user = g.grant.email;
+    this.today = localDate(this.zone, nowMs);
+  }
+
+  /** `m` new guests, numbered across the whole grant so their addresses never repeat. */
+  guests(m: number): Guest[] {
+    return Array.from({ length: m }, () => guest(this.rand, this.k, this.guestNo++));
+  }
+
+  /** A random answer that is not a decline. */
+  statusOf(): "yes" | "noreply" | "maybe" {
+    return (["yes", "noreply", "maybe"] as const)[Math.floor(this.rand() * 3)]!;
+  }
+
+  /** A timespan starting at `hh:mm` local time on `day`, with the zone when the calendar has one. */
+  timed(day: string, hh: number, mm: number, minutes: number): When {
+    const s = Math.floor(localDateTime(this.zone, day, hh, mm) / 1000);
+    const w: When = { object: "timespan", start_time: s, end_time: s + minutes * 60 };
+    if (this.hasTz) {
+      w.start_timezone = this.zone;
+      w.end_timezone = this.zone;
+    }
+    return w;
+  }
+
+  me(status: Participant["status"] = "yes", email = this.user): Participant {
+    return { email, status, name: "Me" };
+  }
+
+  add(e: ScenarioEvent): void {
+    const input: Parameters<SandboxStore["addEvent"]>[1] = {
+      title: e.title,
+      when: e.when,
+      participants: e.participants,
+      expected: e.expected,
+      description: `Seeded: ${e.title}`,
+      location: this.rand() < 0.5 ? "Room 4" : null,
+      conferencing: {
+        provider: "Google Meet",
+        details: { url: `https://meet.example.com/${eventId(this.rand).slice(0, 10)}` },
+      },
+    };
+    if (e.status) input.status = e.status;
+    if (e.recurrence) input.recurrence = e.recurrence;
+    if (e.organizer) input.organizer = e.organizer;
+    this.store.addEvent(this.g.grant.id, input, this.rand);
+    this.count++;
+  }
+}
+
+/** An ordinary meeting: the user plus 2–5 others in mixed (non-declined) states. */
+function seedTeamSync(s: GrantSeeder, day: string): void {
+  const others = s.guests(2 + Math.floor(s.rand() * 4));
+  s.add({
+    title: "Team sync",
+    when: s.timed(day, 9, 0, 30),
+    participants: [s.me(), ...others.map((o) => ({ ...o, status: s.statusOf() }))],
+    expected: yes(others.map((o) => o.email)),
+  });
+}
+
+/** The user declined. */
+function seedUserDeclined(s: GrantSeeder, day: string): void {
+  const others = s.guests(2);
+  s.add({
+    title: "Design review (declined)",
+    when: s.timed(day, 10, 0, 60),
+    participants: [s.me("no"), ...others.map((o) => ({ ...o, status: "yes" as const }))],
+    expected: no("user_declined"),
+  });
+}
+
+function seedCancelled(s: GrantSeeder, day: string): void {
+  const others = s.guests(1);
+  s.add({
+    title: "Cancelled 1:1",
+    when: s.timed(day, 10, 30, 30),
+    participants: [s.me(), { ...others[0]!, status: "yes" }],
+    status: "cancelled",
+    expected: no("cancelled"),
+  });
+}
+
+/** One participant declined: the others still get it. */
+function seedOneDeclined(s: GrantSeeder, day: string): void {
+  const [declined, a, b] = s.guests(3) as [Guest, Guest, Guest];
+  s.add({
+    title: "Planning (one declined)",
+    when: s.timed(day, 11, 0, 45),
+    participants: [s.me(), { ...declined, status: "no" }, { ...a, status: "yes" }, { ...b, status: "noreply" }],
+    expected: yes([a.email, b.email]),
+  });
+}
+
+/** Every other participant declined. */
+function seedAllOthersDeclined(s: GrantSeeder, day: string): void {
+  const others = s.guests(2);
+  s.add({
+    title: "Client call (all declined)",
+    when: s.timed(day, 12, 0, 30),
+    participants: [s.me(), ...others.map((o) => ({ ...o, status: "no" as const }))],
+    expected: no("all_others_declined"),
+  });
+}
+
+/** Solo: only the user (or nobody) is listed. */
+function seedSolo(s: GrantSeeder, day: string, d: number): void {
+  s.add({
+    title: "Focus time",
+    when: s.timed(day, 13, 0, 60),
+    participants: d % 2 === 0 ? [s.me()] : [],
+    expected: no("no_other_participants"),
+  });
+}
+
+/** A big meeting: 50 others. */
+function seedAllHands(s: GrantSeeder, day: string): void {
+  const others = Array.from({ length: 50 }, (_, j) => ({
+    email: `attendee${j}.g${s.k}@bigco.test`,
+    status: (j % 7 === 0 ? "maybe" : "noreply") as Participant["status"],
+  }));
+  s.add({
+    title: "All hands",
+    when: s.timed(day, 14, 0, 60),
+    participants: [s.me(), ...others],
+    expected: yes(others.map((o) => o.email)),
+  });
+}
+
+/** Duplicates in different case, and the user's own address in another case. */
+function seedDuplicates(s: GrantSeeder, day: string): void {
+  const [a, b] = s.guests(2) as [Guest, Guest];
+  s.add({
+    title: "Duplicates",
+    when: s.timed(day, 15, 0, 30),
+    participants: [
+      { ...a, status: "yes" },
+      { email: a.email.toUpperCase(), status: "noreply" },
+      s.me("yes", s.user.toUpperCase()),
+      { ...b, status: "maybe" },
+      { email: b.email.replace(/^./, (c) => c.toUpperCase()), status: "yes" },
+    ],
+    expected: yes([a.email, b.email]),
+  });
+}
+
+/** A point-in-time event (`when.object = time`): timed, so it counts. */
+function seedPointInTime(s: GrantSeeder, day: string): void {
+  const [a] = s.guests(1) as [Guest];
+  const t = Math.floor(localDateTime(s.zone, day, 16, 0) / 1000);
+  const w: When = s.hasTz ? { object: "time", time: t, timezone: s.zone } : { object: "time", time: t };
+  s.add({
+    title: "Deadline check-in",
+    when: w,
+    participants: [s.me(), { ...a, status: "noreply" }],
+    expected: yes([a.email]),
+  });
+}
+
+/** A one-day all-day event with a guest: being all-day is the only reason to skip it. */
+function seedAllDay(s: GrantSeeder, day: string): void {
+  const [a] = s.guests(1) as [Guest];
+  s.add({
+    title: "Offsite (all day)",
+    when: { object: "date", date: day },
+    participants: [s.me(), { ...a, status: "yes" }],
+    expected: no("all_day"),
+  });
+}
+
+/** A two-day all-day event (`datespan`) with a guest: skipped for being all-day alone. */
+function seedTwoDayAllDay(s: GrantSeeder, day: string): void {
+  const [b] = s.guests(1) as [Guest];
+  s.add({
+    title: "Conference (two days)",
+    when: { object: "datespan", start_date: day, end_date: addDays(day, 1) },
+    participants: [s.me(), { ...b, status: "yes" }],
+    expected: no("all_day"),
+  });
+}
+
+/** Starts late in the evening and runs past midnight: it belongs to the day it starts. */
+function seedCrossesMidnight(s: GrantSeeder, day: string): void {
+  const others = s.guests(2);
+  s.add({
+    title: "Late call (crosses midnight)",
+    when: s.timed(day, 23, 0, 120),
+    participants: [s.me(), ...others.map((o) => ({ ...o, status: "yes" as const }))],
+    expected: yes(others.map((o) => o.email)),
+  });
+}
+
+/** The user organises but is not in the participant list. */
+function seedOrganiserNotListed(s: GrantSeeder, day: string): void {
+  const others = s.guests(2);
+  s.add({
+    title: "Interview",
+    when: s.timed(day, 17, 0, 45),
+    participants: others.map((o) => ({ ...o, status: "noreply" as const })),
+    organizer: { email: s.user, name: "Me" },
+    expected: yes(others.map((o) => o.email)),
+  });
+}
+
+/** A daily series that started two days ago and runs past the last seeded day. */
+function seedDailyStandUp(s: GrantSeeder, days: number): void {
+  const others = s.guests(3);
+  s.add({
+    title: "Daily stand-up",
+    when: s.timed(addDays(s.today, -2), 8, 30, 15),
+    participants: [s.me(), ...others.map((o) => ({ ...o, status: "yes" as const }))],
+    recurrence: [`RRULE:FREQ=DAILY;COUNT=${days + 6}`],
+    expected: yes(others.map((o) => o.email)),
+  });
+}
+
+/** An open-ended weekly series on three weekdays, started a week ago. */
+function seedWeeklyOneToOne(s: GrantSeeder): void {
+  const [a] = s.guests(1) as [Guest];
+  s.add({
+    title: "Weekly 1:1",
+    when: s.timed(addDays(s.today, -7), 18, 0, 30),
+    participants: [s.me(), { ...a, status: "yes" }],
+    recurrence: ["RRULE:FREQ=WEEKLY;BYDAY=MO,WE,FR"],
+    expected: yes([a.email]),
+  });
+}
+
+/** A daily all-day series: no occurrence deserves a reminder. */
+function seedDailyAllDay(s: GrantSeeder): void {
+  const [b] = s.guests(1) as [Guest];
+  s.add({
+    title: "Gym (all-day, daily)",
+    when: { object: "date", date: addDays(s.today, -1) },
+    participants: [s.me(), { ...b, status: "yes" }],
+    recurrence: ["RRULE:FREQ=DAILY;COUNT=5"],
+    expected: no("all_day"),
+  });
+}
+
+/**
+ * The meetings seeded on every local day, in the order they draw from the random stream:
+ * reordering them changes every id and guest after the first one moved.
+ */
+const DAILY_SCENARIOS: readonly ((s: GrantSeeder, day: string, d: number) => void)[] = [
+  seedTeamSync,
+  seedUserDeclined,
+  seedCancelled,
+  seedOneDeclined,
+  seedAllOthersDeclined,
+  seedSolo,
+  seedAllHands,
+  seedDuplicates,
+  seedPointInTime,
+  seedAllDay,
+  seedTwoDayAllDay,
+  seedCrossesMidnight,
+  seedOrganiserNotListed,
+];
+
+/**
+ * Recurring series, seeded once per grant after the days, also in random-stream order. Each
+ * occurrence counts on the local day it starts.
+ */
+const RECURRING_SERIES: readonly ((s: GrantSeeder, days: number) => void)[] = [
+  seedDailyStandUp,
+  seedWeeklyOneToOne,
+  seedDailyAllDay,
+];
+
 function seedGrantEvents(
   store: SandboxStore,
   g: GrantState,
@@ -148,224 +464,13 @@ function seedGrantEvents(
   days: number,
   rand: () => number,
 ): number {
-  const zone = g.zone;
-  const hasTz = g.calendars.get(g.primaryCalendarId)!.wire.timezone !== undefined;
-  const user = g.grant.email;
-  const today = localDate(zone, nowMs);
-  let count = 0;
-  let guestNo = 0;
-  const guests = (m: number) => Array.from({ length: m }, () => guest(rand, k, guestNo++));
-  const statusOf = () => (["yes", "noreply", "maybe"] as const)[Math.floor(rand() * 3)]!;
-  const timed = (day: string, hh: number, mm: number, minutes: number): When => {
-    const s = Math.floor(localDateTime(zone, day, hh, mm) / 1000);
-    const w: When = { object: "timespan", start_time: s, end_time: s + minutes * 60 };
-    if (hasTz) {
-      w.start_timezone = zone;
-      w.end_timezone = zone;
-    }
-    return w;
-  };
-  const add = (e: {
-    title: string;
-    when: When;
-    participants: Participant[];
-    expected: ExpectedAnnotation;
-    status?: WireEvent["status"];
-    recurrence?: string[];
-    organizer?: { email: string; name?: string };
-  }) => {
-    const input: Parameters<SandboxStore["addEvent"]>[1] = {
-      title: e.title,
-      when: e.when,
-      participants: e.participants,
-      expected: e.expected,
-      description: `Seeded: ${e.title}`,
-      location: rand() < 0.5 ? "Room 4" : null,
-      conferencing: {
-        provider: "Google Meet",
-        details: { url: `https://meet.example.com/${eventId(rand).slice(0, 10)}` },
-      },
-    };
-    if (e.status) input.status = e.status;
-    if (e.recurrence) input.recurrence = e.recurrence;
-    if (e.organizer) input.organizer = e.organizer;
-    store.addEvent(g.grant.id, input, rand);
-    count++;
-  };
-  const me = (status: Participant["status"] = "yes", email = user): Participant => ({ email, status, name: "Me" });
-
+  const s = new GrantSeeder(store, g, k, nowMs, rand);
   for (let d = -1; d <= days; d++) {
-    const day = addDays(today, d);
-    // A. ordinary meeting: the user plus 2–5 others in mixed (non-declined) states.
-    {
-      const others = guests(2 + Math.floor(rand() * 4));
-      add({
-        title: "Team sync",
-        when: timed(day, 9, 0, 30),
-        participants: [me(), ...others.map((o) => ({ ...o, status: statusOf() }))],
-        expected: yes(others.map((o) => o.email)),
-      });
-    }
-    // B. the user declined.
-    {
-      const others = guests(2);
-      add({
-        title: "Design review (declined)",
-        when: timed(day, 10, 0, 60),
-        participants: [me("no"), ...others.map((o) => ({ ...o, status: "yes" as const }))],
-        expected: no("user_declined"),
-      });
-    }
-    // C. cancelled.
-    {
-      const others = guests(1);
-      add({
-        title: "Cancelled 1:1",
-        when: timed(day, 10, 30, 30),
-        participants: [me(), { ...others[0]!, status: "yes" }],
-        status: "cancelled",
-        expected: no("cancelled"),
-      });
-    }
-    // D. one participant declined: the others still get it.
-    {
-      const [declined, a, b] = guests(3) as [
-        { email: string; name: string },
-        { email: string; name: string },
-        { email: string; name: string },
-      ];
-      add({
-        title: "Planning (one declined)",
-        when: timed(day, 11, 0, 45),
-        participants: [me(), { ...declined, status: "no" }, { ...a, status: "yes" }, { ...b, status: "noreply" }],
-        expected: yes([a.email, b.email]),
-      });
-    }
-    // E. every other participant declined.
-    {
-      const others = guests(2);
-      add({
-        title: "Client call (all declined)",
-        when: timed(day, 12, 0, 30),
-        participants: [me(), ...others.map((o) => ({ ...o, status: "no" as const }))],
-        expected: no("all_others_declined"),
-      });
-    }
-    // F. solo: only the user (or nobody) is listed.
-    add({
-      title: "Focus time",
-      when: timed(day, 13, 0, 60),
-      participants: d % 2 === 0 ? [me()] : [],
-      expected: no("no_other_participants"),
-    });
-    // G. a big meeting: 50 others.
-    {
-      const others = Array.from({ length: 50 }, (_, j) => ({
-        email: `attendee${j}.g${k}@bigco.test`,
-        status: (j % 7 === 0 ? "maybe" : "noreply") as Participant["status"],
-      }));
-      add({
-        title: "All hands",
-        when: timed(day, 14, 0, 60),
-        participants: [me(), ...others],
-        expected: yes(others.map((o) => o.email)),
-      });
-    }
-    // H. duplicates in different case, and the user's own address in another case.
-    {
-      const [a, b] = guests(2) as [{ email: string; name: string }, { email: string; name: string }];
-      add({
-        title: "Duplicates",
-        when: timed(day, 15, 0, 30),
-        participants: [
-          { ...a, status: "yes" },
-          { email: a.email.toUpperCase(), status: "noreply" },
-          me("yes", user.toUpperCase()),
-          { ...b, status: "maybe" },
-          { email: b.email.replace(/^./, (c) => c.toUpperCase()), status: "yes" },
-        ],
-        expected: yes([a.email, b.email]),
-      });
-    }
-    // I. a point-in-time event (`when.object = time`): timed, so it counts.
-    {
-      const [a] = guests(1) as [{ email: string; name: string }];
-      const t = Math.floor(localDateTime(zone, day, 16, 0) / 1000);
-      const w: When = hasTz ? { object: "time", time: t, timezone: zone } : { object: "time", time: t };
-      add({
-        title: "Deadline check-in",
-        when: w,
-        participants: [me(), { ...a, status: "noreply" }],
-        expected: yes([a.email]),
-      });
-    }
-    // J, K. all-day shapes, with guests (all-day is the only reason to skip them).
-    {
-      const [a] = guests(1) as [{ email: string; name: string }];
-      add({
-        title: "Offsite (all day)",
-        when: { object: "date", date: day },
-        participants: [me(), { ...a, status: "yes" }],
-        expected: no("all_day"),
-      });
-      const [b] = guests(1) as [{ email: string; name: string }];
-      add({
-        title: "Conference (two days)",
-        when: { object: "datespan", start_date: day, end_date: addDays(day, 1) },
-        participants: [me(), { ...b, status: "yes" }],
-        expected: no("all_day"),
-      });
-    }
-    // L. starts late in the evening and runs past midnight: it belongs to the day it starts.
-    {
-      const others = guests(2);
-      add({
-        title: "Late call (crosses midnight)",
-        when: timed(day, 23, 0, 120),
-        participants: [me(), ...others.map((o) => ({ ...o, status: "yes" as const }))],
-        expected: yes(others.map((o) => o.email)),
-      });
-    }
-    // M. the user organises but is not in the participant list.
-    {
-      const others = guests(2);
-      add({
-        title: "Interview",
-        when: timed(day, 17, 0, 45),
-        participants: others.map((o) => ({ ...o, status: "noreply" as const })),
-        organizer: { email: user, name: "Me" },
-        expected: yes(others.map((o) => o.email)),
-      });
-    }
+    const day = addDays(s.today, d);
+    for (const scenario of DAILY_SCENARIOS) scenario(s, day, d);
   }
-  // Recurring series: each occurrence counts on the day it starts.
-  {
-    const others = guests(3);
-    add({
-      title: "Daily stand-up",
-      when: timed(addDays(today, -2), 8, 30, 15),
-      participants: [me(), ...others.map((o) => ({ ...o, status: "yes" as const }))],
-      recurrence: [`RRULE:FREQ=DAILY;COUNT=${days + 6}`],
-      expected: yes(others.map((o) => o.email)),
-    });
-    const [a] = guests(1) as [{ email: string; name: string }];
-    add({
-      title: "Weekly 1:1",
-      when: timed(addDays(today, -7), 18, 0, 30),
-      participants: [me(), { ...a, status: "yes" }],
-      recurrence: ["RRULE:FREQ=WEEKLY;BYDAY=MO,WE,FR"],
-      expected: yes([a.email]),
-    });
-    const [b] = guests(1) as [{ email: string; name: string }];
-    add({
-      title: "Gym (all-day, daily)",
-      when: { object: "date", date: addDays(today, -1) },
-      participants: [me(), { ...b, status: "yes" }],
-      recurrence: ["RRULE:FREQ=DAILY;COUNT=5"],
-      expected: no("all_day"),
-    });
-  }
-  return count;
+  for (const series of RECURRING_SERIES) series(s, days);
+  return s.count;
 }
 
 export interface BulkOptions {
