@@ -392,7 +392,8 @@ async function applyOne(db: SqlExecutor, m: LocalMigration, log: (line: string) 
     await db.exec("BEGIN");
     await db.exec(m.script);
     await db.query(
-      `UPDATE ${MIGRATIONS_TABLE} SET applied_steps_count = applied_steps_count + 1, finished_at = clock_timestamp() WHERE id = $1`,
+      `UPDATE ${MIGRATIONS_TABLE} SET applied_steps_count = applied_steps_count + 1, finished_at = clock_timestamp()
+       WHERE id = $1`,
       [id],
     );
     await db.exec("COMMIT");

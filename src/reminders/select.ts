@@ -135,7 +135,10 @@ function parseWhen(when: unknown): Parsed {
   }
 }
 
-/** Start (Unix seconds) of a timed `when` (timespan or time); undefined for all-day or odd shapes. Accepts untrusted input. */
+/**
+ * Start (Unix seconds) of a timed `when` (timespan or time); undefined for all-day or odd shapes.
+ * Accepts untrusted input.
+ */
 export function timedStart(when: When | null | undefined | unknown): number | undefined {
   const parsed = parseWhen(when);
   return parsed.kind === "timed" ? parsed.start : undefined;

@@ -25,15 +25,18 @@ export const CLAIM_REMINDERS = `
     SELECT i.idx, r.status::text AS status FROM input i
     JOIN reminders r ON r.grant_id = i.grant_id AND r.event_id = i.event_id AND r.event_start = i.event_start
   ), up AS (
-    INSERT INTO reminders (grant_id, event_id, event_start, day, title, recipients, marker, status, attempts, claimed_at, updated_at)
-    SELECT grant_id, event_id, event_start, day, title, recipients, marker, 'claimed', 1, now(), now() FROM input ORDER BY idx
+    INSERT INTO reminders (grant_id, event_id, event_start, day, title, recipients, marker, status, attempts,
+                           claimed_at, updated_at)
+    SELECT grant_id, event_id, event_start, day, title, recipients, marker, 'claimed', 1, now(), now()
+    FROM input ORDER BY idx
     ON CONFLICT (grant_id, event_id, event_start) DO UPDATE
       -- Only a claim after a refusal counts: taking over a claim whose send timed out or
       -- whose process died is not the reminder's fault and must not exhaust it.
       SET status = 'claimed', attempts = reminders.attempts + CASE WHEN reminders.status = 'failed' THEN 1 ELSE 0 END,
           claimed_at = now(), updated_at = now(),
           day = EXCLUDED.day, title = EXCLUDED.title, recipients = EXCLUDED.recipients
-      WHERE (reminders.status = 'claimed' AND reminders.claimed_at < now() - make_interval(secs => $9::double precision))
+      WHERE (reminders.status = 'claimed'
+             AND reminders.claimed_at < now() - make_interval(secs => $9::double precision))
          OR (reminders.status = 'failed' AND reminders.attempts < $10::int)
     RETURNING id, marker, attempts, grant_id, event_id, event_start
   )
@@ -50,7 +53,8 @@ export const CLAIM_REMINDERS = `
 export const READ_REMINDER_STATES = `
   SELECT i.idx, r.status::text AS status, r.attempts,
          CASE WHEN r.status = 'claimed'
-              THEN GREATEST(0, EXTRACT(EPOCH FROM (r.claimed_at + make_interval(secs => $5::double precision) - now())) * 1000)::int
+              THEN GREATEST(0, EXTRACT(EPOCH FROM
+                     (r.claimed_at + make_interval(secs => $5::double precision) - now())) * 1000)::int
          END AS lease_left_ms
   FROM unnest($1::int[], $2::text[], $3::text[], $4::timestamptz[]) AS i(idx, grant_id, event_id, event_start)
   JOIN reminders r ON r.grant_id = i.grant_id AND r.event_id = i.event_id AND r.event_start = i.event_start`;
@@ -60,7 +64,8 @@ export const READ_REMINDER_STATES = `
  * $1 reminder ids (bigint[], given as text); $2 message ids (text[]).
  */
 export const MARK_SENT = `
-  UPDATE reminders r SET status = 'sent', message_id = m.message_id, sent_at = now(), last_error = NULL, updated_at = now()
+  UPDATE reminders r
+  SET status = 'sent', message_id = m.message_id, sent_at = now(), last_error = NULL, updated_at = now()
   FROM unnest($1::bigint[], $2::text[]) AS m(id, message_id)
   WHERE r.id = m.id`;
 

@@ -38,10 +38,12 @@ export const FINISH_RUNS = `
   WITH f AS (
     SELECT * FROM unnest($1::int[], $2::text[], $3::text[], $4::text[], $5::int[], $6::int[], $7::jsonb[], $8::text[],
                          $9::timestamptz[], $10::int[])
-      AS t(idx, grant_id, day, status, meetings_seen, reminders_skipped, skipped_by_reason, last_error, finished_at, duration_ms)
+      AS t(idx, grant_id, day, status, meetings_seen, reminders_skipped, skipped_by_reason, last_error,
+           finished_at, duration_ms)
   ), t AS (
     SELECT f.*, c.sent, c.failed FROM f CROSS JOIN LATERAL (
-      SELECT count(*) FILTER (WHERE r.status = 'sent')::int AS sent, count(*) FILTER (WHERE r.status = 'failed')::int AS failed
+      SELECT count(*) FILTER (WHERE r.status = 'sent')::int AS sent,
+             count(*) FILTER (WHERE r.status = 'failed')::int AS failed
       FROM reminders r WHERE r.grant_id = f.grant_id AND r.day = f.day
     ) c
   )
@@ -96,7 +98,8 @@ export const QUEUE_DUE_PAGE = `
     'due', (SELECT coalesce(json_agg(json_build_array(m.id, m.day,
               (SELECT r.status FROM runs r WHERE r.grant_id = m.id AND r.day = m.day))), '[]')
             FROM m WHERE m.day IS NOT NULL),
-    'unknown', (SELECT coalesce(json_agg(json_build_array(m.id, m.time_zone, m.send_hour)), '[]') FROM m WHERE NOT m.known)
+    'unknown', (SELECT coalesce(json_agg(json_build_array(m.id, m.time_zone, m.send_hour)), '[]')
+                FROM m WHERE NOT m.known)
   )::text AS page`;
 
 /**
@@ -106,7 +109,8 @@ export const QUEUE_DUE_PAGE = `
  */
 export const QUEUE_DUE = `
   WITH d AS (SELECT e->>0 AS grant_id, e->>1 AS day, e->>2 AS time_zone FROM json_array_elements($1::json) AS e),
-  ins AS (INSERT INTO runs (grant_id, day, time_zone) SELECT grant_id, day, time_zone FROM d ON CONFLICT (grant_id, day) DO NOTHING)
+  ins AS (INSERT INTO runs (grant_id, day, time_zone) SELECT grant_id, day, time_zone FROM d
+          ON CONFLICT (grant_id, day) DO NOTHING)
   SELECT json_agg(json_build_array(d.grant_id, d.day,
     (SELECT r.status FROM runs r WHERE r.grant_id = d.grant_id AND r.day = d.day)))::text AS due
   FROM d`;
