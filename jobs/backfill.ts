@@ -1,52 +1,26 @@
 // `npm run backfill -- --help` — queue the nightly runs of past or missed days again (one-off dyno).
-import { runProcess } from "../src/process.js";
+import { runProcess, type Running } from "../src/process.js";
 import { EXIT, parseBackfillArgs, UsageError, USAGE, type BackfillArgs } from "../src/backfill/args.js";
+import { BackfillError, type Output } from "../src/backfill/backfill.js";
+import { runBackfill } from "../src/backfill/command.js";
 import { readGrantsFile } from "../src/backfill/grants-file.js";
-import {
-  BackfillError,
-  dryRun,
-  enqueueBackfill,
-  isFailure,
-  resolveGrants,
-  table,
-  waitForRuns,
-  type Output,
-} from "../src/backfill/backfill.js";
-import { requireSettings, redisTls } from "../src/config.js";
+import { requireSettings, redisTls, type Config } from "../src/config.js";
 import { createPrisma, type Db } from "../src/db/client.js";
-import { NylasApi } from "../src/nylas/client.js";
+import type { Logger } from "../src/log/logger.js";
 import { createRunsQueue } from "../src/runs/queue.js";
 import { createRedis } from "../src/redis/connection.js";
 
-let args: BackfillArgs;
-try {
-  const parsed = parseBackfillArgs(process.argv.slice(2));
-  if (parsed === "help") {
-    process.stdout.write(`${USAGE}\n`);
-    process.exit(0);
-  }
-  args = parsed;
-  // Thousands of ids do not fit on a command line (E2BIG); a file or stdin has no limit.
-  if (args.grantsFile !== undefined)
-    args.grants = [...new Set([...args.grants, ...(await readGrantsFile(args.grantsFile))])];
-} catch (err) {
-  if (err instanceof UsageError) {
-    process.stderr.write(`backfill: ${err.message} (see --help)\n`);
-    process.exit(EXIT.usage);
-  }
-  throw err;
-}
+const args = await readArgs();
 
 // Logs are for trouble only; the command's own output is the lines below.
 process.env.LOG_LEVEL ??= "warn";
 
-const tty = process.stdout.isTTY === true;
-const out: Output = {
-  line: (text) => process.stdout.write(`${tty ? "\r\x1b[K" : ""}${text}\n`),
-  ...(tty ? { progress: (text: string) => process.stdout.write(`\r\x1b[K${text}`) } : {}),
-};
+const out = stdoutOutput();
 
-await runProcess("backfill", async (config, log) => {
+await runProcess("backfill", startBackfill);
+
+/** Opens Postgres (and Redis, unless a dry run), runs the command, exits with its code once the output is out. */
+async function startBackfill(config: Config, log: Logger): Promise<Running> {
   requireSettings(config, ["DATABASE_URL"], "for a backfill");
   const db: Db = await createPrisma(config.DATABASE_URL, { max: 4 });
   const redis = args.dryRun
@@ -72,89 +46,61 @@ await runProcess("backfill", async (config, log) => {
     if (interrupted) return EXIT.interrupted;
   };
 
-  const main = async (): Promise<number> => {
-    const grants = await resolveGrants(db, args, out);
-    if (grants.length === 0) {
-      // --all on an empty database has nothing to do; named grants that all cannot run are
-      // worth telling apart from a failed run in a script.
-      if (args.all) out.line("no grant to backfill");
-      else out.line("nothing to backfill: every named grant is skipped (see above)");
-      return args.all ? EXIT.done : EXIT.allSkipped;
-    }
-    const span =
-      args.days.length === 1
-        ? args.days[0]!
-        : `${args.days[0]} … ${args.days[args.days.length - 1]} (${args.days.length} days)`;
-
-    if (args.dryRun) {
-      const nylas = new NylasApi({
-        apiKey: config.NYLAS_API_KEY,
-        apiUri: config.NYLAS_API_URI,
-        timeout: config.NYLAS_TIMEOUT_S,
-      });
-      out.line(`dry run: ${grants.length} grant(s), ${span}; nothing is queued or sent`);
-      const r = await dryRun(db, nylas, grants, args.days, { includeAllDay: config.INCLUDE_ALL_DAY });
-      if (r.rows.length > 0)
-        for (const l of table(
-          ["grant", "day", "starts", "to", "subject", "state"],
-          r.rows.map((x) => [x.grantId, x.day, x.start, x.to, x.subject, x.state]),
-        ))
-          out.line(l);
-      for (const e of r.errors) out.line(`cannot read ${e.grantId} ${e.day}: ${e.error}`);
-      out.line(
-        `would send ${r.wouldSend} reminder(s); ${r.alreadySent} already sent${r.errors.length ? `; ${r.errors.length} calendar read(s) failed` : ""}`,
-      );
-      return r.errors.length > 0 ? 1 : 0;
-    }
-
-    const { runs, added } = await enqueueBackfill(db, queue!, grants, args.days);
-    out.line(
-      `queued ${added} job(s) for ${grants.length} grant(s), ${span}${runs.length > added ? `; ${runs.length - added} already waiting or running` : ""}`,
-    );
-    if (!args.wait) {
-      out.line("the worker dyno runs them; follow them in Bull Board (/admin/queues) or run again with --wait");
-      return 0;
-    }
-    const outcomes = await waitForRuns(db, queue!, runs, out, {
-      timeoutMs: args.timeoutS * 1000,
-      signal: abort.signal,
-    });
-    const rows = outcomes.map((o) => [
-      o.grantId,
-      o.day,
-      o.runStatus,
-      String(o.meetings),
-      String(o.sent),
-      String(o.failed),
-      o.error ?? "",
-    ]);
-    for (const l of table(["grant", "day", "status", "meetings", "sent", "failed", "note"], rows)) out.line(l);
-    const failures = outcomes.filter(isFailure).length;
-    const sent = outcomes.reduce((a, o) => a + o.sent, 0);
-    out.line(
-      `${outcomes.length} run(s): ${outcomes.length - failures} ok, ${failures} failed; ${sent} reminder(s) sent in total for these days`,
-    );
-    return failures > 0 ? 1 : 0;
-  };
-
-  void main()
-    .catch((err: unknown) => {
-      if (err instanceof BackfillError) {
-        out.line(`backfill: ${err.message}`);
-        return err.exitCode;
-      }
-      log.error({ err }, "backfill failed");
-      return 1;
-    })
+  void runBackfill({ db, queue, args, out, config, signal: abort.signal })
+    .catch((err: unknown) => failureCode(err, log))
     .then(async (code) => {
       if (closed) return; // interrupted: the signal's shutdown exits (130)
       finished = true;
       await close();
-      await new Promise<void>((r) => log.flush(() => r()));
-      // On a pipe stdout is asynchronous: exiting at once would cut off thousands of lines.
-      await new Promise<void>((r) => process.stdout.write("", () => r()));
-      process.exit(code);
+      await exitWhenWritten(code, log);
     });
 
   return { close };
-});
+}
+
+/** The command line, with the ids of `--grants-file` added; `--help` and a usage error exit here. */
+async function readArgs(): Promise<BackfillArgs> {
+  try {
+    const parsed = parseBackfillArgs(process.argv.slice(2));
+    if (parsed === "help") {
+      process.stdout.write(`${USAGE}\n`);
+      process.exit(0);
+    }
+    // Thousands of ids do not fit on a command line (E2BIG); a file or stdin has no limit.
+    if (parsed.grantsFile !== undefined)
+      parsed.grants = [...new Set([...parsed.grants, ...(await readGrantsFile(parsed.grantsFile))])];
+    return parsed;
+  } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`backfill: ${err.message} (see --help)\n`);
+      process.exit(EXIT.usage);
+    }
+    throw err;
+  }
+}
+
+/** On a terminal the progress line is redrawn in place; on a pipe every line stays. */
+function stdoutOutput(): Output {
+  const tty = process.stdout.isTTY === true;
+  return {
+    line: (text) => process.stdout.write(`${tty ? "\r\x1b[K" : ""}${text}\n`),
+    ...(tty ? { progress: (text: string) => process.stdout.write(`\r\x1b[K${text}`) } : {}),
+  };
+}
+
+/** The exit code of a backfill that threw: a BackfillError carries its own; anything else is logged. */
+function failureCode(err: unknown, log: Logger): number {
+  if (err instanceof BackfillError) {
+    out.line(`backfill: ${err.message}`);
+    return err.exitCode;
+  }
+  log.error({ err }, "backfill failed");
+  return 1;
+}
+
+async function exitWhenWritten(code: number, log: Logger): Promise<void> {
+  await new Promise<void>((r) => log.flush(() => r()));
+  // On a pipe stdout is asynchronous: exiting at once would cut off thousands of lines.
+  await new Promise<void>((r) => process.stdout.write("", () => r()));
+  process.exit(code);
+}

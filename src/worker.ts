@@ -1,4 +1,4 @@
-import type { Job, Worker } from "bullmq";
+import type { Job, Queue, Worker } from "bullmq";
 import type { Redis } from "ioredis";
 import { redisTls, type Config } from "./config.js";
 import type { Db } from "./db/client.js";
@@ -24,7 +24,7 @@ import { RunProcessor } from "./runs/processor.js";
 import { schedulerTick, type TickResult } from "./runs/scheduler.js";
 import { RunStore } from "./runs/store.js";
 import { WEBHOOKS_QUEUE, type WebhookJobData, type WebhookResult } from "./webhooks/queue.js";
-import { startWebhooksWorker } from "./webhooks/worker.js";
+import { startWebhooksWorker, type WebhooksWorkerDeps } from "./webhooks/worker.js";
 
 export interface WorkerApp {
   runsQueue: RunsQueue;
@@ -52,6 +52,14 @@ export interface WorkerAppOptions {
   webhooks?: boolean;
 }
 
+/** What the worker dyno's parts share: the database, one Redis connection, the /metrics counts, the runs queue. */
+interface Shared {
+  db: Db;
+  connection: Redis;
+  metrics: MetricsRecorder;
+  runsQueue: RunsQueue;
+}
+
 export async function startWorkerApp(config: Config, log: Logger, options: WorkerAppOptions): Promise<WorkerApp> {
   const { db } = options;
   const connection = createRedis(config.REDIS_URL, { connectionName: "nr-worker", ...redisTls(config) }, log);
@@ -62,26 +70,46 @@ export async function startWorkerApp(config: Config, log: Logger, options: Worke
     timeout: config.NYLAS_TIMEOUT_S,
     onFailure: metrics.nylasFailure,
   });
-  const sendRate = (perSecond: number) => ({
-    perSecond,
-    marginMs: config.RATE_SEND_MARGIN_MS,
-    serial: config.RATE_SEND_SERIAL,
-  });
-  const limiter = new GrantLimiter(connection, {
-    prefix: config.QUEUE_PREFIX,
-    read: { perSecond: config.RATE_READS_PER_SEC },
-    send: sendRate(config.RATE_SENDS_PER_SEC),
-    sendByProvider: {
-      google: sendRate(config.RATE_SENDS_PER_SEC_GOOGLE),
-      microsoft: sendRate(config.RATE_SENDS_PER_SEC_MICROSOFT),
-    },
-    // An unanswered send holds its grant's next one at most this long (a process died mid-send).
-    inFlightLeaseMs: config.NYLAS_TIMEOUT_S * 1000 + 5000,
-  });
-  const ledger = new Ledger(db, { leaseMs: options.leaseMs ?? config.NYLAS_TIMEOUT_S * 2000 + 30_000, maxAttempts: 5 });
-  const processor = new RunProcessor({
+  const processor = createRunProcessor(config, log, { db, nylas, connection, leaseMs: options.leaseMs });
+  const runsQueue = createRunsQueue(connection, { prefix: config.QUEUE_PREFIX, attempts: config.JOB_ATTEMPTS, log });
+  const shared: Shared = { db, connection, metrics, runsQueue };
+
+  const runsWorker = startRunsWorker(config, log, shared, processor);
+  const scheduler =
+    options.scheduler !== false ? await startScheduler(config, log, shared, options.ignoreSendHour) : undefined;
+  const webhooksWorker =
+    options.webhooks === false
+      ? undefined
+      : startTimedWebhooksWorker(config, log, metrics, { db, connection, nylas, runsQueue });
+
+  return {
+    runsQueue,
+    runsWorker,
+    tickWorker: scheduler?.worker,
+    webhooksWorker,
+    processor,
+    metrics,
+    close: (graceMs = 25_000) =>
+      shutDown(log, graceMs, {
+        workers: [runsWorker, scheduler?.worker, webhooksWorker],
+        queues: [runsQueue, scheduler?.queue],
+        metrics,
+        connection,
+      }),
+  };
+}
+
+function createRunProcessor(
+  config: Config,
+  log: Logger,
+  deps: { db: Db; nylas: NylasApi; connection: Redis; leaseMs?: number },
+): RunProcessor {
+  const { db } = deps;
+  const limiter = createGrantLimiter(config, deps.connection);
+  const ledger = new Ledger(db, { leaseMs: deps.leaseMs ?? config.NYLAS_TIMEOUT_S * 2000 + 30_000, maxAttempts: 5 });
+  return new RunProcessor({
     db,
-    nylas,
+    nylas: deps.nylas,
     limiter,
     ledger,
     log,
@@ -92,8 +120,33 @@ export async function startWorkerApp(config: Config, log: Logger, options: Worke
       maxDelays: 200,
     },
   });
-  const runsQueue = createRunsQueue(connection, { prefix: config.QUEUE_PREFIX, attempts: config.JOB_ATTEMPTS, log });
+}
 
+function createGrantLimiter(config: Config, connection: Redis): GrantLimiter {
+  const sendRate = (perSecond: number) => ({
+    perSecond,
+    marginMs: config.RATE_SEND_MARGIN_MS,
+    serial: config.RATE_SEND_SERIAL,
+  });
+  return new GrantLimiter(connection, {
+    prefix: config.QUEUE_PREFIX,
+    read: { perSecond: config.RATE_READS_PER_SEC },
+    send: sendRate(config.RATE_SENDS_PER_SEC),
+    sendByProvider: {
+      google: sendRate(config.RATE_SENDS_PER_SEC_GOOGLE),
+      microsoft: sendRate(config.RATE_SENDS_PER_SEC_MICROSOFT),
+    },
+    // An unanswered send holds its grant's next one at most this long (a process died mid-send).
+    inFlightLeaseMs: config.NYLAS_TIMEOUT_S * 1000 + 5000,
+  });
+}
+
+function startRunsWorker(
+  config: Config,
+  log: Logger,
+  { db, connection, metrics }: Shared,
+  processor: RunProcessor,
+): Worker<RunJobData, RunResult> {
   // Every attempt is timed for /metrics, including those that end by waiting in the delayed set.
   const processRun = timed<RunJobData, RunResult>(metrics, RUNS_QUEUE, (job, token) => processor.process(job, token));
   const runsWorker = createWorker<RunJobData, RunResult>(
@@ -111,7 +164,12 @@ export async function startWorkerApp(config: Config, log: Logger, options: Worke
     },
     log,
   );
-  const runs = new RunStore(db);
+  recordFailedRuns(runsWorker, new RunStore(db), log);
+  return runsWorker;
+}
+
+/** Logs every failed attempt; a job that failed for good marks its run failed. */
+function recordFailedRuns(runsWorker: Worker<RunJobData, RunResult>, runs: RunStore, log: Logger): void {
   runsWorker.on("failed", (job: Job<RunJobData> | undefined, err: Error) => {
     if (!job) return;
     const final = err.name === "UnrecoverableError" || isLastAttempt(job, "failed");
@@ -127,73 +185,92 @@ export async function startWorkerApp(config: Config, log: Logger, options: Worke
         .catch((e: unknown) => log.error({ err: e, grantId: job.data.grantId }, "could not record a failed run"));
     }
   });
+}
 
-  let tickWorker: Worker | undefined;
-  let tickQueue: ReturnType<typeof createTickQueue> | undefined;
-  if (options.scheduler !== false) {
-    tickQueue = createTickQueue(connection, config.QUEUE_PREFIX, log);
-    const register = async () => {
-      // Idempotent: called again whenever Redis comes back, since a Redis that lost its
-      // data also lost the scheduler.
-      await tickQueue!.upsertJobScheduler(
-        TICK_SCHEDULER_ID,
-        { every: config.SCHEDULER_EVERY_MS },
-        { name: TICK_JOB_NAME, opts: { removeOnComplete: 50, removeOnFail: 50 } },
-      );
-    };
-    await register();
-    connection.on(
-      "ready",
-      () => void register().catch((err) => log.error({ err }, "could not register the scheduler")),
-    );
-    tickWorker = createWorker(
-      TICK_QUEUE,
-      timed(metrics, TICK_QUEUE, async (): Promise<TickResult> => {
-        const result = await schedulerTick(db, runsQueue, log, {
-          pageSize: config.SCHEDULER_PAGE_SIZE,
-          ignoreSendHour: options.ignoreSendHour,
-        });
-        log.info(result, "scheduler tick");
-        await metrics.tick(result).catch((err: unknown) => log.warn({ err }, "could not record the tick for /metrics"));
-        return result;
-      }),
-      { connection, prefix: config.QUEUE_PREFIX, concurrency: 1, metrics: BULLMQ_WORKER_METRICS },
-      log,
-    );
+/** The repeating tick: its job scheduler registered in Redis, and the worker that processes it. */
+async function startScheduler(
+  config: Config,
+  log: Logger,
+  { db, connection, metrics, runsQueue }: Shared,
+  ignoreSendHour: boolean | undefined,
+): Promise<{ queue: Queue; worker: Worker }> {
+  const queue = createTickQueue(connection, config.QUEUE_PREFIX, log);
+  await registerTick(queue, config.SCHEDULER_EVERY_MS);
+  connection.on(
+    "ready",
+    () =>
+      void registerTick(queue, config.SCHEDULER_EVERY_MS).catch((err) =>
+        log.error({ err }, "could not register the scheduler"),
+      ),
+  );
+  const worker = createWorker(
+    TICK_QUEUE,
+    timed(metrics, TICK_QUEUE, async (): Promise<TickResult> => {
+      const result = await schedulerTick(db, runsQueue, log, {
+        pageSize: config.SCHEDULER_PAGE_SIZE,
+        ignoreSendHour,
+      });
+      log.info(result, "scheduler tick");
+      await metrics.tick(result).catch((err: unknown) => log.warn({ err }, "could not record the tick for /metrics"));
+      return result;
+    }),
+    { connection, prefix: config.QUEUE_PREFIX, concurrency: 1, metrics: BULLMQ_WORKER_METRICS },
+    log,
+  );
+  return { queue, worker };
+}
+
+/**
+ * Idempotent: called again whenever Redis comes back, since a Redis that lost its data also
+ * lost the scheduler.
+ */
+async function registerTick(queue: Queue, everyMs: number): Promise<void> {
+  await queue.upsertJobScheduler(
+    TICK_SCHEDULER_ID,
+    { every: everyMs },
+    { name: TICK_JOB_NAME, opts: { removeOnComplete: 50, removeOnFail: 50 } },
+  );
+}
+
+function startTimedWebhooksWorker(
+  config: Config,
+  log: Logger,
+  metrics: MetricsRecorder,
+  deps: WebhooksWorkerDeps,
+): Worker<WebhookJobData, WebhookResult> {
+  const worker = startWebhooksWorker(config, log, deps);
+  timeFromEvents(metrics, WEBHOOKS_QUEUE, worker);
+  return worker;
+}
+
+interface Running {
+  workers: (Worker | undefined)[];
+  queues: (Queue | undefined)[];
+  metrics: MetricsRecorder;
+  connection: Redis;
+}
+
+async function shutDown(
+  log: Logger,
+  graceMs: number,
+  { workers, queues, metrics, connection }: Running,
+): Promise<void> {
+  // Workers stop fetching at once; active jobs get until the deadline to finish.
+  const closing = Promise.all(workers.map((w) => w?.close()));
+  const timedOut = await Promise.race([
+    closing.then(() => false),
+    new Promise<boolean>((r) => setTimeout(() => r(true), graceMs).unref()),
+  ]);
+  if (timedOut) {
+    // Jobs cut off here are stalled and picked up elsewhere; the ledger stops duplicates.
+    // close(true) would only return the close already under way, which still waits for
+    // the jobs: cut the workers' Redis connections instead, so nothing outlives the bound.
+    log.warn({ graceMs }, "active jobs did not finish in time; closing anyway");
+    await Promise.all(workers.map((w) => w?.disconnect())).catch(() => {});
   }
-
-  const webhooksWorker =
-    options.webhooks === false ? undefined : startWebhooksWorker(config, log, { db, connection, nylas, runsQueue });
-  if (webhooksWorker) timeFromEvents(metrics, WEBHOOKS_QUEUE, webhooksWorker);
-
-  return {
-    runsQueue,
-    runsWorker,
-    tickWorker,
-    webhooksWorker,
-    processor,
-    metrics,
-    async close(graceMs = 25_000) {
-      // Workers stop fetching at once; active jobs get until the deadline to finish.
-      const closing = Promise.all([runsWorker.close(), tickWorker?.close(), webhooksWorker?.close()]);
-      const timedOut = await Promise.race([
-        closing.then(() => false),
-        new Promise<boolean>((r) => setTimeout(() => r(true), graceMs).unref()),
-      ]);
-      if (timedOut) {
-        // Jobs cut off here are stalled and picked up elsewhere; the ledger stops duplicates.
-        // close(true) would only return the close already under way, which still waits for
-        // the jobs: cut the workers' Redis connections instead, so nothing outlives the bound.
-        log.warn({ graceMs }, "active jobs did not finish in time; closing anyway");
-        await Promise.all([runsWorker.disconnect(), tickWorker?.disconnect(), webhooksWorker?.disconnect()]).catch(
-          () => {},
-        );
-      }
-      await Promise.all([runsQueue.close(), tickQueue?.close()]);
-      await metrics.close();
-      await quit(connection);
-    },
-  };
+  await Promise.all(queues.map((q) => q?.close()));
+  await metrics.close();
+  await quit(connection);
 }
 
 async function quit(redis: Redis): Promise<void> {
