@@ -59,7 +59,8 @@ export async function resolveGrants(
     const unknown = args.grants.filter((id) => !byId.has(id));
     if (unknown.length > 0) {
       throw new BackfillError(
-        `unknown grant${unknown.length > 1 ? "s" : ""}: ${unknown.slice(0, 5).join(", ")}${unknown.length > 5 ? ", …" : ""} (not in the database; run npm run grants:sync or connect it first)`,
+        `unknown grant${unknown.length > 1 ? "s" : ""}: ${unknown.slice(0, 5).join(", ")}` +
+          `${unknown.length > 5 ? ", …" : ""} (not in the database; run npm run grants:sync or connect it first)`,
         2,
       );
     }
@@ -242,7 +243,9 @@ export async function waitForRuns(
       else counts.waiting++;
     }
     const finished = counts.done + counts.failed;
-    const text = `${bar(finished, runs.length)} ${finished}/${runs.length} finished, ${counts.failed} failed, ${counts.active} running, ${counts.waiting} waiting`;
+    const text =
+      `${bar(finished, runs.length)} ${finished}/${runs.length} finished, ` +
+      `${counts.failed} failed, ${counts.active} running, ${counts.waiting} waiting`;
     if (out.progress) out.progress(text);
     else if (finished === runs.length || (text !== lastPlain && Date.now() - lastPlainAt >= 2000)) {
       out.line(text);

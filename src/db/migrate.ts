@@ -328,7 +328,8 @@ async function acquireLock(db: SqlExecutor, timeoutMs: number, log: (line: strin
     if (row?.locked) return;
     if (!db.sharedServer || Date.now() >= deadline) {
       throw new MigrationError(
-        `timed out after ${timeoutMs} ms waiting for the migrate advisory lock (pg_advisory_lock(${PRISMA_MIGRATE_LOCK_KEY})); ` +
+        `timed out after ${timeoutMs} ms waiting for the migrate advisory lock ` +
+          `(pg_advisory_lock(${PRISMA_MIGRATE_LOCK_KEY})); ` +
           `another migrator is running, or a session still holds the lock`,
         "lock_timeout",
       );
@@ -400,10 +401,13 @@ async function applyOne(db: SqlExecutor, m: LocalMigration, log: (line: string) 
   } catch (err) {
     await db.exec("ROLLBACK").catch(() => {});
     const e = err as { message?: string; code?: string };
-    const logs = `Migration ${m.name} failed to apply.\n\nDatabase error code: ${e.code ?? "none"}\n\nDatabase error:\n${e.message ?? String(err)}`;
+    const logs =
+      `Migration ${m.name} failed to apply.\n\n` +
+      `Database error code: ${e.code ?? "none"}\n\nDatabase error:\n${e.message ?? String(err)}`;
     await db.query(`UPDATE ${MIGRATIONS_TABLE} SET logs = $2 WHERE id = $1`, [id, logs]).catch(() => {});
     throw new MigrationError(
-      `migration ${m.name} failed and was rolled back: ${firstLine(e.message ?? String(err))}${e.code ? ` (${e.code})` : ""}`,
+      `migration ${m.name} failed and was rolled back: ${firstLine(e.message ?? String(err))}` +
+        (e.code ? ` (${e.code})` : ""),
       "migration_failed",
       m.name,
     );

@@ -52,9 +52,9 @@ const MAX_NAME_LENGTH = 200;
 const MAX_EMAIL_LENGTH = 254;
 // Local part: printable, no whitespace/quotes/brackets/separators that could smuggle a second
 // address or a header into `to`. Domain: dot-separated labels of letters/digits/hyphens.
-const EMAIL_RE =
-  // eslint-disable-next-line no-control-regex
-  /^[^\s@<>()[\]\\,;:"\u0000-\u001f\u007f-\u009f]+@[\p{L}\p{N}](?:[\p{L}\p{N}-]*[\p{L}\p{N}])?(?:\.[\p{L}\p{N}](?:[\p{L}\p{N}-]*[\p{L}\p{N}])?)+$/u;
+const LOCAL_PART = String.raw`[^\s@<>()[\]\\,;:"\u0000-\u001f\u007f-\u009f]+`;
+const DOMAIN_LABEL = String.raw`[\p{L}\p{N}](?:[\p{L}\p{N}-]*[\p{L}\p{N}])?`;
+const EMAIL_RE = new RegExp(`^${LOCAL_PART}@${DOMAIN_LABEL}(?:\\.${DOMAIN_LABEL})+$`, "u");
 // Google calendar addresses that are calendars, not people (rooms, shared/holiday calendars).
 const NON_PERSON_DOMAINS = [
   "resource.calendar.google.com",

@@ -195,7 +195,8 @@ export function composeReminder(meeting: Meeting, ctx: ReminderContext): Compose
       const value = r.href
         ? `<a href="${escapeHtml(r.href)}" rel="noopener noreferrer">${escapeHtml(r.text)}</a>`
         : escapeHtml(r.text);
-      return `<tr><td style="${cell};color:#555">${escapeHtml(r.label)}</td><td style="${cell}" dir="auto">${value}</td></tr>`;
+      const label = `<td style="${cell};color:#555">${escapeHtml(r.label)}</td>`;
+      return `<tr>${label}<td style="${cell}" dir="auto">${value}</td></tr>`;
     })
     .join("\n");
   const html = [
@@ -207,7 +208,8 @@ export function composeReminder(meeting: Meeting, ctx: ReminderContext): Compose
     `<table role="presentation" style="border-collapse:collapse">`,
     htmlRows,
     "</table>",
-    `<p style="color:#777;font-size:12px;margin-top:24px">${escapeHtml(footer)}${marker ? `<br>Ref: ${escapeHtml(marker)}` : ""}</p>`,
+    `<p style="color:#777;font-size:12px;margin-top:24px">${escapeHtml(footer)}` +
+      `${marker ? `<br>Ref: ${escapeHtml(marker)}` : ""}</p>`,
     "</body></html>",
     "",
   ].join("\n");

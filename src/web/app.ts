@@ -61,7 +61,8 @@ export async function startWebApp(config: Config, log: Logger, options: WebAppOp
     sessionSecret = randomBytes(32).toString("base64url");
     if (config.NYLAS_CLIENT_ID)
       log.warn(
-        "SESSION_SECRET is not set: using a random one, so a sign-in started before a restart (or on another web dyno) fails",
+        "SESSION_SECRET is not set: using a random one, " +
+          "so a sign-in started before a restart (or on another web dyno) fails",
       );
   }
   const publicUrl = (config.PUBLIC_URL ?? `http://localhost:${port}`).replace(/\/+$/, "");

@@ -17,12 +17,18 @@ export const PAGE_HEADERS = {
   "cache-control": "no-store",
 } as const;
 
+const STYLE = [
+  "body{font-family:system-ui,sans-serif;max-width:36rem;margin:3rem auto;padding:0 1rem;line-height:1.5}",
+  "code{background:#f3f3f3;padding:0 .2rem}",
+  ".err{color:#a40000}",
+].join("");
+
 /** A whole page; `body` must already be escaped HTML. */
 export function page(title: string, body: string): string {
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>${esc(title)}</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<style>body{font-family:system-ui,sans-serif;max-width:36rem;margin:3rem auto;padding:0 1rem;line-height:1.5}code{background:#f3f3f3;padding:0 .2rem}.err{color:#a40000}</style>
+<style>${STYLE}</style>
 </head><body>
 <h1>${esc(title)}</h1>
 ${body}

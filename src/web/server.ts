@@ -76,7 +76,9 @@ export async function buildWebServer(deps: WebDeps): Promise<FastifyInstance> {
       .send(
         page(
           "Nightly meeting reminders",
-          `<p><a href="/connect">Connect your calendar</a> to get a reminder email for each of tomorrow's meetings.</p>\n<p><small>Operators: <a href="${BOARD_PATH}">queues</a>, <a href="/healthz">health</a>.</small></p>`,
+          `<p><a href="/connect">Connect your calendar</a> ` +
+            `to get a reminder email for each of tomorrow's meetings.</p>\n` +
+            `<p><small>Operators: <a href="${BOARD_PATH}">queues</a>, <a href="/healthz">health</a>.</small></p>`,
         ),
       ),
   );
