@@ -36,7 +36,7 @@ async function refused(page: Page, url: string): Promise<boolean> {
   }
 }
 
-describe(`in headless Chromium (${chromiumVersion() || "chromium missing"})`, () => {
+describe(`in headless Chromium (${chromiumVersion() || "chromium missing"})`, { timeout: 120_000 }, () => {
   let sandbox: Sandbox;
   let db: Db;
   let config: Config;
@@ -119,7 +119,7 @@ describe(`in headless Chromium (${chromiumVersion() || "chromium missing"})`, ()
         await expect(
           page.getByText(name, { exact: true }).first().waitFor({ timeout: 15_000 }),
         ).resolves.toBeUndefined();
-      await page.goto(`${base}/admin/queues/queue/reminders?status=completed`);
+      await page.goto(`${base}/admin/queues/queue/runs?status=completed`);
       await page.getByText(jobId).first().waitFor({ timeout: 15_000 });
       const text = await page.textContent("body");
       expect(text).toContain(jobId);
