@@ -14,7 +14,13 @@ import { scrubText } from "../log/scrub.js";
  *   Sent folder for the row's marker.
  * - sent:    done; never claimed again.
  * - failed:  the send was refused (4xx, 429, 401), so nothing went out; claimable again
- *   while attempts remain.
+ *   while attempts remain. Also a reminder closed for good (`final`): Nylas refused its
+ *   idempotency key because the key already came with another payload, so an earlier
+ *   request may have gone out; its attempts are used up and it is never claimed again.
+ *
+ * Every send carries the row's marker as its Idempotency-Key, and a retry of a send whose
+ * outcome is unknown composes the same message: the wording's instant (`composed_at`) is
+ * kept while the row stays claimed.
  * - skipped: deliberately not sent (e.g. the run was cancelled); not claimed again.
  */
 
@@ -35,6 +41,11 @@ export type Claim =
       marker: string;
       attempts: number;
       /** an earlier attempt may have sent it */ uncertain: boolean;
+      /**
+       * The instant the message's wording is relative to: this claim's, or, when an earlier
+       * attempt may have sent it, that attempt's (so the retry sends the same message).
+       */
+      composedAt?: Date;
     }
   | { outcome: "done"; status: "sent" | "skipped" }
   | { outcome: "busy"; /** ms until the other claim's lease runs out */ retryInMs: number }
@@ -53,6 +64,13 @@ interface ClaimRow {
   marker: string;
   attempts: number;
   previous: string | null;
+  composed_at: Date | null;
+}
+
+/** A claim with the instant its message will be worded for. */
+interface ClaimRequest {
+  input: ClaimInput;
+  composedAt: Date | undefined;
 }
 
 interface StateRow {
@@ -74,23 +92,27 @@ export class Ledger {
     private readonly settings: LedgerSettings,
   ) {}
 
-  async claim(input: ClaimInput): Promise<Claim> {
-    return (await this.claimMany([input]))[0]!;
+  async claim(input: ClaimInput, opts: { composedAt?: Date } = {}): Promise<Claim> {
+    return (await this.claimMany([input], opts))[0]!;
   }
 
   /**
    * Claims several reminders in one statement (a job claims its meetings together), with
    * each row's outcome exactly as `claim` would give it, in input order. A row listed
    * twice (here or by a concurrent caller) is claimed once; the other entry reports busy.
+   * `composedAt` (the caller's calendar clock) is what a claimed reminder is worded for,
+   * unless the row was taken over from an attempt that may have sent it: then that
+   * attempt's instant is kept and returned.
    */
-  claimMany(inputs: readonly ClaimInput[]): Promise<Claim[]> {
-    return this.claims.run([...inputs]);
+  claimMany(inputs: readonly ClaimInput[], opts: { composedAt?: Date } = {}): Promise<Claim[]> {
+    return this.claims.run(inputs.map((input) => ({ input, composedAt: opts.composedAt })));
   }
 
   /** One statement for the claims of every job that asked meanwhile (see Coalescer). */
-  private readonly claims = new Coalescer<ClaimInput, Claim>((inputs) => this.writeClaims(inputs));
+  private readonly claims = new Coalescer<ClaimRequest, Claim>((requests) => this.writeClaims(requests));
 
-  private async writeClaims(inputs: readonly ClaimInput[]): Promise<Claim[]> {
+  private async writeClaims(requests: readonly ClaimRequest[]): Promise<Claim[]> {
+    const inputs = requests.map((r) => r.input);
     const firstIdx = new Map<string, number>();
     const idx: number[] = [];
     inputs.forEach((input, i) => {
@@ -110,25 +132,29 @@ export class Ledger {
         SELECT * FROM unnest(${idx}::int[], ${pick((i) => i.grantId)}::text[], ${pick((i) => i.eventId)}::text[],
                              ${pick((i) => new Date(i.eventStart * 1000).toISOString())}::timestamptz[], ${pick((i) => i.day)}::text[],
                              ${pick((i) => ledgerTitle(i.title))}::text[], ${pick((i) => JSON.stringify(i.recipients))}::jsonb[],
-                             ${pick(() => randomUUID())}::text[])
-          AS t(idx, grant_id, event_id, event_start, day, title, recipients, marker)
+                             ${pick(() => randomUUID())}::text[], ${idx.map((i) => requests[i]!.composedAt?.toISOString() ?? null)}::timestamptz[])
+          AS t(idx, grant_id, event_id, event_start, day, title, recipients, marker, composed_at)
       ), prev AS (
         SELECT i.idx, r.status::text AS status FROM input i
         JOIN reminders r ON r.grant_id = i.grant_id AND r.event_id = i.event_id AND r.event_start = i.event_start
       ), up AS (
-        INSERT INTO reminders (grant_id, event_id, event_start, day, title, recipients, marker, status, attempts, claimed_at, updated_at)
-        SELECT grant_id, event_id, event_start, day, title, recipients, marker, 'claimed', 1, now(), now() FROM input ORDER BY idx
+        INSERT INTO reminders (grant_id, event_id, event_start, day, title, recipients, marker, status, attempts, claimed_at, composed_at, updated_at)
+        SELECT grant_id, event_id, event_start, day, title, recipients, marker, 'claimed', 1, now(), composed_at, now() FROM input ORDER BY idx
         ON CONFLICT (grant_id, event_id, event_start) DO UPDATE
           -- Only a claim after a refusal counts: taking over a claim whose send timed out or
           -- whose process died is not the reminder's fault and must not exhaust it.
           SET status = 'claimed', attempts = reminders.attempts + CASE WHEN reminders.status = 'failed' THEN 1 ELSE 0 END,
               claimed_at = now(), updated_at = now(),
-              day = EXCLUDED.day, title = EXCLUDED.title, recipients = EXCLUDED.recipients
+              day = EXCLUDED.day, title = EXCLUDED.title, recipients = EXCLUDED.recipients,
+              -- Taking over a claim whose send may have gone out: the retry words the message
+              -- as that attempt did, so Nylas sees the same payload under the same key.
+              composed_at = CASE WHEN reminders.status = 'claimed' THEN COALESCE(reminders.composed_at, EXCLUDED.composed_at)
+                                 ELSE EXCLUDED.composed_at END
           WHERE (reminders.status = 'claimed' AND reminders.claimed_at < now() - make_interval(secs => ${leaseSecs}))
              OR (reminders.status = 'failed' AND reminders.attempts < ${this.settings.maxAttempts})
-        RETURNING id, marker, attempts, grant_id, event_id, event_start
+        RETURNING id, marker, attempts, composed_at, grant_id, event_id, event_start
       )
-      SELECT i.idx, up.id, up.marker, up.attempts, prev.status AS previous
+      SELECT i.idx, up.id, up.marker, up.attempts, up.composed_at, prev.status AS previous
       FROM up JOIN input i ON i.grant_id = up.grant_id AND i.event_id = up.event_id AND i.event_start = up.event_start
       LEFT JOIN prev ON prev.idx = i.idx`;
 
@@ -140,6 +166,7 @@ export class Ledger {
         marker: row.marker,
         attempts: row.attempts,
         uncertain: row.previous === "claimed",
+        ...(row.composed_at ? { composedAt: row.composed_at } : {}),
       };
     }
     const rest = idx.filter((i) => out[i] === undefined);
@@ -177,8 +204,17 @@ export class Ledger {
   /**
    * The send was refused: nothing went out. A refusal that is not the reminder's fault
    * (the grant's budget, a 401) hands the attempt back so it cannot exhaust the reminder.
+   * A `final` refusal uses up every attempt: the reminder is never claimed again (Nylas
+   * refused its idempotency key, and an earlier request under it may have gone out).
    */
-  async markFailed(id: bigint, error: string, opts: { countAttempt?: boolean } = {}): Promise<void> {
+  async markFailed(id: bigint, error: string, opts: { countAttempt?: boolean; final?: boolean } = {}): Promise<void> {
+    if (opts.final) {
+      await this.db.$executeRaw`
+        UPDATE reminders SET status = 'failed', last_error = ${scrubText(error)},
+          attempts = GREATEST(attempts, ${this.settings.maxAttempts}), updated_at = now()
+        WHERE id = ${id}`;
+      return;
+    }
     const handBack = opts.countAttempt === false ? 1 : 0;
     await this.db.$executeRaw`
       UPDATE reminders SET status = 'failed', last_error = ${scrubText(error)}, attempts = attempts - ${handBack}, updated_at = now()
