@@ -3,6 +3,7 @@
  * (one events list, then one send per event, JOB_CONCURRENCY at a time, through the same
  * SDK client) with no database, no ledger and no rate limiter.
  */
+import { randomUUID } from "node:crypto";
 import { Worker } from "bullmq";
 import pLimit from "p-limit";
 import { loadConfig } from "../../src/config.js";
@@ -44,11 +45,16 @@ const worker = new Worker<BareJob>(
     await Promise.all(
       events.map((ev) =>
         limit(() =>
-          nylas.send(grantId, {
-            to: (ev.participants ?? []).flatMap((p) => (p.email && p.email !== email ? [{ email: p.email }] : [])),
-            subject: `Reminder: ${ev.title ?? ""}`,
-            body: `<p>Reminder: ${ev.title ?? ""}</p>`,
-          }),
+          nylas.send(
+            grantId,
+            {
+              to: (ev.participants ?? []).flatMap((p) => (p.email && p.email !== email ? [{ email: p.email }] : [])),
+              subject: `Reminder: ${ev.title ?? ""}`,
+              body: `<p>Reminder: ${ev.title ?? ""}</p>`,
+            },
+            // Every send of a run carries an Idempotency-Key; so does the baseline's.
+            randomUUID(),
+          ),
         ),
       ),
     );

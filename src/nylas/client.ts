@@ -48,6 +48,17 @@ export interface OutgoingMessage {
   customHeaders?: { name: string; value: string }[];
 }
 
+/** Nylas' send idempotency (2026-04): the request header, and the header of a replayed answer. */
+export const IDEMPOTENCY_KEY_HEADER = "Idempotency-Key";
+export const IDEMPOTENT_RESPONSE_HEADER = "Idempotent-Response";
+
+export interface SendResult {
+  /** The sent message's id. */
+  id: string;
+  /** The answer is the one Nylas kept for this idempotency key: this request sent nothing. */
+  replayed: boolean;
+}
+
 export interface SentMessage {
   id: string;
   date?: number;
@@ -124,7 +135,13 @@ export class NylasApi {
     } while (pageToken);
   }
 
-  async send(grantId: string, message: OutgoingMessage): Promise<{ id: string }> {
+  /**
+   * Sends a message as the grant. With `idempotencyKey` (Nylas' `Idempotency-Key`, at most
+   * 256 characters, kept by Nylas for one hour per grant), a retry with the same key and the
+   * same message is answered with the first answer instead of sending again; `replayed` says
+   * the answer came from there (`Idempotent-Response: true`).
+   */
+  async send(grantId: string, message: OutgoingMessage, idempotencyKey?: string): Promise<SendResult> {
     const res = await this.call("send", () =>
       this.sdk.messages.send({
         identifier: grantId,
@@ -135,9 +152,13 @@ export class NylasApi {
           ...(message.isPlaintext ? { isPlaintext: true } : {}),
           ...(message.customHeaders?.length ? { customHeaders: message.customHeaders } : {}),
         },
+        ...(idempotencyKey !== undefined
+          ? { overrides: { headers: { [IDEMPOTENCY_KEY_HEADER]: idempotencyKey } } }
+          : {}),
       }),
     );
-    return { id: res.data.id };
+    const replayed = headerValue(res.rawHeaders, IDEMPOTENT_RESPONSE_HEADER)?.toLowerCase() === "true";
+    return { id: res.data.id, replayed };
   }
 
   /** The grant's Sent folder since `after` (Unix seconds), newest first, with headers. */
@@ -201,4 +222,10 @@ function normaliseHeaders(headers: unknown): { name: string; value: string }[] {
   return headers.filter(
     (h): h is { name: string; value: string } => typeof h?.name === "string" && typeof h?.value === "string",
   );
+}
+
+function headerValue(headers: Record<string, string> | undefined, name: string): string | undefined {
+  if (!headers) return undefined;
+  for (const [key, value] of Object.entries(headers)) if (key.toLowerCase() === name.toLowerCase()) return value;
+  return undefined;
 }

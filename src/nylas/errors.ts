@@ -20,7 +20,18 @@ export type Failure =
       type?: string;
     }
   | { kind: "transient"; status?: number; message: string; requestId?: string; type?: string; code?: string }
-  | { kind: "permanent"; status: number; message: string; requestId?: string; type?: string };
+  | {
+      kind: "permanent";
+      status: number;
+      message: string;
+      requestId?: string;
+      type?: string;
+      /**
+       * Never send this reminder again: a request with its idempotency key already reached
+       * Nylas with another payload, and may have been delivered (see IDEMPOTENCY_MISMATCH).
+       */
+      neverResend?: true;
+    };
 
 export type FailureKind = Failure["kind"];
 
@@ -40,6 +51,15 @@ const NETWORK_CODES = new Set([
   "UND_ERR_BODY_TIMEOUT",
   "UND_ERR_CLOSED",
 ]);
+
+/**
+ * Nylas' answers to a send's `Idempotency-Key` (2026-04). In flight: the first request with
+ * the key has not answered yet, so its outcome is unknown, as after a timeout (transient: the
+ * claim is kept, and the next attempt checks, then retries under the same key). Mismatch: the
+ * key already came with another payload (the meeting changed between attempts).
+ */
+export const IDEMPOTENCY_IN_FLIGHT = "api.concurrent_idempotent_request";
+export const IDEMPOTENCY_MISMATCH = "api.invalid_idempotent_request";
 
 /** Nylas' own limiter; anything else on a 429 is the provider's (Google, Microsoft, IMAP). */
 const NYLAS_LIMIT_TYPES = new Set(["nylas_rate_limit_exceeded"]);
@@ -63,6 +83,14 @@ export function classifyError(err: unknown, now: Date = new Date()): Failure {
     }
     // 408 and 5xx are the server's trouble, not the request's; 504 from a provider too.
     if (status === 408 || status >= 500) return { kind: "transient", status, message, requestId, type };
+    if (status === 409 && type === IDEMPOTENCY_IN_FLIGHT)
+      return { kind: "transient", status, message, requestId, type };
+    // A permanent refusal, and a final one: the first request under this key may have gone out
+    // (Nylas keeps the answers of completed sends), so sending again under a new key could
+    // deliver it twice, and under this key would be refused for the key's hour and sent after
+    // it. The reminder is recorded as refused with no attempts left: at most once, not twice.
+    if (status === 409 && type === IDEMPOTENCY_MISMATCH)
+      return { kind: "permanent", status, message, requestId, type, neverResend: true };
     return { kind: "permanent", status, message, requestId, type };
   }
 

@@ -2,7 +2,15 @@ import { randomUUID } from "node:crypto";
 import type { Db } from "../db/client.js";
 import { Coalescer } from "../db/coalesce.js";
 import { scrubText } from "../log/scrub.js";
-import { CLAIM_REMINDERS, MARK_FAILED, MARK_SENT, READ_REMINDER_STATES, RELEASE, UNCLAIM } from "./sql.js";
+import {
+  CLAIM_REMINDERS,
+  MARK_FAILED,
+  MARK_FAILED_FINAL,
+  MARK_SENT,
+  READ_REMINDER_STATES,
+  RELEASE,
+  UNCLAIM,
+} from "./sql.js";
 
 /**
  * The reminders ledger: one row per (grant, event id, event start), claimed before a send
@@ -15,8 +23,14 @@ import { CLAIM_REMINDERS, MARK_FAILED, MARK_SENT, READ_REMINDER_STATES, RELEASE,
  *   Sent folder for the row's marker.
  * - sent:    done; never claimed again.
  * - failed:  the send was refused (4xx, 429, 401), so nothing went out; claimable again
- *   while attempts remain.
+ *   while attempts remain. Also a reminder closed for good (`final`): Nylas refused its
+ *   idempotency key because the key already came with another payload, so an earlier
+ *   request may have gone out; its attempts are used up and it is never claimed again.
  * - skipped: deliberately not sent (e.g. the run was cancelled); not claimed again.
+ *
+ * Every send carries the row's marker as its Idempotency-Key, and a retry of a send whose
+ * outcome is unknown composes the same message: the wording's instant (`composed_at`) is
+ * kept while the row stays claimed.
  */
 
 export interface ClaimInput {
@@ -36,6 +50,11 @@ export type Claim =
       marker: string;
       attempts: number;
       /** an earlier attempt may have sent it */ uncertain: boolean;
+      /**
+       * The instant the message's wording is relative to: this claim's, or, when an earlier
+       * attempt may have sent it, that attempt's (so the retry sends the same message).
+       */
+      composedAt?: Date;
     }
   | { outcome: "done"; status: "sent" | "skipped" }
   | { outcome: "busy"; /** ms until the other claim's lease runs out */ retryInMs: number }
@@ -54,6 +73,13 @@ interface ClaimRow {
   marker: string;
   attempts: number;
   previous: string | null;
+  composed_at: Date | null;
+}
+
+/** A claim with the instant its message will be worded for. */
+interface ClaimRequest {
+  input: ClaimInput;
+  composedAt: Date | undefined;
 }
 
 interface StateRow {
@@ -75,23 +101,27 @@ export class Ledger {
     private readonly settings: LedgerSettings,
   ) {}
 
-  async claim(input: ClaimInput): Promise<Claim> {
-    return (await this.claimMany([input]))[0]!;
+  async claim(input: ClaimInput, opts: { composedAt?: Date } = {}): Promise<Claim> {
+    return (await this.claimMany([input], opts))[0]!;
   }
 
   /**
    * Claims several reminders in one statement (a job claims its meetings together), with
    * each row's outcome exactly as `claim` would give it, in input order. A row listed
    * twice (here or by a concurrent caller) is claimed once; the other entry reports busy.
+   * `composedAt` (the caller's calendar clock) is what a claimed reminder is worded for,
+   * unless the row was taken over from an attempt that may have sent it: then that
+   * attempt's instant is kept and returned.
    */
-  claimMany(inputs: readonly ClaimInput[]): Promise<Claim[]> {
-    return this.claims.run([...inputs]);
+  claimMany(inputs: readonly ClaimInput[], opts: { composedAt?: Date } = {}): Promise<Claim[]> {
+    return this.claims.run(inputs.map((input) => ({ input, composedAt: opts.composedAt })));
   }
 
   /** One statement for the claims of every job that asked meanwhile (see Coalescer). */
-  private readonly claims = new Coalescer<ClaimInput, Claim>((inputs) => this.writeClaims(inputs));
+  private readonly claims = new Coalescer<ClaimRequest, Claim>((requests) => this.writeClaims(requests));
 
-  private async writeClaims(inputs: readonly ClaimInput[]): Promise<Claim[]> {
+  private async writeClaims(requests: readonly ClaimRequest[]): Promise<Claim[]> {
+    const inputs = requests.map((r) => r.input);
     const firstIdx = new Map<string, number>();
     const idx: number[] = [];
     inputs.forEach((input, i) => {
@@ -117,6 +147,7 @@ export class Ledger {
       pick(() => randomUUID()),
       leaseSecs,
       this.settings.maxAttempts,
+      idx.map((i) => requests[i]!.composedAt?.toISOString() ?? null),
     );
 
     const out: (Claim | undefined)[] = inputs.map(() => undefined);
@@ -127,6 +158,7 @@ export class Ledger {
         marker: row.marker,
         attempts: row.attempts,
         uncertain: row.previous === "claimed",
+        ...(row.composed_at ? { composedAt: row.composed_at } : {}),
       };
     }
     const rest = idx.filter((i) => out[i] === undefined);
@@ -165,8 +197,14 @@ export class Ledger {
   /**
    * The send was refused: nothing went out. A refusal that is not the reminder's fault
    * (the grant's budget, a 401) hands the attempt back so it cannot exhaust the reminder.
+   * A `final` refusal uses up every attempt: the reminder is never claimed again (Nylas
+   * refused its idempotency key, and an earlier request under it may have gone out).
    */
-  async markFailed(id: bigint, error: string, opts: { countAttempt?: boolean } = {}): Promise<void> {
+  async markFailed(id: bigint, error: string, opts: { countAttempt?: boolean; final?: boolean } = {}): Promise<void> {
+    if (opts.final) {
+      await this.db.$executeRawUnsafe(MARK_FAILED_FINAL, id, scrubText(error), this.settings.maxAttempts);
+      return;
+    }
     const handBack = opts.countAttempt === false ? 1 : 0;
     await this.db.$executeRawUnsafe(MARK_FAILED, id, scrubText(error), handBack);
   }

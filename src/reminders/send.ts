@@ -18,19 +18,28 @@ import { composeReminder } from "./template.js";
  * refusal that is not the reminder's fault (401, 429, a spent budget) does not count
  * against it; every send is recorded, or released as uncertain, before the outcome is
  * returned.
+ *
+ * Every send carries the claim's marker as its Idempotency-Key, and a retry composes the
+ * same message (same meeting, same marker, the same instant for "today"/"tomorrow", kept on
+ * the ledger row), so within Nylas' hour a retry of a send that went out is answered with
+ * the first answer instead of going out again, even where the Sent-folder check finds
+ * nothing.
  */
 
 /** The I/O of the protocol, bound to one grant. */
 export interface SendPorts {
   ledger: Pick<Ledger, "claimMany" | "unclaim" | "markSent" | "markFailed" | "release">;
-  /** Sends a message as the grant; the provider's message id. */
-  send(message: OutgoingMessage): Promise<{ id: string }>;
+  /**
+   * Sends a message as the grant under Nylas' Idempotency-Key; the provider's message id, and
+   * whether the answer was Nylas' kept answer to an earlier request with that key.
+   */
+  send(message: OutgoingMessage, idempotencyKey: string): Promise<{ id: string; replayed?: boolean }>;
   /** The id of the grant's sent message carrying `marker`, sent after `sinceUnix`; undefined when there is none. */
   findSent(marker: string, sinceUnix: number): Promise<string | undefined>;
   /** The grant's request budgets: the Sent-folder check runs under "read", each send under "send". */
   budget: GrantBudget;
   log: Pick<Logger, "info" | "warn">;
-  /** The calendar clock, for the reminder's "today"/"tomorrow". */
+  /** The calendar clock, for the reminder's "today"/"tomorrow" (recorded with each claim). */
   now(): Date;
 }
 
@@ -119,6 +128,7 @@ export async function sendReminders(
           title: m.title,
           recipients: m.recipients,
         })),
+        { composedAt: ports.now() },
       );
     } catch (error) {
       stop = { error };
@@ -190,23 +200,28 @@ async function sendOne(meeting: Meeting, claim: Claim, ctx: SendContext, ports: 
     }
   }
 
+  // Deterministic: the meeting, the grant, the marker and the claim's wording instant (an
+  // earlier attempt's when this one retries it), never the moment of this attempt.
   const message = composeReminder(meeting, {
     zone: ctx.zone,
     senderEmail: ctx.email,
     marker: claim.marker,
-    now: ports.now(),
+    now: claim.composedAt ?? ports.now(),
   });
   let sending = false;
-  let sent: { id: string };
+  let sent: { id: string; replayed?: boolean };
   try {
     sent = await ports.budget.run("send", () => {
       sending = true;
-      return ports.send({
-        to: meeting.recipients,
-        subject: message.subject,
-        body: message.html,
-        customHeaders: [{ name: MARKER_HEADER, value: claim.marker }],
-      });
+      return ports.send(
+        {
+          to: meeting.recipients,
+          subject: message.subject,
+          body: message.html,
+          customHeaders: [{ name: MARKER_HEADER, value: claim.marker }],
+        },
+        claim.marker,
+      );
     });
   } catch (error) {
     if (!sending) {
@@ -216,6 +231,11 @@ async function sendOne(meeting: Meeting, claim: Claim, ctx: SendContext, ports: 
     }
     return sendFailed(error, meeting, claim, ports);
   }
+  if (sent.replayed)
+    log.info(
+      { eventId: meeting.eventId, messageId: sent.id },
+      "reminder already sent under its Idempotency-Key (Idempotent-Response); not sent again",
+    );
   // The slot goes on to the next send while the mark is written; the caller waits for
   // every mark before it reports.
   return { kind: "sent", marked: recordSent(claim, sent.id, meeting, ports) };
@@ -235,11 +255,21 @@ async function sendFailed(error: unknown, meeting: Meeting, claim: ClaimedClaim,
       await ledger.markFailed(claim.id, text, { countAttempt: false });
       return { kind: "stop", error };
     case "permanent":
+      if (failure.neverResend) {
+        // Nylas refused the key: it came before with another payload (the meeting changed
+        // between attempts), and that request may have gone out. Closed for good.
+        const why = `${text} (never sent again: an earlier send under this reminder's Idempotency-Key may have gone out)`;
+        await ledger.markFailed(claim.id, why, { final: true });
+        log.warn({ eventId: meeting.eventId, requestId: failure.requestId }, `reminder closed: ${why}`);
+        return { kind: "settled" };
+      }
       await ledger.markFailed(claim.id, text);
       log.warn({ eventId: meeting.eventId, requestId: failure.requestId }, `reminder refused: ${text}`);
       return { kind: "settled" };
     case "transient":
-      // Unknown whether it went out: keep the claim, let the next attempt check.
+      // Unknown whether it went out (a timeout, a 5xx, or Nylas still working on the first
+      // request with this key): keep the claim, let the next attempt check, then retry under
+      // the same key.
       await ledger.release(claim.id, text);
       log.warn({ eventId: meeting.eventId, requestId: failure.requestId }, `reminder send uncertain: ${text}`);
       return { kind: "held", hold: { ms: 0, why: text, transient: true } };

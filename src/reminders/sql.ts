@@ -14,33 +14,39 @@
  * must not list a (grant, event id, event start) twice.
  * $1 indexes (int[]); $2 grant ids, $3 event ids (text[]); $4 event starts (timestamptz[]);
  * $5 days, $6 titles (text[]); $7 recipients (jsonb[]); $8 markers (text[]);
- * $9 the lease in seconds (double precision); $10 claims allowed per reminder (int).
+ * $9 the lease in seconds (double precision); $10 claims allowed per reminder (int);
+ * $11 the instants the messages are worded for (timestamptz[]). A row taken over from a claim
+ * whose send may have gone out keeps its own instant, so the retry words the message as that
+ * attempt did and Nylas sees the same payload under the same idempotency key.
  */
 export const CLAIM_REMINDERS = `
   WITH input AS (
     SELECT * FROM unnest($1::int[], $2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::text[], $7::jsonb[],
-                         $8::text[])
-      AS t(idx, grant_id, event_id, event_start, day, title, recipients, marker)
+                         $8::text[], $11::timestamptz[])
+      AS t(idx, grant_id, event_id, event_start, day, title, recipients, marker, composed_at)
   ), prev AS (
     SELECT i.idx, r.status::text AS status FROM input i
     JOIN reminders r ON r.grant_id = i.grant_id AND r.event_id = i.event_id AND r.event_start = i.event_start
   ), up AS (
     INSERT INTO reminders (grant_id, event_id, event_start, day, title, recipients, marker, status, attempts,
-                           claimed_at, updated_at)
-    SELECT grant_id, event_id, event_start, day, title, recipients, marker, 'claimed', 1, now(), now()
+                           claimed_at, composed_at, updated_at)
+    SELECT grant_id, event_id, event_start, day, title, recipients, marker, 'claimed', 1, now(), composed_at, now()
     FROM input ORDER BY idx
     ON CONFLICT (grant_id, event_id, event_start) DO UPDATE
       -- Only a claim after a refusal counts: taking over a claim whose send timed out or
       -- whose process died is not the reminder's fault and must not exhaust it.
       SET status = 'claimed', attempts = reminders.attempts + CASE WHEN reminders.status = 'failed' THEN 1 ELSE 0 END,
           claimed_at = now(), updated_at = now(),
-          day = EXCLUDED.day, title = EXCLUDED.title, recipients = EXCLUDED.recipients
+          day = EXCLUDED.day, title = EXCLUDED.title, recipients = EXCLUDED.recipients,
+          composed_at = CASE WHEN reminders.status = 'claimed'
+                             THEN COALESCE(reminders.composed_at, EXCLUDED.composed_at)
+                             ELSE EXCLUDED.composed_at END
       WHERE (reminders.status = 'claimed'
              AND reminders.claimed_at < now() - make_interval(secs => $9::double precision))
          OR (reminders.status = 'failed' AND reminders.attempts < $10::int)
-    RETURNING id, marker, attempts, grant_id, event_id, event_start
+    RETURNING id, marker, attempts, composed_at, grant_id, event_id, event_start
   )
-  SELECT i.idx, up.id, up.marker, up.attempts, prev.status AS previous
+  SELECT i.idx, up.id, up.marker, up.attempts, up.composed_at, prev.status AS previous
   FROM up JOIN input i ON i.grant_id = up.grant_id AND i.event_id = up.event_id AND i.event_start = up.event_start
   LEFT JOIN prev ON prev.idx = i.idx`;
 
@@ -76,6 +82,15 @@ export const MARK_SENT = `
  */
 export const MARK_FAILED = `
   UPDATE reminders SET status = 'failed', last_error = $2::text, attempts = attempts - $3::int, updated_at = now()
+  WHERE id = $1::bigint`;
+
+/**
+ * Closes a reminder for good: refused, every attempt used up, never claimed again.
+ * $1 reminder id (bigint); $2 the error, scrubbed (text); $3 claims allowed per reminder (int).
+ */
+export const MARK_FAILED_FINAL = `
+  UPDATE reminders
+  SET status = 'failed', last_error = $2::text, attempts = GREATEST(attempts, $3::int), updated_at = now()
   WHERE id = $1::bigint`;
 
 /**

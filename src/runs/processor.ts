@@ -186,7 +186,7 @@ export class RunProcessor {
     const { ledger, nylas } = this.deps;
     return {
       ledger,
-      send: (message) => nylas.send(grantId, message),
+      send: (message, idempotencyKey) => nylas.send(grantId, message, idempotencyKey),
       findSent: (marker, sinceUnix) => findSentByMarker(nylas, grantId, marker, sinceUnix),
       budget,
       log,

@@ -182,4 +182,38 @@ describe("reminders ledger (real Postgres)", () => {
     expect(outcomes.map((o) => o.status)).toEqual(["rejected", "rejected", "rejected"]);
     await closePrisma(deadDb).catch(() => {});
   });
+
+  it("keeps the wording instant of an attempt that may have sent, and takes a new one after a refusal", async () => {
+    const ledger = new Ledger(db, { leaseMs: 60_000, maxAttempts: 3 });
+    const [at1, at2, at3] = ["2026-11-23T22:50:00Z", "2026-11-23T23:10:00Z", "2026-11-24T08:00:00Z"].map(
+      (t) => new Date(t),
+    );
+    const i = input();
+    const first = await ledger.claim(i, { composedAt: at1 });
+    if (first.outcome !== "claimed") throw new Error("expected a claim");
+    expect(first.composedAt).toEqual(at1);
+    // The send's outcome is unknown: the retry words the message as the first attempt did.
+    await ledger.release(first.id, "transient timeout");
+    const retry = await ledger.claim(i, { composedAt: at2 });
+    expect(retry).toMatchObject({ outcome: "claimed", uncertain: true, marker: first.marker, composedAt: at1 });
+    // Refused (nothing went out): the next claim is worded for its own instant.
+    await ledger.markFailed(first.id, "rate_limited 429", { countAttempt: false });
+    expect(await ledger.claim(i, { composedAt: at3 })).toMatchObject({ outcome: "claimed", composedAt: at3 });
+    const row = await db.reminder.findUniqueOrThrow({ where: { id: first.id } });
+    expect(row.composedAt).toEqual(at3);
+    // A claim without an instant leaves the column empty (the sender's clock is used).
+    const bare = await ledger.claim(input());
+    expect(bare.outcome === "claimed" && bare.composedAt).toBe(undefined);
+  });
+
+  it("a final refusal (the idempotency key came with another payload) is never claimed again", async () => {
+    const ledger = new Ledger(db, { leaseMs: 60_000, maxAttempts: 3 });
+    const i = input();
+    const c = await ledger.claim(i);
+    if (c.outcome !== "claimed") throw new Error("expected a claim");
+    await ledger.markFailed(c.id, "permanent 409 api.invalid_idempotent_request", { final: true });
+    expect(await ledger.claim(i)).toEqual({ outcome: "exhausted", attempts: 3 });
+    const row = await db.reminder.findUniqueOrThrow({ where: { id: c.id } });
+    expect(row).toMatchObject({ status: "failed", lastError: "permanent 409 api.invalid_idempotent_request" });
+  });
 });

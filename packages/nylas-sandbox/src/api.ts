@@ -179,16 +179,16 @@ export function sendMessage(
   return { grant_id: g.grant.id, data: msg };
 }
 
-export function getMessages(g: GrantState, q: URLSearchParams): Json {
-  const { data, nextCursor } = listMessages(g, parseMessageQuery(q));
+export function getMessages(g: GrantState, q: URLSearchParams, hideHeaders = false): Json {
+  const { data, nextCursor } = listMessages(g, { ...parseMessageQuery(q), hideHeaders });
   const out: Json = { data };
   if (nextCursor) out.next_cursor = nextCursor;
   return out;
 }
 
-export function findMessage(g: GrantState, id: string, q: URLSearchParams): Json {
+export function findMessage(g: GrantState, id: string, q: URLSearchParams, hideHeaders = false): Json {
   const rec = g.messagesById.get(id);
   if (!rec) throw notFound(`message ${id} not found`);
   const fields = q.get("fields");
-  return { data: fields === "include_headers" ? { ...rec.msg, headers: rec.headers } : rec.msg };
+  return { data: fields === "include_headers" ? { ...rec.msg, headers: hideHeaders ? [] : rec.headers } : rec.msg };
 }

@@ -4,6 +4,7 @@
  */
 import { ApiError, badRequest, notFound } from "./errors.js";
 import { Faults, type FaultInput, type FaultRule, type LatencyConfig } from "./faults.js";
+import { IdempotencyKeys } from "./idempotency.js";
 import { RateLimiter, type LimitsConfig, type LimitsInput } from "./limits.js";
 import {
   RequestLog,
@@ -59,6 +60,8 @@ export class SandboxControl {
   readonly faults = new Faults();
   readonly log: RequestLog;
   readonly oauth: OAuthService;
+  /** Idempotency-Keys of sends, per grant, kept one hour by the sandbox's clock. */
+  readonly idempotency: IdempotencyKeys;
   /** Every accepted send, in order, across grants (cheap to read back in benchmarks). */
   private sent: { grantId: string; rec: MessageRecord }[] = [];
 
@@ -68,11 +71,13 @@ export class SandboxControl {
     this.store = new SandboxStore(opts.now ?? Date.now);
     this.log = new RequestLog(opts.requestLogCapacity);
     this.oauth = new OAuthService(this.store, this.clientId, this.apiKey);
+    this.idempotency = new IdempotencyKeys(() => this.store.now());
   }
 
-  /** Forgets everything: grants, events, mail, logs, counters, faults, latency, limits. */
+  /** Forgets everything: grants, events, mail, logs, counters, faults, latency, limits, idempotency keys. */
   reset(): void {
     this.store.reset();
+    this.idempotency.reset();
     this.limiter.reset();
     this.faults.reset();
     this.log.clear();

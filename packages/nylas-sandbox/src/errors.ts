@@ -10,7 +10,13 @@ export type LogNote =
   | "dropped"
   | "dropped_after"
   | "unauthorized"
-  | "grant_invalid";
+  | "grant_invalid"
+  /** A send answered from its Idempotency-Key's kept answer: nothing was sent again. */
+  | "idempotent_replay"
+  /** A send refused with 409: its Idempotency-Key is in flight, or came with another payload. */
+  | "idempotency_conflict"
+  /** Served with the messages' headers hidden (an injected "hide_headers" fault). */
+  | "headers_hidden";
 
 export class ApiError extends Error {
   constructor(

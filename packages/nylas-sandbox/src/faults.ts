@@ -2,7 +2,8 @@
  * Injected trouble: latency per route class, and failure rules that make the next N matching
  * requests answer 5xx (or 429 with a chosen Retry-After) in Nylas' error shape or lose their
  * connection (before the work, or after it — a send that happened but whose response never
- * arrived).
+ * arrived), or, for the messages routes, answer with every message's headers empty (as
+ * Microsoft's Sent folder does), so that a search for a custom header finds nothing.
  */
 import { badRequest } from "./errors.js";
 import { mulberry32 } from "./random.js";
@@ -11,7 +12,7 @@ import { isObject } from "./validate.js";
 export const ROUTE_CLASSES = ["grants", "calendars", "events", "messages", "send", "oauth"] as const;
 export type RouteClass = (typeof ROUTE_CLASSES)[number];
 
-export const FAULT_KINDS = [429, 500, 502, 503, 504, "drop", "drop_after"] as const;
+export const FAULT_KINDS = [429, 500, 502, 503, 504, "drop", "drop_after", "hide_headers"] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
 export interface FaultInput {
@@ -61,6 +62,8 @@ export class Faults {
     if (input.routeClass !== undefined && !ROUTE_CLASSES.includes(input.routeClass)) {
       throw badRequest(`routeClass must be one of ${ROUTE_CLASSES.join(", ")}`);
     }
+    if (input.kind === "hide_headers" && (input.routeClass ?? "messages") !== "messages")
+      throw badRequest('hide_headers applies to the messages route class only (routeClass "messages")');
     if (input.grantId !== undefined && typeof input.grantId !== "string") throw badRequest("grantId must be a string");
     const probability = input.probability ?? 1;
     if (typeof probability !== "number" || !(probability > 0 && probability <= 1))
@@ -75,6 +78,7 @@ export class Faults {
     if (input.kind === 429) rule.retryAfterS = input.retryAfterS ?? 1;
     if (input.grantId !== undefined) rule.grantId = input.grantId;
     if (input.routeClass !== undefined) rule.routeClass = input.routeClass;
+    else if (input.kind === "hide_headers") rule.routeClass = "messages";
     this.rules.push(rule);
     return { ...rule };
   }

@@ -30,6 +30,9 @@ const NOTES: readonly LogNote[] = [
   "dropped_after",
   "unauthorized",
   "grant_invalid",
+  "idempotent_replay",
+  "idempotency_conflict",
+  "headers_hidden",
 ];
 const METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "OTHER"] as const;
 
@@ -69,6 +72,8 @@ export interface Counters {
   injectedFaults: number;
   dropped: number;
   unauthorized: number;
+  /** Sends answered from their Idempotency-Key (not sent again; not counted in `sends`). */
+  idempotentReplays: number;
 }
 
 function emptyCounters(): Counters {
@@ -82,6 +87,7 @@ function emptyCounters(): Counters {
     injectedFaults: 0,
     dropped: 0,
     unauthorized: 0,
+    idempotentReplays: 0,
   };
 }
 
@@ -154,7 +160,8 @@ export class RequestLog {
     c.byRoute[e.route] = (c.byRoute[e.route] ?? 0) + 1;
     const sk = String(e.status);
     c.byStatus[sk] = (c.byStatus[sk] ?? 0) + 1;
-    if (e.route === "messages.send" && e.status === 200) c.sends++;
+    if (e.route === "messages.send" && e.status === 200 && e.note !== "idempotent_replay") c.sends++;
+    if (e.note === "idempotent_replay") c.idempotentReplays++;
     if (e.note === "nylas_rate_limit") c.rateLimitedNylas++;
     if (e.note === "provider_rate_limit") c.rateLimitedProvider++;
     if (e.note === "injected") c.injectedFaults++;

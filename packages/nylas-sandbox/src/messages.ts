@@ -135,6 +135,8 @@ export interface MessageQuery {
   anyEmail?: string[];
   threadId?: string;
   includeHeaders: boolean;
+  /** Headers come back empty even when asked for (an injected "hide_headers" fault). */
+  hideHeaders?: boolean;
 }
 
 export function parseMessageQuery(q: URLSearchParams): MessageQuery {
@@ -206,7 +208,7 @@ export function listMessages(g: GrantState, q: MessageQuery): { data: WireMessag
     if (data.length === q.limit) {
       return { data, nextCursor: Buffer.from(`m${i}`).toString("base64url") };
     }
-    data.push(q.includeHeaders ? { ...m, headers: r.headers } : m);
+    data.push(q.includeHeaders ? { ...m, headers: q.hideHeaders ? [] : r.headers } : m);
   }
   return { data };
 }

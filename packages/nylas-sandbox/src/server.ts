@@ -19,6 +19,13 @@ import {
   type Json,
 } from "./api.js";
 import { controlRoute, SandboxControl } from "./control.js";
+import {
+  IDEMPOTENCY_KEY_HEADER,
+  IDEMPOTENT_RESPONSE_HEADER,
+  payloadFingerprint,
+  readIdempotencyKey,
+  type KeyDecision,
+} from "./idempotency.js";
 import { ApiError, badRequest, notFound, OAuthError, type LogNote } from "./errors.js";
 import type { RouteClass } from "./faults.js";
 import type { LimitsInput } from "./limits.js";
@@ -156,6 +163,14 @@ const FAULT_TYPES: Record<number, [string, string]> = {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** What one request's handling learned on the way, for the answer around it. */
+interface DispatchContext {
+  /** The send handler took the request (its answers are kept under an Idempotency-Key). */
+  sendAttempted: boolean;
+  /** Messages come back with empty headers (an injected "hide_headers" fault). */
+  hideHeaders: boolean;
+}
+
 export class Sandbox extends SandboxControl {
   readonly server: Server;
   url = "";
@@ -245,12 +260,26 @@ export class Sandbox extends SandboxControl {
         at: Date.now(),
         note,
       } as Parameters<typeof this.log.push>[0]);
+    // A send's Idempotency-Key (see idempotency.ts): decided when the request arrives, so a
+    // retry during the first request's latency meets it in flight.
+    let idem: KeyDecision | undefined;
+    let idemRefusal: unknown;
+    const work: DispatchContext = { sendAttempted: false, hideHeaders: false };
     try {
       if (!route) throw notFound(`Unknown route ${method} ${path}`);
       if (route.cls !== "oauth") this.authenticate(req);
       // The body comes with the request, as on the wire: a request whose client hangs up
       // during the latency is still carried out (a send goes out nobody hears about).
       if (method === "POST") readBody(req).catch(() => {});
+      if (route.name === "messages.send" && req.headers[IDEMPOTENCY_KEY_HEADER] !== undefined) {
+        try {
+          const key = readIdempotencyKey(req.headers[IDEMPOTENCY_KEY_HEADER]);
+          if (key !== undefined)
+            idem = this.idempotency.begin(route.grantId!, key, payloadFingerprint(await parseBody(req)));
+        } catch (err) {
+          idemRefusal = err; // answered after the latency and faults, like any other answer
+        }
+      }
       const delay = this.faults.delayFor(route.cls);
       if (delay > 0) await sleep(delay);
       const fault = this.faults.take(route.grantId, route.cls);
@@ -263,7 +292,10 @@ export class Sandbox extends SandboxControl {
           return;
         }
         if (fault.kind === "drop_after") dropAfter = true;
-        else if (fault.kind === 429) {
+        else if (fault.kind === "hide_headers") {
+          work.hideHeaders = true;
+          note = "headers_hidden";
+        } else if (fault.kind === 429) {
           const retryAfter = String(fault.retryAfterS ?? 1);
           throw new ApiError(
             429,
@@ -278,7 +310,31 @@ export class Sandbox extends SandboxControl {
           throw new ApiError(fault.kind, type, message, undefined, {}, "injected");
         }
       }
-      const out = await this.dispatch(route, req, query);
+      if (idemRefusal) throw idemRefusal;
+      if (idem?.kind === "replay") {
+        // The first answer again; nothing is sent.
+        const kept = idem.entry;
+        if (dropAfter) {
+          note = "dropped_after";
+          req.socket.destroy();
+          log();
+          return;
+        }
+        note = "idempotent_replay";
+        status = kept.status!;
+        res.writeHead(status, {
+          "content-type": "application/json",
+          "x-request-id": requestId,
+          ...kept.headers,
+          [IDEMPOTENT_RESPONSE_HEADER]: "true",
+        });
+        res.end(JSON.stringify(kept.body));
+        log();
+        return;
+      }
+      const out = await this.dispatch(route, req, query, work);
+      const payload = out.kind === "json" ? { request_id: requestId, ...out.body } : undefined;
+      if (idem?.kind === "new" && out.kind === "json") this.idempotency.settle(idem.entry, out.status ?? 200, payload!);
       if (dropAfter) {
         // The work happened (e.g. the mail went out) but the client never hears about it.
         note = "dropped_after";
@@ -287,7 +343,7 @@ export class Sandbox extends SandboxControl {
         log();
         return;
       }
-      if (out.kind === "json") status = this.json(res, out.status ?? 200, requestId, out.body, true);
+      if (out.kind === "json") status = this.json(res, out.status ?? 200, requestId, payload!, false);
       else if (out.kind === "html") {
         status = 200;
         res.writeHead(200, {
@@ -303,7 +359,14 @@ export class Sandbox extends SandboxControl {
       }
     } catch (err) {
       if (err instanceof ApiError) note = err.note;
+      // The send's own refusals are kept under its key (see idempotency.ts); a refusal before
+      // the send was attempted (grant, Nylas' limit, an injected fault) releases the key.
+      if (idem?.kind === "new" && work.sendAttempted && err instanceof ApiError)
+        this.idempotency.settle(idem.entry, err.status, err.body(requestId), err.headers);
       status = this.fail(res, requestId, err);
+    } finally {
+      // Not carried out (dropped before the work, refused, a handler bug): a retry may send.
+      if (idem?.kind === "new" && idem.entry.state === "in_flight") this.idempotency.release(idem.entry);
     }
     log();
   }
@@ -345,6 +408,7 @@ export class Sandbox extends SandboxControl {
     route: Route,
     req: IncomingMessage,
     q: URLSearchParams,
+    work: DispatchContext,
   ): Promise<
     | { kind: "json"; body: Json; status?: number }
     | { kind: "html"; html: string }
@@ -393,11 +457,12 @@ export class Sandbox extends SandboxControl {
       case "events.find":
         return { kind: "json", body: findEvent(this.store, g, route.sub!, q) };
       case "messages.list":
-        return { kind: "json", body: getMessages(g, q) };
+        return { kind: "json", body: getMessages(g, q, work.hideHeaders) };
       case "messages.find":
-        return { kind: "json", body: findMessage(g, route.sub!, q) };
+        return { kind: "json", body: findMessage(g, route.sub!, q, work.hideHeaders) };
       case "messages.send": {
         const body = await parseBody(req);
+        work.sendAttempted = true;
         return {
           kind: "json",
           body: sendMessage(g, body, this.limiter, this.store.now(), (rec) => this.recordSent(grantId, rec)),

@@ -43,6 +43,17 @@ describe("classifyError", () => {
     ["400", apiError(400, "invalid_request_error"), { kind: "permanent", status: 400, type: "invalid_request_error" }],
     ["404", apiError(404, "not_found_error"), { kind: "permanent", status: 404 }],
     ["403", apiError(403, "forbidden"), { kind: "permanent", status: 403 }],
+    [
+      "409 idempotency key in flight",
+      apiError(409, "api.concurrent_idempotent_request"),
+      { kind: "transient", status: 409, type: "api.concurrent_idempotent_request" },
+    ],
+    [
+      "409 idempotency key with another payload",
+      apiError(409, "api.invalid_idempotent_request"),
+      { kind: "permanent", status: 409, type: "api.invalid_idempotent_request", neverResend: true },
+    ],
+    ["409 other conflict", apiError(409, "conflict"), { kind: "permanent", status: 409 }],
     ["SDK timeout", new NylasSdkTimeoutError("http://x", 30), { kind: "transient", code: "timeout" }],
     ["connection reset", networkError("ECONNRESET"), { kind: "transient", code: "ECONNRESET" }],
     ["connection refused", networkError("ECONNREFUSED"), { kind: "transient", code: "ECONNREFUSED" }],
@@ -64,6 +75,11 @@ describe("classifyError", () => {
   ];
   it.each(cases)("%s", (_name, err, expected) => {
     expect(classifyError(err, now)).toMatchObject(expected);
+  });
+
+  it("only the idempotency mismatch forbids a resend", () => {
+    expect(classifyError(apiError(409, "conflict"), now)).not.toHaveProperty("neverResend");
+    expect(classifyError(apiError(400, "invalid_request_error"), now)).not.toHaveProperty("neverResend");
   });
 
   it("keeps messages to one short line", () => {

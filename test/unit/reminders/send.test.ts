@@ -62,6 +62,8 @@ const ERR = {
   timeout: () => new NylasSdkTimeoutError("http://nylas/v3/grants/g1/messages/send", 30),
   database: () => new Error("Can't reach database server at 127.0.0.1:5432"),
   busy: () => new GrantBusy(5000, "budget of grant spent"),
+  keyInFlight: () => apiError(409, "api.concurrent_idempotent_request"),
+  keyMismatch: () => apiError(409, "api.invalid_idempotent_request"),
 };
 
 /** What each fake port does; every call is recorded in `calls`. */
@@ -73,8 +75,8 @@ interface Script {
   sentCheck?: string | Error;
   /** Budget per kind: an error thrown instead of taking a token (the request does not run). */
   noToken?: Partial<Record<Budget, Error>>;
-  /** The send's answer (per meeting index): a message id or an error. */
-  send?: (n: number) => string | Error;
+  /** The send's answer (per meeting index): a message id, Nylas' kept answer to the key, or an error. */
+  send?: (n: number) => string | Error | { id: string; replayed: boolean };
   markSentError?: Error;
 }
 
@@ -85,6 +87,10 @@ function world(script: Script) {
   const settled: Budget[] = [];
   const blocks: number[] = [];
   const claimBatches: ClaimInput[][] = [];
+  /** The Idempotency-Key of each send, in order. */
+  const keys: string[] = [];
+  /** The wording instant passed with each claim statement. */
+  const composedAts: (Date | undefined)[] = [];
   const index = (id: bigint) => Number(id);
   const budget: GrantBudget = {
     async run(kind, request) {
@@ -104,8 +110,9 @@ function world(script: Script) {
   };
   const ports: SendPorts = {
     ledger: {
-      async claimMany(inputs) {
+      async claimMany(inputs, opts) {
         claimBatches.push([...inputs]);
+        composedAts.push(opts?.composedAt);
         if (script.claimError) throw script.claimError;
         return inputs.map((i) => script.claims(Number(i.eventId.slice(2))));
       },
@@ -117,18 +124,21 @@ function world(script: Script) {
         if (script.markSentError) throw script.markSentError;
       },
       async markFailed(id, why, opts) {
-        calls.push(`markFailed ${index(id)}${opts?.countAttempt === false ? " (not counted)" : ""}: ${why}`);
+        calls.push(
+          `markFailed ${index(id)}${opts?.countAttempt === false ? " (not counted)" : ""}${opts?.final ? " (final)" : ""}: ${why}`,
+        );
       },
       async release(id, why) {
         calls.push(`release ${index(id)}: ${why}`);
       },
     },
-    async send(message) {
+    async send(message, idempotencyKey) {
       sent.push(message);
+      keys.push(idempotencyKey);
       const n = Number(message.customHeaders?.[0]?.value.slice("marker-".length));
       const answer = script.send ? script.send(n) : `msg-${n}`;
       if (answer instanceof Error) throw answer;
-      return { id: answer };
+      return typeof answer === "string" ? { id: answer } : answer;
     },
     async findSent(marker, sinceUnix) {
       calls.push(`findSent ${marker} since ${sinceUnix}`);
@@ -139,7 +149,7 @@ function world(script: Script) {
     log: { info: () => {}, warn: () => {} },
     now: () => NOW,
   };
-  return { ports, calls, sent, tokens, settled, blocks, claimBatches };
+  return { ports, calls, sent, tokens, settled, blocks, claimBatches, keys, composedAts };
 }
 
 const ONE_WEEK = 7 * 86_400;
@@ -424,5 +434,101 @@ describe("sendReminders: across meetings", () => {
     const w = world({ claims: claimed });
     expect(await sendReminders([], ctx, w.ports)).toEqual({ status: "done" });
     expect(w.claimBatches).toHaveLength(0);
+  });
+});
+
+describe("sendReminders: the Idempotency-Key", () => {
+  const MISMATCH_NOTE = "(never sent again: an earlier send under this reminder's Idempotency-Key may have gone out)";
+  // [case, script, outcome, ledger and Sent-folder calls in order]; every send's key is the
+  // claim's marker.
+  const cases: [string, Script, SendOutcome, string[]][] = [
+    ["first send", { claims: claimed }, { status: "done" }, ["markSent 1 msg-1"]],
+    [
+      "retry of an uncertain claim, not found in the Sent folder",
+      { claims: (n) => claimed(n, true) },
+      { status: "done" },
+      [`findSent marker-1 since ${START + 60 - ONE_WEEK}`, "markSent 1 msg-1"],
+    ],
+    [
+      "retry answered with Nylas' kept answer (Idempotent-Response): marked sent with the first message's id",
+      { claims: (n) => claimed(n, true), send: () => ({ id: "msg-first", replayed: true }) },
+      { status: "done" },
+      [`findSent marker-1 since ${START + 60 - ONE_WEEK}`, "markSent 1 msg-first"],
+    ],
+    [
+      "409 api.concurrent_idempotent_request: the first request is in flight, outcome unknown",
+      { claims: claimed, send: ERR.keyInFlight },
+      {
+        status: "held",
+        retryInMs: 0,
+        reason: "transient 409 api.concurrent_idempotent_request boom request_id=req-1",
+        transient: true,
+      },
+      ["release 1: transient 409 api.concurrent_idempotent_request boom request_id=req-1"],
+    ],
+    [
+      "409 api.concurrent_idempotent_request on a retry",
+      { claims: (n) => claimed(n, true), send: ERR.keyInFlight },
+      {
+        status: "held",
+        retryInMs: 0,
+        reason: "transient 409 api.concurrent_idempotent_request boom request_id=req-1",
+        transient: true,
+      },
+      [
+        `findSent marker-1 since ${START + 60 - ONE_WEEK}`,
+        "release 1: transient 409 api.concurrent_idempotent_request boom request_id=req-1",
+      ],
+    ],
+    [
+      "409 api.invalid_idempotent_request: closed for good, never sent again",
+      { claims: claimed, send: ERR.keyMismatch },
+      { status: "done" },
+      [`markFailed 1 (final): permanent 409 api.invalid_idempotent_request boom request_id=req-1 ${MISMATCH_NOTE}`],
+    ],
+    [
+      "409 api.invalid_idempotent_request on a retry",
+      { claims: (n) => claimed(n, true), send: ERR.keyMismatch },
+      { status: "done" },
+      [
+        `findSent marker-1 since ${START + 60 - ONE_WEEK}`,
+        `markFailed 1 (final): permanent 409 api.invalid_idempotent_request boom request_id=req-1 ${MISMATCH_NOTE}`,
+      ],
+    ],
+  ];
+
+  it.each(cases)("%s", async (_name, script, expected, calls) => {
+    const w = world(script);
+    expect(await sendReminders([meeting(1)], ctx, w.ports)).toEqual(expected);
+    expect(w.keys).toEqual(["marker-1"]);
+    expect(w.calls).toEqual(calls);
+  });
+
+  it("every send of a day carries its own claim's marker as the key", async () => {
+    const w = world({ claims: claimed });
+    await sendReminders([1, 2, 3].map(meeting), ctx, w.ports);
+    expect([...w.keys].sort()).toEqual(["marker-1", "marker-2", "marker-3"]);
+    expect(w.sent.map((m) => m.customHeaders?.[0]?.value).sort()).toEqual(w.keys.sort());
+  });
+
+  it("a retry sends the same payload under the same key, even after the grant's midnight", async () => {
+    // First attempt at 23:50 in Berlin: "tomorrow". The send times out (it may have gone out).
+    const first = world({ claims: claimed, send: ERR.timeout });
+    first.ports.now = () => new Date("2026-11-23T22:50:00Z");
+    await sendReminders([meeting(1)], ctx, first.ports);
+    expect(first.composedAts).toEqual([new Date("2026-11-23T22:50:00Z")]);
+    // The retry, at 00:10 on the meeting's day, takes over the uncertain claim; the ledger
+    // hands back the first attempt's wording instant with it.
+    const retry = world({ claims: (n) => ({ ...claimed(n, true), composedAt: first.composedAts[0]! }) });
+    retry.ports.now = () => new Date("2026-11-23T23:10:00Z");
+    await sendReminders([meeting(1)], ctx, retry.ports);
+    expect(retry.sent).toEqual(first.sent);
+    expect(retry.keys).toEqual(first.keys);
+    expect(retry.sent[0]!.subject).toMatch(/ tomorrow at /);
+    // Without a kept instant (a row from before it was recorded) the wording follows the clock.
+    const old = world({ claims: (n) => claimed(n, true) });
+    old.ports.now = () => new Date("2026-11-23T23:10:00Z");
+    await sendReminders([meeting(1)], ctx, old.ports);
+    expect(old.sent[0]!.subject).toMatch(/ today at /);
   });
 });
