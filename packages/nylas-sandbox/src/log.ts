@@ -145,16 +145,7 @@ export class RequestLog {
     this.note = copy(this.note, (k) => new Uint8Array(k));
   }
 
-  push(e: {
-    method: string;
-    route: RouteName;
-    path: string;
-    grantId?: string;
-    status: number;
-    ms: number;
-    at: number;
-    note: LogNote;
-  }): void {
+  push(e: Omit<RequestLogEntry, "seq">): void {
     const c = this.counters;
     c.requests++;
     c.byRoute[e.route] = (c.byRoute[e.route] ?? 0) + 1;
