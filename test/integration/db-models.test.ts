@@ -158,6 +158,7 @@ describe("Reminder", () => {
       attempts: 0,
       lastError: null,
       claimedAt: expect.any(Date),
+      composedAt: null,
       sentAt: null,
       updatedAt: expect.any(Date),
     });
