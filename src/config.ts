@@ -72,6 +72,11 @@ const schema = z.object({
   NYLAS_API_KEY: z.string().min(1, "the Nylas API key (secret)"),
   NYLAS_API_URI: url(["http", "https"]).default("https://api.us.nylas.com"),
   NYLAS_TIMEOUT_S: int(1, 300).default(30),
+  /**
+   * While Nylas refuses the API key (the runs queue paused), how often each worker checks
+   * whether it works again (ms; `GET /v3/grants?limit=1`).
+   */
+  NYLAS_KEY_CHECK_EVERY_MS: int(1000, 3_600_000).default(30_000),
   NYLAS_CLIENT_ID: z.string().min(1).optional(),
   NYLAS_WEBHOOK_SECRET: z.string().min(1).optional(),
 

@@ -18,6 +18,7 @@ import { BULLMQ_WORKER_METRICS } from "./metrics/bullmq.js";
 import { timed, timeFromEvents } from "./metrics/job-timer.js";
 import { MetricsRecorder } from "./metrics/recorder.js";
 import { backoffWithJitter, GrantLimiter } from "./nylas/grant-limiter.js";
+import { ApiKeyWatch, KEY_REFUSED_MARKER } from "./nylas/key-watch.js";
 import { Ledger } from "./reminders/ledger.js";
 import { isLastAttempt, RUNS_QUEUE, type RunJobData, type RunResult } from "./runs/job.js";
 import { RunProcessor } from "./runs/processor.js";
@@ -33,6 +34,8 @@ export interface WorkerApp {
   /** Consumer of the `webhooks` queue filled by the web dyno's /webhooks/nylas. */
   webhooksWorker?: Worker<WebhookJobData, WebhookResult>;
   processor: RunProcessor;
+  /** Pauses the runs queue while Nylas refuses the API key, and resumes it once the key works. */
+  keyWatch: ApiKeyWatch;
   /** Counts for /metrics, written to Redis in batches. */
   metrics: MetricsRecorder;
   /** Stops taking jobs, lets active ones finish within `graceMs`, closes connections. */
@@ -70,9 +73,16 @@ export async function startWorkerApp(config: Config, log: Logger, options: Worke
     timeout: config.NYLAS_TIMEOUT_S,
     onFailure: metrics.nylasFailure,
   });
-  const processor = createRunProcessor(config, log, { db, nylas, connection, leaseMs: options.leaseMs });
   const runsQueue = createRunsQueue(connection, { prefix: config.QUEUE_PREFIX, attempts: config.JOB_ATTEMPTS, log });
   const shared: Shared = { db, connection, metrics, runsQueue };
+  const keyWatch = startKeyWatch(config, log, shared, nylas);
+  const processor = createRunProcessor(config, log, {
+    db,
+    nylas,
+    connection,
+    keyWatch,
+    leaseMs: options.leaseMs,
+  });
 
   const runsWorker = startRunsWorker(config, log, shared, processor);
   const scheduler =
@@ -88,9 +98,11 @@ export async function startWorkerApp(config: Config, log: Logger, options: Worke
     tickWorker: scheduler?.worker,
     webhooksWorker,
     processor,
+    keyWatch,
     metrics,
     close: (graceMs = 25_000) =>
       shutDown(log, graceMs, {
+        keyWatch,
         workers: [runsWorker, scheduler?.worker, webhooksWorker],
         queues: [runsQueue, scheduler?.queue],
         metrics,
@@ -99,13 +111,39 @@ export async function startWorkerApp(config: Config, log: Logger, options: Worke
   };
 }
 
+/**
+ * The API key watch (src/nylas/key-watch.ts): looks for a key refused by any process, now and
+ * every NYLAS_KEY_CHECK_EVERY_MS, and checks this process's key with `GET /v3/grants?limit=1`.
+ */
+function startKeyWatch(config: Config, log: Logger, { connection, runsQueue }: Shared, nylas: NylasApi): ApiKeyWatch {
+  const watch = new ApiKeyWatch(
+    { queue: runsQueue, redis: connection, log, checkKey: () => nylas.grantsPage({ limit: 1, offset: 0 }) },
+    { everyMs: config.NYLAS_KEY_CHECK_EVERY_MS, markerKey: `${config.QUEUE_PREFIX}:${KEY_REFUSED_MARKER}` },
+  );
+  watch.start();
+  return watch;
+}
+
+/**
+ * `GET /v3/grants/{id}` is under Nylas' application-wide limit (50 requests/s for grants,
+ * auth, connectors and webhooks), not a grant's: the lookups that confirm 401s share one
+ * budget of 40/s across every process, under a name no grant id can take.
+ */
+const APP_GRANTS_BUDGET = "app:grants";
+
 function createRunProcessor(
   config: Config,
   log: Logger,
-  deps: { db: Db; nylas: NylasApi; connection: Redis; leaseMs?: number },
+  deps: { db: Db; nylas: NylasApi; connection: Redis; keyWatch: ApiKeyWatch; leaseMs?: number },
 ): RunProcessor {
   const { db } = deps;
   const limiter = createGrantLimiter(config, deps.connection);
+  const appRate = { perSecond: 40, burst: 10 };
+  const appBudget = new GrantLimiter(deps.connection, {
+    prefix: config.QUEUE_PREFIX,
+    read: appRate,
+    send: appRate,
+  }).forGrant(APP_GRANTS_BUDGET, { maxWaitMs: 5000 });
   const ledger = new Ledger(db, { leaseMs: deps.leaseMs ?? config.NYLAS_TIMEOUT_S * 2000 + 30_000, maxAttempts: 5 });
   return new RunProcessor({
     db,
@@ -119,6 +157,8 @@ function createRunProcessor(
       inlineWaitMaxMs: 1000,
       maxDelays: 200,
     },
+    lookupGrant: (grantId) => appBudget.run("read", () => deps.nylas.grant(grantId)),
+    apiKey: deps.keyWatch,
   });
 }
 
@@ -244,6 +284,7 @@ function startTimedWebhooksWorker(
 }
 
 interface Running {
+  keyWatch: ApiKeyWatch;
   workers: (Worker | undefined)[];
   queues: (Queue | undefined)[];
   metrics: MetricsRecorder;
@@ -253,8 +294,9 @@ interface Running {
 async function shutDown(
   log: Logger,
   graceMs: number,
-  { workers, queues, metrics, connection }: Running,
+  { keyWatch, workers, queues, metrics, connection }: Running,
 ): Promise<void> {
+  await keyWatch.stop();
   // Workers stop fetching at once; active jobs get until the deadline to finish.
   const closing = Promise.all(workers.map((w) => w?.close()));
   const timedOut = await Promise.race([

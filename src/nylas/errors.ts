@@ -154,3 +154,30 @@ export function describeFailure(f: Failure): string {
   if (f.requestId) parts.push(`request_id=${f.requestId}`);
   return parts.join(" ");
 }
+
+/**
+ * What `GET /v3/grants/{id}` said when asked about a 401 from one of the grant's data routes:
+ * the grant's `grant_status`, or the failure of that request itself.
+ */
+export type GrantCheck = { answered: "valid" | "invalid" } | { failed: Failure };
+
+/**
+ * Whose fault a 401 from a grant's data route is, from what `GET /v3/grants/{id}` said:
+ *
+ * - `grant`: Nylas says the grant is `invalid`, or has no such grant (404): the user must
+ *   sign in again.
+ * - `api_key`: the grant lookup itself was refused (401): the application's API key is
+ *   wrong, rotated or revoked. No grant is to blame; the work waits for a key that works.
+ * - `unconfirmed`: the grant is `valid` at Nylas, or the lookup failed otherwise (429, 5xx,
+ *   no answer): nothing says the grant is at fault, so the failure is treated as transient
+ *   and retried with back-off (the ledger makes retries safe). If the grant really went
+ *   invalid and Nylas' `grant_status` catches up later, a retry finds that.
+ */
+export type UnauthorizedBlame = "grant" | "api_key" | "unconfirmed";
+
+export function blameUnauthorized(check: GrantCheck): UnauthorizedBlame {
+  if ("answered" in check) return check.answered === "invalid" ? "grant" : "unconfirmed";
+  if (check.failed.status === 401) return "api_key";
+  if (check.failed.status === 404) return "grant";
+  return "unconfirmed";
+}

@@ -105,6 +105,10 @@ export async function sendReminders(
   const limit = pLimit(ctx.concurrency);
   let held: { retryInMs: number; reason: string; transient: boolean } | undefined;
   let stop: { error: unknown } | undefined;
+  // Set the moment a send meets a 401 or a 429, before its step has ended: a send that waited
+  // for its token meanwhile stays unsent, so nothing reaches Nylas after the stopping answer.
+  let halted = false;
+  const gate: SendGate = { stopped: () => halted || stop !== undefined, halt: () => (halted = true) };
   const marks: Promise<Hold | undefined>[] = [];
   // The job comes back once the longest hold is over; a transient one calls for a retry.
   const hold = (h: Hold) => {
@@ -139,12 +143,12 @@ export async function sendReminders(
     await Promise.all(
       chunk.map((meeting, k) =>
         limit(async () => {
-          if (stop) return;
+          if (gate.stopped()) return;
           const claim = claims[k]!;
           if (claim.outcome === "claimed") untouched.delete(claim);
           let step: Step;
           try {
-            step = await sendOne(meeting, claim, ctx, ports);
+            step = await sendOne(meeting, claim, ctx, ports, gate);
           } catch (error) {
             step = { kind: "stop", error };
           }
@@ -171,7 +175,24 @@ export async function sendReminders(
   return held ? { status: "held", ...held } : { status: "done" };
 }
 
-async function sendOne(meeting: Meeting, claim: Claim, ctx: SendContext, ports: SendPorts): Promise<Step> {
+/** A send that had waited for its token while the job stopped: not sent. */
+class StoppedBeforeSend extends Error {
+  override name = "StoppedBeforeSend";
+}
+
+interface SendGate {
+  stopped(): boolean;
+  /** A send met an answer that stops the job. */
+  halt(): void;
+}
+
+async function sendOne(
+  meeting: Meeting,
+  claim: Claim,
+  ctx: SendContext,
+  ports: SendPorts,
+  gate: SendGate,
+): Promise<Step> {
   const { ledger, log } = ports;
   if (claim.outcome === "done" || claim.outcome === "exhausted") return { kind: "settled" };
   if (claim.outcome === "busy")
@@ -212,21 +233,31 @@ async function sendOne(meeting: Meeting, claim: Claim, ctx: SendContext, ports: 
   let sent: { id: string; replayed?: boolean };
   try {
     sent = await ports.budget.run("send", () => {
+      // The job stopped (a 401, a 429) while this send waited for its token: it stays unsent,
+      // so nothing reaches Nylas for the grant after the answer that stopped the job.
+      if (gate.stopped()) throw new StoppedBeforeSend();
       sending = true;
-      return ports.send(
-        {
-          to: meeting.recipients,
-          subject: message.subject,
-          body: message.html,
-          customHeaders: [{ name: MARKER_HEADER, value: claim.marker }],
-        },
-        claim.marker,
+      return haltOnStop(
+        gate,
+        ports.send(
+          {
+            to: meeting.recipients,
+            subject: message.subject,
+            body: message.html,
+            customHeaders: [{ name: MARKER_HEADER, value: claim.marker }],
+          },
+          claim.marker,
+        ),
       );
     });
   } catch (error) {
     if (!sending) {
       // No token (a spent budget, a 429 block, Redis): nothing went out.
-      await ledger.markFailed(claim.id, "not sent: grant budget spent", { countAttempt: false });
+      const why =
+        error instanceof StoppedBeforeSend
+          ? "not sent: the run stopped before this reminder"
+          : "not sent: grant budget spent";
+      await ledger.markFailed(claim.id, why, { countAttempt: false });
       return { kind: "stop", error };
     }
     return sendFailed(error, meeting, claim, ports);
@@ -239,6 +270,17 @@ async function sendOne(meeting: Meeting, claim: Claim, ctx: SendContext, ports: 
   // The slot goes on to the next send while the mark is written; the caller waits for
   // every mark before it reports.
   return { kind: "sent", marked: recordSent(claim, sent.id, meeting, ports) };
+}
+
+/** Halts the job's other sends at once when this one meets a 401 or a 429. */
+async function haltOnStop<T>(gate: SendGate, request: Promise<T>): Promise<T> {
+  try {
+    return await request;
+  } catch (error) {
+    const kind = classifyError(error).kind;
+    if (kind === "auth" || kind === "rate_limited") gate.halt();
+    throw error;
+  }
 }
 
 async function sendFailed(error: unknown, meeting: Meeting, claim: ClaimedClaim, ports: SendPorts): Promise<Step> {

@@ -2,8 +2,9 @@ import { DelayedError, UnrecoverableError, type Job } from "bullmq";
 import type { Event } from "nylas";
 import type { Db } from "../db/client.js";
 import type { Logger } from "../log/logger.js";
-import type { NylasApi } from "../nylas/client.js";
-import { classifyError, describeFailure } from "../nylas/errors.js";
+import type { GrantInfo, NylasApi } from "../nylas/client.js";
+import { blameUnauthorized, classifyError, describeFailure, type GrantCheck } from "../nylas/errors.js";
+import type { ApiKeyGate } from "../nylas/key-watch.js";
 import { backoffWithJitter, GrantBusy, type GrantBudget, type GrantLimiter } from "../nylas/grant-limiter.js";
 import type { Ledger } from "../reminders/ledger.js";
 import { sendReminders, type SendPorts } from "../reminders/send.js";
@@ -32,7 +33,17 @@ export interface RunProcessorDeps {
   ledger: Ledger;
   log: Logger;
   settings: RunProcessorSettings;
+  /**
+   * Asks Nylas about a grant (`GET /v3/grants/{id}`) to confirm a 401 before the grant is
+   * blamed; the worker runs it under the application-wide budget. Default: `nylas.grant`.
+   */
+  lookupGrant?: (grantId: string) => Promise<GrantInfo>;
+  /** Where a refused API key is reported (pauses the runs queue); without it the job only waits. */
+  apiKey?: ApiKeyGate;
 }
+
+/** How long a job that met a refused API key waits when no watch says otherwise (ms). */
+const KEY_REFUSED_WAIT_MS = 30_000;
 
 /**
  * Processes one job: one grant, one local day. Reads the day's events, selects the
@@ -134,7 +145,24 @@ export class RunProcessor {
     } catch (err) {
       if (err instanceof DelayedError || err instanceof UnrecoverableError) throw err;
       if (err instanceof GrantBusy) throw await this.delay(job, token, err.waitMs, err.why, log);
-      const failure = classifyError(err);
+      let failure = classifyError(err);
+      const blame = failure.kind === "auth" ? await this.blameUnauthorized(grantId) : undefined;
+      if (failure.kind === "auth" && blame === "api_key") {
+        // Not the grant's fault, and no job can work until the key does: nothing is marked and
+        // no attempt is spent; the job waits (in the delayed set, behind the paused queue).
+        const reason = `API key refused by Nylas: ${describeFailure(failure)}`;
+        await this.deps.apiKey?.refuse(describeFailure(failure));
+        await this.runs.attemptFailed({ grantId, day, timeZone: grant.timeZone }, reason, { retrying: true });
+        throw await this.park(job, token, this.deps.apiKey?.retryInMs ?? KEY_REFUSED_WAIT_MS, reason, log);
+      }
+      if (failure.kind === "auth" && blame === "unconfirmed") {
+        // Nylas says the grant is valid (or could not say): the 401 is not the grant's to carry.
+        failure = {
+          ...failure,
+          kind: "transient",
+          message: `401 not confirmed by the grant's status: ${failure.message}`,
+        };
+      }
       if (failure.kind === "auth") {
         await markGrantNeedsReauth(db, grantId, describeFailure(failure));
         await this.runs.needsReauth({ grantId, day, timeZone: grant.timeZone }, describeFailure(failure));
@@ -162,6 +190,22 @@ export class RunProcessor {
     if (isLastAttempt(job, "running")) await this.runs.fail({ grantId, day, timeZone: grant.timeZone }, err.message);
     log.warn({ attemptsLeft: attemptsLeft(job, "running") }, `run attempt incomplete: ${err.message}`);
     throw err;
+  }
+
+  /**
+   * Whose fault a 401 from the grant's data route is (see `blameUnauthorized`): asks Nylas
+   * about the grant, unless this process already knows the API key is refused.
+   */
+  private async blameUnauthorized(grantId: string): Promise<"grant" | "api_key" | "unconfirmed"> {
+    if (this.deps.apiKey?.refused) return "api_key";
+    const lookup = this.deps.lookupGrant ?? ((id: string) => this.deps.nylas.grant(id));
+    let check: GrantCheck;
+    try {
+      check = { answered: (await lookup(grantId)).status };
+    } catch (err) {
+      check = { failed: classifyError(err) };
+    }
+    return blameUnauthorized(check);
   }
 
   /** Every event of the window, each page's request under a read token. */
@@ -192,6 +236,23 @@ export class RunProcessor {
       log,
       now: clockNow,
     };
+  }
+
+  /**
+   * Waits outside the worker slot without counting a delay: the wait is not this grant's
+   * doing (the application's API key was refused), however long it lasts.
+   */
+  private async park(
+    job: Job<RunJobData, RunResult>,
+    token: string | undefined,
+    ms: number,
+    why: string,
+    log: Logger,
+  ): Promise<Error> {
+    const jittered = Math.max(50, Math.round(ms + Math.random() * Math.min(1000, ms * 0.2)));
+    await job.moveToDelayed(Date.now() + jittered, token);
+    log.info({ delayMs: jittered }, `run waits: ${why}`);
+    return new DelayedError(why);
   }
 
   /** Hands the worker slot back: the job waits in the delayed set, not in a worker. */

@@ -54,8 +54,11 @@ describe("a run that meets a 401 is not retried", () => {
     const run = await p.db.run.findUniqueOrThrow({ where: { grantId_day: { grantId: victim.id, day } } });
     expect(run.status).toBe("needs_reauth");
     expect((await p.db.grant.findUniqueOrThrow({ where: { id: victim.id } })).status).toBe("needs_reauth");
-    // One request, the 401, and nothing after it.
-    expect(p.sandbox.requestLog({ grantId: victim.id, sinceSeq }).map((e) => e.status)).toEqual([401]);
+    // One request, the 401, then the grant lookup that confirms it (grant_status invalid), and nothing after.
+    expect(p.sandbox.requestLog({ grantId: victim.id, sinceSeq }).map((e) => [e.route, e.status])).toEqual([
+      ["events.list", 401],
+      ["grants.find", 200],
+    ]);
 
     for (const g of others) {
       const other = (await p.queue.getJob(runJobId(g.id, addDays(localDate(g.timeZone, now), 1))))!;

@@ -16,6 +16,13 @@ describe("loadConfig", () => {
     });
   });
 
+  it("checks a refused API key every 30 s by default; the interval is bounded", () => {
+    expect(loadConfig(base).NYLAS_KEY_CHECK_EVERY_MS).toBe(30_000);
+    expect(loadConfig({ ...base, NYLAS_KEY_CHECK_EVERY_MS: "5000" }).NYLAS_KEY_CHECK_EVERY_MS).toBe(5000);
+    for (const bad of ["999", "3600001", "soon", "1.5"])
+      expect(() => loadConfig({ ...base, NYLAS_KEY_CHECK_EVERY_MS: bad })).toThrow(/NYLAS_KEY_CHECK_EVERY_MS must be/);
+  });
+
   it("parses numbers, booleans and zones", () => {
     const c = loadConfig({
       ...base,

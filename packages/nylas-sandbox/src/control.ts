@@ -53,7 +53,8 @@ export interface ControlOptions {
 }
 
 export class SandboxControl {
-  readonly apiKey: string;
+  /** The Bearer key the API accepts now; `setApiKey` changes it (a rotated or revoked key). */
+  apiKey: string;
   readonly clientId: string;
   readonly store: SandboxStore;
   readonly limiter = new RateLimiter();
@@ -70,7 +71,7 @@ export class SandboxControl {
     this.clientId = opts.clientId;
     this.store = new SandboxStore(opts.now ?? Date.now);
     this.log = new RequestLog(opts.requestLogCapacity);
-    this.oauth = new OAuthService(this.store, this.clientId, this.apiKey);
+    this.oauth = new OAuthService(this.store, this.clientId, () => this.apiKey);
     this.idempotency = new IdempotencyKeys(() => this.store.now());
   }
 
@@ -84,6 +85,16 @@ export class SandboxControl {
     this.log.clearCounters();
     this.oauth.reset();
     this.sent = [];
+  }
+
+  /**
+   * From now on the API accepts only `key` (also as the OAuth client secret): requests with
+   * any other key, the previous one included, answer 401 on every route. Not undone by reset.
+   */
+  setApiKey(key: string): void {
+    if (typeof key !== "string" || key.trim() === "" || key !== key.trim())
+      throw badRequest("api_key must be a non-empty string without surrounding spaces");
+    this.apiKey = key;
   }
 
   seed(opts: SeedOptions): SeedResult {
@@ -352,6 +363,10 @@ const CONTROL_ENDPOINTS: readonly ControlEndpoint[] = [
   endpoint("GET", "health", ({ ctl }) => ({ ok: true, grants: ctl.store.grantOrder.length })),
   endpoint("POST", "reset", ({ ctl }) => {
     ctl.reset();
+    return { ok: true };
+  }),
+  endpoint("POST", "api-key", ({ ctl, body }) => {
+    ctl.setApiKey(objectBody(body).api_key as string);
     return { ok: true };
   }),
   endpoint("POST", "seed", seedGrants),

@@ -57,7 +57,8 @@ export class OAuthService {
   constructor(
     private readonly store: SandboxStore,
     private readonly clientId: string,
-    private readonly apiKey: string,
+    /** The application's API key (the client secret) as it is now. */
+    private readonly apiKey: () => string,
   ) {}
 
   reset(): void {
@@ -165,7 +166,7 @@ export class OAuthService {
     const grantType = str("grant_type");
     if (!grantType) throw new OAuthError(400, "invalid_request", "Missing required parameter: grant_type");
     if (clientId !== this.clientId) throw new OAuthError(401, "invalid_client", "Unknown client_id");
-    if (str("client_secret") !== this.apiKey)
+    if (str("client_secret") !== this.apiKey())
       throw new OAuthError(401, "invalid_client", "client_secret is not this application's API key");
     if (grantType === "refresh_token") return this.refresh(str("refresh_token"), clientId);
     if (grantType !== "authorization_code")

@@ -104,6 +104,64 @@ describe("auth and grants", () => {
     expect(cal.data.timezone).toBe("UTC");
   });
 
+  it("answers GET /v3/grants/{id} with grant_status as the spec names it, and 404 for an unknown grant", async () => {
+    const id = freshGrant();
+    const read = async () => {
+      const res = await fetch(`${sb.url}/v3/grants/${id}`, { headers: { authorization: `Bearer ${sb.apiKey}` } });
+      expect(res.status).toBe(200);
+      return ((await res.json()) as { data: { id: string; grant_status: string } }).data;
+    };
+    expect(await read()).toMatchObject({ id, grant_status: "valid" });
+    sb.invalidateGrant(id);
+    expect(await read()).toMatchObject({ id, grant_status: "invalid" });
+    sb.restoreGrant(id);
+    const e = await apiError(nylas.grants.find({ grantId: "00000000-0000-4000-8000-000000000000" }));
+    expect(e.statusCode).toBe(404);
+  });
+
+  it("switches the accepted API key at runtime (POST /_sandbox/api-key): any other key gets 401 on every route", async () => {
+    const id = freshGrant();
+    const oldKey = sb.apiKey;
+    const setKey = (apiKey: unknown) =>
+      fetch(`${sb.url}/_sandbox/api-key`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ api_key: apiKey }),
+      });
+    expect((await setKey("")).status).toBe(400);
+    expect((await setKey(42)).status).toBe(400);
+    const set = await setKey("nyk_rotated_key");
+    expect(set.status).toBe(200);
+    expect(await set.text()).not.toContain("nyk_rotated_key");
+    try {
+      const calls: Promise<unknown>[] = [
+        nylas.grants.list(),
+        nylas.grants.find({ grantId: id }),
+        nylas.calendars.find({ identifier: id, calendarId: "primary" }),
+        nylas.events.list({ identifier: id, queryParams: { calendarId: "primary" } }),
+        nylas.messages.list({ identifier: id }),
+        nylas.messages.send({ identifier: id, requestBody: { to: [{ email: "a@b.test" }], subject: "s", body: "b" } }),
+      ];
+      for (const c of calls) {
+        const e = await apiError(c);
+        expect(e.statusCode).toBe(401);
+        expect(e.type).toBe("unauthorized");
+        expect(e.message).toMatch(/API key/);
+      }
+      const rotated = new Nylas({ apiKey: "nyk_rotated_key", apiUri: sb.url, timeout: 10 });
+      expect((await rotated.grants.find({ grantId: id })).data.grantStatus).toBe("valid");
+      // A grant invalid under the right key still says so: the two 401s stay apart.
+      sb.invalidateGrant(id);
+      expect((await rotated.grants.find({ grantId: id })).data.grantStatus).toBe("invalid");
+      expect(
+        (await apiError(rotated.events.list({ identifier: id, queryParams: { calendarId: "primary" } }))).message,
+      ).toMatch(/grant/i);
+    } finally {
+      sb.setApiKey(oldKey);
+    }
+    expect((await nylas.grants.find({ grantId: id })).data.id).toBe(id);
+  });
+
   it("serves the primary calendar's zone, and none for the zone-less seeded grants", async () => {
     const ids = sb.grantIds();
     const ny = await nylas.calendars.find({ identifier: ids[0]!, calendarId: "primary" });

@@ -1,6 +1,12 @@
 import { describe, expect, it } from "vitest";
 import { NylasApiError, NylasSdkTimeoutError } from "nylas";
-import { classifyError, describeFailure, parseRetryAfter } from "../../../src/nylas/errors.js";
+import {
+  blameUnauthorized,
+  classifyError,
+  describeFailure,
+  parseRetryAfter,
+  type GrantCheck,
+} from "../../../src/nylas/errors.js";
 
 const now = new Date("2026-11-23T18:00:00Z");
 
@@ -109,5 +115,24 @@ describe("parseRetryAfter", () => {
     [undefined, undefined],
   ] as const)("%s -> %s", (value, expected) => {
     expect(parseRetryAfter(value, now)).toBe(expected);
+  });
+});
+
+describe("blameUnauthorized: whose fault a grant's 401 is, from GET /v3/grants/{id}", () => {
+  const failed = (err: unknown): GrantCheck => ({ failed: classifyError(err, now) });
+  const cases: [string, GrantCheck, ReturnType<typeof blameUnauthorized>][] = [
+    ["grant_status invalid", { answered: "invalid" }, "grant"],
+    ["grant gone (404)", failed(apiError(404, "not_found_error")), "grant"],
+    ["the lookup itself refused (401): the API key", failed(apiError(401, "unauthorized")), "api_key"],
+    ["grant_status valid: not the grant's fault", { answered: "valid" }, "unconfirmed"],
+    ["lookup rate limited", failed(apiError(429, "nylas_rate_limit_exceeded", { "retry-after": "1" })), "unconfirmed"],
+    ["lookup 5xx", failed(apiError(503, "service_unavailable")), "unconfirmed"],
+    ["lookup timed out", failed(new NylasSdkTimeoutError("https://x/v3/grants/g", 5000)), "unconfirmed"],
+    ["lookup without an answer", failed(networkError("ECONNRESET")), "unconfirmed"],
+    ["lookup 403", failed(apiError(403, "forbidden")), "unconfirmed"],
+    ["lookup 400", failed(apiError(400, "invalid_request_error")), "unconfirmed"],
+  ];
+  it.each(cases)("%s", (_name, check, blame) => {
+    expect(blameUnauthorized(check)).toBe(blame);
   });
 });

@@ -532,3 +532,34 @@ describe("sendReminders: the Idempotency-Key", () => {
     expect(old.sent[0]!.subject).toMatch(/ today at /);
   });
 });
+
+describe("sendReminders: nothing reaches Nylas after the answer that stops the job", () => {
+  it("sends that waited for their token while a send met a 401 are not sent and are handed back", async () => {
+    const w = world({ claims: claimed, send: (n) => (n === 1 ? ERR.auth() : `msg-${n}`) });
+    // A serial send budget: one send at a time, the next one only after the previous answered.
+    let queue = Promise.resolve();
+    const serial: GrantBudget = {
+      run: (kind, request) => {
+        const turn = queue.then(() => request());
+        queue = turn.then(
+          () => {},
+          () => {},
+        );
+        return turn;
+      },
+      block: async (ms) => ms,
+    };
+    const outcome = await sendReminders(
+      [1, 2, 3].map(meeting),
+      { ...ctx, concurrency: 3 },
+      { ...w.ports, budget: serial },
+    );
+    expect(outcome.status).toBe("stopped");
+    expect(w.sent.map((m) => m.customHeaders?.[0]?.value)).toEqual(["marker-1"]);
+    expect(w.calls).toEqual([
+      "markFailed 1 (not counted): auth 401 unauthorized boom request_id=req-1",
+      "markFailed 2 (not counted): not sent: the run stopped before this reminder",
+      "markFailed 3 (not counted): not sent: the run stopped before this reminder",
+    ]);
+  });
+});
