@@ -249,8 +249,7 @@ export class RunProcessor {
     why: string,
     log: Logger,
   ): Promise<Error> {
-    const jittered = Math.max(50, Math.round(ms + Math.random() * Math.min(1000, ms * 0.2)));
-    await job.moveToDelayed(Date.now() + jittered, token);
+    const jittered = await moveToDelayedJittered(job, token, ms);
     log.info({ delayMs: jittered }, `run waits: ${why}`);
     return new DelayedError(why);
   }
@@ -273,9 +272,15 @@ export class RunProcessor {
       return new UnrecoverableError(`gave up after ${delays - 1} delays: ${why}`);
     }
     await job.updateData({ ...job.data, delays });
-    const jittered = Math.max(50, Math.round(ms + Math.random() * Math.min(1000, ms * 0.2)));
-    await job.moveToDelayed(Date.now() + jittered, token);
+    const jittered = await moveToDelayedJittered(job, token, ms);
     log.info({ delayMs: jittered, delays }, `run delayed: ${why}`);
     return new DelayedError(why);
   }
+}
+
+/** Moves the job to the delayed set for `ms` plus up to 20% (at most 1 s) of jitter. */
+async function moveToDelayedJittered(job: Job, token: string | undefined, ms: number): Promise<number> {
+  const jittered = Math.max(50, Math.round(ms + Math.random() * Math.min(1000, ms * 0.2)));
+  await job.moveToDelayed(Date.now() + jittered, token);
+  return jittered;
 }
