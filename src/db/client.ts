@@ -7,7 +7,7 @@ import { migrate, pgliteExecutor, type MigrateOptions } from "./migrate.js";
 
 export { Prisma, PrismaClient } from "./generated/client.js";
 export type { Grant, Reminder, Run, WebhookDelivery } from "./generated/client.js";
-export { GrantStatus, ReminderStatus, RunStatus } from "./generated/enums.js";
+export { GrantStatus, ReminderStatus, RunStatus, ZoneSource } from "./generated/enums.js";
 
 /** The Prisma client every module receives (created by {@link createPrisma}). */
 export type Db = PrismaClient;

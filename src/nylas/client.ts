@@ -1,5 +1,6 @@
 import { Nylas, type NylasClient } from "./sdk.js";
-import type { Event, Grant as NylasGrant, Message } from "nylas";
+import type { Calendar, Event, Grant as NylasGrant, Message } from "nylas";
+import type { CalendarInfo } from "../grants/calendar.js";
 
 /**
  * Exactly the Nylas calls the worker makes, on the official SDK. Paging is done here page
@@ -200,6 +201,23 @@ export class NylasApi {
     return (res.data ?? []).map(toGrantInfo);
   }
 
+  /**
+   * The grant's calendars (`GET /grants/{id}/calendars`), up to `maxPages` pages of 200: how an
+   * iCloud grant, which has no `primary`, finds the calendar its meetings are in.
+   */
+  async calendars(grantId: string, maxPages = 3): Promise<CalendarInfo[]> {
+    const out: CalendarInfo[] = [];
+    let pageToken: string | undefined;
+    for (let page = 0; page < maxPages; page++) {
+      const queryParams = { limit: 200, ...(pageToken ? { pageToken } : {}) };
+      const res = await this.call("calendar", () => this.sdk.calendars.list({ identifier: grantId, queryParams }));
+      for (const c of (res.data ?? []) as Calendar[]) out.push(toCalendarInfo(c));
+      pageToken = res.nextCursor || undefined;
+      if (!pageToken) break;
+    }
+    return out;
+  }
+
   /** The calendar's IANA time zone, or undefined when the provider gives none. */
   async calendarZone(grantId: string, calendarId = "primary"): Promise<string | undefined> {
     const res = await this.call("calendar", () => this.sdk.calendars.find({ identifier: grantId, calendarId }));
@@ -214,6 +232,16 @@ function toGrantInfo(g: NylasGrant): GrantInfo {
     email: g.email ?? "",
     provider: g.provider,
     status: g.grantStatus === "invalid" ? "invalid" : "valid",
+  };
+}
+
+function toCalendarInfo(c: Calendar): CalendarInfo {
+  return {
+    id: c.id,
+    isPrimary: c.isPrimary === true,
+    isOwnedByUser: c.isOwnedByUser === true,
+    readOnly: c.readOnly === true,
+    ...(typeof c.timezone === "string" && c.timezone.length > 0 ? { timezone: c.timezone } : {}),
   };
 }
 

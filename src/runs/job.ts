@@ -22,6 +22,9 @@ export interface RunResult {
   sent: number;
   failed: number;
   skipped: Partial<Record<string, number>>;
+  /** The zone the run's day was read in, and where that zone came from (Bull Board shows both). */
+  zone?: string;
+  zoneSource?: string;
 }
 
 /** Where a job is when it asks: running its attempt, or told (the worker's "failed" event) that it failed. */

@@ -12,6 +12,7 @@ import { findSentByMarker } from "../reminders/sent-check.js";
 import { selectMeetings } from "../reminders/select.js";
 import { clockNow } from "../time/clock.js";
 import { localDayWindow } from "../time/window.js";
+import { runWindow } from "./coverage.js";
 import { attemptsLeft, isLastAttempt, type RunJobData, type RunResult } from "./job.js";
 import { markGrantNeedsReauth, whyGrantCannotRun } from "../grants/status.js";
 import { RunStore } from "./store.js";
@@ -63,7 +64,7 @@ export class RunProcessor {
     const log = baseLog.child({ grantId, day, jobId: job.id });
     const startedAt = Date.now();
 
-    const grant = await this.runs.grant(grantId);
+    const grant = await this.runs.grant(grantId, day);
     if (!grant) throw new UnrecoverableError(`grant ${grantId} is not in the database`);
     const blocked = whyGrantCannotRun(grant);
     if (blocked !== undefined) {
@@ -71,12 +72,20 @@ export class RunProcessor {
       const run = { grantId, day, timeZone: grant.timeZone };
       await (grant.status === "needs_reauth" ? this.runs.needsReauth(run, reason) : this.runs.skip(run, reason));
       log.info({ reason }, "run skipped");
-      return { status: "skipped", reason, sent: 0, failed: 0, meetings: 0, skipped: {} };
+      const zone = { zone: grant.timeZone, zoneSource: grant.timeZoneSource };
+      return { status: "skipped", reason, sent: 0, failed: 0, meetings: 0, skipped: {}, ...zone };
     }
 
+    const zone = { timeZone: grant.timeZone, timeZoneSource: grant.timeZoneSource };
     let window: { start: number; end: number };
     try {
-      window = localDayWindow(grant.timeZone, day);
+      // The local day, reaching back to where the grant's earlier runs stopped when that is
+      // earlier (its zone changed; see src/runs/coverage.ts).
+      window = runWindow(
+        localDayWindow(grant.timeZone, day),
+        grant.coverageEnd,
+        Math.floor(clockNow().getTime() / 1000),
+      );
     } catch (err) {
       const message = (err as Error).message;
       await this.runs.fail({ grantId, day, timeZone: grant.timeZone }, message);
@@ -84,7 +93,7 @@ export class RunProcessor {
       throw new UnrecoverableError(message);
     }
 
-    await this.runs.start(grantId, day, job.id, grant.timeZone, window);
+    await this.runs.start(grantId, day, job.id, zone, window);
 
     const budget = this.deps.limiter.forGrant(grantId, {
       provider: grant.provider,
@@ -124,12 +133,15 @@ export class RunProcessor {
         finishedAt,
         durationMs: finishedAt ? finishedAt.getTime() - startedAt : null,
       });
+      if (!incomplete) await this.followZoneChange(grantId, day, grant.timeZone, totals.zoneNow, log);
       const result: RunResult = {
         status: incomplete ? "incomplete" : "completed",
         meetings: selection.meetings.length,
         sent: totals.sent,
         failed: totals.failed,
         skipped: selection.skipped,
+        zone: grant.timeZone,
+        zoneSource: grant.timeZoneSource,
       };
       // Progress is for people watching Bull Board; the job does not wait for it.
       void job
@@ -190,6 +202,23 @@ export class RunProcessor {
     if (isLastAttempt(job, "running")) await this.runs.fail({ grantId, day, timeZone: grant.timeZone }, err.message);
     log.warn({ attemptsLeft: attemptsLeft(job, "running") }, `run attempt incomplete: ${err.message}`);
     throw err;
+  }
+
+  /**
+   * The grant's zone changed while this run was in flight (it ran in the old one): its day
+   * is reopened if the new zone's day reaches past what was covered, as the zone writer does
+   * for runs that were already completed when it changed the zone.
+   */
+  private async followZoneChange(
+    grantId: string,
+    day: string,
+    ranIn: string,
+    zoneNow: string | undefined,
+    log: Logger,
+  ): Promise<void> {
+    if (zoneNow === undefined || zoneNow === ranIn) return;
+    const reopened = await this.runs.reopenForZone(grantId, zoneNow, clockNow());
+    log.info({ from: ranIn, to: zoneNow, reopened }, "the grant's time zone changed during the run");
   }
 
   /**

@@ -20,6 +20,8 @@ export interface TickResult {
   alreadyDone: number;
   enqueued: number;
   revived: number;
+  /** Of `revived`: days reopened by a zone change that were due (see src/runs/coverage.ts). */
+  reopened: number;
   badZone: number;
   ms: number;
 }
@@ -52,12 +54,30 @@ export const ADDS_IN_FLIGHT = 3;
 export async function schedulerTick(db: Db, queue: RunsQueue, log: Logger, options: TickOptions): Promise<TickResult> {
   const started = Date.now();
   const ignoreSendHour = options.ignoreSendHour === true;
-  // Which day is next and whether the send hour is past: the calendar clock. Durations
-  // (`started`) stay on the real one.
-  const checks = new DueChecks(options.now ?? clockNow(), ignoreSendHour);
   const store = new RunStore(db);
   const jobs = new JobAdder(queue);
-  const result: TickResult = { scanned: 0, due: 0, alreadyDone: 0, enqueued: 0, revived: 0, badZone: 0, ms: 0 };
+  const result: TickResult = {
+    scanned: 0,
+    due: 0,
+    alreadyDone: 0,
+    enqueued: 0,
+    revived: 0,
+    reopened: 0,
+    badZone: 0,
+    ms: 0,
+  };
+  // Which day is next and whether the send hour is past: the calendar clock. Durations
+  // (`started`) stay on the real one.
+  const now = options.now ?? clockNow();
+  // Days reopened by a zone change, once due in the new zone: one statement for the tick,
+  // before the pages, since a reopened day may be today there rather than the next day.
+  const reopened = await store.dueReopened(now, ignoreSendHour);
+  if (reopened.length > 0) {
+    await store.revive(reopened);
+    result.reopened = await reviveRuns(queue, reopened, "scheduler");
+    result.revived += result.reopened;
+  }
+  const checks = new DueChecks(now, ignoreSendHour);
   const readPage = (after: string) =>
     store.queueDuePage({ after, pageSize: options.pageSize, checked: checks.json, ignoreSendHour });
 
@@ -163,7 +183,8 @@ class DueChecks {
 
 /**
  * Sorts due runs by the state their run had: settled days are left alone; a day stopped by a
- * 401 whose grant is valid again is revived (its failed job must make way); any other day
+ * 401 whose grant is valid again, or reopened by a zone change, is revived (its earlier job
+ * must make way); any other day
  * (no run before, or one queued, running or failed) gets its job added again, since Redis may
  * have lost it: a job with the same id still in Redis makes the add a no-op.
  */
@@ -173,7 +194,7 @@ function sortDue(due: DueRun[]): { fresh: RunToEnqueue[]; revive: RunToEnqueue[]
   let settled = 0;
   for (const [grantId, day, status] of due) {
     if (status !== null && SETTLED.has(status)) settled++;
-    else if (status === "needs_reauth") revive.push({ grantId, day });
+    else if (status === "needs_reauth" || status === "reopened") revive.push({ grantId, day });
     else fresh.push({ grantId, day });
   }
   return { fresh, revive, settled };

@@ -7,35 +7,51 @@ import { GRANT_CAN_RUN_SQL } from "../grants/status.js";
  * one statement.
  */
 
-/** The grants of a batch of jobs. $1: grant ids (text[]). */
-export const READ_GRANTS = `
-  SELECT id, email, provider, time_zone AS "timeZone", calendar_id AS "calendarId", status::text AS status, enabled
-  FROM grants WHERE id = ANY($1::text[])`;
+/**
+ * The grants of a batch of jobs, each with its coverage end before the job's day: the latest
+ * window end of the grant's completed (or completed, then reopened) runs of the days from $3
+ * up to (not including) the day, through the (grant_id, day) index (src/runs/coverage.ts says why).
+ * $1 grant ids, $2 days, $3 first days of the look-back (text[]).
+ */
+export const READ_RUN_GRANTS = `
+  SELECT t.idx, g.id, g.email, g.provider, g.time_zone AS "timeZone", g.time_zone_source::text AS "timeZoneSource",
+    g.calendar_id AS "calendarId", g.status::text AS status, g.enabled,
+    (SELECT max(r.window_end) FROM runs r
+      WHERE r.grant_id = g.id AND r.day >= t.from_day AND r.day < t.day
+        AND r.status IN ('completed', 'reopened')) AS "coverageEnd"
+  FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS t(grant_id, day, from_day, idx)
+  JOIN grants g ON g.id = t.grant_id`;
 
 /**
  * Marks runs as running, creating those a job came without, and counts the attempt.
- * $1 grant ids, $2 days, $3 job ids, $4 zones (text[]); $5 window starts, $6 window ends
- * (timestamptz[]).
+ * $1 grant ids, $2 days, $3 job ids, $4 zones, $5 zone sources (text[]); $6 window starts,
+ * $7 window ends (timestamptz[]).
  */
 export const START_RUNS = `
-  INSERT INTO runs (grant_id, day, status, job_id, time_zone, window_start, window_end, attempts, started_at)
-  SELECT grant_id, day, 'running', job_id, time_zone, window_start, window_end, 1, now()
-  FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::timestamptz[])
-    AS t(grant_id, day, job_id, time_zone, window_start, window_end)
+  INSERT INTO runs (grant_id, day, status, job_id, time_zone, time_zone_source, window_start, window_end, attempts,
+                    started_at)
+  SELECT grant_id, day, 'running', job_id, time_zone, time_zone_source::"ZoneSource", window_start, window_end, 1, now()
+  FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::timestamptz[])
+    AS t(grant_id, day, job_id, time_zone, time_zone_source, window_start, window_end)
   ON CONFLICT (grant_id, day) DO UPDATE SET
     status = 'running', job_id = EXCLUDED.job_id, time_zone = EXCLUDED.time_zone,
-    window_start = EXCLUDED.window_start, window_end = EXCLUDED.window_end,
+    time_zone_source = EXCLUDED.time_zone_source, window_start = EXCLUDED.window_start, window_end = EXCLUDED.window_end,
     attempts = runs.attempts + 1, last_error = NULL, started_at = COALESCE(runs.started_at, now())`;
 
 /**
  * Records runs' outcomes with the ledger's totals for their day, counted in the same
- * statement, and returns those totals by index (no row for a run that is gone).
+ * statement, and returns those totals by index (no row for a run that is gone), with the
+ * grant's zone as it is now. That zone is read under a share lock: a zone change committing
+ * meanwhile is either seen here (the caller reopens the day if the new zone needs it) or waits
+ * until this run is recorded, and then finds it completed (src/runs/coverage.ts).
  * $1 indexes (int[]); $2 grant ids, $3 days, $4 statuses (text[]); $5 meetings seen,
  * $6 reminders skipped (int[]); $7 skipped by reason (jsonb[]); $8 last errors (text[]);
  * $9 finished at (timestamptz[], null keeps the old value); $10 durations (int[], likewise).
  */
 export const FINISH_RUNS = `
-  WITH f AS (
+  WITH g AS MATERIALIZED (
+    SELECT id, time_zone FROM grants WHERE id = ANY($2::text[]) ORDER BY id FOR SHARE
+  ), f AS (
     SELECT * FROM unnest($1::int[], $2::text[], $3::text[], $4::text[], $5::int[], $6::int[], $7::jsonb[], $8::text[],
                          $9::timestamptz[], $10::int[])
       AS t(idx, grant_id, day, status, meetings_seen, reminders_skipped, skipped_by_reason, last_error,
@@ -51,8 +67,8 @@ export const FINISH_RUNS = `
     reminders_failed = t.failed, reminders_skipped = t.reminders_skipped, skipped_by_reason = t.skipped_by_reason,
     last_error = t.last_error, finished_at = COALESCE(t.finished_at, runs.finished_at),
     duration_ms = COALESCE(t.duration_ms, runs.duration_ms)
-  FROM t WHERE runs.grant_id = t.grant_id AND runs.day = t.day
-  RETURNING t.idx, t.sent, t.failed`;
+  FROM t LEFT JOIN g ON g.id = t.grant_id WHERE runs.grant_id = t.grant_id AND runs.day = t.day
+  RETURNING t.idx, t.sent, t.failed, g.time_zone AS "zoneNow"`;
 
 /**
  * One page of the scheduler tick: reads a page of grants, matches those that can run against
@@ -114,3 +130,12 @@ export const QUEUE_DUE = `
   SELECT json_agg(json_build_array(d.grant_id, d.day,
     (SELECT r.status FROM runs r WHERE r.grant_id = d.grant_id AND r.day = d.day)))::text AS due
   FROM d`;
+
+/**
+ * Reopened runs the tick may revive, with their grant's zone and send hour: days from $1 on of
+ * grants that can run (few rows: through the (status, day) index).
+ */
+export const READ_REOPENED = `
+  SELECT r.grant_id AS "grantId", r.day, g.time_zone AS "timeZone", g.send_hour AS "sendHour"
+  FROM runs r JOIN (SELECT id, time_zone, send_hour FROM grants WHERE ${GRANT_CAN_RUN_SQL}) g ON g.id = r.grant_id
+  WHERE r.status = 'reopened' AND r.day >= $1`;

@@ -1,14 +1,18 @@
-import type { Db, RunStatus } from "../db/client.js";
+import type { Db, Prisma, RunStatus } from "../db/client.js";
 import { Coalescer } from "../db/coalesce.js";
+import type { ZoneSource } from "../grants/zone-source.js";
 import { scrubText } from "../log/scrub.js";
-import { FINISH_RUNS, QUEUE_DUE, QUEUE_DUE_PAGE, READ_GRANTS, START_RUNS } from "./sql.js";
+import { addDays, localDate } from "../time/window.js";
+import { daysToReopen, isReopenedDayDue } from "./coverage.js";
+import { FINISH_RUNS, QUEUE_DUE, QUEUE_DUE_PAGE, READ_REOPENED, READ_RUN_GRANTS, START_RUNS } from "./sql.js";
 
 /**
  * The only writer of the `runs` table: every change of a run is one of the transitions
  * below, each with its own typed arguments. A run is `queued` by the scheduler, a backfill,
  * a webhook or a sign-in; `running` once its job starts; then `completed`, `skipped`,
  * `needs_reauth` or `failed`; a run stopped by a 401 is `revived` (queued again) once its
- * grant is valid. Error text is scrubbed of credentials before it is stored
+ * grant is valid; a completed run is `reopened` when its grant's zone changed and the day in
+ * the new zone reaches past what was covered (src/runs/coverage.ts), and revived when due. Error text is scrubbed of credentials before it is stored
  * (src/log/scrub.ts).
  *
  * The statements of the nightly hot path (the grant read, a job's start and finish, the
@@ -33,9 +37,27 @@ export interface RunGrant {
   email: string;
   provider: string;
   timeZone: string;
+  timeZoneSource: ZoneSource;
   calendarId: string;
   status: string;
   enabled: boolean;
+  /**
+   * The latest window end of the grant's completed runs of the few days before the job's day
+   * (Unix seconds), null when there is none: where the run may reach back to.
+   */
+  coverageEnd: number | null;
+}
+
+/** How many days before a run's day its coverage end is looked for (a reach back is at most 27 h). */
+const COVERAGE_LOOKBACK_DAYS = 3;
+
+/** What a finish returns: the day's ledger totals, and the grant's zone now (undefined: grant gone). */
+export type Totals = { sent: number; failed: number; zoneNow?: string };
+
+/** A reopened run the tick found due, with the zone it is due in. */
+export interface DueReopened extends RunKey {
+  timeZone: string;
+  sendHour: number;
 }
 
 export interface RunFinish {
@@ -81,18 +103,21 @@ interface RunStart {
   day: string;
   jobId: string | null;
   timeZone: string;
+  timeZoneSource: ZoneSource | null;
   windowStart: string;
   windowEnd: string;
 }
 
-type Totals = { sent: number; failed: number };
-
 export class RunStore {
-  constructor(private readonly db: Db) {}
+  /** `db` may be a transaction (the zone writer reopens runs in the one that changes the zone). */
+  constructor(private readonly db: Db | Prisma.TransactionClient) {}
 
-  /** The grant a job runs for (not a write: it shares the batching of the job's start). */
-  async grant(grantId: string): Promise<RunGrant | undefined> {
-    return this.grants.one(grantId);
+  /**
+   * The grant a job runs for, with its coverage end before `day` (not a write: it shares the
+   * batching of the job's start).
+   */
+  async grant(grantId: string, day: string): Promise<RunGrant | undefined> {
+    return this.grants.one({ grantId, day });
   }
 
   /**
@@ -139,19 +164,23 @@ export class RunStore {
     });
   }
 
-  /** Started: the run is running (created when a job came without one) and the attempt counted. */
+  /**
+   * Started: the run is running (created when a job came without one), with the zone and its
+   * source as they are now, and the attempt counted.
+   */
   async start(
     grantId: string,
     day: string,
     jobId: string | undefined,
-    timeZone: string,
+    zone: { timeZone: string; timeZoneSource: ZoneSource | null },
     window: { start: number; end: number },
   ): Promise<void> {
     await this.starts.one({
       grantId,
       day,
       jobId: jobId ?? null,
-      timeZone,
+      timeZone: zone.timeZone,
+      timeZoneSource: zone.timeZoneSource,
       windowStart: new Date(window.start * 1000).toISOString(),
       windowEnd: new Date(window.end * 1000).toISOString(),
     });
@@ -160,8 +189,9 @@ export class RunStore {
   /**
    * Finished: records a run's outcome (completed, or still running when some reminders must
    * wait for the next attempt) with the ledger's totals for its day, counted in the same
-   * statement (whatever attempt or process wrote the rows). Returns those totals; zeros
-   * when the run row is gone (its grant was deleted mid-run).
+   * statement (whatever attempt or process wrote the rows). Returns those totals and the
+   * grant's zone as it is now (see FINISH_RUNS); zeros when the run row is gone (its grant was
+   * deleted mid-run).
    */
   async finish(grantId: string, day: string, f: RunFinish): Promise<Totals> {
     return this.finishes.one({ grantId, day, ...f, lastError: f.lastError === null ? null : scrubText(f.lastError) });
@@ -201,6 +231,49 @@ export class RunStore {
     });
   }
 
+  /**
+   * Reopened: the grant's zone is now `zone`; its recent completed runs whose day in that zone
+   * reaches past everything the grant's runs covered, and has not ended, are reopened (the
+   * rule is `daysToReopen`). Returns the days reopened.
+   */
+  async reopenForZone(grantId: string, zone: string, now: Date): Promise<string[]> {
+    const rows = await this.db.run.findMany({
+      where: {
+        grantId,
+        status: { in: ["completed", "reopened"] },
+        day: { gte: addDays(localDate("UTC", now), -2) },
+        windowEnd: { not: null },
+      },
+      select: { day: true, windowEnd: true, status: true },
+    });
+    const days = daysToReopen(
+      rows.map((r) => ({ day: r.day, windowEnd: r.windowEnd!.getTime() / 1000, reopened: r.status === "reopened" })),
+      zone,
+      now.getTime() / 1000,
+    );
+    if (days.length === 0) return [];
+    await this.db.run.updateMany({
+      where: { grantId, day: { in: days }, status: "completed" },
+      data: { status: "reopened", lastError: `reopened: the grant's time zone is now ${zone}` },
+    });
+    return days;
+  }
+
+  /**
+   * The reopened runs due at `now` (each in its grant's current zone), of grants that can run.
+   * One statement for the whole tick: reopened runs are few.
+   */
+  async dueReopened(now: Date, ignoreSendHour: boolean): Promise<DueReopened[]> {
+    const rows = await this.db.$queryRawUnsafe<DueReopened[]>(READ_REOPENED, addDays(localDate("UTC", now), -2));
+    return rows.filter((r) => {
+      try {
+        return isReopenedDayDue(r.timeZone, ignoreSendHour ? 0 : r.sendHour, r.day, now);
+      } catch {
+        return false; // an unknown zone: the tick reports it with the grant's other runs
+      }
+    });
+  }
+
   private async upsert(
     run: RunRef,
     change: { status: RunStatus; lastError: string; finishedAt?: Date },
@@ -215,10 +288,19 @@ export class RunStore {
 
   // The grant read, the start and the finish: each one statement for every job of the
   // process that asked meanwhile.
-  private readonly grants = new Coalescer<string, RunGrant | undefined>(async (ids) => {
-    const rows = await this.db.$queryRawUnsafe<RunGrant[]>(READ_GRANTS, ids);
-    const byId = new Map(rows.map((r) => [r.id, r]));
-    return ids.map((id) => byId.get(id));
+  private readonly grants = new Coalescer<{ grantId: string; day: string }, RunGrant | undefined>(async (keys) => {
+    const rows = await this.db.$queryRawUnsafe<
+      (Omit<RunGrant, "coverageEnd"> & { idx: bigint; coverageEnd: Date | null })[]
+    >(
+      READ_RUN_GRANTS,
+      keys.map((k) => k.grantId),
+      keys.map((k) => k.day),
+      keys.map((k) => addDays(k.day, -COVERAGE_LOOKBACK_DAYS)),
+    );
+    const out: (RunGrant | undefined)[] = keys.map(() => undefined);
+    for (const { idx, coverageEnd, ...g } of rows)
+      out[Number(idx) - 1] = { ...g, coverageEnd: coverageEnd === null ? null : coverageEnd.getTime() / 1000 };
+    return out;
   });
 
   private readonly starts = new Coalescer<RunStart, void>(async (runs) => {
@@ -229,6 +311,7 @@ export class RunStore {
       col("day"),
       col("jobId"),
       col("timeZone"),
+      col("timeZoneSource"),
       col("windowStart"),
       col("windowEnd"),
     );
@@ -237,7 +320,7 @@ export class RunStore {
 
   private readonly finishes = new Coalescer<RunFinish & { grantId: string; day: string }, Totals>(async (fs) => {
     const col = <T>(f: (x: (typeof fs)[number], i: number) => T) => fs.map(f);
-    const rows = await this.db.$queryRawUnsafe<(Totals & { idx: number })[]>(
+    const rows = await this.db.$queryRawUnsafe<{ idx: number; sent: number; failed: number; zoneNow: string | null }[]>(
       FINISH_RUNS,
       col((_, i) => i),
       col((x) => x.grantId),
@@ -251,7 +334,7 @@ export class RunStore {
       col((x) => x.durationMs),
     );
     const out: Totals[] = fs.map(() => ({ sent: 0, failed: 0 }));
-    for (const r of rows) out[r.idx] = { sent: r.sent, failed: r.failed };
+    for (const r of rows) out[r.idx] = { sent: r.sent, failed: r.failed, ...(r.zoneNow ? { zoneNow: r.zoneNow } : {}) };
     return out;
   });
 }

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Db } from "../../src/db/client.js";
 import { Ledger } from "../../src/reminders/ledger.js";
 import { RunStore, type RunFinish } from "../../src/runs/store.js";
+import { localDayWindow } from "../../src/time/window.js";
 import { deleteGrants, testPrisma, uniqueId } from "../support/db.js";
 
 describe("RunStore (real Postgres)", () => {
@@ -38,13 +39,15 @@ describe("RunStore (real Postgres)", () => {
   });
 
   it("reads grants, concurrent reads answered each with its own row", async () => {
-    const got = await Promise.all([...grants, "no-such-grant"].map((id) => store.grant(id)));
+    const got = await Promise.all([...grants, "no-such-grant"].map((id) => store.grant(id, day)));
     expect(got.slice(0, 6).map((g) => g?.id)).toEqual(grants);
     expect(got[5]).toMatchObject({
       status: "needs_reauth",
       enabled: true,
       timeZone: "Europe/Berlin",
+      timeZoneSource: "default",
       calendarId: "primary",
+      coverageEnd: null,
     });
     expect(got[6]).toBeUndefined();
   });
@@ -54,10 +57,10 @@ describe("RunStore (real Postgres)", () => {
       data: { grantId: grants[1]!, day, timeZone: "UTC", status: "failed", lastError: "earlier", attempts: 2 },
     });
     const results = await Promise.allSettled([
-      store.start(grants[0]!, day, "job-0", "Europe/Berlin", window),
-      store.start(grants[1]!, day, "job-1", "Europe/Berlin", window),
-      store.start("no-such-grant", day, "job-x", "UTC", window), // foreign key: fails alone
-      store.start(grants[2]!, day, undefined, "Europe/Berlin", window),
+      store.start(grants[0]!, day, "job-0", { timeZone: "Europe/Berlin", timeZoneSource: "calendar" }, window),
+      store.start(grants[1]!, day, "job-1", { timeZone: "Europe/Berlin", timeZoneSource: "calendar" }, window),
+      store.start("no-such-grant", day, "job-x", { timeZone: "UTC", timeZoneSource: "calendar" }, window), // foreign key: fails alone
+      store.start(grants[2]!, day, undefined, { timeZone: "Europe/Berlin", timeZoneSource: "calendar" }, window),
     ]);
     expect(results.map((r) => r.status)).toEqual(["fulfilled", "fulfilled", "rejected", "fulfilled"]);
     const runs = await db.run.findMany({
@@ -70,6 +73,7 @@ describe("RunStore (real Postgres)", () => {
       jobId: "job-0",
       attempts: 1,
       timeZone: "Europe/Berlin",
+      timeZoneSource: "calendar",
       windowStart: new Date(window.start * 1000),
       windowEnd: new Date(window.end * 1000),
     });
@@ -114,8 +118,9 @@ describe("RunStore (real Postgres)", () => {
       }),
       store.finish(grants[3]!, day, done), // no run row: nothing recorded
     ]);
-    expect(a).toEqual({ sent: 2, failed: 1 });
-    expect(b).toEqual({ sent: 0, failed: 0 });
+    // With each grant's zone as it is now (the run's grant is read under a share lock).
+    expect(a).toEqual({ sent: 2, failed: 1, zoneNow: "Europe/Berlin" });
+    expect(b).toEqual({ sent: 0, failed: 0, zoneNow: "Europe/Berlin" });
     expect(gone).toEqual({ sent: 0, failed: 0 });
     const run = await db.run.findUniqueOrThrow({ where: { grantId_day: { grantId: grants[0]!, day } } });
     expect(run).toMatchObject({
@@ -132,5 +137,64 @@ describe("RunStore (real Postgres)", () => {
     const open = await db.run.findUniqueOrThrow({ where: { grantId_day: { grantId: grants[2]!, day } } });
     expect(open).toMatchObject({ status: "running", finishedAt: null, durationMs: null, lastError: "held" });
     expect(await db.run.count({ where: { grantId: grants[3]! } })).toBe(0);
+  });
+
+  const TOKYO = "Asia/Tokyo";
+  const LA = "America/Los_Angeles";
+  const completed = (grantId: string, d: string, zone: string) => {
+    const w = localDayWindow(zone, d);
+    return {
+      grantId,
+      day: d,
+      timeZone: zone,
+      status: "completed" as const,
+      windowStart: new Date(w.start * 1000),
+      windowEnd: new Date(w.end * 1000),
+    };
+  };
+
+  it("reads a grant's coverage end: its latest completed window of the few days before the day", async () => {
+    const g = grants[4]!;
+    await db.run.createMany({
+      data: [
+        completed(g, "2026-12-03", TOKYO), // beyond the look-back
+        completed(g, "2026-12-08", TOKYO),
+        completed(g, "2026-12-09", TOKYO),
+        { ...completed(g, "2026-12-11", TOKYO) }, // a later day does not count
+        { ...completed(g, "2026-12-07", LA), status: "failed" as const }, // nor a run that did not complete
+      ],
+    });
+    const read = (d: string) => new RunStore(db).grant(g, d);
+    expect((await read("2026-12-10"))?.coverageEnd).toBe(localDayWindow(TOKYO, "2026-12-09").end);
+    expect((await read("2026-12-09"))?.coverageEnd).toBe(localDayWindow(TOKYO, "2026-12-08").end);
+    expect((await read("2026-12-06"))?.coverageEnd).toBe(localDayWindow(TOKYO, "2026-12-03").end);
+    expect((await read("2026-12-07"))?.coverageEnd).toBeNull(); // 12-03 is four days back
+    await db.run.deleteMany({ where: { grantId: g } });
+  });
+
+  it("reopens completed days a new zone's day reaches past, and finds them due there", async () => {
+    const g = grants[4]!;
+    const D = "2026-12-10";
+    await db.run.createMany({ data: [completed(g, "2026-12-09", TOKYO), completed(g, D, TOKYO)] });
+    // Tokyo ran D on its eve; the user is now in Los Angeles.
+    await db.grant.update({ where: { id: g }, data: { timeZone: LA } });
+    const changedAt = new Date("2026-12-09T12:00:00Z");
+    expect(await store.reopenForZone(g, LA, changedAt)).toEqual([D]);
+    expect(await store.reopenForZone(g, LA, changedAt)).toEqual([]); // done once
+    const rows = await db.run.findMany({ where: { grantId: g }, orderBy: { day: "asc" } });
+    expect(rows.map((r) => [r.day, r.status])).toEqual([
+      ["2026-12-09", "completed"],
+      [D, "reopened"],
+    ]);
+
+    const mine = async (at: string) => (await store.dueReopened(new Date(at), false)).filter((r) => r.grantId === g);
+    expect(await mine("2026-12-10T01:59:00Z")).toEqual([]); // 17:59 in LA on D's eve
+    expect(await mine("2026-12-10T02:00:00Z")).toEqual([{ grantId: g, day: D, timeZone: LA, sendHour: 18 }]);
+    expect(await mine("2026-12-10T20:00:00Z")).toHaveLength(1); // D itself, under way
+    expect(await mine("2026-12-11T08:00:00Z")).toEqual([]); // D has ended in LA
+    await db.grant.update({ where: { id: g }, data: { enabled: false } });
+    expect(await mine("2026-12-10T02:00:00Z")).toEqual([]); // only grants that can run
+    await db.grant.update({ where: { id: g }, data: { enabled: true, timeZone: "Europe/Berlin" } });
+    await db.run.deleteMany({ where: { grantId: g } });
   });
 });
