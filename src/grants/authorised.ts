@@ -20,6 +20,8 @@ export interface Authorisation {
   reason: string;
   source: Extract<RunJobData["source"], "connect" | "webhook">;
   now: Date;
+  /** The zone of the browser the user signed in from (the connect page), if it told one. */
+  browserZone?: string;
 }
 
 export interface Authorised {
@@ -32,7 +34,8 @@ export interface Authorised {
 /**
  * The user authorised a grant (the hosted OAuth callback; a grant.created or grant.updated
  * webhook for a grant Nylas says is valid): it becomes valid, its email, provider and zone
- * are stored, and the day it has missed, if any, is queued without waiting for the next tick.
+ * are stored (a browser zone from the connect page among the zone's sources), and the day it
+ * has missed, if any, is queued without waiting for the next tick.
  */
 export async function grantAuthorised(
   deps: AuthorisedDeps,
@@ -45,7 +48,8 @@ export async function grantAuthorised(
   // worker would skip it anyway), so queueing before the mark would queue nothing. Should the
   // queueing fail, Postgres already says valid and the next scheduler tick queues the day.
   const revalidated = await markGrantValid(db, grant.id, how.reason);
-  await upsertOne(db, deps.nylas, log, { ...grant, status: "valid" }, deps.settings);
+  const hints = how.browserZone !== undefined ? { browserZone: how.browserZone } : {};
+  await upsertOne(db, deps.nylas, log, { ...grant, status: "valid" }, deps.settings, undefined, hints);
   try {
     return { revalidated, undone: await enqueueUndoneDay(db, deps.runsQueue, grant.id, how.source, how.now) };
   } catch (error) {

@@ -1,10 +1,12 @@
 import pLimit from "p-limit";
 import type { Db } from "../db/client.js";
 import type { Logger } from "../log/logger.js";
-import type { GrantInfo, NylasApi } from "../nylas/client.js";
-import { classifyError, describeFailure } from "../nylas/errors.js";
-import { isIanaZone } from "../config.js";
+import type { AroundRequest, GrantInfo, NylasApi } from "../nylas/client.js";
+import { clockNow } from "../time/clock.js";
 import { followNylasStatus, initialGrantStatus } from "./status.js";
+import { initialGrantZone, offerGrantZone } from "./zone.js";
+import { findGrantZone } from "./zone-find.js";
+import { zoneWithSource } from "./zone-source.js";
 
 export interface SyncSettings {
   defaultTimeZone: string;
@@ -12,6 +14,8 @@ export interface SyncSettings {
   pageSize?: number;
   /** Concurrent calendar look-ups. */
   concurrency?: number;
+  /** Runs a grant's events reads (the zone inference) under its read budget, where there is one. */
+  readAround?: (grantId: string) => AroundRequest;
 }
 
 export interface SyncResult {
@@ -19,17 +23,34 @@ export interface SyncResult {
   created: number;
   updated: number;
   needsReauth: number;
+  /** Grants created on DEFAULT_TIME_ZONE: nothing better was found. */
   zoneFallbacks: number;
+  /** Stored grants whose zone changed. */
+  zonesChanged: number;
   errors: number;
 }
 
+/** What only the caller knows about a grant: the connect page's browser zone. */
+export interface GrantHints {
+  browserZone?: string;
+}
+
 /**
- * Pages through the application's grants and upserts each: email, provider, status and
- * the time zone of its primary calendar (the configured default when the calendar gives
- * none or an unknown one). Operator settings (send hour, on/off) are never overwritten.
+ * Pages through the application's grants and upserts each: email, provider, status, the
+ * calendar its meetings are in (iCloud has no `primary`) and its zone, the best its sources
+ * give (src/grants/zone-find.ts) as the zone writer allows (src/grants/zone.ts). Operator
+ * settings (send hour, on/off, a zone override) are never overwritten.
  */
 export async function syncGrants(db: Db, nylas: NylasApi, log: Logger, settings: SyncSettings): Promise<SyncResult> {
-  const result: SyncResult = { seen: 0, created: 0, updated: 0, needsReauth: 0, zoneFallbacks: 0, errors: 0 };
+  const result: SyncResult = {
+    seen: 0,
+    created: 0,
+    updated: 0,
+    needsReauth: 0,
+    zoneFallbacks: 0,
+    zonesChanged: 0,
+    errors: 0,
+  };
   const pageSize = settings.pageSize ?? 100;
   const limit = pLimit(settings.concurrency ?? 8);
   for (let offset = 0; ; offset += pageSize) {
@@ -48,43 +69,58 @@ export async function upsertOne(
   g: GrantInfo,
   settings: SyncSettings,
   result?: SyncResult,
+  hints: GrantHints = {},
 ): Promise<void> {
   try {
-    let zone: string | undefined;
-    if (g.status === "valid") {
-      try {
-        zone = await nylas.calendarZone(g.id, "primary");
-      } catch (err) {
-        const f = classifyError(err);
-        if (f.kind === "auth") g = { ...g, status: "invalid" };
-        else log.warn({ grantId: g.id }, `calendar time zone unavailable: ${describeFailure(f)}`);
-      }
-    }
-    if (zone !== undefined && !isIanaZone(zone)) {
-      log.warn({ grantId: g.id, zone: zone.slice(0, 64) }, "calendar has an unknown time zone; using the default");
-      zone = undefined;
-    }
-    const existing = await db.grant.findUnique({ where: { id: g.id }, select: { status: true, timeZone: true } });
-    if (zone === undefined && !existing && g.status === "valid" && result) result.zoneFallbacks++;
+    const existing = await db.grant.findUnique({
+      where: { id: g.id },
+      select: { status: true, timeZoneSource: true },
+    });
+    const now = clockNow();
+    const found = await findGrantZone(nylas, log, g, {
+      current: existing?.timeZoneSource,
+      browserZone: hints.browserZone,
+      defaultZone: settings.defaultTimeZone,
+      readAround: settings.readAround?.(g.id),
+      now,
+    });
+    if (found.unauthorized) g = { ...g, status: "invalid" };
     if (g.status === "invalid" && result) result.needsReauth++;
+    const calendar = found.calendarId !== undefined ? { calendarId: found.calendarId } : {};
     if (!existing) {
+      const zone = found.candidate ?? { zone: settings.defaultTimeZone, source: "default" as const };
+      if (zone.source === "default" && g.status === "valid" && result) result.zoneFallbacks++;
       await db.grant.create({
         data: {
           id: g.id,
           email: g.email,
           provider: g.provider,
-          timeZone: zone ?? settings.defaultTimeZone,
+          ...calendar,
+          ...initialGrantZone(zone),
           sendHour: settings.defaultSendHour,
           ...initialGrantStatus(g.status),
         },
       });
+      log.info({ grantId: g.id, zone: zoneWithSource(zone.zone, zone.source) }, "grant stored");
       if (result) result.created++;
       return;
     }
-    await db.grant.update({
-      where: { id: g.id },
-      data: { email: g.email, provider: g.provider, ...(zone ? { timeZone: zone } : {}) },
-    });
+    await db.grant.update({ where: { id: g.id }, data: { email: g.email, provider: g.provider, ...calendar } });
+    if (found.candidate) {
+      const w = await offerGrantZone(db, g.id, found.candidate, now);
+      if (w.zoneChanged && w.before && w.after) {
+        if (result) result.zonesChanged++;
+        log.info(
+          {
+            grantId: g.id,
+            from: zoneWithSource(w.before.zone, w.before.source),
+            to: zoneWithSource(w.after.zone, w.after.source),
+            reopened: w.reopened,
+          },
+          "grant time zone changed",
+        );
+      }
+    }
     await followNylasStatus(db, g.id, existing.status, g.status);
     if (result) result.updated++;
   } catch (err) {

@@ -42,8 +42,7 @@ export function isZoneSource(value: unknown): value is ZoneSource {
 
 export type ZoneDecision =
   /** Write `to`; `zoneChanged` when the zone itself differs from the current one. */
-  | { write: true; to: ZoneChoice; zoneChanged: boolean }
-  | { write: false; why: string };
+  { write: true; to: ZoneChoice; zoneChanged: boolean } | { write: false; why: string };
 
 /**
  * Whether `candidate` replaces the grant's `current` zone (undefined: a grant not stored yet).

@@ -7,15 +7,22 @@ export function esc(value: unknown): string {
   );
 }
 
+const CSP =
+  "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
 /** Headers for every HTML page: no scripts, no framing, no caching. */
 export const PAGE_HEADERS = {
   "content-type": "text/html; charset=utf-8",
-  "content-security-policy":
-    "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+  "content-security-policy": CSP,
   "x-content-type-options": "nosniff",
   "referrer-policy": "no-referrer",
   "cache-control": "no-store",
 } as const;
+
+/** The same for a page whose one inline script is allowed by its hash (`sha256-…`), and nothing else. */
+export function pageHeadersWithScript(scriptHash: string): Record<string, string> {
+  return { ...PAGE_HEADERS, "content-security-policy": `${CSP}; script-src '${scriptHash}'` };
+}
 
 const STYLE = [
   "body{font-family:system-ui,sans-serif;max-width:36rem;margin:3rem auto;padding:0 1rem;line-height:1.5}",

@@ -4,7 +4,8 @@ import type { Redis } from "ioredis";
 import type { Config } from "../config.js";
 import type { Db } from "../db/client.js";
 import type { Logger } from "../log/logger.js";
-import type { NylasApi } from "../nylas/client.js";
+import type { AroundRequest, NylasApi } from "../nylas/client.js";
+import { GrantLimiter } from "../nylas/grant-limiter.js";
 import { createWorker } from "../redis/queue-factory.js";
 import type { RunsQueue } from "../runs/queue.js";
 import { verifiedNotification, webhookJobKey } from "./job-mac.js";
@@ -33,7 +34,21 @@ export function startWebhooksWorker(
 ): Worker<WebhookJobData, WebhookResult> {
   const wlog = log.child({ queue: WEBHOOKS_QUEUE });
   const key = webhookJobKey(config.NYLAS_API_KEY);
-  const settings = { defaultTimeZone: config.DEFAULT_TIME_ZONE, defaultSendHour: config.DEFAULT_SEND_HOUR };
+  // The zone inference reads a grant's events: under the same read budget as its runs.
+  const reads = new GrantLimiter(deps.connection, {
+    prefix: config.QUEUE_PREFIX,
+    read: { perSecond: config.RATE_READS_PER_SEC },
+    send: { perSecond: config.RATE_SENDS_PER_SEC },
+  });
+  const readAround =
+    (grantId: string): AroundRequest =>
+    (request) =>
+      reads.run(grantId, "read", request, { maxWaitMs: 5000 });
+  const settings = {
+    defaultTimeZone: config.DEFAULT_TIME_ZONE,
+    defaultSendHour: config.DEFAULT_SEND_HOUR,
+    readAround,
+  };
   const worker = createWorker<WebhookJobData, WebhookResult>(
     WEBHOOKS_QUEUE,
     async (job) => {

@@ -186,7 +186,13 @@ describe("error text is stored and logged scrubbed", () => {
     const runs = new RunStore(db);
     await runs.attemptFailed({ grantId, day: "2026-11-26", timeZone: "UTC" }, dirty, { retrying: false });
     expectClean((await db.run.findUnique({ where: { grantId_day: { grantId, day: "2026-11-26" } } }))?.lastError);
-    await runs.start(grantId, "2026-11-27", "j", { timeZone: "UTC", timeZoneSource: "default" }, { start: 0, end: 86_400 });
+    await runs.start(
+      grantId,
+      "2026-11-27",
+      "j",
+      { timeZone: "UTC", timeZoneSource: "default" },
+      { start: 0, end: 86_400 },
+    );
     await runs.finish(grantId, "2026-11-27", {
       status: "running",
       meetingsSeen: 0,

@@ -1,7 +1,10 @@
+import { createHash } from "node:crypto";
 import type { FastifyInstance, LightMyRequestResponse } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CONNECT_COOKIE, openState, pkceChallenge, sealState } from "../../src/web/connect/state.js";
+import { syncGrants } from "../../src/grants/sync.js";
 import { deleteGrants, uniqueId } from "../support/db.js";
+import { NylasApi } from "../../src/nylas/client.js";
 import { consentWithoutBrowser, SESSION_SECRET, startWebHarness, type WebHarness } from "../e2e/support.js";
 
 /** The cookie the response set, as a request Cookie header value. */
@@ -16,10 +19,20 @@ describe("hosted-OAuth connect against the sandbox", () => {
   let app: FastifyInstance;
   const grants: string[] = [];
 
-  const start = async (email?: string) => {
-    const res = await app.inject(`/connect${email ? `?email=${encodeURIComponent(email)}` : ""}`);
+  /** /connect/start, where the connect page's link (and script) lead, with the browser's zone. */
+  const start = async (email?: string, tz?: string) => {
+    const q = new URLSearchParams();
+    if (email) q.set("email", email);
+    if (tz !== undefined) q.set("tz", tz);
+    const res = await app.inject(`/connect/start${q.size > 0 ? `?${q.toString()}` : ""}`);
     expect(res.statusCode).toBe(302);
     return { res, auth: new URL(res.headers.location as string), cookie: cookieOf(res) };
+  };
+  /** Signs in at the sandbox and comes back: the callback's answer. */
+  const connect = async (email: string, tz?: string) => {
+    const { auth, cookie } = await start(email, tz);
+    const back = await consentWithoutBrowser(auth.toString(), email);
+    return callback(back.searchParams.toString(), cookie);
   };
   const callback = (query: string, cookie?: string) =>
     app.inject({ url: `/connect/callback?${query}`, headers: cookie ? { cookie } : {} });
@@ -54,8 +67,98 @@ describe("hosted-OAuth connect against the sandbox", () => {
   });
 
   it("refuses a bad email or provider in the link", async () => {
-    expect((await app.inject("/connect?email=%3Cscript%3E")).statusCode).toBe(400);
-    expect((await app.inject("/connect?provider=myspace")).statusCode).toBe(400);
+    for (const path of ["/connect", "/connect/start"]) {
+      expect((await app.inject(`${path}?email=%3Cscript%3E`)).statusCode).toBe(400);
+      expect((await app.inject(`${path}?provider=myspace`)).statusCode).toBe(400);
+    }
+  });
+
+  it("/connect is a page whose one script, allowed by its hash alone, reads the browser's zone; its link works without", async () => {
+    const res = await app.inject("/connect?email=ada%40example.com&provider=microsoft");
+    expect(res.statusCode).toBe(200);
+    expect(res.headers["content-type"]).toMatch(/text\/html/);
+    const script = /<script>([\s\S]*?)<\/script>/.exec(res.body)?.[1];
+    expect(script).toContain("resolvedOptions().timeZone");
+    const hash = createHash("sha256").update(script!).digest("base64");
+    const csp = String(res.headers["content-security-policy"]);
+    expect(csp).toContain(`script-src 'sha256-${hash}'`);
+    expect(csp).toContain("default-src 'none'");
+    expect(csp).not.toMatch(/unsafe-inline'[^;]*;[^;]*script|script-src[^;]*unsafe/);
+    expect(res.body.match(/<script/g)).toHaveLength(1);
+    // The link (what a browser without JavaScript follows) carries the hints, and no zone.
+    const href = /id="continue" href="([^"]+)"/.exec(res.body)?.[1]?.replace(/&amp;/g, "&");
+    expect(href).toBe("/connect/start?email=ada%40example.com&provider=microsoft");
+    expect((await app.inject(href!)).statusCode).toBe(302);
+  });
+
+  it("stores the browser's zone, carried through the sealed state, when the calendar has none", async () => {
+    const email = `${uniqueId("tz")}@example.com`.toLowerCase();
+    // A Microsoft account: its calendar reports no zone (Nylas gives one for Google only).
+    grants.push(h.sandbox.addGrant({ email, provider: "microsoft", timezone: null }).id);
+    const { cookie } = await start(email, "Asia/Tokyo");
+    const sealed = decodeURIComponent(cookie.slice(CONNECT_COOKIE.length + 1));
+    expect(openState(sealed, SESSION_SECRET)).toMatchObject({ ok: true, value: { zone: "Asia/Tokyo" } });
+    expect(cookie).not.toContain("Tokyo");
+
+    const res = await connect(email, "asia/tokyo");
+    expect(res.statusCode).toBe(200);
+    expect(await h.db.grant.findFirstOrThrow({ where: { email } })).toMatchObject({
+      provider: "microsoft",
+      timeZone: "Asia/Tokyo",
+      timeZoneSource: "browser",
+    });
+    expect(res.body).toContain('<strong id="zone">Asia/Tokyo</strong>');
+    expect(res.body).toMatch(/id="zone-source" data-source="browser">from your browser</);
+  });
+
+  it("ignores a zone that is not an IANA zone, and a browser zone never beats the calendar's", async () => {
+    const email = `${uniqueId("badtz")}@example.com`.toLowerCase();
+    grants.push(h.sandbox.addGrant({ email, provider: "microsoft", timezone: null }).id);
+    for (const tz of ["+09:00", "Mars/Olympus_Mons", "<b>x</b>"]) {
+      const { cookie } = await start(email, tz);
+      const opened = openState(decodeURIComponent(cookie.slice(CONNECT_COOKIE.length + 1)), SESSION_SECRET);
+      expect(opened.ok && opened.value.zone).toBeUndefined();
+    }
+    expect((await connect(email, "Mars/Olympus_Mons")).statusCode).toBe(200);
+    expect(await h.db.grant.findFirstOrThrow({ where: { email } })).toMatchObject({
+      timeZone: "UTC",
+      timeZoneSource: "default",
+    });
+
+    const google = `${uniqueId("cal")}@example.com`.toLowerCase();
+    grants.push(h.sandbox.addGrant({ email: google, provider: "google", timezone: "Europe/Oslo" }).id);
+    const res = await connect(google, "Asia/Tokyo");
+    expect(await h.db.grant.findFirstOrThrow({ where: { email: google } })).toMatchObject({
+      timeZone: "Europe/Oslo",
+      timeZoneSource: "calendar",
+    });
+    expect(res.body).toMatch(/data-source="calendar">from your calendar</);
+  });
+
+  it("a browser zone is not replaced by an inference from events at the next sync", async () => {
+    const email = `${uniqueId("keep")}@example.com`.toLowerCase();
+    const id = h.sandbox.addGrant({ email, provider: "microsoft", timezone: null }).id;
+    grants.push(id);
+    await connect(email, "Asia/Tokyo");
+    const now = Math.floor(Date.now() / 1000);
+    for (const k of [1, 2, 3])
+      h.sandbox.addEvent(id, {
+        title: `planned in Paris ${k}`,
+        when: {
+          object: "timespan",
+          start_time: now + k * 86_400,
+          end_time: now + k * 86_400 + 1800,
+          start_timezone: "Europe/Paris",
+          end_timezone: "Europe/Paris",
+        },
+        participants: [{ email: "guest@example.com", status: "yes" }],
+      });
+    const settings = { defaultTimeZone: "UTC", defaultSendHour: 18 };
+    await syncGrants(h.db, new NylasApi({ apiKey: h.sandbox.apiKey, apiUri: h.sandbox.url }), h.log, settings);
+    expect(await h.db.grant.findUniqueOrThrow({ where: { id } })).toMatchObject({
+      timeZone: "Asia/Tokyo",
+      timeZoneSource: "browser",
+    });
   });
 
   it("connects a new account end to end: code exchange with PKCE, grant stored with its zone", async () => {
@@ -68,7 +171,13 @@ describe("hosted-OAuth connect against the sandbox", () => {
     expect(res.body).toContain("Account connected");
     const grant = await h.db.grant.findFirstOrThrow({ where: { email } });
     grants.push(grant.id);
-    expect(grant).toMatchObject({ provider: "google", status: "valid", timeZone: "UTC", sendHour: 18 });
+    expect(grant).toMatchObject({
+      provider: "google",
+      status: "valid",
+      timeZone: "UTC",
+      timeZoneSource: "calendar",
+      sendHour: 18,
+    });
     expect(res.body).toContain(grant.id);
     // The cookie is single use.
     expect(String(res.headers["set-cookie"])).toMatch(new RegExp(`${CONNECT_COOKIE}=;`));
@@ -194,7 +303,7 @@ describe("hosted-OAuth connect against the sandbox", () => {
     };
     const s = await h.server({ fetch: watching });
     const email = `${uniqueId("sealed")}@example.com`.toLowerCase();
-    const res = await s.inject(`/connect?email=${encodeURIComponent(email)}`);
+    const res = await s.inject(`/connect/start?email=${encodeURIComponent(email)}`);
     const auth = new URL(res.headers.location as string);
     const cookie = cookieOf(res);
     const back = await consentWithoutBrowser(auth.toString(), email);
@@ -262,8 +371,10 @@ describe("hosted-OAuth connect against the sandbox", () => {
         defaultSendHour: 18,
       },
     });
-    const res = await s.inject("/connect");
-    expect(res.statusCode).toBe(503);
-    expect(res.body).toContain("NYLAS_CLIENT_ID");
+    for (const path of ["/connect", "/connect/start"]) {
+      const res = await s.inject(path);
+      expect(res.statusCode).toBe(503);
+      expect(res.body).toContain("NYLAS_CLIENT_ID");
+    }
   });
 });

@@ -1,12 +1,14 @@
+import { createHash } from "node:crypto";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { Redis } from "ioredis";
 import type { Db } from "../../db/client.js";
 import { grantAuthorised } from "../../grants/authorised.js";
+import { describeZoneSource, normalizeZone, type ZoneSource } from "../../grants/zone-source.js";
 import type { Logger } from "../../log/logger.js";
 import type { NylasApi } from "../../nylas/client.js";
 import type { RunsQueue } from "../../runs/queue.js";
 import { clockNow } from "../../time/clock.js";
-import { errorPage, esc, page, PAGE_HEADERS } from "../html.js";
+import { errorPage, esc, page, PAGE_HEADERS, pageHeadersWithScript } from "../html.js";
 import { claimState } from "./claim.js";
 import { exchangeCode, ExchangeError, type ExchangedGrant } from "./exchange.js";
 import {
@@ -49,20 +51,38 @@ export interface ConnectDeps {
 const PROVIDERS = new Set(["google", "microsoft", "imap", "icloud", "yahoo", "ews"]);
 const EMAIL = /^[^\s@<>"']{1,200}@[^\s@<>"']{1,200}$/;
 
-type ConnectQuery = { email?: string; provider?: string };
+type ConnectQuery = { email?: string; provider?: string; tz?: string };
 type CallbackQuery = Record<string, string | string[] | undefined>;
 type CookieOptions = ReturnType<typeof cookieOptions>;
 
 /**
- * Hosted OAuth: GET /connect sends the browser to Nylas' /v3/connect/auth with a fresh state
- * and PKCE S256 challenge, both bound to the browser by an encrypted cookie; GET /connect/callback
- * checks them, marks the state used (once only), exchanges the code and stores the grant.
- * Nothing from the callback's query string is shown before its state proved to be ours.
+ * Reads the browser's IANA zone and goes on to /connect/start with it as `tz`; without a zone
+ * (or without JavaScript, where the link is followed by hand) it goes on without one.
+ */
+const ZONE_SCRIPT =
+  '(function(){var a=document.getElementById("continue");var u=new URL(a.href);' +
+  'try{var z=Intl.DateTimeFormat().resolvedOptions().timeZone;if(z)u.searchParams.set("tz",z)}catch(e){}' +
+  "location.replace(u.href)})();";
+const ZONE_SCRIPT_HEADERS = pageHeadersWithScript(
+  `sha256-${createHash("sha256").update(ZONE_SCRIPT).digest("base64")}`,
+);
+
+/**
+ * Hosted OAuth: GET /connect is a small page that reads the browser's time zone (it works
+ * without JavaScript too, without a zone) and goes on to GET /connect/start, which sends the
+ * browser to Nylas' /v3/connect/auth with a fresh state and PKCE S256 challenge, both bound to
+ * the browser by an encrypted cookie that also carries the zone; GET /connect/callback checks
+ * them, marks the state used (once only), exchanges the code and stores the grant with the
+ * zone among its sources. Nothing from the callback's query string is shown before its state
+ * proved to be ours.
  */
 export async function connectRoutes(app: FastifyInstance, deps: ConnectDeps): Promise<void> {
   const cookie = cookieOptions(deps.settings);
   app.get("/connect", async (req: FastifyRequest<{ Querystring: ConnectQuery }>, reply) =>
-    startSignIn(deps.settings, cookie, req, reply),
+    zonePage(deps.settings, req, reply),
+  );
+  app.get("/connect/start", async (req: FastifyRequest<{ Querystring: ConnectQuery }>, reply) =>
+    startSignIn(deps, cookie, req, reply),
   );
   app.get("/connect/callback", async (req: FastifyRequest<{ Querystring: CallbackQuery }>, reply) =>
     finishSignIn(deps, cookie, req, reply),
@@ -90,10 +110,9 @@ function notConfigured(reply: FastifyReply): FastifyReply {
   );
 }
 
-/** GET /connect: the browser goes to Nylas with a fresh state and PKCE challenge, sealed in a cookie. */
-async function startSignIn(
+/** GET /connect: reads the browser's zone (inline script) and goes on to /connect/start. */
+async function zonePage(
   settings: ConnectSettings,
-  cookie: CookieOptions,
   req: FastifyRequest<{ Querystring: ConnectQuery }>,
   reply: FastifyReply,
 ): Promise<FastifyReply> {
@@ -101,14 +120,42 @@ async function startSignIn(
   const q = req.query ?? {};
   const problem = linkProblem(q);
   if (problem) return html(reply, 400, errorPage("Cannot connect", problem));
+  const next = new URLSearchParams();
+  if (q.email) next.set("email", q.email);
+  if (q.provider) next.set("provider", q.provider);
+  const href = `/connect/start${next.size > 0 ? `?${next.toString()}` : ""}`;
+  const body = [
+    `<p>Reminders of your meetings go out in your own time zone; this page reads it from your browser.</p>`,
+    `<p><a id="continue" href="${esc(href)}">Continue to sign in</a></p>`,
+    `<script>${ZONE_SCRIPT}</script>`,
+  ].join("\n");
+  return reply.code(200).headers(ZONE_SCRIPT_HEADERS).send(page("Connect your calendar", body));
+}
+
+/**
+ * GET /connect/start: the browser goes to Nylas with a fresh state and PKCE challenge, sealed
+ * in a cookie with the browser's zone (`tz`, kept only when it is an IANA zone).
+ */
+async function startSignIn(
+  deps: ConnectDeps,
+  cookie: CookieOptions,
+  req: FastifyRequest<{ Querystring: ConnectQuery }>,
+  reply: FastifyReply,
+): Promise<FastifyReply> {
+  const { settings } = deps;
+  if (!settings.clientId) return notConfigured(reply);
+  const q = req.query ?? {};
+  const problem = linkProblem(q);
+  if (problem) return html(reply, 400, errorPage("Cannot connect", problem));
+  const zone = normalizeZone(q.tz);
+  if (q.tz !== undefined && zone === undefined)
+    deps.log.info("connect: the browser's time zone is not an IANA zone; ignored");
   const pkce = newPkce();
   const state = newState();
   const exp = Date.now() + CONNECT_TTL_S * 1000;
   const auth = authUrl(settings, settings.clientId, state, pkce.challenge, q);
-  reply.setCookie(CONNECT_COOKIE, sealState({ state, verifier: pkce.verifier, exp }, settings.sessionSecret), {
-    ...cookie,
-    maxAge: CONNECT_TTL_S,
-  });
+  const sealed = sealState({ state, verifier: pkce.verifier, exp, ...(zone ? { zone } : {}) }, settings.sessionSecret);
+  reply.setCookie(CONNECT_COOKIE, sealed, { ...cookie, maxAge: CONNECT_TTL_S });
   reply.header("cache-control", "no-store").header("referrer-policy", "no-referrer");
   return reply.redirect(auth.toString(), 302);
 }
@@ -147,7 +194,14 @@ class Refusal {
 }
 
 interface Connected {
-  grant: { id: string; email: string; provider: string; timeZone: string; sendHour: number };
+  grant: {
+    id: string;
+    email: string;
+    provider: string;
+    timeZone: string;
+    timeZoneSource: ZoneSource;
+    sendHour: number;
+  };
   existed: boolean;
   revalidated: boolean;
   /** The day whose reminders were queued at once, if any. */
@@ -191,7 +245,7 @@ async function connectGrant(
   if (code instanceof Refusal) return code;
   const exchanged = await exchange(deps, clientId, code, verifier);
   if (exchanged instanceof Refusal) return exchanged;
-  return storeGrant(deps, exchanged);
+  return storeGrant(deps, exchanged, opened.ok ? opened.value.zone : undefined);
 }
 
 /**
@@ -271,14 +325,23 @@ async function exchange(
   }
 }
 
-/** The grant becomes valid and stored, and its missed day, if any, is queued. */
-async function storeGrant(deps: ConnectDeps, exchanged: ExchangedGrant): Promise<Connected | Refusal> {
+/** The grant becomes valid and stored (with the browser's zone among its sources), and its missed day, if any, is queued. */
+async function storeGrant(
+  deps: ConnectDeps,
+  exchanged: ExchangedGrant,
+  browserZone: string | undefined,
+): Promise<Connected | Refusal> {
   const { db, log, settings } = deps;
   const existed = await db.grant.findUnique({ where: { id: exchanged.grantId }, select: { status: true } });
   const { revalidated, undone } = await grantAuthorised(
     { ...deps, settings: { defaultTimeZone: settings.defaultTimeZone, defaultSendHour: settings.defaultSendHour } },
     { id: exchanged.grantId, email: exchanged.email, provider: exchanged.provider },
-    { reason: "re-authenticated through /connect", source: "connect", now: deps.now?.() ?? clockNow() },
+    {
+      reason: "re-authenticated through /connect",
+      source: "connect",
+      now: deps.now?.() ?? clockNow(),
+      ...(browserZone !== undefined ? { browserZone } : {}),
+    },
   );
   const grant = await db.grant.findUnique({ where: { id: exchanged.grantId } });
   if (!grant) {
@@ -289,7 +352,17 @@ async function storeGrant(deps: ConnectDeps, exchanged: ExchangedGrant): Promise
   if ("error" in undone)
     log.warn({ grantId: grant.id, err: undone.error }, "connect: could not queue the grant's undone day");
   const queued = undone.enqueued ? undone.day : undefined;
-  log.info({ grantId: grant.id, provider: grant.provider, created: !existed, revalidated }, "connect: grant connected");
+  log.info(
+    {
+      grantId: grant.id,
+      provider: grant.provider,
+      created: !existed,
+      revalidated,
+      zone: grant.timeZone,
+      zoneSource: grant.timeZoneSource,
+    },
+    "connect: grant connected",
+  );
   return { grant, existed: existed !== null, revalidated, queued };
 }
 
@@ -300,7 +373,9 @@ function connectedPage({ grant, existed, revalidated, queued }: Connected): stri
     [
       `<p id="connected">Connected <strong id="email">${esc(grant.email)}</strong> (${esc(grant.provider)}).</p>`,
       `<p>Reminders for each next day's meetings go out at <strong>${esc(hour)}</strong> in ` +
-        `<strong id="zone">${esc(grant.timeZone)}</strong>.</p>`,
+        `<strong id="zone">${esc(grant.timeZone)}</strong> ` +
+        `(<span id="zone-source" data-source="${esc(grant.timeZoneSource)}">` +
+        `${esc(describeZoneSource(grant.timeZoneSource))}</span>).</p>`,
       existed && revalidated ? "<p>Your account was marked as needing re-authentication; it is active again.</p>" : "",
       queued ? `<p>Reminders for ${esc(queued)} are on their way.</p>` : "",
       `<p><small>Grant <code id="grant-id">${esc(grant.id)}</code></small></p>`,

@@ -6,7 +6,8 @@ import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes, ti
  * from SESSION_SECRET, so the browser (or anything that reads its cookies) cannot read the
  * verifier and nobody without the secret can forge one. The callback accepts a code only from
  * the browser that started the flow, within the cookie's lifetime; that the state is used
- * only once is kept in Redis (claim.ts).
+ * only once is kept in Redis (claim.ts). The browser's time zone, when the connect page read
+ * one, travels in the same sealed cookie to the callback, which stores it with the grant.
  */
 
 export const CONNECT_COOKIE = "nr_connect";
@@ -17,6 +18,8 @@ export interface ConnectState {
   verifier: string;
   /** Expiry, Unix ms. */
   exp: number;
+  /** The browser's IANA zone, already checked (absent when the page could not read one). */
+  zone?: string;
 }
 
 export interface Pkce {
@@ -48,11 +51,12 @@ function cookieKey(secret: string): Buffer {
   return Buffer.from(hkdfSync("sha256", secret, Buffer.alloc(0), KEY_LABEL, 32));
 }
 
-/** base64url(iv | ciphertext | tag) of `{s, v, e}`. */
+/** base64url(iv | ciphertext | tag) of `{s, v, e, z?}`. */
 export function sealState(s: ConnectState, secret: string): string {
   const iv = randomBytes(IV_BYTES);
   const cipher = createCipheriv("aes-256-gcm", cookieKey(secret), iv).setAAD(AAD);
-  const plain = Buffer.from(JSON.stringify({ s: s.state, v: s.verifier, e: s.exp }), "utf8");
+  const fields = { s: s.state, v: s.verifier, e: s.exp, ...(s.zone !== undefined ? { z: s.zone } : {}) };
+  const plain = Buffer.from(JSON.stringify(fields), "utf8");
   const sealed = Buffer.concat([iv, cipher.update(plain), cipher.final(), cipher.getAuthTag()]);
   return sealed.toString("base64url");
 }
@@ -84,12 +88,13 @@ export function openState(cookie: string | undefined, secret: string, now = Date
   } catch {
     return { ok: false, problem: "tampered" };
   }
-  const p = parsed as { s?: unknown; v?: unknown; e?: unknown };
+  const p = parsed as { s?: unknown; v?: unknown; e?: unknown; z?: unknown };
   if (typeof p.s !== "string" || typeof p.v !== "string" || typeof p.e !== "number") {
     return { ok: false, problem: "tampered" };
   }
+  if (p.z !== undefined && typeof p.z !== "string") return { ok: false, problem: "tampered" };
   if (p.e < now) return { ok: false, problem: "expired" };
-  return { ok: true, value: { state: p.s, verifier: p.v, exp: p.e } };
+  return { ok: true, value: { state: p.s, verifier: p.v, exp: p.e, ...(p.z !== undefined ? { zone: p.z } : {}) } };
 }
 
 /** Constant-time string equality (different lengths are simply unequal). */

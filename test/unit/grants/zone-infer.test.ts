@@ -8,7 +8,12 @@ function ev(zone: unknown, organizer: unknown = "ada@example.com", extra: Record
   return {
     id: `e${n}`,
     organizer: typeof organizer === "string" ? { email: organizer } : organizer,
-    when: { object: "timespan", startTime: 1_800_000_000 + n * 3600, endTime: 1_800_003_600 + n * 3600, startTimezone: zone },
+    when: {
+      object: "timespan",
+      startTime: 1_800_000_000 + n * 3600,
+      endTime: 1_800_003_600 + n * 3600,
+      startTimezone: zone,
+    },
     ...extra,
   };
 }
@@ -33,7 +38,11 @@ describe("inferring a grant's zone from its events", () => {
   it("ignores all-day, cancelled, zoneless and invalid-zone events", () => {
     const events = [
       { id: "a", organizer: { email: ME }, when: { object: "date", date: "2026-12-01" } },
-      { id: "b", organizer: { email: ME }, when: { object: "datespan", startDate: "2026-12-01", endDate: "2026-12-02" } },
+      {
+        id: "b",
+        organizer: { email: ME },
+        when: { object: "datespan", startDate: "2026-12-01", endDate: "2026-12-02" },
+      },
       ev("Europe/Paris", ME, { status: "cancelled" }),
       ev(undefined),
       ev(null),
@@ -48,7 +57,11 @@ describe("inferring a grant's zone from its events", () => {
   });
 
   it("reads the zone of a point-in-time event", () => {
-    const t = { id: "t1", organizer: { email: ME }, when: { object: "time", time: 1_800_000_000, timezone: "Asia/Kolkata" } };
+    const t = {
+      id: "t1",
+      organizer: { email: ME },
+      when: { object: "time", time: 1_800_000_000, timezone: "Asia/Kolkata" },
+    };
     expect(inferZoneFromEvents([t], ME)).toEqual({ zone: "Asia/Kolkata", votes: 1, of: 1 });
   });
 

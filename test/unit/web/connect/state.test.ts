@@ -11,6 +11,15 @@ describe("the connect cookie (AES-256-GCM under a key derived from SESSION_SECRE
     expect(openState(sealState(value, SECRET), other)).toEqual({ ok: false, problem: "tampered" });
   });
 
+  it("carries the browser's zone sealed with the state, when there is one", () => {
+    const withZone = { ...value, zone: "Asia/Tokyo" };
+    const sealed = sealState(withZone, SECRET);
+    expect(openState(sealed, SECRET)).toEqual({ ok: true, value: withZone });
+    // Sealed, not readable.
+    expect(Buffer.from(sealed, "base64url").toString("latin1")).not.toContain("Asia/Tokyo");
+    expect(openState(sealState(value, SECRET), SECRET)).toEqual({ ok: true, value });
+  });
+
   it("shows nothing of its content, and never the same bytes twice", () => {
     const a = sealState(value, SECRET);
     for (const reading of [a, Buffer.from(a, "base64url").toString("latin1")]) {
