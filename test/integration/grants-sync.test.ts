@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { syncGrants } from "../../src/grants/sync.js";
+import { overrideGrantZone } from "../../src/grants/zone.js";
+import { INFER_WINDOW_DAYS } from "../../src/grants/zone-find.js";
 import { startPipeline, type Pipeline } from "../support/pipeline.js";
 
 describe("grants sync", () => {
@@ -26,10 +28,15 @@ describe("grants sync", () => {
       expect(row.status).toBe(wire.grant_status === "valid" ? "valid" : "needs_reauth");
       expect(row.sendHour).toBe(19);
       expect(row.calendarId).toBe("primary");
-      const calendarZone = p.sandbox.store
-        .requireGrant(row.id)
-        .calendars.get(p.sandbox.store.requireGrant(row.id).primaryCalendarId)!.wire.timezone;
+      // IMAP grants have no calendars: nothing is asked, whatever the sandbox would answer.
+      const calendarZone =
+        row.provider === "imap"
+          ? undefined
+          : p.sandbox.store.requireGrant(row.id).calendars.get(p.sandbox.store.requireGrant(row.id).primaryCalendarId)!
+              .wire.timezone;
       if (wire.grant_status !== "valid") continue;
+      // Seeded grants without a calendar zone have no event zones either: nothing to infer.
+      expect(row.timeZoneSource).toBe(calendarZone ? "calendar" : "default");
       if (calendarZone) expect(row.timeZone).toBe(calendarZone);
       else {
         expect(row.timeZone).toBe("Europe/Paris");
@@ -68,5 +75,74 @@ describe("grants sync", () => {
     expect(r.errors).toBe(0);
     expect(r.seen).toBe(p.sandbox.grantIds().length);
     expect(p.sink.find(/calendar time zone unavailable/)).toHaveLength(1);
+  });
+
+  /** A timed event of the grant `days` from now, starting in `zone`, organised by `organizer` (default: the user). */
+  const event = (grantId: string, days: number, zone: string, organizer?: string) => {
+    const start = Math.floor(Date.now() / 1000) + Math.round(days * 86_400);
+    p.sandbox.addEvent(grantId, {
+      title: `in ${zone}`,
+      when: { object: "timespan", start_time: start, end_time: start + 1800, start_timezone: zone, end_timezone: zone },
+      participants: [{ email: "guest@example.com", status: "yes" }],
+      ...(organizer ? { organizer: { email: organizer } } : {}),
+    });
+  };
+  const zoneOf = async (id: string) =>
+    p.db.grant.findUniqueOrThrow({ where: { id }, select: { timeZone: true, timeZoneSource: true, calendarId: true } });
+
+  it("infers a grant's zone from the events its user organises when the calendar has none", async () => {
+    const id = p.sandbox.addGrant({ email: "infer@example.com", provider: "microsoft", timezone: null }).id;
+    event(id, -3, "Europe/Paris");
+    event(id, 2, "Europe/Paris");
+    event(id, 5, "America/New_York");
+    // Others' meetings say where the others are, and far-off events are outside the window.
+    for (const d of [1, 2, 3]) event(id, d, "Asia/Tokyo", "boss@example.com");
+    for (const d of [INFER_WINDOW_DAYS + 2, INFER_WINDOW_DAYS + 3, -INFER_WINDOW_DAYS - 2]) event(id, d, "Asia/Dubai");
+    const r = await syncGrants(p.db, p.nylas, p.log, settings());
+    expect(r.errors).toBe(0);
+    expect(await zoneOf(id)).toMatchObject({ timeZone: "Europe/Paris", timeZoneSource: "events" });
+
+    // The user moved: their own new meetings outnumber the old ones, and the same source follows.
+    for (const d of [6, 7, 8]) event(id, d, "America/Denver");
+    const again = await syncGrants(p.db, p.nylas, p.log, settings());
+    expect(again.zonesChanged).toBeGreaterThanOrEqual(1);
+    expect(await zoneOf(id)).toMatchObject({ timeZone: "America/Denver", timeZoneSource: "events" });
+    expect(p.sink.find(/grant time zone changed/).length).toBeGreaterThanOrEqual(1);
+  });
+
+  it("never calls a calendar route for IMAP, and finds an iCloud calendar in the list", async () => {
+    const imap = p.sandbox.addGrant({ email: "imap@example.com", provider: "imap", timezone: null }).id;
+    const icloud = p.sandbox.addGrant({
+      email: "icloud@example.com",
+      provider: "icloud",
+      timezone: null,
+      calendar_id: "home-calendar",
+    }).id;
+    event(icloud, 1, "Australia/Sydney");
+    p.sandbox.clearRequestLog();
+    await syncGrants(p.db, p.nylas, p.log, settings());
+    expect(p.sandbox.requestLog({ grantId: imap }).map((e) => e.route)).toEqual([]);
+    expect(await zoneOf(imap)).toMatchObject({ timeZone: "Europe/Paris", timeZoneSource: "default" });
+    const routes = p.sandbox.requestLog({ grantId: icloud }).map((e) => `${e.route} ${e.path}`);
+    expect(routes.some((r) => r.startsWith("calendars.list"))).toBe(true);
+    expect(routes.some((r) => r.includes("primary"))).toBe(false);
+    expect(await zoneOf(icloud)).toMatchObject({
+      calendarId: "home-calendar",
+      timeZone: "Australia/Sydney",
+      timeZoneSource: "events",
+    });
+  });
+
+  it("keeps an operator's override, and lets a calendar's zone change follow", async () => {
+    const [a, b] = p.sandbox
+      .grantIds()
+      .filter((id) => p.sandbox.grant(id).grant_status === "valid" && p.sandbox.grant(id).provider === "google");
+    await overrideGrantZone(p.db, a!, "Pacific/Auckland");
+    const calendarOf = (id: string) =>
+      p.sandbox.store.requireGrant(id).calendars.get(p.sandbox.store.requireGrant(id).primaryCalendarId)!.wire;
+    calendarOf(b!).timezone = "America/Halifax";
+    await syncGrants(p.db, p.nylas, p.log, settings());
+    expect(await zoneOf(a!)).toMatchObject({ timeZone: "Pacific/Auckland", timeZoneSource: "override" });
+    expect(await zoneOf(b!)).toMatchObject({ timeZone: "America/Halifax", timeZoneSource: "calendar" });
   });
 });

@@ -5,7 +5,8 @@ import { describe, expect, it } from "vitest";
 /**
  * Who may write what, read off the source: the `runs` table has one writer (src/runs/store.ts,
  * with its statements in src/runs/sql.ts), a grant's status has one (src/grants/status.ts),
- * and raw SQL lives in named constants, never inline where it is run.
+ * its zone has one (src/grants/zone.ts), and raw SQL lives in named constants, never inline
+ * where it is run.
  */
 
 const ROOT = join(import.meta.dirname, "..", "..");
@@ -72,6 +73,23 @@ describe("ownership (read from src/)", () => {
       .map((f) => f.path);
     expect(writers).toEqual(["src/grants/status.ts"]);
     expect(matching(/\bUPDATE\s+grants\b/i)).toEqual([]);
+  });
+
+  it("only src/grants/zone.ts changes a grant's zone or its source", () => {
+    const writers = files
+      .filter((f) =>
+        callArguments(f.text, /\.grant\.(create|createMany|update|updateMany|upsert)/).some((args) =>
+          /\btimeZone(Source)?\s*:/.test(args),
+        ),
+      )
+      .map((f) => f.path);
+    expect(writers).toEqual(["src/grants/zone.ts"]);
+    // A grant is created with the zone the writer hands out (`initialGrantZone`), as with its status.
+    const creators = files.filter((f) => /\.grant\.create\s*\(/.test(f.text)).map((f) => f.path);
+    for (const path of creators)
+      expect(files.find((f) => f.path === path)!.text, path).toMatch(/\.\.\.initialGrantZone\(/);
+    expect(matching(/\b(INSERT\s+INTO|UPDATE)\s+grants\b/i)).toEqual([]);
+    expect(matching(/\btime_zone(_source)?\s*=(?!=)/).filter((p) => !p.startsWith("src/runs/"))).toEqual([]);
   });
 
   it("runs raw SQL only from named constants", () => {
