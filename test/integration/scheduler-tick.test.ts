@@ -219,4 +219,37 @@ describe("scheduler tick", () => {
     // The seven valid, enabled grants with a real zone, and the five Berlin ones.
     expect(r.due).toBe(12);
   });
+
+  it("revives days reopened by a zone change once due in the grant's zone, today's included", async () => {
+    // NOW is 10:30 on 2026-11-23 in Los Angeles: today's eve has passed, tomorrow's has not.
+    const today = await grant("la_today", "America/Los_Angeles");
+    const tomorrow = await grant("la_tomorrow", "America/Los_Angeles");
+    const off = await grant("la_off", "America/Los_Angeles", { enabled: false });
+    const over = await grant("la_over", "America/Los_Angeles");
+    const reopened = (grantId: string, day: string) =>
+      db.run.create({ data: { grantId, day, timeZone: "Asia/Tokyo", status: "reopened" } });
+    await reopened(today, "2026-11-23");
+    await reopened(tomorrow, "2026-11-24");
+    await reopened(off, "2026-11-23");
+    await reopened(over, "2026-11-22"); // ended in Los Angeles at 08:00 UTC today
+    const status = async (grantId: string, day: string) =>
+      (await db.run.findUniqueOrThrow({ where: { grantId_day: { grantId, day } } })).status;
+
+    const r = await schedulerTick(db, queue, log, { now: NOW, pageSize: 3 });
+    expect(r.reopened).toBe(1);
+    expect(await status(today, "2026-11-23")).toBe("queued");
+    expect(await jobIds()).toContain(runJobId(today, "2026-11-23"));
+    for (const [g, d] of [
+      [tomorrow, "2026-11-24"],
+      [off, "2026-11-23"],
+      [over, "2026-11-22"],
+    ] as const)
+      expect(await status(g, d)).toBe("reopened");
+
+    // At 18:00 in Los Angeles tomorrow's eve has come: the page statement finds it reopened too.
+    const eve = await schedulerTick(db, queue, log, { now: new Date("2026-11-24T02:00:00Z"), pageSize: 3 });
+    expect(eve.reopened).toBe(1);
+    expect(await status(tomorrow, "2026-11-24")).toBe("queued");
+    expect(await jobIds()).toContain(runJobId(tomorrow, "2026-11-24"));
+  });
 });
