@@ -11,11 +11,13 @@ import { formatLocal, localDayWindow } from "../time/window.js";
 import type { BackfillArgs } from "./args.js";
 import { GRANT_CAN_RUN_WHERE, whyGrantCannotRun } from "../grants/status.js";
 import { requeueDays } from "../runs/requeue.js";
+import { zoneWithSource, type ZoneSource } from "../grants/zone-source.js";
 
 export interface BackfillGrant {
   id: string;
   email: string;
   timeZone: string;
+  timeZoneSource: ZoneSource;
   calendarId: string;
 }
 
@@ -47,7 +49,22 @@ export async function resolveGrants(
   args: Pick<BackfillArgs, "grants" | "all">,
   out: Output,
 ): Promise<BackfillGrant[]> {
-  const select = { id: true, email: true, timeZone: true, calendarId: true, status: true, enabled: true } as const;
+  const select = {
+    id: true,
+    email: true,
+    timeZone: true,
+    timeZoneSource: true,
+    calendarId: true,
+    status: true,
+    enabled: true,
+  } as const;
+  const usableOf = (g: BackfillGrant): BackfillGrant => ({
+    id: g.id,
+    email: g.email,
+    timeZone: g.timeZone,
+    timeZoneSource: g.timeZoneSource,
+    calendarId: g.calendarId,
+  });
   if (!args.all) {
     // A grants file may name thousands: looked up in pages, far from Postgres' bind limit.
     const pages = [];
@@ -69,7 +86,7 @@ export async function resolveGrants(
       const g = byId.get(id)!;
       const blocked = whyGrantCannotRun(g);
       if (blocked !== undefined) out.line(`skipping ${id}: ${blocked}`);
-      else usable.push({ id: g.id, email: g.email, timeZone: g.timeZone, calendarId: g.calendarId });
+      else usable.push(usableOf(g));
     }
     return usable;
   }
@@ -83,7 +100,7 @@ export async function resolveGrants(
       select,
     });
     if (page.length === 0) break;
-    for (const g of page) all.push({ id: g.id, email: g.email, timeZone: g.timeZone, calendarId: g.calendarId });
+    for (const g of page) all.push(usableOf(g));
     cursor = page[page.length - 1]!.id;
     if (page.length < 1000) break;
   }
@@ -115,6 +132,8 @@ export async function enqueueBackfill(
 export interface DryRunRow {
   grantId: string;
   day: string;
+  /** The grant's zone and its source, e.g. "Asia/Tokyo (calendar)". */
+  zone: string;
   start: string;
   subject: string;
   to: string;
@@ -188,6 +207,7 @@ export async function dryRun(
         result.rows.push({
           grantId: g.id,
           day,
+          zone: zoneWithSource(g.timeZone, g.timeZoneSource),
           start: formatLocal(g.timeZone, m.start, "yyyy-MM-dd HH:mm zzz"),
           subject: message.subject,
           to: m.recipients.map((r) => r.email).join(", "),
@@ -204,6 +224,8 @@ export async function dryRun(
 export interface RunOutcome {
   grantId: string;
   day: string;
+  /** The zone the run's day was read in and its source, as recorded when it started. */
+  zone: string;
   jobState: string;
   runStatus: string;
   meetings: number;
@@ -280,6 +302,8 @@ export async function waitForRuns(
       remindersFailed: true,
       remindersSkipped: true,
       lastError: true,
+      timeZone: true,
+      timeZoneSource: true,
     },
   });
   const byKey = new Map(rows.map((r) => [`${r.grantId}|${r.day}`, r]));
@@ -292,6 +316,7 @@ export async function waitForRuns(
     outcomes.push({
       grantId: r.grantId,
       day: r.day,
+      zone: row ? zoneWithSource(row.timeZone, row.timeZoneSource) : "",
       jobState,
       runStatus: row?.status ?? "missing",
       meetings: row ? row.meetingsSeen - row.remindersSkipped : 0,

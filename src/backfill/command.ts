@@ -63,8 +63,8 @@ async function reportDryRun(
   const r = await dryRun(db, nylas, grants, args.days, { includeAllDay: config.INCLUDE_ALL_DAY });
   if (r.rows.length > 0)
     for (const l of table(
-      ["grant", "day", "starts", "to", "subject", "state"],
-      r.rows.map((x) => [x.grantId, x.day, x.start, x.to, x.subject, x.state]),
+      ["grant", "day", "starts", "to", "subject", "state", "zone"],
+      r.rows.map((x) => [x.grantId, x.day, x.start, x.to, x.subject, x.state, x.zone]),
     ))
       out.line(l);
   for (const e of r.errors) out.line(`cannot read ${e.grantId} ${e.day}: ${e.error}`);
@@ -103,9 +103,10 @@ async function waitAndReport(
     String(o.meetings),
     String(o.sent),
     String(o.failed),
+    o.zone,
     o.error ?? "",
   ]);
-  for (const l of table(["grant", "day", "status", "meetings", "sent", "failed", "note"], rows)) out.line(l);
+  for (const l of table(["grant", "day", "status", "meetings", "sent", "failed", "zone", "note"], rows)) out.line(l);
   const failures = outcomes.filter(isFailure).length;
   const sent = outcomes.reduce((a, o) => a + o.sent, 0);
   out.line(

@@ -140,6 +140,9 @@ describe("backfill CLI end to end (child process, sandbox, Postgres, Redis)", ()
     expect(r.stdout).toMatch(/would send 2 reminder\(s\); 0 already sent/);
     expect(r.stdout).toContain("ann@example.com");
     expect(r.stdout).toContain("Meeting evt2");
+    // Each row names the zone the day is read in, and where that zone comes from.
+    expect(r.stdout).toMatch(/\bzone\b/);
+    expect(r.stdout).toMatch(/would send\s+UTC \(default\)/);
     expect(sentTo()).toBe(0);
     expect(await worker.runsQueue.getJobState(runJobId(grantId, day))).toBe("unknown");
     expect(sandbox.requestLog().filter((e) => e.route === "messages.send")).toHaveLength(0);
@@ -150,7 +153,7 @@ describe("backfill CLI end to end (child process, sandbox, Postgres, Redis)", ()
     expect(r.code, r.stdout + r.stderr).toBe(0);
     expect(r.stdout).toMatch(/queued 1 job\(s\) for 1 grant\(s\)/);
     expect(r.stdout).toMatch(/\[#+\] 1\/1 finished, 0 failed/);
-    expect(r.stdout).toMatch(new RegExp(`${grantId}\\s+${day}\\s+completed\\s+2\\s+2\\s+0`));
+    expect(r.stdout).toMatch(new RegExp(`${grantId}\\s+${day}\\s+completed\\s+2\\s+2\\s+0\\s+UTC \\(default\\)`));
     expect(r.stdout).toMatch(/1 run\(s\): 1 ok, 0 failed; 2 reminder\(s\) sent/);
     expect(sentTo()).toBe(2);
     expect(await db.run.findUnique({ where: { grantId_day: { grantId, day } } })).toMatchObject({
