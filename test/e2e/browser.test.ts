@@ -180,31 +180,59 @@ describe(`in headless Chromium (${chromiumVersion() || "chromium missing"})`, { 
     }
   });
 
-  it("a user connects an account through /connect and the sandbox's consent page; the grant appears in the database", async () => {
+  it("a user connects an account through /connect and the sandbox's consent page; the grant appears in the database with the browser's zone", async () => {
     const email = `${uniqueId("browser")}@example.com`.toLowerCase();
-    const b = await launchChromium();
+    // A Microsoft account, whose calendar reports no zone: the browser's is the best source.
+    grants.push(sandbox.addGrant({ email, provider: "microsoft", timezone: null }).id);
+    // (Not Asia/Kolkata: Chromium reports ICU's name for it, Asia/Calcutta, a valid IANA link kept as given.)
+    const b = await launchChromium({ timezoneId: "Australia/Adelaide" });
     try {
       const page = await b.context.newPage();
       await page.goto(`${base}/connect?email=${encodeURIComponent(email)}`);
-      // Now on the sandbox's hosted-login page.
-      expect(page.url().startsWith(`${sandbox.url}/v3/connect/auth?`)).toBe(true);
+      // The page read the zone and went on by itself: now on the sandbox's hosted-login page.
+      await page.waitForURL(`${sandbox.url}/v3/connect/auth?**`);
       expect(await page.inputValue("#email")).toBe(email);
       await page.selectOption("#provider", "microsoft");
       await Promise.all([page.waitForURL(`${base}/connect/callback?**`), page.click("#allow")]);
       await page.locator("#connected").waitFor();
       expect(await page.textContent("#email")).toBe(email);
+      expect(await page.textContent("#zone")).toBe("Australia/Adelaide");
+      expect(await page.textContent("#zone-source")).toBe("from your browser");
       const shownId = (await page.textContent("#grant-id"))!;
-      grants.push(shownId);
       expect(await db.grant.findUnique({ where: { id: shownId } })).toMatchObject({
         email,
         provider: "microsoft",
         status: "valid",
-        timeZone: "UTC",
+        timeZone: "Australia/Adelaide",
+        timeZoneSource: "browser",
       });
       // The cookie was single use: going back to the callback URL is refused.
       const again = await page.goto(page.url());
       expect(again?.status()).toBe(400);
       expect(await page.textContent("#error")).toMatch(/did not start this sign-in/);
+    } finally {
+      await b.close();
+    }
+  });
+
+  it("without JavaScript the connect page still works, through its link, without a zone", async () => {
+    const email = `${uniqueId("nojs")}@example.com`.toLowerCase();
+    grants.push(sandbox.addGrant({ email, provider: "microsoft", timezone: null }).id);
+    const b = await launchChromium({ timezoneId: "Asia/Kolkata", javaScriptEnabled: false });
+    try {
+      const page = await b.context.newPage();
+      const res = await page.goto(`${base}/connect?email=${encodeURIComponent(email)}`);
+      expect(res?.status()).toBe(200);
+      expect(page.url().startsWith(`${base}/connect?`)).toBe(true); // nothing moved on by itself
+      await Promise.all([page.waitForURL(`${sandbox.url}/v3/connect/auth?**`), page.click("#continue")]);
+      await Promise.all([page.waitForURL(`${base}/connect/callback?**`), page.click("#allow")]);
+      await page.locator("#connected").waitFor();
+      expect(await page.textContent("#zone")).toBe("UTC");
+      expect(await page.getAttribute("#zone-source", "data-source")).toBe("default");
+      expect(await db.grant.findFirst({ where: { email } })).toMatchObject({
+        timeZone: "UTC",
+        timeZoneSource: "default",
+      });
     } finally {
       await b.close();
     }

@@ -166,7 +166,13 @@ export const CHROMIUM = "/usr/bin/chromium";
  * package is missing the test fails (scripts/test.sh installs it; tests never skip).
  */
 export async function launchChromium(
-  options: { httpCredentials?: { username: string; password: string }; args?: string[] } = {},
+  options: {
+    httpCredentials?: { username: string; password: string };
+    args?: string[];
+    /** The browser's own time zone (IANA), as its user's machine has it. */
+    timezoneId?: string;
+    javaScriptEnabled?: boolean;
+  } = {},
 ): Promise<{ context: BrowserContext; close(): Promise<void> }> {
   const { args = [], ...contextOptions } = options;
   if (!existsSync(CHROMIUM)) {
