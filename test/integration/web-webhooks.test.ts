@@ -168,18 +168,52 @@ describe("webhook jobs against Postgres, Redis and the sandbox", () => {
 
   it("grant.created upserts the grant with its primary calendar's zone", async () => {
     const email = `${uniqueId("c")}@example.com`.toLowerCase();
-    const g = h.sandbox.addGrant({ email, timezone: "Asia/Kathmandu", provider: "microsoft" });
+    // Google: Nylas reports a calendar's zone for Google (and virtual) calendars only.
+    const g = h.sandbox.addGrant({ email, timezone: "Asia/Kathmandu", provider: "google" });
     grants.push(g.id);
     const b = body("grant.created", g.id);
     await deliver(b);
     expect(await finished(b.id)).toMatchObject({ outcome: "applied" });
     expect(await h.db.grant.findUnique({ where: { id: g.id } })).toMatchObject({
       email,
-      provider: "microsoft",
+      provider: "google",
       timeZone: "Asia/Kathmandu",
+      timeZoneSource: "calendar",
       status: "valid",
       sendHour: 18,
     });
+  });
+
+  it("grant.created for a calendar without a zone infers it from the user's events, under the grant's read budget", async () => {
+    const email = `${uniqueId("ev")}@example.com`.toLowerCase();
+    const g = h.sandbox.addGrant({ email, timezone: null, provider: "microsoft" });
+    grants.push(g.id);
+    const now = Math.floor(Date.now() / 1000);
+    for (const [days, zone] of [
+      [1, "America/Chicago"],
+      [2, "America/Chicago"],
+      [-2, "Europe/Madrid"],
+    ] as const)
+      h.sandbox.addEvent(g.id, {
+        title: `in ${zone}`,
+        when: {
+          object: "timespan",
+          start_time: now + days * 86_400,
+          end_time: now + days * 86_400 + 1800,
+          start_timezone: zone,
+          end_timezone: zone,
+        },
+        participants: [{ email: "guest@example.com", status: "yes" }],
+      });
+    const b = body("grant.created", g.id);
+    await deliver(b);
+    expect(await finished(b.id)).toMatchObject({ outcome: "applied" });
+    expect(await h.db.grant.findUnique({ where: { id: g.id } })).toMatchObject({
+      timeZone: "America/Chicago",
+      timeZoneSource: "events",
+    });
+    // The events read took a token from the grant's read budget in Redis, shared with its runs.
+    expect(await h.redis.exists(`${h.config.QUEUE_PREFIX}:rl:read:${g.id}`)).toBe(1);
   });
 
   it("grant.updated with a valid grant makes it valid again and queues its undone day once the send hour passed", async () => {
