@@ -55,6 +55,22 @@ describe("NylasApi against the sandbox", () => {
     expect(zones.filter((z) => typeof z === "string" && z.includes("/")).length).toBeGreaterThan(0);
   });
 
+  it("lists a grant's calendars with what picking one needs", async () => {
+    const id = sandbox.addGrant({
+      email: "cals@example.com",
+      provider: "icloud",
+      timezone: null,
+      calendar_id: "home",
+    }).id;
+    // (iCloud has no primary calendar at Nylas; whether the sandbox marks one does not matter here.)
+    expect(await api.calendars(id)).toEqual([
+      { id: "home", isPrimary: expect.any(Boolean), isOwnedByUser: true, readOnly: false },
+    ]);
+    const google = await api.calendars(grantId);
+    expect(google).toHaveLength(1);
+    expect(google[0]).toMatchObject({ isPrimary: true, timezone: await api.calendarZone(grantId) });
+  });
+
   it("iterates a window's events across pages, taking a token before each page", async () => {
     const zone = sandbox.grantZone(grantId);
     const { start, end } = localDayWindow(zone, addDays(localDate(zone, now), 1));
