@@ -76,8 +76,12 @@ export async function findGrantZone(nylas: NylasApi, log: Logger, g: GrantInfo, 
   }
   const browser = normalizeZone(s.browserZone);
   if (browser !== undefined) return found({ zone: browser, source: "browser" });
-  // Nothing weaker than what the grant holds could replace it.
-  if (s.current !== undefined && (readFailed || zoneSourceRank(s.current) > zoneSourceRank("events"))) return found();
+  if (s.current !== undefined) {
+    // The calendar could not be read: nothing is known for sure, so the stored zone stays.
+    if (readFailed) return found();
+    // Only weaker sources are left: none of them could replace what the grant holds.
+    if (zoneSourceRank(s.current) > zoneSourceRank("events")) return found();
+  }
   if (canRead && !readFailed && (access === "primary" || calendarId !== undefined)) {
     try {
       const inferred = await inferFromEvents(nylas, g, calendarId ?? "primary", s);
