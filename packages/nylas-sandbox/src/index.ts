@@ -30,3 +30,23 @@ export * from "./types.js";
 export { localDate, localParts, startOfLocalDay, localDateTime, addDays, type LocalParts } from "./tz.js";
 export { mulberry32 } from "./random.js";
 export { clockFrom, parseInstant } from "./clock.js";
+export {
+  Webhooks,
+  DEFAULT_CHALLENGE_TIMEOUT_MS,
+  type WebhooksOptions,
+  type WebhookRegistration,
+  type ChallengeRecord,
+  type WebhookRouteName,
+} from "./webhooks.js";
+export {
+  DEFAULT_DELIVERY,
+  type DeliveryConfig,
+  type DeliveryFilter,
+  type DeliveryRecord,
+  type DeliveryState,
+  type AttemptRecord,
+  type FlushResult,
+  type ReleaseOrder,
+} from "./webhook-sender.js";
+export { TRIGGER_TYPES, type DestinationStatus } from "./webhook-destinations.js";
+export { EMITTED_TRIGGERS, notificationBody, type EmittedTrigger, type Notification } from "./notifications.js";

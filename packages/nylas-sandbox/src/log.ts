@@ -18,6 +18,12 @@ export const ROUTES = [
   "connect.auth",
   "connect.consent",
   "connect.token",
+  "webhooks.list",
+  "webhooks.create",
+  "webhooks.find",
+  "webhooks.update",
+  "webhooks.delete",
+  "webhooks.rotate_secret",
 ] as const;
 export type RouteName = (typeof ROUTES)[number];
 

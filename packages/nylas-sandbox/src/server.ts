@@ -33,6 +33,7 @@ import type { RouteName } from "./log.js";
 import type { SeedOptions } from "./seed.js";
 import type { GrantState } from "./store.js";
 import { isObject } from "./validate.js";
+import type { WebhookRegistration, WebhookRouteName, WebhooksOptions } from "./webhooks.js";
 
 export interface SandboxOptions {
   /** 0 = a random free port (default). */
@@ -49,6 +50,10 @@ export interface SandboxOptions {
   now?: () => number;
   /** Request-log ring size (default 500k entries, ~10 MB when full). */
   requestLogCapacity?: number;
+  /** Webhook delivery settings; the delivery plan's seed defaults to the data seed. */
+  webhooks?: Omit<WebhooksOptions, "applicationId" | "now">;
+  /** A destination registered at start, challenge included (startSandbox fails if it fails). */
+  webhook?: WebhookRegistration;
 }
 
 export const DEFAULT_API_KEY = "nyk_sandbox_key";
@@ -75,6 +80,7 @@ function matchRoute(method: string, path: string): Route | undefined {
     if (method === "POST" && n === 4 && s[3] === "token") return { name: "connect.token", cls: "oauth" };
     return undefined;
   }
+  if (s[2] === "webhooks") return matchWebhookRoute(method, s);
   if (s[2] !== "grants") return undefined;
   if (n === 3) return method === "GET" ? { name: "grants.list", cls: "grants" } : undefined;
   let grantId: string;
@@ -102,6 +108,22 @@ function matchRoute(method: string, path: string): Route | undefined {
     if (method === "GET" && n === 6 && sub) return { name: "messages.find", cls: "messages", grantId, sub };
   }
   return undefined;
+}
+
+/** `/v3/webhooks`, `/v3/webhooks/{id}`, `/v3/webhooks/rotate-secret/{id}` (administration.yaml). */
+function matchWebhookRoute(method: string, s: string[]): Route | undefined {
+  if (s.length === 3) {
+    if (method === "GET") return { name: "webhooks.list" };
+    return method === "POST" ? { name: "webhooks.create" } : undefined;
+  }
+  if (s.length === 5 && s[3] === "rotate-secret" && method === "POST") {
+    const sub = safeDecode(s[4]!);
+    return sub ? { name: "webhooks.rotate_secret", sub } : undefined;
+  }
+  const sub = s.length === 4 ? safeDecode(s[3]!) : undefined;
+  if (!sub) return undefined;
+  const names: Record<string, RouteName> = { GET: "webhooks.find", PUT: "webhooks.update", DELETE: "webhooks.delete" };
+  return names[method] ? { name: names[method], sub } : undefined;
 }
 
 function safeDecode(v: string): string | undefined {
@@ -185,6 +207,8 @@ export class Sandbox extends SandboxControl {
     };
     if (opts.now) base.now = opts.now;
     if (opts.requestLogCapacity !== undefined) base.requestLogCapacity = opts.requestLogCapacity;
+    const dataSeed = typeof opts.seed === "object" ? opts.seed.seed : undefined;
+    base.webhooks = { ...opts.webhooks, delivery: { seed: dataSeed ?? 1, ...opts.webhooks?.delivery } };
     super(base);
     this.host = opts.host ?? "127.0.0.1";
     this.server = createServer((req, res) => {
@@ -221,6 +245,7 @@ export class Sandbox extends SandboxControl {
   }
 
   async close(): Promise<void> {
+    this.webhooks.close();
     await new Promise<void>((resolve) => {
       this.server.close(() => resolve());
       this.server.closeAllConnections();
@@ -239,7 +264,7 @@ export class Sandbox extends SandboxControl {
     if (path === "/_sandbox" || path.startsWith("/_sandbox/")) {
       try {
         const body = method === "GET" || method === "DELETE" ? undefined : await parseBody(req);
-        this.json(res, 200, requestId, controlRoute(this, method, path, query, body) as Json, false);
+        this.json(res, 200, requestId, (await controlRoute(this, method, path, query, body)) as Json, false);
       } catch (err) {
         this.fail(res, requestId, err);
       }
@@ -432,6 +457,11 @@ export class Sandbox extends SandboxControl {
       case "grants.find":
         return { kind: "json", body: findGrant(this.store, route.grantId!) };
       default:
+        if (route.name.startsWith("webhooks.")) {
+          const body =
+            route.name === "webhooks.create" || route.name === "webhooks.update" ? await parseBody(req) : undefined;
+          return { kind: "json", body: await this.webhooks.api(route.name as WebhookRouteName, route.sub, body) };
+        }
         break;
     }
     const grantId = route.grantId!;
@@ -506,5 +536,14 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
   if (opts.limits) sb.setLimits(opts.limits);
   if (opts.latencyMs) sb.setLatency({ ms: opts.latencyMs });
   if (opts.seed !== undefined) sb.seed(typeof opts.seed === "number" ? { grants: opts.seed } : opts.seed);
-  return sb.listen(opts.port ?? 0);
+  await sb.listen(opts.port ?? 0);
+  if (opts.webhook) {
+    try {
+      await sb.webhooks.register(opts.webhook);
+    } catch (err) {
+      await sb.close();
+      throw err;
+    }
+  }
+  return sb;
 }

@@ -181,6 +181,16 @@ export class SandboxStore {
     return { ...g.grant };
   }
 
+  /** Forgets a grant and everything in it (Nylas' Delete Grant). */
+  deleteGrant(id: string): WireGrant {
+    const g = this.requireGrant(id);
+    this.grants.delete(id);
+    this.grantOrder.splice(this.grantOrder.indexOf(g), 1);
+    this.byEmail.delete(g.grant.email.toLowerCase());
+    this.version++;
+    return { ...g.grant };
+  }
+
   /** `primary` → the primary calendar. */
   calendar(g: GrantState, calendarId: string): CalendarState | undefined {
     return g.calendars.get(calendarId === "primary" ? g.primaryCalendarId : calendarId);
