@@ -30,7 +30,7 @@ const USAGE = `Usage: nylas-sandbox [--port N] [--grants N] [--seed N] [--api-ke
                      [--webhook-duplicates P] [--webhook-max-delay-ms N]
 
 A local, in-memory fake of the Nylas v3 API (grants, calendars, events, messages and send,
-hosted OAuth) with a control API under /_sandbox/. Flags override the environment:
+hosted OAuth, webhooks) with a control API under /_sandbox/. Flags override the environment:
 
   --port N        SANDBOX_PORT       port to listen on, 0 = any free port (4010)
   --host H        SANDBOX_HOST       address to bind (127.0.0.1)
