@@ -47,7 +47,15 @@ export async function resolveGrants(
   args: Pick<BackfillArgs, "grants" | "all">,
   out: Output,
 ): Promise<BackfillGrant[]> {
-  const select = { id: true, email: true, timeZone: true, calendarId: true, status: true, enabled: true } as const;
+  const select = {
+    id: true,
+    email: true,
+    provider: true,
+    timeZone: true,
+    calendarId: true,
+    status: true,
+    enabled: true,
+  } as const;
   if (!args.all) {
     // A grants file may name thousands: looked up in pages, far from Postgres' bind limit.
     const pages = [];

@@ -21,6 +21,8 @@ export interface RunResult {
   meetings: number;
   sent: number;
   failed: number;
+  /** Reminders that may have gone out and cannot be checked: never sent again. */
+  uncertain?: number;
   skipped: Partial<Record<string, number>>;
 }
 

@@ -36,6 +36,8 @@ export interface RunGrant {
   calendarId: string;
   status: string;
   enabled: boolean;
+  /** Why the Sent-folder check is off for the grant; null while it is on. */
+  sentCheckOff: string | null;
 }
 
 export interface RunFinish {
@@ -85,7 +87,7 @@ interface RunStart {
   windowEnd: string;
 }
 
-type Totals = { sent: number; failed: number };
+type Totals = { sent: number; failed: number; uncertain: number };
 
 export class RunStore {
   constructor(private readonly db: Db) {}
@@ -250,8 +252,8 @@ export class RunStore {
       col((x) => x.finishedAt?.toISOString() ?? null),
       col((x) => x.durationMs),
     );
-    const out: Totals[] = fs.map(() => ({ sent: 0, failed: 0 }));
-    for (const r of rows) out[r.idx] = { sent: r.sent, failed: r.failed };
+    const out: Totals[] = fs.map(() => ({ sent: 0, failed: 0, uncertain: 0 }));
+    for (const r of rows) out[r.idx] = { sent: r.sent, failed: r.failed, uncertain: r.uncertain };
     return out;
   });
 }
