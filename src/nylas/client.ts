@@ -84,6 +84,8 @@ export interface GrantInfo {
   email: string;
   provider: string;
   status: "valid" | "invalid";
+  /** Unix seconds of Nylas' last change to the grant, when it said. */
+  updatedAt?: number;
 }
 
 /**
@@ -251,6 +253,7 @@ function toGrantInfo(g: NylasGrant): GrantInfo {
     email: g.email ?? "",
     provider: g.provider,
     status: g.grantStatus === "invalid" ? "invalid" : "valid",
+    ...(typeof g.updatedAt === "number" ? { updatedAt: g.updatedAt } : {}),
   };
 }
 

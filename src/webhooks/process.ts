@@ -56,9 +56,12 @@ async function apply(deps: WebhookDeps, n: GrantNotification, log: Logger): Prom
         return { outcome: "ignored", reason: "grant status changed after this notification" };
       }
       // A re-authentication whose grant.updated arrived first changed nothing here (the grant
-      // was still valid), so the status's time cannot tell; Nylas' current state can.
+      // was still valid), so the status's time cannot tell; Nylas' grant can, when it changed
+      // after the notification. A `valid` not changed since is Nylas' grant_status lagging
+      // behind the expiry (it catches up later): the expiry stands.
       const info = await currentGrant(deps.nylas, n.grantId);
-      if (info?.status === "valid") return { outcome: "ignored", reason: "grant is valid at Nylas now" };
+      if (info?.status === "valid" && (n.time === undefined || (info.updatedAt ?? 0) >= n.time))
+        return { outcome: "ignored", reason: "grant is valid at Nylas, changed since this notification" };
       const changed = await markGrantNeedsReauth(db, n.grantId, "grant.expired webhook: the user must re-authenticate");
       if (changed) log.warn("grant needs re-authentication (grant.expired)");
       return {

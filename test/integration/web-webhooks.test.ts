@@ -174,16 +174,28 @@ describe("webhook jobs against Postgres, Redis and the sandbox", () => {
     expect(await status(id)).toBe("needs_reauth");
   });
 
-  it("a grant.expired for a grant Nylas says is valid again is ignored (its grant.updated came first)", async () => {
-    const id = await grant(); // valid at Nylas; status unchanged for a minute
+  it("a grant.expired for a grant Nylas changed since and says is valid is ignored (its grant.updated came first)", async () => {
+    const id = await grant(); // valid at Nylas, last changed now
     const r = await processWebhook(deps, {
       id: uniqueId("n"),
       type: "grant.expired",
       grantId: id,
-      time: Math.floor(Date.now() / 1000),
+      time: Math.floor(Date.now() / 1000) - 5,
     });
-    expect(r).toEqual({ outcome: "ignored", reason: "grant is valid at Nylas now" });
+    expect(r).toEqual({ outcome: "ignored", reason: "grant is valid at Nylas, changed since this notification" });
     expect(await status(id)).toBe("valid");
+  });
+
+  it("a grant.expired stands when Nylas still says valid but has not changed the grant since (grant_status lags)", async () => {
+    const id = await grant();
+    const r = await processWebhook(deps, {
+      id: uniqueId("n"),
+      type: "grant.expired",
+      grantId: id,
+      time: Math.floor(Date.now() / 1000) + 5,
+    });
+    expect(r).toMatchObject({ outcome: "applied", change: "needs_reauth" });
+    expect(await status(id)).toBe("needs_reauth");
   });
 
   it("grant.deleted marks the grant revoked", async () => {
