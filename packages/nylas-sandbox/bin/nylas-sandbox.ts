@@ -5,13 +5,15 @@
  * the `.js` specifiers below to their `.ts` files.
  * Env: SANDBOX_PORT (4010), SANDBOX_HOST (127.0.0.1), SANDBOX_API_KEY (nyk_sandbox_key),
  * SANDBOX_CLIENT_ID (sandbox-client-id), SANDBOX_GRANTS (25), SANDBOX_SEED (1),
+ * SANDBOX_GRANT_STATUS_LAG_MS (0: how long GET /v3/grants still reports an invalidated grant valid),
  * CLOCK_START (test-only: the sandbox's clock, hence its seed's "today" and its message
  * dates, starts at that ISO 8601 instant and runs on at real speed).
- * Flags override env: --port N --grants N --seed N --api-key K --host H; --help.
+ * Flags override env: --port N --grants N --seed N --api-key K --host H --grant-status-lag-ms N; --help.
  */
 import { clockFrom, DEFAULT_API_KEY, DEFAULT_CLIENT_ID, parseInstant, startSandbox } from "../src/index.js";
 
 const USAGE = `Usage: nylas-sandbox [--port N] [--grants N] [--seed N] [--api-key KEY] [--host HOST]
+                     [--grant-status-lag-ms N]
 
 A local, in-memory fake of the Nylas v3 API (grants, calendars, events, messages and send,
 hosted OAuth) with a control API under /_sandbox/. Flags override the environment:
@@ -21,6 +23,10 @@ hosted OAuth) with a control API under /_sandbox/. Flags override the environmen
   --grants N      SANDBOX_GRANTS     grants to seed, 0-100000 (25)
   --seed N        SANDBOX_SEED       seed of the generated data (1)
   --api-key K     SANDBOX_API_KEY    the API key clients must send as Bearer (nyk_sandbox_key)
+  --grant-status-lag-ms N
+                  SANDBOX_GRANT_STATUS_LAG_MS
+                                     after a grant is invalidated, GET /v3/grants keeps reporting
+                                     it valid for N ms (its data routes answer 401 at once) (0)
                   SANDBOX_CLIENT_ID  the application's client id for hosted OAuth (sandbox-client-id)
                   CLOCK_START        test-only: start the sandbox's clock at this ISO 8601
                                      instant (Z or an offset); refused with NODE_ENV=production
@@ -55,15 +61,22 @@ if (process.argv.slice(2).some((a) => a === "--help" || a === "-h")) {
   process.exit(0);
 }
 
-const known = new Set(["port", "grants", "seed", "api-key", "host"]);
+const known = new Set(["port", "grants", "seed", "api-key", "host", "grant-status-lag-ms"]);
 for (const a of process.argv.slice(2)) {
   if (a.startsWith("--") && !known.has(a.slice(2).split("=")[0]!))
-    fail(`unknown flag ${a} (known: --port --grants --seed --api-key --host --help)`);
+    fail(`unknown flag ${a} (known: --port --grants --seed --api-key --host --grant-status-lag-ms --help)`);
 }
 
 const port = intSetting("SANDBOX_PORT", flag("port") ?? process.env.SANDBOX_PORT, 4010, 0, 65535);
 const grants = intSetting("SANDBOX_GRANTS", flag("grants") ?? process.env.SANDBOX_GRANTS, 25, 0, 100_000);
 const seedNo = intSetting("SANDBOX_SEED", flag("seed") ?? process.env.SANDBOX_SEED, 1, 0, 2 ** 31 - 1);
+const grantStatusLagMs = intSetting(
+  "SANDBOX_GRANT_STATUS_LAG_MS",
+  flag("grant-status-lag-ms") ?? process.env.SANDBOX_GRANT_STATUS_LAG_MS,
+  0,
+  0,
+  86_400_000,
+);
 const apiKey = flag("api-key") ?? process.env.SANDBOX_API_KEY ?? DEFAULT_API_KEY;
 if (!/^[\x21-\x7e]{8,200}$/.test(apiKey)) fail("SANDBOX_API_KEY must be 8-200 printable characters without spaces");
 const host = flag("host") ?? process.env.SANDBOX_HOST ?? "127.0.0.1";
@@ -78,7 +91,7 @@ const now = startAt ? clockFrom(startAt.getTime()) : Date.now;
 
 let sandbox: Awaited<ReturnType<typeof startSandbox>>;
 try {
-  sandbox = await startSandbox({ port, host, apiKey, clientId, now, seed: { grants, seed: seedNo } });
+  sandbox = await startSandbox({ port, host, apiKey, clientId, now, grantStatusLagMs, seed: { grants, seed: seedNo } });
 } catch (err) {
   const e = err as NodeJS.ErrnoException;
   fail(e.code === "EADDRINUSE" ? `port ${port} is already in use (set SANDBOX_PORT)` : `could not start: ${e.message}`);

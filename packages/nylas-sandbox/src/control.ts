@@ -50,6 +50,8 @@ export interface ControlOptions {
   clientId: string;
   now?: () => number;
   requestLogCapacity?: number;
+  /** GET /v3/grants keeps reporting an invalidated grant as valid this long (ms; default 0). */
+  grantStatusLagMs?: number;
 }
 
 export class SandboxControl {
@@ -65,6 +67,8 @@ export class SandboxControl {
   readonly idempotency: IdempotencyKeys;
   /** Every accepted send, in order, across grants (cheap to read back in benchmarks). */
   private sent: { grantId: string; rec: MessageRecord }[] = [];
+  /** The status lag the sandbox started with; `reset` returns to it. */
+  private readonly initialStatusLagMs: number;
 
   constructor(opts: ControlOptions) {
     this.apiKey = opts.apiKey;
@@ -73,6 +77,7 @@ export class SandboxControl {
     this.log = new RequestLog(opts.requestLogCapacity);
     this.oauth = new OAuthService(this.store, this.clientId, () => this.apiKey);
     this.idempotency = new IdempotencyKeys(() => this.store.now());
+    this.initialStatusLagMs = this.store.setGrantStatusLag(opts.grantStatusLagMs ?? 0);
   }
 
   /** Forgets everything: grants, events, mail, logs, counters, faults, latency, limits, idempotency keys. */
@@ -85,6 +90,7 @@ export class SandboxControl {
     this.log.clearCounters();
     this.oauth.reset();
     this.sent = [];
+    this.store.grantStatusLagMs = this.initialStatusLagMs;
   }
 
   /**
@@ -117,13 +123,34 @@ export class SandboxControl {
     return this.store.grantOrder.map((g) => g.grant.id);
   }
 
-  /** The zone the grant's day is computed in (calendar zone, or UTC when it has none). */
+  /**
+   * The user's true local zone, which the seed and `expected` use: exposed as the calendar's
+   * `timezone` only by Google and virtual calendars (UTC for a grant added without a zone).
+   */
   grantZone(id: string): string {
     return this.store.requireGrant(id).zone;
   }
 
+  /**
+   * The grant needs re-authentication: its data routes answer 401 at once; GET /v3/grants and
+   * /v3/grants/{id} report it `invalid` once the grant status lag (default 0) has passed.
+   */
   invalidateGrant(id: string): WireGrant {
     return this.store.setGrantStatus(id, "invalid");
+  }
+
+  /** Replaces the grant's OAuth scopes (routes needing a scope it lacks answer 403). */
+  setGrantScope(id: string, scope: string[]): WireGrant {
+    return this.store.setGrantScope(id, scope);
+  }
+
+  /** How long (ms, sandbox clock) an invalidated grant is still reported `valid`; 0 = never. */
+  setGrantStatusLag(ms: number): number {
+    return this.store.setGrantStatusLag(ms);
+  }
+
+  grantStatusLag(): number {
+    return this.store.grantStatusLagMs;
   }
 
   restoreGrant(id: string): WireGrant {
@@ -306,8 +333,14 @@ function listGrants({ ctl, q }: ControlRequest): unknown {
 
 function showGrant({ ctl, ids }: ControlRequest): unknown {
   const g = ctl.store.requireGrant(ids[0]!);
-  const cal = g.calendars.get(g.primaryCalendarId)!;
-  return { grant: g.grant, zone: g.zone, calendar: cal.wire, events: cal.index.size, messages: g.messages.length };
+  const cal = g.calendars.get(g.primaryCalendarId);
+  return {
+    grant: g.grant,
+    zone: g.zone,
+    calendar: cal?.wire ?? null,
+    events: cal?.index.size ?? 0,
+    messages: g.messages.length,
+  };
 }
 
 function listRequests({ ctl, q }: ControlRequest): unknown {
@@ -376,6 +409,13 @@ const CONTROL_ENDPOINTS: readonly ControlEndpoint[] = [
   endpoint("GET", "grants/*", showGrant),
   endpoint("POST", "grants/*/invalidate", ({ ctl, ids }) => ctl.invalidateGrant(ids[0]!)),
   endpoint("POST", "grants/*/restore", ({ ctl, ids }) => ctl.restoreGrant(ids[0]!)),
+  endpoint("POST", "grants/*/scope", ({ ctl, ids, body }) =>
+    ctl.setGrantScope(ids[0]!, objectBody(body).scope as string[]),
+  ),
+  endpoint("GET", "grant-status-lag", ({ ctl }) => ({ ms: ctl.grantStatusLag() })),
+  endpoint("POST", "grant-status-lag", ({ ctl, body }) => ({
+    ms: ctl.setGrantStatusLag(objectBody(body).ms as number),
+  })),
   endpoint("GET", "grants/*/events", ({ ctl, ids }) => ({ data: ctl.events(ids[0]!) })),
   endpoint("POST", "grants/*/events", ({ ctl, ids, body }) =>
     ctl.addEvent(ids[0]!, objectBody(body) as unknown as EventInput),
