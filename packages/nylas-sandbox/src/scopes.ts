@@ -13,21 +13,22 @@ export type ScopeNeed = "calendars" | "events" | "messages" | "folders" | "send"
 
 const G = "https://www.googleapis.com/auth/";
 
+// Built once: 100,000 grants share these strings.
+const FULL: Partial<Record<Provider, readonly string[]>> = {
+  google: [
+    `${G}userinfo.email`,
+    `${G}calendar.readonly`,
+    `${G}calendar.events.readonly`,
+    `${G}gmail.readonly`,
+    `${G}gmail.labels`,
+    `${G}gmail.send`,
+  ],
+  microsoft: ["User.Read", "offline_access", "Calendars.Read", "Mail.Read", "Mail.ReadWrite", "Mail.Send"],
+};
+
 /** Seeded grants, grants added without `scope`, and OAuth sign-ins that ask for none. */
 export function fullScopes(provider: Provider): string[] {
-  if (provider === "google") {
-    return [
-      `${G}userinfo.email`,
-      `${G}calendar.readonly`,
-      `${G}calendar.events.readonly`,
-      `${G}gmail.readonly`,
-      `${G}gmail.labels`,
-      `${G}gmail.send`,
-    ];
-  }
-  if (provider === "microsoft")
-    return ["User.Read", "offline_access", "Calendars.Read", "Mail.Read", "Mail.ReadWrite", "Mail.Send"];
-  return [];
+  return [...(FULL[provider] ?? [])];
 }
 
 /**
