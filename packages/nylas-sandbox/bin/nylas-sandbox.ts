@@ -5,6 +5,7 @@
  * the `.js` specifiers below to their `.ts` files.
  * Env: SANDBOX_PORT (4010), SANDBOX_HOST (127.0.0.1), SANDBOX_API_KEY (nyk_sandbox_key),
  * SANDBOX_CLIENT_ID (sandbox-client-id), SANDBOX_GRANTS (25), SANDBOX_SEED (1),
+ * SANDBOX_GRANT_STATUS_LAG_MS (0: how long GET /v3/grants still reports an invalidated grant valid),
  * CLOCK_START (test-only: the sandbox's clock, hence its seed's "today" and its message
  * dates, starts at that ISO 8601 instant and runs on at real speed).
  * Webhooks: SANDBOX_WEBHOOK_URL registers a destination at start (the challenge must pass),
@@ -13,7 +14,7 @@
  * SANDBOX_WEBHOOK_MAX_DELAY_MS set the delivery plan; SANDBOX_WEBHOOK_ALLOW_REMOTE=true allows
  * destinations off this machine.
  * Flags override env: --port N --grants N --seed N --api-key K --host H --webhook-url U
- * --webhook-secret S --webhook-triggers T,T --webhook-duplicates P --webhook-max-delay-ms N; --help.
+ * --webhook-secret S --webhook-triggers T,T --webhook-duplicates P --webhook-max-delay-ms N --grant-status-lag-ms N; --help.
  */
 import {
   clockFrom,
@@ -28,6 +29,7 @@ import {
 const USAGE = `Usage: nylas-sandbox [--port N] [--grants N] [--seed N] [--api-key KEY] [--host HOST]
                      [--webhook-url URL [--webhook-secret S] [--webhook-triggers T,T]]
                      [--webhook-duplicates P] [--webhook-max-delay-ms N]
+                     [--grant-status-lag-ms N]
 
 A local, in-memory fake of the Nylas v3 API (grants, calendars, events, messages and send,
 hosted OAuth, webhooks) with a control API under /_sandbox/. Flags override the environment:
@@ -37,6 +39,10 @@ hosted OAuth, webhooks) with a control API under /_sandbox/. Flags override the 
   --grants N      SANDBOX_GRANTS     grants to seed, 0-100000 (25)
   --seed N        SANDBOX_SEED       seed of the generated data (1)
   --api-key K     SANDBOX_API_KEY    the API key clients must send as Bearer (nyk_sandbox_key)
+  --grant-status-lag-ms N
+                  SANDBOX_GRANT_STATUS_LAG_MS
+                                     after a grant is invalidated, GET /v3/grants keeps reporting
+                                     it valid for N ms (its data routes answer 401 at once) (0)
                   SANDBOX_CLIENT_ID  the application's client id for hosted OAuth (sandbox-client-id)
                   CLOCK_START        test-only: start the sandbox's clock at this ISO 8601
                                      instant (Z or an offset); refused with NODE_ENV=production
@@ -90,6 +96,7 @@ const known = new Set([
   "webhook-triggers",
   "webhook-duplicates",
   "webhook-max-delay-ms",
+  "grant-status-lag-ms",
 ]);
 for (const a of process.argv.slice(2)) {
   if (a.startsWith("--") && !known.has(a.slice(2).split("=")[0]!))
@@ -99,6 +106,13 @@ for (const a of process.argv.slice(2)) {
 const port = intSetting("SANDBOX_PORT", flag("port") ?? process.env.SANDBOX_PORT, 4010, 0, 65535);
 const grants = intSetting("SANDBOX_GRANTS", flag("grants") ?? process.env.SANDBOX_GRANTS, 25, 0, 100_000);
 const seedNo = intSetting("SANDBOX_SEED", flag("seed") ?? process.env.SANDBOX_SEED, 1, 0, 2 ** 31 - 1);
+const grantStatusLagMs = intSetting(
+  "SANDBOX_GRANT_STATUS_LAG_MS",
+  flag("grant-status-lag-ms") ?? process.env.SANDBOX_GRANT_STATUS_LAG_MS,
+  0,
+  0,
+  86_400_000,
+);
 const apiKey = flag("api-key") ?? process.env.SANDBOX_API_KEY ?? DEFAULT_API_KEY;
 if (!/^[\x21-\x7e]{8,200}$/.test(apiKey)) fail("SANDBOX_API_KEY must be 8-200 printable characters without spaces");
 const host = flag("host") ?? process.env.SANDBOX_HOST ?? "127.0.0.1";
@@ -141,6 +155,7 @@ const options: SandboxOptions = {
   apiKey,
   clientId,
   now,
+  grantStatusLagMs,
   seed: { grants, seed: seedNo },
   webhooks: { allowRemote, delivery: { duplicateProbability, maxDelayMs } },
 };

@@ -54,6 +54,8 @@ export interface ControlOptions {
   requestLogCapacity?: number;
   /** Webhook settings (see webhooks.ts); the application id and clock come from here. */
   webhooks?: Omit<WebhooksOptions, "applicationId" | "now">;
+  /** GET /v3/grants keeps reporting an invalidated grant as valid this long (ms; default 0). */
+  grantStatusLagMs?: number;
 }
 
 export class SandboxControl {
@@ -71,6 +73,8 @@ export class SandboxControl {
   readonly webhooks: Webhooks;
   /** Every accepted send, in order, across grants (cheap to read back in benchmarks). */
   private sent: { grantId: string; rec: MessageRecord }[] = [];
+  /** The status lag the sandbox started with; `reset` returns to it. */
+  private readonly initialStatusLagMs: number;
 
   constructor(opts: ControlOptions) {
     this.apiKey = opts.apiKey;
@@ -85,6 +89,7 @@ export class SandboxControl {
       (grant, created) => (created ? this.webhooks.grantCreated(grant) : this.webhooks.grantUpdated(grant, true)),
     );
     this.idempotency = new IdempotencyKeys(() => this.store.now());
+    this.initialStatusLagMs = this.store.setGrantStatusLag(opts.grantStatusLagMs ?? 0);
   }
 
   /** Forgets everything: grants, events, mail, logs, counters, faults, latency, limits, idempotency keys. */
@@ -98,6 +103,7 @@ export class SandboxControl {
     this.oauth.reset();
     this.webhooks.reset();
     this.sent = [];
+    this.store.grantStatusLagMs = this.initialStatusLagMs;
   }
 
   /**
@@ -139,17 +145,37 @@ export class SandboxControl {
     return this.store.grantOrder.map((g) => g.grant.id);
   }
 
-  /** The zone the grant's day is computed in (calendar zone, or UTC when it has none). */
+  /**
+   * The user's true local zone, which the seed and `expected` use: exposed as the calendar's
+   * `timezone` only by Google and virtual calendars (UTC for a grant added without a zone).
+   */
   grantZone(id: string): string {
     return this.store.requireGrant(id).zone;
   }
 
-  /** The grant needs re-authentication: `grant.expired` when it was valid. */
+  /**
+   * The grant needs re-authentication: its data routes answer 401 at once; GET /v3/grants and
+   * /v3/grants/{id} report it `invalid` once the grant status lag (default 0) has passed.
+   */
   invalidateGrant(id: string): WireGrant {
     const before = { ...this.store.requireGrant(id).grant };
     const grant = this.store.setGrantStatus(id, "invalid");
     if (before.grant_status === "valid") this.webhooks.grantExpired(grant, before.updated_at);
     return grant;
+  }
+
+  /** Replaces the grant's OAuth scopes (routes needing a scope it lacks answer 403). */
+  setGrantScope(id: string, scope: string[]): WireGrant {
+    return this.store.setGrantScope(id, scope);
+  }
+
+  /** How long (ms, sandbox clock) an invalidated grant is still reported `valid`; 0 = never. */
+  setGrantStatusLag(ms: number): number {
+    return this.store.setGrantStatusLag(ms);
+  }
+
+  grantStatusLag(): number {
+    return this.store.grantStatusLagMs;
   }
 
   /** The user re-authenticated: `grant.updated` when it was invalid. */
@@ -344,8 +370,14 @@ function listGrants({ ctl, q }: ControlRequest): unknown {
 
 function showGrant({ ctl, ids }: ControlRequest): unknown {
   const g = ctl.store.requireGrant(ids[0]!);
-  const cal = g.calendars.get(g.primaryCalendarId)!;
-  return { grant: g.grant, zone: g.zone, calendar: cal.wire, events: cal.index.size, messages: g.messages.length };
+  const cal = g.calendars.get(g.primaryCalendarId);
+  return {
+    grant: g.grant,
+    zone: g.zone,
+    calendar: cal?.wire ?? null,
+    events: cal?.index.size ?? 0,
+    messages: g.messages.length,
+  };
 }
 
 function listRequests({ ctl, q }: ControlRequest): unknown {
@@ -451,6 +483,13 @@ const CONTROL_ENDPOINTS: readonly ControlEndpoint[] = [
   endpoint("GET", "grants/*", showGrant),
   endpoint("POST", "grants/*/invalidate", ({ ctl, ids }) => ctl.invalidateGrant(ids[0]!)),
   endpoint("POST", "grants/*/restore", ({ ctl, ids }) => ctl.restoreGrant(ids[0]!)),
+  endpoint("POST", "grants/*/scope", ({ ctl, ids, body }) =>
+    ctl.setGrantScope(ids[0]!, objectBody(body).scope as string[]),
+  ),
+  endpoint("GET", "grant-status-lag", ({ ctl }) => ({ ms: ctl.grantStatusLag() })),
+  endpoint("POST", "grant-status-lag", ({ ctl, body }) => ({
+    ms: ctl.setGrantStatusLag(objectBody(body).ms as number),
+  })),
   endpoint("GET", "grants/*/events", ({ ctl, ids }) => ({ data: ctl.events(ids[0]!) })),
   endpoint("POST", "grants/*/events", ({ ctl, ids, body }) =>
     ctl.addEvent(ids[0]!, objectBody(body) as unknown as EventInput),

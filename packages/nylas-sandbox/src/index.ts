@@ -8,6 +8,7 @@ export {
   expectedReminders,
   expectedDecisions,
   SEED_ZONES,
+  SEED_PROVIDERS,
   type SeedOptions,
   type BulkOptions,
   type ExpectedOptions,
@@ -15,7 +16,16 @@ export {
   type ExpectedDecision,
   type SeedResult,
 } from "./seed.js";
-export { DEFAULT_LIMITS, type LimitsConfig, type LimitsInput } from "./limits.js";
+export { DEFAULT_LIMITS, type LimitsConfig, type LimitsInput, type PerProvider } from "./limits.js";
+export {
+  profileOf,
+  PROVIDER_LABEL,
+  ICLOUD_RANGE_MESSAGE,
+  type HeaderPolicy,
+  type ProviderProfile,
+} from "./providers.js";
+export { fullScopes, hasScopeFor, normaliseScope, type ScopeNeed } from "./scopes.js";
+export { sentFolderId, foldersOf } from "./folders.js";
 export {
   ROUTE_CLASSES,
   FAULT_KINDS,

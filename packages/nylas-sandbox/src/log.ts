@@ -24,6 +24,8 @@ export const ROUTES = [
   "webhooks.update",
   "webhooks.delete",
   "webhooks.rotate_secret",
+  "folders.list",
+  "folders.find",
 ] as const;
 export type RouteName = (typeof ROUTES)[number];
 
@@ -39,6 +41,7 @@ const NOTES: readonly LogNote[] = [
   "idempotent_replay",
   "idempotency_conflict",
   "headers_hidden",
+  "insufficient_scopes",
 ];
 const METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "OTHER"] as const;
 
@@ -104,6 +107,7 @@ const IMPLIED: Partial<Record<RouteName, (g: string) => string>> = {
   "events.list": (g) => `/v3/grants/${g}/events`,
   "messages.list": (g) => `/v3/grants/${g}/messages`,
   "messages.send": (g) => `/v3/grants/${g}/messages/send`,
+  "folders.list": (g) => `/v3/grants/${g}/folders`,
 };
 
 export class RequestLog {

@@ -10,6 +10,8 @@ import {
   findEvent,
   findGrant,
   findMessage,
+  getFolder,
+  getFolders,
   getMessages,
   GrantSortCache,
   listCalendars,
@@ -28,6 +30,7 @@ import {
 } from "./idempotency.js";
 import { ApiError, badRequest, notFound, OAuthError, type LogNote } from "./errors.js";
 import type { RouteClass } from "./faults.js";
+import { admit, countRead, isProviderRead } from "./gate.js";
 import type { LimitsInput } from "./limits.js";
 import type { RouteName } from "./log.js";
 import type { SeedOptions } from "./seed.js";
@@ -54,6 +57,8 @@ export interface SandboxOptions {
   webhooks?: Omit<WebhooksOptions, "applicationId" | "now">;
   /** A destination registered at start, challenge included (startSandbox fails if it fails). */
   webhook?: WebhookRegistration;
+  /** GET /v3/grants keeps reporting an invalidated grant as valid this long (ms; default 0). */
+  grantStatusLagMs?: number;
 }
 
 export const DEFAULT_API_KEY = "nyk_sandbox_key";
@@ -100,6 +105,10 @@ function matchRoute(method: string, path: string): Route | undefined {
   if (res === "events" && method === "GET") {
     if (n === 5) return { name: "events.list", cls: "events", grantId };
     if (n === 6 && sub) return { name: "events.find", cls: "events", grantId, sub };
+  }
+  if (res === "folders" && method === "GET") {
+    if (n === 5) return { name: "folders.list", cls: "folders", grantId };
+    if (n === 6 && sub) return { name: "folders.find", cls: "folders", grantId, sub };
   }
   if (res === "messages") {
     if (n === 6 && s[5] === "send")
@@ -209,6 +218,7 @@ export class Sandbox extends SandboxControl {
     if (opts.requestLogCapacity !== undefined) base.requestLogCapacity = opts.requestLogCapacity;
     const dataSeed = typeof opts.seed === "object" ? opts.seed.seed : undefined;
     base.webhooks = { ...opts.webhooks, delivery: { seed: dataSeed ?? 1, ...opts.webhooks?.delivery } };
+    if (opts.grantStatusLagMs !== undefined) base.grantStatusLagMs = opts.grantStatusLagMs;
     super(base);
     this.host = opts.host ?? "127.0.0.1";
     this.server = createServer((req, res) => {
@@ -477,19 +487,13 @@ export class Sandbox extends SandboxControl {
       );
     }
     const g = this.dataGrant(grantId);
+    admit(g, route.name, this.limiter, Date.now());
+    if (isProviderRead(route.name)) {
+      const body = this.read(route, g, q, work);
+      countRead(g, this.limiter, Date.now());
+      return { kind: "json", body };
+    }
     switch (route.name) {
-      case "calendars.list":
-        return { kind: "json", body: listCalendars(g) };
-      case "calendars.find":
-        return { kind: "json", body: findCalendar(this.store, g, route.sub!) };
-      case "events.list":
-        return { kind: "json", body: listEvents(this.store, g, q) };
-      case "events.find":
-        return { kind: "json", body: findEvent(this.store, g, route.sub!, q) };
-      case "messages.list":
-        return { kind: "json", body: getMessages(g, q, work.hideHeaders) };
-      case "messages.find":
-        return { kind: "json", body: findMessage(g, route.sub!, q, work.hideHeaders) };
       case "messages.send": {
         const body = await parseBody(req);
         work.sendAttempted = true;
@@ -498,6 +502,30 @@ export class Sandbox extends SandboxControl {
           body: sendMessage(g, body, this.limiter, this.store.now(), (rec) => this.recordSent(grantId, rec)),
         };
       }
+      default:
+        throw notFound(`Unknown route ${route.name}`);
+    }
+  }
+
+  /** The read routes of a grant (answered before the provider's read budget is counted). */
+  private read(route: Route, g: GrantState, q: URLSearchParams, work: DispatchContext): Json {
+    switch (route.name) {
+      case "calendars.list":
+        return listCalendars(g);
+      case "calendars.find":
+        return findCalendar(this.store, g, route.sub!);
+      case "events.list":
+        return listEvents(this.store, g, q);
+      case "events.find":
+        return findEvent(this.store, g, route.sub!, q);
+      case "messages.list":
+        return getMessages(g, q, work.hideHeaders);
+      case "messages.find":
+        return findMessage(g, route.sub!, q, work.hideHeaders);
+      case "folders.list":
+        return getFolders(g, q);
+      case "folders.find":
+        return getFolder(g, route.sub!);
       default:
         throw notFound(`Unknown route ${route.name}`);
     }
