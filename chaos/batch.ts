@@ -39,6 +39,8 @@ export interface ChaosSettings {
   sendKills: number;
   /** Scenario 3: how long Postgres is unreachable. */
   outageMs: number;
+  /** Scenario "api-key": how long Nylas refuses the workers' API key. */
+  keyOutageMs: number;
   /** Longest wait for one batch to settle. */
   timeoutMs: number;
   logDir: string;

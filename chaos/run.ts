@@ -1,4 +1,4 @@
-// `npm run chaos` — the chaos suite of issue 5: seven kinds of trouble, each during a full
+// `npm run chaos` — the chaos suite of issue 5: eight kinds of trouble, each during a full
 // nightly batch, each judged by the same invariants. Exit 0 only if every scenario passed.
 import { mkdirSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -75,6 +75,7 @@ const settings: ChaosSettings = {
   kills,
   sendKills: 5,
   outageMs: outageS * 1000,
+  keyOutageMs: 60_000,
   timeoutMs: timeoutS * 1000,
   logDir,
   dbPrefix: "chaos",

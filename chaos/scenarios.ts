@@ -1,5 +1,5 @@
 /**
- * The seven chaos scenarios. Each runs one batch, does its damage while the batch runs, lets
+ * The eight chaos scenarios. Each runs one batch, does its damage while the batch runs, lets
  * it settle and applies the same invariants (Batch.check), plus its own figures. Each also
  * checks that its damage happened, so none can pass without it.
  */
@@ -365,6 +365,60 @@ export const SCENARIOS: Scenario[] = [
                 "Sent-folder lookups": lookups,
                 "found in Sent": recovered,
               },
+            };
+          },
+        },
+      );
+    },
+  },
+  {
+    name: "api-key",
+    title: "the application's API key refused by Nylas for a while mid-batch",
+    run: (ctx) => {
+      const batch = new Batch("api-key", ctx.settings, { env: { NYLAS_KEY_CHECK_EVERY_MS: "1000" } });
+      let outage = { from: 0, to: 0 };
+      return withBatch(
+        "api-key",
+        "API key refused",
+        ctx,
+        batch,
+        async (b) => {
+          await b.waitProgress(0.3);
+          const at = Math.round(b.progress() * 100);
+          const key = b.sandbox.apiKey;
+          const sentBefore = b.sandbox.sentCount();
+          outage = { from: Date.now(), to: 0 };
+          // A rotated key that the deployment has not caught up with: every route answers 401.
+          b.sandbox.setApiKey(`${key}-rotated`);
+          await sleep(ctx.settings.keyOutageMs);
+          const sentDuring = b.sandbox.sentCount() - sentBefore;
+          b.sandbox.setApiKey(key);
+          outage.to = Date.now();
+          return {
+            "key refused at": `${at}% sent`,
+            "key refused s": Math.round(ctx.settings.keyOutageMs / 1000),
+            "sent while refused": sentDuring,
+          };
+        },
+        {
+          after: async (b) => {
+            const problems: string[] = [];
+            const refused = b.sandbox
+              .requestLog()
+              .filter((e) => e.status === 401 && e.at >= outage.from && e.at <= outage.to).length;
+            if (refused === 0) problems.push("no request met the refused key: the scenario tested nothing");
+            // Not one user is asked to sign in again for the application's own mistake.
+            const marked = await b.db.grant.count({
+              where: { status: { not: "valid" }, id: { in: [...b.validAtStart] } },
+            });
+            if (marked > 0) problems.push(`${marked} grant(s) marked for the application's refused key`);
+            const paused = b.workerLogLines(/nylas_api_key_refused/).length;
+            const resumed = b.workerLogLines(/nylas_api_key_accepted/).length;
+            if (paused === 0) problems.push("no worker said the API key was refused");
+            if (resumed === 0) problems.push("no worker said the API key works again");
+            return {
+              problems,
+              figures: { "401s while refused": refused, "grants marked": marked, "paused logs": paused, resumed },
             };
           },
         },

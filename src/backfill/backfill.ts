@@ -52,6 +52,7 @@ export async function resolveGrants(
   const select = {
     id: true,
     email: true,
+    provider: true,
     timeZone: true,
     timeZoneSource: true,
     calendarId: true,

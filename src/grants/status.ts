@@ -1,5 +1,6 @@
 import type { Db, GrantStatus, Prisma } from "../db/client.js";
 import { scrubText } from "../log/scrub.js";
+import { NO_CALENDAR, providerHasCalendar } from "../nylas/providers.js";
 
 /**
  * A grant's status, and whether its runs may go ahead, decided here and nowhere else: every
@@ -11,15 +12,17 @@ import { scrubText } from "../log/scrub.js";
 export interface GrantRunState {
   status: string;
   enabled: boolean;
+  provider: string;
 }
 
 /**
  * Why a grant's runs may not go ahead, in words for logs, run rows and the backfill's output;
- * undefined when they may: the grant is valid and an operator left it enabled. A disabled
- * grant is called disabled whatever its status.
+ * undefined when they may: the grant is valid, an operator left it enabled and its provider
+ * has calendars. A disabled grant is called disabled whatever its status.
  */
 export function whyGrantCannotRun(grant: GrantRunState): string | undefined {
   if (!grant.enabled) return "disabled";
+  if (!providerHasCalendar(grant.provider)) return `has no calendar (Nylas has none for ${grant.provider} grants)`;
   if (grant.status === "valid") return undefined;
   return grant.status === "needs_reauth" ? "needs re-authentication" : grant.status;
 }
@@ -29,9 +32,13 @@ export function grantCanRun(grant: GrantRunState): boolean {
 }
 
 /** The same rule for statements that pick grants: a condition on `grants`' own columns. */
-export const GRANT_CAN_RUN_SQL = "status = 'valid' AND enabled";
+export const GRANT_CAN_RUN_SQL = `status = 'valid' AND enabled AND provider NOT IN (${NO_CALENDAR.map((p) => `'${p}'`).join(", ")})`;
 /** The same rule as a Prisma filter. */
-export const GRANT_CAN_RUN_WHERE = { status: "valid", enabled: true } as const satisfies Prisma.GrantWhereInput;
+export const GRANT_CAN_RUN_WHERE = {
+  status: "valid",
+  enabled: true,
+  provider: { notIn: [...NO_CALENDAR] },
+} as const satisfies Prisma.GrantWhereInput;
 
 const REASON_MAX = 500;
 
@@ -56,11 +63,24 @@ export async function markGrantNeedsReauth(db: Db, grantId: string, reason: stri
 
 /** The user authorised the grant: it is valid, whatever it was (even revoked). */
 export async function markGrantValid(db: Db, grantId: string, reason: string): Promise<boolean> {
+  // The sign-in may have granted what was refused before: the Sent check is tried again.
+  await db.grant.updateMany({ where: { id: grantId, sentCheckOff: { not: null } }, data: { sentCheckOff: null } });
   return change(db, grantId, "valid", reason, { not: "valid" });
 }
 
 export async function markGrantRevoked(db: Db, grantId: string, reason: string): Promise<boolean> {
   return change(db, grantId, "revoked", reason, { not: "revoked" });
+}
+
+/**
+ * The user did not let the worker read mail (a 403 on the Sent-folder check): the check is
+ * off for the grant until its user signs in again, and nothing else changes.
+ */
+export async function turnSentCheckOff(db: Db, grantId: string, reason: string): Promise<void> {
+  await db.grant.updateMany({
+    where: { id: grantId, sentCheckOff: null },
+    data: { sentCheckOff: scrubText(reason).slice(0, REASON_MAX) },
+  });
 }
 
 /** What Nylas says of a grant (`grant_status`). */

@@ -16,6 +16,7 @@ export const NYLAS_CALLS = [
   "events",
   "send",
   "sent_folder",
+  "folders",
   "grant",
   "grants",
   "calendar",

@@ -39,6 +39,7 @@ export interface GrantRow {
   hour: number;
   status: string;
   enabled: boolean;
+  provider: string;
   n: number;
 }
 

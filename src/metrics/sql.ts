@@ -5,10 +5,10 @@ import { SKIP_REASONS } from "./day-summary.js";
  * Each is a constant text with bind parameters ($1, …, listed above it).
  */
 
-/** Grants by zone, send hour, status and whether they are enabled: one row per group. */
+/** Grants by zone, send hour, status, whether they are enabled and provider: one row per group. */
 export const GRANTS_BY_ZONE = `
-  SELECT time_zone AS zone, send_hour AS hour, status::text AS status, enabled, count(*)::int AS n
-  FROM grants GROUP BY 1, 2, 3, 4`;
+  SELECT time_zone AS zone, send_hour AS hour, status::text AS status, enabled, provider, count(*)::int AS n
+  FROM grants GROUP BY 1, 2, 3, 4, 5`;
 
 /** Sum of one reason of `skipped_by_reason` over a group (0 when absent or not a number). */
 function reasonSum(reason: string): string {

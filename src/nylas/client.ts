@@ -18,7 +18,7 @@ export interface NylasSettings {
 }
 
 /** The calls below, as named in metrics. */
-export type NylasCall = "events" | "send" | "sent_folder" | "grant" | "grants" | "calendar";
+export type NylasCall = "events" | "send" | "sent_folder" | "folders" | "grant" | "grants" | "calendar";
 
 export interface EventsPageQuery {
   calendarId: string;
@@ -64,7 +64,20 @@ export interface SentMessage {
   id: string;
   date?: number;
   subject?: string;
+  to: string[];
   headers: { name: string; value: string }[];
+}
+
+/** A search of one folder (by id: Nylas refuses keywords) for a sent reminder. */
+export interface FolderSearch {
+  folderId: string;
+  /** Unix seconds. */
+  after: number;
+  /** Nylas matches it case-insensitively, in part. */
+  subject?: string;
+  to?: string;
+  limit?: number;
+  pageToken?: string;
 }
 
 export interface GrantInfo {
@@ -72,6 +85,8 @@ export interface GrantInfo {
   email: string;
   provider: string;
   status: "valid" | "invalid";
+  /** Unix seconds of Nylas' last change to the grant, when it said. */
+  updatedAt?: number;
 }
 
 /**
@@ -179,15 +194,39 @@ export class NylasApi {
         },
       }),
     );
-    return {
-      items: (res.data ?? []).map((m: Message) => ({
-        id: m.id,
-        date: m.date,
-        subject: m.subject,
-        headers: normaliseHeaders(m.headers),
-      })),
-      nextCursor: res.nextCursor || undefined,
-    };
+    return { items: (res.data ?? []).map(toSentMessage), nextCursor: res.nextCursor || undefined };
+  }
+
+  /** The id of the grant's folder with the `\Sent` attribute, or undefined when it has none. */
+  async sentFolderId(grantId: string): Promise<string | undefined> {
+    let pageToken: string | undefined;
+    do {
+      const res = await this.call("folders", () =>
+        this.sdk.folders.list({ identifier: grantId, queryParams: pageToken ? { pageToken } : undefined }),
+      );
+      const sent = (res.data ?? []).find((f) => f.attributes?.some((a) => a.toLowerCase() === "\\sent"));
+      if (sent) return sent.id;
+      pageToken = res.nextCursor || undefined;
+    } while (pageToken);
+    return undefined;
+  }
+
+  /** Messages of one folder since `after`, newest first, filtered as Nylas filters them. */
+  async searchFolder(grantId: string, q: FolderSearch): Promise<Page<SentMessage>> {
+    const res = await this.call("sent_folder", () =>
+      this.sdk.messages.list({
+        identifier: grantId,
+        queryParams: {
+          in: [q.folderId],
+          receivedAfter: q.after,
+          limit: q.limit ?? 50,
+          ...(q.subject !== undefined ? { subject: q.subject } : {}),
+          ...(q.to !== undefined ? { to: [q.to] } : {}),
+          ...(q.pageToken ? { pageToken: q.pageToken } : {}),
+        },
+      }),
+    );
+    return { items: (res.data ?? []).map(toSentMessage), nextCursor: res.nextCursor || undefined };
   }
 
   async grant(grantId: string): Promise<GrantInfo> {
@@ -232,6 +271,17 @@ function toGrantInfo(g: NylasGrant): GrantInfo {
     email: g.email ?? "",
     provider: g.provider,
     status: g.grantStatus === "invalid" ? "invalid" : "valid",
+    ...(typeof g.updatedAt === "number" ? { updatedAt: g.updatedAt } : {}),
+  };
+}
+
+function toSentMessage(m: Message): SentMessage {
+  return {
+    id: m.id,
+    date: m.date,
+    subject: m.subject,
+    to: (m.to ?? []).map((p) => p.email).filter((e): e is string => typeof e === "string"),
+    headers: normaliseHeaders(m.headers),
   };
 }
 

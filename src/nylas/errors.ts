@@ -8,6 +8,8 @@ import { NylasSdkTimeoutError } from "nylas";
 
 export type Failure =
   | { kind: "auth"; status: 401; message: string; requestId?: string; type?: string }
+  /** 403 `insufficient_scopes`: the user did not consent to what the request needs. */
+  | { kind: "scope"; status: 403; message: string; requestId?: string; type: typeof INSUFFICIENT_SCOPES }
   | {
       kind: "rate_limited";
       status: 429;
@@ -61,6 +63,9 @@ const NETWORK_CODES = new Set([
 export const IDEMPOTENCY_IN_FLIGHT = "api.concurrent_idempotent_request";
 export const IDEMPOTENCY_MISMATCH = "api.invalid_idempotent_request";
 
+/** Nylas' 403 when a grant lacks a provider scope the request needs (the spec's example). */
+export const INSUFFICIENT_SCOPES = "insufficient_scopes";
+
 /** Nylas' own limiter; anything else on a 429 is the provider's (Google, Microsoft, IMAP). */
 const NYLAS_LIMIT_TYPES = new Set(["nylas_rate_limit_exceeded"]);
 
@@ -75,6 +80,7 @@ export function classifyError(err: unknown, now: Date = new Date()): Failure {
 
   if (status !== undefined) {
     if (status === 401) return { kind: "auth", status, message, requestId, type };
+    if (status === 403 && type === INSUFFICIENT_SCOPES) return { kind: "scope", status, message, requestId, type };
     if (status === 429) {
       const headers = (e.headers ?? {}) as Record<string, unknown>;
       const retryAfterMs = parseRetryAfter(headerValue(headers, "retry-after"), now);

@@ -7,6 +7,7 @@ import {
   MARK_FAILED,
   MARK_FAILED_FINAL,
   MARK_SENT,
+  MARK_UNCERTAIN,
   READ_REMINDER_STATES,
   RELEASE,
   UNCLAIM,
@@ -27,6 +28,8 @@ import {
  *   idempotency key because the key already came with another payload, so an earlier
  *   request may have gone out; its attempts are used up and it is never claimed again.
  * - skipped: deliberately not sent (e.g. the run was cancelled); not claimed again.
+ * - uncertain: an earlier attempt may have sent it, Nylas' Idempotency-Key has expired and the
+ *   provider offers no check to rely on: never claimed again (at most once), and counted.
  *
  * Every send carries the row's marker as its Idempotency-Key, and a retry of a send whose
  * outcome is unknown composes the same message: the wording's instant (`composed_at`) is
@@ -56,7 +59,7 @@ export type Claim =
        */
       composedAt?: Date;
     }
-  | { outcome: "done"; status: "sent" | "skipped" }
+  | { outcome: "done"; status: "sent" | "skipped" | "uncertain" }
   | { outcome: "busy"; /** ms until the other claim's lease runs out */ retryInMs: number }
   | { outcome: "exhausted"; attempts: number };
 
@@ -209,6 +212,11 @@ export class Ledger {
     await this.db.$executeRawUnsafe(MARK_FAILED, id, scrubText(error), handBack);
   }
 
+  /** Whether it went out can no longer be known: closed, never sent again. */
+  async markUncertain(id: bigint, error: string): Promise<void> {
+    await this.db.$executeRawUnsafe(MARK_UNCERTAIN, id, scrubText(error));
+  }
+
   /** The outcome is unknown: keep the claim but let the next attempt take it at once. */
   async release(id: bigint, error: string): Promise<void> {
     await this.db.$executeRawUnsafe(RELEASE, id, scrubText(error));
@@ -231,7 +239,8 @@ export class Ledger {
 }
 
 function stateClaim(s: StateRow): Claim {
-  if (s.status === "sent" || s.status === "skipped") return { outcome: "done", status: s.status };
+  if (s.status === "sent" || s.status === "skipped" || s.status === "uncertain")
+    return { outcome: "done", status: s.status };
   if (s.status === "failed") return { outcome: "exhausted", attempts: s.attempts };
   return { outcome: "busy", retryInMs: Math.max(1, s.lease_left_ms ?? 1000) };
 }

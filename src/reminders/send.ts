@@ -5,7 +5,7 @@ import { classifyError, describeFailure, type Failure } from "../nylas/errors.js
 import type { GrantBudget } from "../nylas/grant-limiter.js";
 import type { Claim, Ledger } from "./ledger.js";
 import type { Meeting } from "./meeting.js";
-import { MARKER_HEADER } from "./sent-check.js";
+import { MARKER_HEADER, NoSentFolder, type SentLookup } from "./sent-check.js";
 import { composeReminder } from "./template.js";
 
 /**
@@ -28,14 +28,19 @@ import { composeReminder } from "./template.js";
 
 /** The I/O of the protocol, bound to one grant. */
 export interface SendPorts {
-  ledger: Pick<Ledger, "claimMany" | "unclaim" | "markSent" | "markFailed" | "release">;
+  ledger: Pick<Ledger, "claimMany" | "unclaim" | "markSent" | "markFailed" | "release" | "markUncertain">;
   /**
    * Sends a message as the grant under Nylas' Idempotency-Key; the provider's message id, and
    * whether the answer was Nylas' kept answer to an earlier request with that key.
    */
   send(message: OutgoingMessage, idempotencyKey: string): Promise<{ id: string; replayed?: boolean }>;
-  /** The id of the grant's sent message carrying `marker`, sent after `sinceUnix`; undefined when there is none. */
-  findSent(marker: string, sinceUnix: number): Promise<string | undefined>;
+  /**
+   * Finds a reminder an earlier attempt may have sent in the grant's mailbox; absent when the
+   * grant's provider has no check to rely on, or its user did not let the worker read mail.
+   */
+  findSent?: SentLookup;
+  /** The check was refused for a missing scope (403): it is not made for this grant again. */
+  sentCheckRefused?(reason: string): Promise<void>;
   /** The grant's request budgets: the Sent-folder check runs under "read", each send under "send". */
   budget: GrantBudget;
   log: Pick<Logger, "info" | "warn">;
@@ -78,6 +83,13 @@ export const CLAIM_CHUNK = 25;
 
 /** How far back the Sent folder is searched for a reminder, before its meeting's start. */
 const SENT_CHECK_SPAN_S = 7 * 86_400;
+
+/**
+ * How long after a reminder's first claim a retry trusts Nylas' Idempotency-Key to answer
+ * instead of sending again. Nylas keeps a key's answer for an hour from the first request,
+ * which comes after the claim; the margin covers clock skew.
+ */
+export const KEY_TRUSTED_MS = 50 * 60_000;
 
 type ClaimedClaim = Extract<Claim, { outcome: "claimed" }>;
 
@@ -201,26 +213,6 @@ async function sendOne(
       hold: { ms: claim.retryInMs, why: `reminder for ${meeting.eventId} is held by another attempt` },
     };
 
-  if (claim.uncertain) {
-    // An earlier attempt claimed this reminder and never recorded the outcome: it may
-    // have died between the send and the ledger update. The Sent folder knows.
-    let found: string | undefined;
-    try {
-      found = await ports.budget.run("read", () => ports.findSent(claim.marker, meeting.start - SENT_CHECK_SPAN_S));
-    } catch (error) {
-      const failure = classifyError(error);
-      await blockOn429(ports, failure);
-      // Still unknown: keep it uncertain for the next attempt, without waiting out a lease.
-      await ledger.release(claim.id, "Sent folder not checked: " + describeFailure(failure));
-      return { kind: "stop", error };
-    }
-    if (found) {
-      await ledger.markSent(claim.id, found);
-      log.info({ eventId: meeting.eventId, messageId: found }, "reminder found in Sent folder; not sent again");
-      return { kind: "settled" };
-    }
-  }
-
   // Deterministic: the meeting, the grant, the marker and the claim's wording instant (an
   // earlier attempt's when this one retries it), never the moment of this attempt.
   const message = composeReminder(meeting, {
@@ -229,6 +221,11 @@ async function sendOne(
     marker: claim.marker,
     now: claim.composedAt ?? ports.now(),
   });
+  if (claim.uncertain) {
+    const resolved = await resolveUncertain(meeting, claim, message.subject, ports);
+    if (resolved) return resolved;
+  }
+
   let sending = false;
   let sent: { id: string; replayed?: boolean };
   try {
@@ -272,15 +269,67 @@ async function sendOne(
   return { kind: "sent", marked: recordSent(claim, sent.id, meeting, ports) };
 }
 
-/** Halts the job's other sends at once when this one meets a 401 or a 429. */
+/** Halts the job's other sends at once when this one meets a 401, a 403 for a scope or a 429. */
 async function haltOnStop<T>(gate: SendGate, request: Promise<T>): Promise<T> {
   try {
     return await request;
   } catch (error) {
     const kind = classifyError(error).kind;
-    if (kind === "auth" || kind === "rate_limited") gate.halt();
+    if (kind === "auth" || kind === "scope" || kind === "rate_limited") gate.halt();
     throw error;
   }
+}
+
+/**
+ * An earlier attempt claimed this reminder and never recorded the outcome: it may have died
+ * between the send and the ledger update. The mailbox is asked where the provider allows a
+ * check to be relied on; otherwise Nylas' Idempotency-Key answers a retry within its hour;
+ * past it, with nothing to ask, the reminder is recorded as uncertain and never sent again.
+ * Undefined: send (under the same key).
+ */
+async function resolveUncertain(
+  meeting: Meeting,
+  claim: ClaimedClaim,
+  subject: string,
+  ports: SendPorts,
+): Promise<Step | undefined> {
+  const { ledger, log } = ports;
+  let checked = false;
+  if (ports.findSent) {
+    const findSent = ports.findSent;
+    const since = claim.composedAt ? claim.composedAt.getTime() / 1000 - 60 : meeting.start - SENT_CHECK_SPAN_S;
+    const query = { marker: claim.marker, subject, recipients: meeting.recipients, sinceUnix: since };
+    let found: string | undefined;
+    try {
+      found = await ports.budget.run("read", () => findSent(query));
+      checked = true;
+    } catch (error) {
+      const failure = classifyError(error);
+      if (failure.kind === "scope" || error instanceof NoSentFolder) {
+        const why = failure.kind === "scope" ? describeFailure(failure) : (error as Error).message;
+        await ports.sentCheckRefused?.(`Sent check refused: ${why}`);
+        log.warn({ eventId: meeting.eventId }, `Sent check not possible: ${why}`);
+      } else {
+        await blockOn429(ports, failure);
+        // Still unknown: keep it uncertain for the next attempt, without waiting out a lease.
+        await ledger.release(claim.id, "Sent folder not checked: " + describeFailure(failure));
+        return { kind: "stop", error };
+      }
+    }
+    if (found) {
+      await ledger.markSent(claim.id, found);
+      log.info({ eventId: meeting.eventId, messageId: found }, "reminder found in Sent folder; not sent again");
+      return { kind: "settled" };
+    }
+  }
+  if (checked) return undefined;
+  const firstClaim = claim.composedAt?.getTime();
+  if (firstClaim !== undefined && ports.now().getTime() - firstClaim < KEY_TRUSTED_MS) return undefined;
+  const why =
+    "uncertain: an earlier attempt may have sent it, its Idempotency-Key has expired and the mailbox cannot be checked; not sent again";
+  await ledger.markUncertain(claim.id, why);
+  log.warn({ eventId: meeting.eventId }, `reminder ${why}`);
+  return { kind: "settled" };
 }
 
 async function sendFailed(error: unknown, meeting: Meeting, claim: ClaimedClaim, ports: SendPorts): Promise<Step> {
@@ -290,6 +339,7 @@ async function sendFailed(error: unknown, meeting: Meeting, claim: ClaimedClaim,
   switch (failure.kind) {
     // Neither is the reminder's fault, so the refused claim does not count against it.
     case "auth":
+    case "scope":
       await ledger.markFailed(claim.id, text, { countAttempt: false });
       return { kind: "stop", error };
     case "rate_limited":

@@ -1,4 +1,5 @@
-import type { NylasApi } from "../nylas/client.js";
+import type { NylasApi, SentMessage } from "../nylas/client.js";
+import type { SentCheckMethod } from "../nylas/providers.js";
 
 /** Custom header every reminder carries: the ledger row's marker. */
 export const MARKER_HEADER = "X-Reminder-Id";
@@ -6,28 +7,84 @@ export const MARKER_HEADER = "X-Reminder-Id";
 /** Pages of the Sent folder searched at most; reminders are recent, so a few suffice. */
 const MAX_PAGES = 10;
 
+/** What is known of a reminder that an earlier attempt may have sent. */
+export interface SentQuery {
+  marker: string;
+  /** The reminder's subject: deterministic, so a retry composes the same one. */
+  subject: string;
+  recipients: readonly { email: string }[];
+  /** Unix seconds: no earlier message can be it. */
+  sinceUnix: number;
+}
+
+/** The id of the grant's sent message that is this reminder; undefined when there is none. */
+export type SentLookup = (q: SentQuery) => Promise<string | undefined>;
+
 /**
- * Looks for a reminder in the grant's Sent folder by its marker header. Used only when an
- * earlier attempt claimed the reminder and never recorded the outcome, so that a send whose
- * ledger update was lost is neither repeated nor dropped. Returns the message id.
+ * The check a grant's provider supports (see `sentCheckMethod`), or undefined when it has
+ * none: then nothing found would prove nothing.
  */
-export async function findSentByMarker(
-  nylas: NylasApi,
-  grantId: string,
-  marker: string,
-  sinceUnix: number,
-): Promise<string | undefined> {
+export function sentLookup(nylas: NylasApi, grantId: string, method: SentCheckMethod): SentLookup | undefined {
+  if (method === "marker_header") return (q) => findByMarker(nylas, grantId, q);
+  if (method === "subject_search") return (q) => findBySubject(nylas, grantId, q);
+  return undefined;
+}
+
+/** Google: the Sent folder (`SENT` is its id there) with headers, matched by the marker. */
+async function findByMarker(nylas: NylasApi, grantId: string, q: SentQuery): Promise<string | undefined> {
   let pageToken: string | undefined;
   for (let page = 0; page < MAX_PAGES; page++) {
-    const res = await nylas.sentPage(grantId, { after: Math.max(0, Math.floor(sinceUnix)), limit: 50, pageToken });
-    for (const message of res.items) {
-      if (
-        message.headers.some((h) => h.name.toLowerCase() === MARKER_HEADER.toLowerCase() && h.value.trim() === marker)
-      )
-        return message.id;
-    }
+    const res = await nylas.sentPage(grantId, { after: Math.max(0, Math.floor(q.sinceUnix)), limit: 50, pageToken });
+    const found = res.items.find((m) => carriesMarker(m, q.marker));
+    if (found) return found.id;
     pageToken = res.nextCursor;
     if (!pageToken) return undefined;
   }
   return undefined;
+}
+
+/**
+ * Microsoft: no headers in the Sent folder, so the folder with the `\Sent` attribute is
+ * searched by the reminder's subject and first recipient, and a message counts only when
+ * its subject and recipients are exactly the reminder's.
+ */
+async function findBySubject(nylas: NylasApi, grantId: string, q: SentQuery): Promise<string | undefined> {
+  const folderId = await nylas.sentFolderId(grantId);
+  if (folderId === undefined) throw new NoSentFolder();
+  let pageToken: string | undefined;
+  for (let page = 0; page < MAX_PAGES; page++) {
+    const res = await nylas.searchFolder(grantId, {
+      folderId,
+      after: Math.max(0, Math.floor(q.sinceUnix)),
+      subject: q.subject,
+      to: q.recipients[0]?.email,
+      limit: 50,
+      pageToken,
+    });
+    const found = res.items.find((m) => isSameReminder(m, q));
+    if (found) return found.id;
+    pageToken = res.nextCursor;
+    if (!pageToken) return undefined;
+  }
+  return undefined;
+}
+
+/** The mailbox has no folder Nylas marks `\Sent`: the check cannot be made. */
+export class NoSentFolder extends Error {
+  override name = "NoSentFolder";
+  constructor() {
+    super("the mailbox has no folder with the \\Sent attribute");
+  }
+}
+
+export function carriesMarker(message: Pick<SentMessage, "headers">, marker: string): boolean {
+  return message.headers.some((h) => h.name.toLowerCase() === MARKER_HEADER.toLowerCase() && h.value.trim() === marker);
+}
+
+/** Same subject (Nylas' filter is partial) and the same set of recipients, case aside. */
+export function isSameReminder(message: Pick<SentMessage, "subject" | "to">, q: SentQuery): boolean {
+  if ((message.subject ?? "").trim().toLowerCase() !== q.subject.trim().toLowerCase()) return false;
+  const want = new Set(q.recipients.map((r) => r.email.toLowerCase()));
+  const got = new Set(message.to.map((e) => e.toLowerCase()));
+  return want.size === got.size && [...want].every((e) => got.has(e));
 }

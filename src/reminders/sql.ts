@@ -94,6 +94,13 @@ export const MARK_FAILED_FINAL = `
   WHERE id = $1::bigint`;
 
 /**
+ * Closes a reminder whose send may or may not have gone out, never to be claimed again.
+ * $1 reminder id (bigint); $2 the reason, scrubbed (text).
+ */
+export const MARK_UNCERTAIN = `
+  UPDATE reminders SET status = 'uncertain', last_error = $2::text, updated_at = now() WHERE id = $1::bigint`;
+
+/**
  * Keeps a reminder's claim but lets the next attempt take it at once (its lease ran out at
  * the epoch). $1 reminder id (bigint); $2 the error, scrubbed (text).
  */

@@ -21,6 +21,8 @@ export interface RunResult {
   meetings: number;
   sent: number;
   failed: number;
+  /** Reminders that may have gone out and cannot be checked: never sent again. */
+  uncertain?: number;
   skipped: Partial<Record<string, number>>;
   /** The zone the run's day was read in, and where that zone came from (Bull Board shows both). */
   zone?: string;

@@ -8,14 +8,15 @@ import type { ApiKeyGate } from "../nylas/key-watch.js";
 import { backoffWithJitter, GrantBusy, type GrantBudget, type GrantLimiter } from "../nylas/grant-limiter.js";
 import type { Ledger } from "../reminders/ledger.js";
 import { sendReminders, type SendPorts } from "../reminders/send.js";
-import { findSentByMarker } from "../reminders/sent-check.js";
+import { sentLookup } from "../reminders/sent-check.js";
 import { selectMeetings } from "../reminders/select.js";
 import { clockNow } from "../time/clock.js";
 import { localDayWindow } from "../time/window.js";
 import { runWindow } from "./coverage.js";
 import { attemptsLeft, isLastAttempt, type RunJobData, type RunResult } from "./job.js";
-import { markGrantNeedsReauth, whyGrantCannotRun } from "../grants/status.js";
-import { RunStore } from "./store.js";
+import { markGrantNeedsReauth, turnSentCheckOff, whyGrantCannotRun } from "../grants/status.js";
+import { describeAccess, sentCheckMethod, type Access } from "../nylas/providers.js";
+import { RunStore, type RunGrant } from "./store.js";
 
 export interface RunProcessorSettings {
   includeAllDay: boolean;
@@ -100,6 +101,8 @@ export class RunProcessor {
       maxWaitMs: this.deps.settings.inlineWaitMaxMs,
     });
     let retryReason: string;
+    // What the worker was doing, should the user not have consented to it (a 403).
+    let access: Access = "calendar_read";
     try {
       const events = await this.readEvents(budget, grant.id, grant.calendarId, window);
       const selection = selectMeetings(events, {
@@ -111,10 +114,11 @@ export class RunProcessor {
       for (const problem of selection.problems.slice(0, 20))
         log.warn({ eventId: problem.eventId }, `event skipped: ${problem.reason}`);
 
+      access = "mail_send";
       const outcome = await sendReminders(
         selection.meetings,
         { grantId, day, email: grant.email, zone: grant.timeZone, concurrency: this.deps.settings.jobConcurrency },
-        this.sendPorts(grantId, budget, log),
+        this.sendPorts(grant, budget, log),
       );
       // A stop concerns the whole grant: the attempt ends as if reading the events had failed.
       if (outcome.status === "stopped") throw outcome.error;
@@ -139,6 +143,7 @@ export class RunProcessor {
         meetings: selection.meetings.length,
         sent: totals.sent,
         failed: totals.failed,
+        ...(totals.uncertain > 0 ? { uncertain: totals.uncertain } : {}),
         skipped: selection.skipped,
         zone: grant.timeZone,
         zoneSource: grant.timeZoneSource,
@@ -174,6 +179,14 @@ export class RunProcessor {
           kind: "transient",
           message: `401 not confirmed by the grant's status: ${failure.message}`,
         };
+      }
+      if (failure.kind === "scope") {
+        // The user did not consent to what the run needs: only signing in again can fix it.
+        const reason = `re-consent needed: not allowed to ${describeAccess(grant.provider, access)}: ${describeFailure(failure)}`;
+        await markGrantNeedsReauth(db, grantId, reason);
+        await this.runs.needsReauth({ grantId, day, timeZone: grant.timeZone }, reason);
+        log.warn({ requestId: failure.requestId }, "grant needs re-consent (403 insufficient_scopes); run stopped");
+        throw new UnrecoverableError(`grant needs re-consent: ${failure.message}`);
       }
       if (failure.kind === "auth") {
         await markGrantNeedsReauth(db, grantId, describeFailure(failure));
@@ -255,12 +268,16 @@ export class RunProcessor {
   }
 
   /** The send protocol's I/O for one grant. */
-  private sendPorts(grantId: string, budget: GrantBudget, log: Logger): SendPorts {
-    const { ledger, nylas } = this.deps;
+  private sendPorts(grant: RunGrant, budget: GrantBudget, log: Logger): SendPorts {
+    const { ledger, nylas, db } = this.deps;
+    const grantId = grant.id;
+    const findSent =
+      grant.sentCheckOff === null ? sentLookup(nylas, grantId, sentCheckMethod(grant.provider)) : undefined;
     return {
       ledger,
       send: (message, idempotencyKey) => nylas.send(grantId, message, idempotencyKey),
-      findSent: (marker, sinceUnix) => findSentByMarker(nylas, grantId, marker, sinceUnix),
+      ...(findSent ? { findSent } : {}),
+      sentCheckRefused: (reason) => turnSentCheckOff(db, grantId, reason),
       budget,
       log,
       now: clockNow,

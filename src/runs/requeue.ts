@@ -48,7 +48,7 @@ export async function enqueueUndoneDay(
 ): Promise<UndoneDay> {
   const grant = await db.grant.findUnique({
     where: { id: grantId },
-    select: { id: true, timeZone: true, sendHour: true, status: true, enabled: true },
+    select: { id: true, timeZone: true, sendHour: true, status: true, enabled: true, provider: true },
   });
   if (!grant) return { enqueued: false, reason: "grant not in the database" };
   const blocked = whyGrantCannotRun(grant);

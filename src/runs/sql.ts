@@ -15,7 +15,7 @@ import { GRANT_CAN_RUN_SQL } from "../grants/status.js";
  */
 export const READ_RUN_GRANTS = `
   SELECT t.idx, g.id, g.email, g.provider, g.time_zone AS "timeZone", g.time_zone_source::text AS "timeZoneSource",
-    g.calendar_id AS "calendarId", g.status::text AS status, g.enabled,
+    g.calendar_id AS "calendarId", g.status::text AS status, g.enabled, g.sent_check_off AS "sentCheckOff",
     (SELECT max(r.window_end) FROM runs r
       WHERE r.grant_id = g.id AND r.day >= t.from_day AND r.day < t.day
         AND r.status IN ('completed', 'reopened')) AS "coverageEnd"
@@ -57,18 +57,19 @@ export const FINISH_RUNS = `
       AS t(idx, grant_id, day, status, meetings_seen, reminders_skipped, skipped_by_reason, last_error,
            finished_at, duration_ms)
   ), t AS (
-    SELECT f.*, c.sent, c.failed FROM f CROSS JOIN LATERAL (
+    SELECT f.*, c.sent, c.failed, c.uncertain FROM f CROSS JOIN LATERAL (
       SELECT count(*) FILTER (WHERE r.status = 'sent')::int AS sent,
-             count(*) FILTER (WHERE r.status = 'failed')::int AS failed
+             count(*) FILTER (WHERE r.status = 'failed')::int AS failed,
+             count(*) FILTER (WHERE r.status = 'uncertain')::int AS uncertain
       FROM reminders r WHERE r.grant_id = f.grant_id AND r.day = f.day
     ) c
   )
   UPDATE runs SET status = t.status::"RunStatus", meetings_seen = t.meetings_seen, reminders_sent = t.sent,
-    reminders_failed = t.failed, reminders_skipped = t.reminders_skipped, skipped_by_reason = t.skipped_by_reason,
+    reminders_failed = t.failed, reminders_uncertain = t.uncertain, reminders_skipped = t.reminders_skipped, skipped_by_reason = t.skipped_by_reason,
     last_error = t.last_error, finished_at = COALESCE(t.finished_at, runs.finished_at),
     duration_ms = COALESCE(t.duration_ms, runs.duration_ms)
   FROM t LEFT JOIN g ON g.id = t.grant_id WHERE runs.grant_id = t.grant_id AND runs.day = t.day
-  RETURNING t.idx, t.sent, t.failed, g.time_zone AS "zoneNow"`;
+  RETURNING t.idx, t.sent, t.failed, t.uncertain, g.time_zone AS "zoneNow"`;
 
 /**
  * One page of the scheduler tick: reads a page of grants, matches those that can run against

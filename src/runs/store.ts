@@ -41,6 +41,8 @@ export interface RunGrant {
   calendarId: string;
   status: string;
   enabled: boolean;
+  /** Why the Sent-folder check is off for the grant; null while it is on. */
+  sentCheckOff: string | null;
   /**
    * The latest window end of the grant's completed runs of the few days before the job's day
    * (Unix seconds), null when there is none: where the run may reach back to.
@@ -52,7 +54,7 @@ export interface RunGrant {
 const COVERAGE_LOOKBACK_DAYS = 3;
 
 /** What a finish returns: the day's ledger totals, and the grant's zone now (undefined: grant gone). */
-export type Totals = { sent: number; failed: number; zoneNow?: string };
+export type Totals = { sent: number; failed: number; uncertain: number; zoneNow?: string };
 
 /** A reopened run the tick found due, with the zone it is due in. */
 export interface DueReopened extends RunKey {
@@ -320,7 +322,9 @@ export class RunStore {
 
   private readonly finishes = new Coalescer<RunFinish & { grantId: string; day: string }, Totals>(async (fs) => {
     const col = <T>(f: (x: (typeof fs)[number], i: number) => T) => fs.map(f);
-    const rows = await this.db.$queryRawUnsafe<{ idx: number; sent: number; failed: number; zoneNow: string | null }[]>(
+    const rows = await this.db.$queryRawUnsafe<
+      { idx: number; sent: number; failed: number; uncertain: number; zoneNow: string | null }[]
+    >(
       FINISH_RUNS,
       col((_, i) => i),
       col((x) => x.grantId),
@@ -333,8 +337,14 @@ export class RunStore {
       col((x) => x.finishedAt?.toISOString() ?? null),
       col((x) => x.durationMs),
     );
-    const out: Totals[] = fs.map(() => ({ sent: 0, failed: 0 }));
-    for (const r of rows) out[r.idx] = { sent: r.sent, failed: r.failed, ...(r.zoneNow ? { zoneNow: r.zoneNow } : {}) };
+    const out: Totals[] = fs.map(() => ({ sent: 0, failed: 0, uncertain: 0 }));
+    for (const r of rows)
+      out[r.idx] = {
+        sent: r.sent,
+        failed: r.failed,
+        uncertain: r.uncertain,
+        ...(r.zoneNow ? { zoneNow: r.zoneNow } : {}),
+      };
     return out;
   });
 }

@@ -24,8 +24,9 @@ export interface WebhookDeps {
  * job cut off half-way is simply done again (every step is idempotent).
  *
  * Deliveries can arrive out of order. `grant.expired` is ignored when the grant's status
- * changed after the notification was created (a later re-auth already won); `grant.created`
- * and `grant.updated` ask Nylas for the grant's current state rather than trusting the order.
+ * changed after the notification was created, or when Nylas says the grant is valid now (a
+ * later re-auth already won); `grant.created` and `grant.updated` ask Nylas for the grant's
+ * current state rather than trusting the order.
  */
 export async function processWebhook(deps: WebhookDeps, n: GrantNotification): Promise<WebhookResult> {
   const { db, log: baseLog } = deps;
@@ -50,9 +51,17 @@ async function apply(deps: WebhookDeps, n: GrantNotification, log: Logger): Prom
         select: { status: true, statusChangedAt: true },
       });
       if (!grant) return { outcome: "ignored", reason: "grant not in the database" };
-      if (n.time !== undefined && grant.statusChangedAt.getTime() > n.time * 1000) {
+      // `time` is whole seconds: only a change in a later second surely came after it.
+      if (n.time !== undefined && Math.floor(grant.statusChangedAt.getTime() / 1000) > n.time) {
         return { outcome: "ignored", reason: "grant status changed after this notification" };
       }
+      // A re-authentication whose grant.updated arrived first changed nothing here (the grant
+      // was still valid), so the status's time cannot tell; Nylas' grant can, when it changed
+      // after the notification. A `valid` not changed since is Nylas' grant_status lagging
+      // behind the expiry (it catches up later): the expiry stands.
+      const info = await currentGrant(deps.nylas, n.grantId);
+      if (info?.status === "valid" && (n.time === undefined || (info.updatedAt ?? 0) >= n.time))
+        return { outcome: "ignored", reason: "grant is valid at Nylas, changed since this notification" };
       const changed = await markGrantNeedsReauth(db, n.grantId, "grant.expired webhook: the user must re-authenticate");
       if (changed) log.warn("grant needs re-authentication (grant.expired)");
       return {

@@ -1,5 +1,5 @@
 /**
- * The chaos suite (chaos/) at CI size: the same seven scenarios and the same invariants as
+ * The chaos suite (chaos/) at CI size: the same eight scenarios and the same invariants as
  * `npm run chaos`, on a smaller batch with fewer kills and a shorter outage. Real worker
  * processes, a private Redis (port CHAOS_CI_REDIS_PORT, default 6391) and a private Postgres
  * cluster (CHAOS_CI_PG_PORT, default 5441), so nothing here touches the shared servers.
@@ -30,6 +30,7 @@ const settings: ChaosSettings = {
   // Scenario 6 relies on dropped answers alone here; kills are scenario 1's.
   sendKills: 0,
   outageMs: 6000,
+  keyOutageMs: 10_000,
   timeoutMs: 120_000,
   logDir,
   dbPrefix: "chaos_ci",

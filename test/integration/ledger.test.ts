@@ -216,4 +216,16 @@ describe("reminders ledger (real Postgres)", () => {
     const row = await db.reminder.findUniqueOrThrow({ where: { id: c.id } });
     expect(row).toMatchObject({ status: "failed", lastError: "permanent 409 api.invalid_idempotent_request" });
   });
+
+  it("an uncertain reminder (may have gone out, cannot be checked) is never claimed again, even after its lease", async () => {
+    const ledger = new Ledger(db, { leaseMs: 0, maxAttempts: 3 });
+    const i = input();
+    const c = await ledger.claim(i);
+    if (c.outcome !== "claimed") throw new Error("expected a claim");
+    await ledger.markUncertain(c.id, "uncertain: key expired");
+    expect(await ledger.claim(i)).toEqual({ outcome: "done", status: "uncertain" });
+    expect(await ledger.claimMany([i])).toEqual([{ outcome: "done", status: "uncertain" }]);
+    const row = await db.reminder.findUniqueOrThrow({ where: { id: c.id } });
+    expect(row).toMatchObject({ status: "uncertain", lastError: "uncertain: key expired", sentAt: null });
+  });
 });

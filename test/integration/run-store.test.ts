@@ -91,7 +91,7 @@ describe("RunStore (real Postgres)", () => {
   it("finishes runs with the ledger's totals counted in the same statement", async () => {
     const ledger = new Ledger(db, { leaseMs: 60_000, maxAttempts: 3 });
     const claims = await ledger.claimMany(
-      [0, 1, 2, 3].map((k) => ({
+      [0, 1, 2, 3, 4].map((k) => ({
         grantId: grants[0]!,
         eventId: `e${k}`,
         eventStart: window.start + 3600 * (k + 1),
@@ -105,6 +105,7 @@ describe("RunStore (real Postgres)", () => {
       ledger.markSent(ids[0]!, "m0"),
       ledger.markSent(ids[1]!, "m1"),
       ledger.markFailed(ids[2]!, "permanent 400"),
+      ledger.markUncertain(ids[4]!, "uncertain: cannot be checked"),
     ]);
 
     const [a, b, gone] = await Promise.all([
@@ -119,14 +120,15 @@ describe("RunStore (real Postgres)", () => {
       store.finish(grants[3]!, day, done), // no run row: nothing recorded
     ]);
     // With each grant's zone as it is now (the run's grant is read under a share lock).
-    expect(a).toEqual({ sent: 2, failed: 1, zoneNow: "Europe/Berlin" });
-    expect(b).toEqual({ sent: 0, failed: 0, zoneNow: "Europe/Berlin" });
-    expect(gone).toEqual({ sent: 0, failed: 0 });
+    expect(a).toEqual({ sent: 2, failed: 1, uncertain: 1, zoneNow: "Europe/Berlin" });
+    expect(b).toEqual({ sent: 0, failed: 0, uncertain: 0, zoneNow: "Europe/Berlin" });
+    expect(gone).toEqual({ sent: 0, failed: 0, uncertain: 0 });
     const run = await db.run.findUniqueOrThrow({ where: { grantId_day: { grantId: grants[0]!, day } } });
     expect(run).toMatchObject({
       status: "completed",
       remindersSent: 2,
       remindersFailed: 1,
+      remindersUncertain: 1,
       meetingsSeen: 7,
       remindersSkipped: 2,
       skippedByReason: { all_day: 2 },

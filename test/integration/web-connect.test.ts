@@ -66,6 +66,26 @@ describe("hosted-OAuth connect against the sandbox", () => {
     expect(String(res.headers.location)).not.toContain(h.sandbox.apiKey);
   });
 
+  it("asks for the least-privilege scopes when the link names a provider that has scopes", async () => {
+    const scope = async (provider: string) => {
+      const res = await app.inject(`/connect?provider=${provider}`);
+      expect(res.statusCode).toBe(302);
+      return new URL(res.headers.location as string).searchParams.get("scope");
+    };
+    expect((await scope("microsoft"))?.split(" ")).toEqual([
+      "offline_access",
+      "User.Read",
+      "Calendars.Read",
+      "Mail.Send",
+      "Mail.Read",
+    ]);
+    expect(await scope("google")).toContain("https://www.googleapis.com/auth/gmail.send");
+    expect(await scope("google")).not.toMatch(/auth\/calendar( |$)|mail\.google\.com/);
+    // Credentials providers and an unnamed provider: the connector's own settings apply.
+    expect(await scope("icloud")).toBeNull();
+    expect((await start()).auth.searchParams.get("scope")).toBeNull();
+  });
+
   it("refuses a bad email or provider in the link", async () => {
     for (const path of ["/connect", "/connect/start"]) {
       expect((await app.inject(`${path}?email=%3Cscript%3E`)).statusCode).toBe(400);

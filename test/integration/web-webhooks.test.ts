@@ -128,6 +128,7 @@ describe("webhook jobs against Postgres, Redis and the sandbox", () => {
 
   it("grant.expired marks the grant needs_reauth; the same delivery again changes nothing", async () => {
     const id = await grant();
+    h.sandbox.invalidateGrant(id); // what Nylas says when it sends grant.expired
     const b = body("grant.expired", id);
     await deliver(b);
     expect(await finished(b.id)).toMatchObject({ outcome: "applied", change: "needs_reauth" });
@@ -156,6 +157,45 @@ describe("webhook jobs against Postgres, Redis and the sandbox", () => {
     });
     expect(r).toMatchObject({ outcome: "ignored" });
     expect(await status(id)).toBe("valid");
+  });
+
+  it("a grant.expired from the second of the last status change applies (Nylas' time is whole seconds)", async () => {
+    const id = await grant();
+    const changedAt = new Date(Math.floor(Date.now() / 1000) * 1000 + 900); // late in its second
+    await h.db.grant.update({ where: { id }, data: { statusChangedAt: changedAt } });
+    h.sandbox.invalidateGrant(id);
+    const r = await processWebhook(deps, {
+      id: uniqueId("n"),
+      type: "grant.expired",
+      grantId: id,
+      time: Math.floor(changedAt.getTime() / 1000),
+    });
+    expect(r).toMatchObject({ outcome: "applied", change: "needs_reauth" });
+    expect(await status(id)).toBe("needs_reauth");
+  });
+
+  it("a grant.expired for a grant Nylas changed since and says is valid is ignored (its grant.updated came first)", async () => {
+    const id = await grant(); // valid at Nylas, last changed now
+    const r = await processWebhook(deps, {
+      id: uniqueId("n"),
+      type: "grant.expired",
+      grantId: id,
+      time: Math.floor(Date.now() / 1000) - 5,
+    });
+    expect(r).toEqual({ outcome: "ignored", reason: "grant is valid at Nylas, changed since this notification" });
+    expect(await status(id)).toBe("valid");
+  });
+
+  it("a grant.expired stands when Nylas still says valid but has not changed the grant since (grant_status lags)", async () => {
+    const id = await grant();
+    const r = await processWebhook(deps, {
+      id: uniqueId("n"),
+      type: "grant.expired",
+      grantId: id,
+      time: Math.floor(Date.now() / 1000) + 5,
+    });
+    expect(r).toMatchObject({ outcome: "applied", change: "needs_reauth" });
+    expect(await status(id)).toBe("needs_reauth");
   });
 
   it("grant.deleted marks the grant revoked", async () => {

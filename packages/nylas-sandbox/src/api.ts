@@ -1,9 +1,12 @@
 /** Handlers for the Nylas v3 data routes. Each returns the JSON body (without request_id). */
-import { ApiError, badRequest, notFound } from "./errors.js";
+import { badRequest, notFound } from "./errors.js";
 import { decodeCursor, encodeCursor, queryEvents } from "./events.js";
-import { listMessages, parseMessageQuery, storeSent, validateSend } from "./messages.js";
+import { checkFolderIds, findFolder, listFolders, sentFolderId } from "./folders.js";
+import { headersFor, listMessages, parseMessageQuery, storeSent, validateSend } from "./messages.js";
 import type { RateLimiter } from "./limits.js";
-import type { GrantState, SandboxStore } from "./store.js";
+import { exceedsMonths, ICLOUD_RANGE_MESSAGE, PROVIDER_LABEL, profileOf } from "./providers.js";
+import { requireCalendars, type GrantState, type SandboxStore } from "./store.js";
+import { providerRateLimit } from "./throttle.js";
 import type { MessageRecord, WireGrant } from "./types.js";
 import { bool, int } from "./validate.js";
 
@@ -30,11 +33,11 @@ export function listGrants(store: SandboxStore, q: URLSearchParams, cache: Grant
   const filtered =
     provider !== null || status !== null || email !== undefined || since !== undefined || before !== undefined;
   if (!filtered) {
-    for (let i = offset; i < sorted.length && data.length < limit; i++) data.push({ ...sorted[i]!.grant });
+    for (let i = offset; i < sorted.length && data.length < limit; i++) data.push(store.reportedGrant(sorted[i]!));
   } else {
     let skipped = 0;
     for (const g of sorted) {
-      const w = g.grant;
+      const w = store.reportedGrant(g);
       if (provider !== null && w.provider !== provider) continue;
       if (status !== null && w.grant_status !== status) continue;
       if (email !== undefined && w.email.toLowerCase() !== email) continue;
@@ -44,7 +47,7 @@ export function listGrants(store: SandboxStore, q: URLSearchParams, cache: Grant
         skipped++;
         continue;
       }
-      data.push({ ...w });
+      data.push(w);
       if (data.length >= limit) break;
     }
   }
@@ -78,26 +81,25 @@ export class GrantSortCache {
 }
 
 export function findGrant(store: SandboxStore, grantId: string): Json {
-  return { data: { ...store.requireGrant(grantId).grant } };
+  return { data: store.reportedGrant(store.requireGrant(grantId)) };
 }
 
 export function listCalendars(g: GrantState): Json {
+  requireCalendars(g);
   return { data: [...g.calendars.values()].map((c) => c.wire) };
 }
 
 export function findCalendar(store: SandboxStore, g: GrantState, calendarId: string): Json {
-  const cal = store.calendar(g, calendarId);
-  if (!cal) throw notFound(`calendar ${calendarId} not found`);
-  return { data: cal.wire };
+  return { data: store.apiCalendar(g, calendarId).wire };
 }
 
 const MONTH = 31 * 86_400;
 
 export function listEvents(store: SandboxStore, g: GrantState, q: URLSearchParams): Json {
+  requireCalendars(g);
   const calendarId = q.get("calendar_id");
   if (!calendarId) throw badRequest("calendar_id is required (use primary for the default calendar)");
-  const cal = store.calendar(g, calendarId);
-  if (!cal) throw notFound(`calendar ${calendarId} not found`);
+  const cal = store.apiCalendar(g, calendarId);
   const limitRaw = q.get("limit");
   const limit = limitRaw === null || limitRaw === "" ? 50 : int(limitRaw, "limit", 1, 200);
   const startRaw = q.get("start");
@@ -119,6 +121,8 @@ export function listEvents(store: SandboxStore, g: GrantState, q: URLSearchParam
   ws ??= store.nowSec();
   we ??= ws + MONTH;
   if (ws > we) throw badRequest("start must not be later than end");
+  const months = profileOf(g.grant.provider).maxEventRangeMonths;
+  if (months !== undefined && exceedsMonths(ws, we, months)) throw badRequest(ICLOUD_RANGE_MESSAGE);
   const query: Parameters<typeof queryEvents>[1] = {
     ws,
     we,
@@ -134,25 +138,19 @@ export function listEvents(store: SandboxStore, g: GrantState, q: URLSearchParam
 }
 
 export function findEvent(store: SandboxStore, g: GrantState, eventId: string, q: URLSearchParams): Json {
+  requireCalendars(g);
   const calendarId = q.get("calendar_id");
   if (!calendarId) throw badRequest("calendar_id is required");
-  const cal = store.calendar(g, calendarId);
-  if (!cal) throw notFound(`calendar ${calendarId} not found`);
+  const cal = store.apiCalendar(g, calendarId);
   const rec = cal.index.byId.get(eventId);
   if (!rec) throw notFound(`event ${eventId} not found`);
   return { data: rec.ev };
 }
 
-function providerError(provider: string, retryAfter: number): Record<string, unknown> {
-  if (provider === "google")
-    return {
-      code: 429,
-      status: "RESOURCE_EXHAUSTED",
-      message: `User-rate limit exceeded. Retry after ${retryAfter}s.`,
-    };
-  if (provider === "microsoft")
-    return { code: "ApplicationThrottled", message: "Application is over its MailboxConcurrency limit." };
-  return { code: 429, message: "Too many messages sent; try again later." };
+/** 400 on the email routes of a grant without a mailbox (virtual calendars). */
+export function requireMail(g: GrantState): void {
+  if (!profileOf(g.grant.provider).mail)
+    throw badRequest(`email is not supported for ${PROVIDER_LABEL[g.grant.provider]} grants`);
 }
 
 export function sendMessage(
@@ -162,33 +160,48 @@ export function sendMessage(
   nowMs: number,
   onSent: (rec: MessageRecord) => void,
 ): Json {
+  requireMail(g);
   const req = validateSend(body);
   const retry = limiter.hitSend(g.grant.id, g.grant.provider, Date.now());
-  if (retry > 0) {
-    throw new ApiError(
-      429,
-      "rate_limit_error",
-      `The provider (${g.grant.provider}) rejected the send: too many messages for this mailbox.`,
-      providerError(g.grant.provider, retry),
-      { "retry-after": String(retry) },
-      "provider_rate_limit",
-    );
-  }
-  const msg = storeSent(g, req, nowMs);
+  if (retry > 0) throw providerRateLimit(limiter, g.grant.provider, retry, "send");
+  const msg = storeSent(g, req, nowMs, sentFolderId(g));
   onSent(g.messagesById.get(msg.id)!);
   return { grant_id: g.grant.id, data: msg };
 }
 
+/** 400 for `fields=include_headers` where the spec says it is not supported (IMAP, iCloud, Yahoo). */
+function checkHeadersSupported(g: GrantState, includeHeaders: boolean): void {
+  if (includeHeaders && profileOf(g.grant.provider).headers === "unsupported")
+    throw badRequest(`fields=include_headers is not supported for ${PROVIDER_LABEL[g.grant.provider]} grants`);
+}
+
 export function getMessages(g: GrantState, q: URLSearchParams, hideHeaders = false): Json {
-  const { data, nextCursor } = listMessages(g, { ...parseMessageQuery(q), hideHeaders });
+  requireMail(g);
+  const query = parseMessageQuery(q);
+  checkHeadersSupported(g, query.includeHeaders);
+  checkFolderIds(g, query.folders);
+  const { data, nextCursor } = listMessages(g, { ...query, hideHeaders });
   const out: Json = { data };
   if (nextCursor) out.next_cursor = nextCursor;
   return out;
 }
 
 export function findMessage(g: GrantState, id: string, q: URLSearchParams, hideHeaders = false): Json {
+  requireMail(g);
+  const fields = q.get("fields");
+  const includeHeaders = fields === "include_headers" || fields === "include_basic_headers";
+  checkHeadersSupported(g, includeHeaders);
   const rec = g.messagesById.get(id);
   if (!rec) throw notFound(`message ${id} not found`);
-  const fields = q.get("fields");
-  return { data: fields === "include_headers" ? { ...rec.msg, headers: hideHeaders ? [] : rec.headers } : rec.msg };
+  return { data: includeHeaders ? { ...rec.msg, headers: hideHeaders ? [] : headersFor(g, rec) } : rec.msg };
+}
+
+export function getFolders(g: GrantState, q: URLSearchParams): Json {
+  requireMail(g);
+  return { ...listFolders(g, q) };
+}
+
+export function getFolder(g: GrantState, id: string): Json {
+  requireMail(g);
+  return findFolder(g, id);
 }

@@ -30,6 +30,8 @@ import {
 import { SandboxStore, type EventInput, type GrantInput } from "./store.js";
 import type { Header, MessageRecord, WireEvent, WireGrant } from "./types.js";
 import { int, isObject } from "./validate.js";
+import { Webhooks, type WebhooksOptions } from "./webhooks.js";
+import type { DeliveryFilter, DeliveryState, ReleaseOrder } from "./webhook-sender.js";
 
 export interface SentMessage {
   grantId: string;
@@ -50,6 +52,10 @@ export interface ControlOptions {
   clientId: string;
   now?: () => number;
   requestLogCapacity?: number;
+  /** Webhook settings (see webhooks.ts); the application id and clock come from here. */
+  webhooks?: Omit<WebhooksOptions, "applicationId" | "now">;
+  /** GET /v3/grants keeps reporting an invalidated grant as valid this long (ms; default 0). */
+  grantStatusLagMs?: number;
 }
 
 export class SandboxControl {
@@ -63,16 +69,27 @@ export class SandboxControl {
   readonly oauth: OAuthService;
   /** Idempotency-Keys of sends, per grant, kept one hour by the sandbox's clock. */
   readonly idempotency: IdempotencyKeys;
+  /** Webhook destinations and the notifications the control API's changes cause. */
+  readonly webhooks: Webhooks;
   /** Every accepted send, in order, across grants (cheap to read back in benchmarks). */
   private sent: { grantId: string; rec: MessageRecord }[] = [];
+  /** The status lag the sandbox started with; `reset` returns to it. */
+  private readonly initialStatusLagMs: number;
 
   constructor(opts: ControlOptions) {
     this.apiKey = opts.apiKey;
     this.clientId = opts.clientId;
     this.store = new SandboxStore(opts.now ?? Date.now);
     this.log = new RequestLog(opts.requestLogCapacity);
-    this.oauth = new OAuthService(this.store, this.clientId, () => this.apiKey);
+    this.webhooks = new Webhooks({ ...opts.webhooks, applicationId: this.clientId, now: () => this.store.now() });
+    this.oauth = new OAuthService(
+      this.store,
+      this.clientId,
+      () => this.apiKey,
+      (grant, created) => (created ? this.webhooks.grantCreated(grant) : this.webhooks.grantUpdated(grant, true)),
+    );
     this.idempotency = new IdempotencyKeys(() => this.store.now());
+    this.initialStatusLagMs = this.store.setGrantStatusLag(opts.grantStatusLagMs ?? 0);
   }
 
   /** Forgets everything: grants, events, mail, logs, counters, faults, latency, limits, idempotency keys. */
@@ -84,7 +101,9 @@ export class SandboxControl {
     this.log.clear();
     this.log.clearCounters();
     this.oauth.reset();
+    this.webhooks.reset();
     this.sent = [];
+    this.store.grantStatusLagMs = this.initialStatusLagMs;
   }
 
   /**
@@ -106,7 +125,16 @@ export class SandboxControl {
   }
 
   addGrant(input: GrantInput): WireGrant {
-    return { ...this.store.addGrant(input).grant };
+    const grant = { ...this.store.addGrant(input).grant };
+    this.webhooks.grantCreated(grant);
+    return grant;
+  }
+
+  /** Deletes the grant and everything in it (Nylas' Delete Grant): `grant.deleted`. */
+  deleteGrant(id: string): WireGrant {
+    const grant = this.store.deleteGrant(id);
+    this.webhooks.grantDeleted(grant);
+    return grant;
   }
 
   grant(id: string): WireGrant {
@@ -117,34 +145,70 @@ export class SandboxControl {
     return this.store.grantOrder.map((g) => g.grant.id);
   }
 
-  /** The zone the grant's day is computed in (calendar zone, or UTC when it has none). */
+  /**
+   * The user's true local zone, which the seed and `expected` use: exposed as the calendar's
+   * `timezone` only by Google and virtual calendars (UTC for a grant added without a zone).
+   */
   grantZone(id: string): string {
     return this.store.requireGrant(id).zone;
   }
 
+  /**
+   * The grant needs re-authentication: its data routes answer 401 at once; GET /v3/grants and
+   * /v3/grants/{id} report it `invalid` once the grant status lag (default 0) has passed.
+   */
   invalidateGrant(id: string): WireGrant {
-    return this.store.setGrantStatus(id, "invalid");
+    const before = { ...this.store.requireGrant(id).grant };
+    const grant = this.store.setGrantStatus(id, "invalid");
+    if (before.grant_status === "valid") this.webhooks.grantExpired(grant, before.updated_at);
+    return grant;
   }
 
+  /** Replaces the grant's OAuth scopes (routes needing a scope it lacks answer 403). */
+  setGrantScope(id: string, scope: string[]): WireGrant {
+    return this.store.setGrantScope(id, scope);
+  }
+
+  /** How long (ms, sandbox clock) an invalidated grant is still reported `valid`; 0 = never. */
+  setGrantStatusLag(ms: number): number {
+    return this.store.setGrantStatusLag(ms);
+  }
+
+  grantStatusLag(): number {
+    return this.store.grantStatusLagMs;
+  }
+
+  /** The user re-authenticated: `grant.updated` when it was invalid. */
   restoreGrant(id: string): WireGrant {
-    return this.store.setGrantStatus(id, "valid");
+    const wasValid = this.store.requireGrant(id).grant.grant_status === "valid";
+    const grant = this.store.setGrantStatus(id, "valid");
+    if (!wasValid) this.webhooks.grantUpdated(grant, true);
+    return grant;
   }
 
   addEvent(grantId: string, input: EventInput): WireEvent {
-    return this.store.addEvent(grantId, input);
+    const ev = this.store.addEvent(grantId, input);
+    this.webhooks.eventChanged("event.created", this.store.requireGrant(grantId).grant, ev);
+    return ev;
   }
 
   updateEvent(grantId: string, eventId: string, patch: Partial<EventInput>): WireEvent {
-    return this.store.updateEvent(grantId, eventId, patch);
+    const ev = this.store.updateEvent(grantId, eventId, patch);
+    this.webhooks.eventChanged("event.updated", this.store.requireGrant(grantId).grant, ev);
+    return ev;
   }
 
   /** Moves a timed event to a new start (epoch seconds), keeping its duration. */
   moveEvent(grantId: string, eventId: string, newStart: number): WireEvent {
-    return this.store.moveEvent(grantId, eventId, newStart);
+    const ev = this.store.moveEvent(grantId, eventId, newStart);
+    this.webhooks.eventChanged("event.updated", this.store.requireGrant(grantId).grant, ev);
+    return ev;
   }
 
   deleteEvent(grantId: string, eventId: string): void {
+    const ev = this.store.findEvent(grantId, eventId)?.rec.ev;
     this.store.deleteEvent(grantId, eventId);
+    if (ev) this.webhooks.eventChanged("event.deleted", this.store.requireGrant(grantId).grant, ev);
   }
 
   /** Stored events of a grant (masters unexpanded) with their seed annotations. */
@@ -306,8 +370,14 @@ function listGrants({ ctl, q }: ControlRequest): unknown {
 
 function showGrant({ ctl, ids }: ControlRequest): unknown {
   const g = ctl.store.requireGrant(ids[0]!);
-  const cal = g.calendars.get(g.primaryCalendarId)!;
-  return { grant: g.grant, zone: g.zone, calendar: cal.wire, events: cal.index.size, messages: g.messages.length };
+  const cal = g.calendars.get(g.primaryCalendarId);
+  return {
+    grant: g.grant,
+    zone: g.zone,
+    calendar: cal?.wire ?? null,
+    events: cal?.index.size ?? 0,
+    messages: g.messages.length,
+  };
 }
 
 function listRequests({ ctl, q }: ControlRequest): unknown {
@@ -352,6 +422,43 @@ function listExpected({ ctl, q }: ControlRequest): unknown {
   return { data: q.get("all") === "true" ? ctl.expectedDecisions(opts) : ctl.expectedReminders(opts) };
 }
 
+function listDeliveries({ ctl, q }: ControlRequest): unknown {
+  const f: DeliveryFilter = {};
+  const str = (k: string) => q.get(k) || undefined;
+  if (str("notification_id")) f.notificationId = str("notification_id");
+  if (str("destination_id")) f.destinationId = str("destination_id");
+  if (str("grant_id")) f.grantId = str("grant_id");
+  if (str("type")) f.type = str("type");
+  if (str("state")) f.state = str("state") as DeliveryState;
+  const sinceSeq = num(q, "since_seq");
+  if (sinceSeq !== undefined) f.sinceSeq = sinceSeq;
+  return { data: ctl.webhooks.deliveries(f) };
+}
+
+/** Waits (at most `timeoutMs`, default 30 s) until no delivery is pending; `expedite` skips waits. */
+async function flushWebhooks({ ctl, body }: ControlRequest): Promise<unknown> {
+  const b = body === undefined ? {} : objectBody(body);
+  const opts: { timeoutMs?: number; expedite?: boolean } = {};
+  if (b.timeoutMs !== undefined) opts.timeoutMs = int(b.timeoutMs, "timeoutMs", 0, 600_000);
+  if (b.expedite !== undefined) {
+    if (typeof b.expedite !== "boolean") throw badRequest("expedite must be true or false");
+    opts.expedite = b.expedite;
+  }
+  return ctl.webhooks.flush(opts);
+}
+
+function releaseWebhooks({ ctl, body }: ControlRequest): unknown {
+  const b = body === undefined ? {} : objectBody(body);
+  const opts: { order?: ReleaseOrder; limit?: number } = {};
+  if (b.order !== undefined) {
+    if (b.order !== "emitted" && b.order !== "reverse" && b.order !== "random")
+      throw badRequest("order must be emitted, reverse or random");
+    opts.order = b.order;
+  }
+  if (b.limit !== undefined) opts.limit = int(b.limit, "limit", 0);
+  return { released: ctl.webhooks.release(opts) };
+}
+
 const endpoint = (method: string, path: string, handle: ControlHandler): ControlEndpoint => ({
   method,
   pattern: path.split("/"),
@@ -376,6 +483,13 @@ const CONTROL_ENDPOINTS: readonly ControlEndpoint[] = [
   endpoint("GET", "grants/*", showGrant),
   endpoint("POST", "grants/*/invalidate", ({ ctl, ids }) => ctl.invalidateGrant(ids[0]!)),
   endpoint("POST", "grants/*/restore", ({ ctl, ids }) => ctl.restoreGrant(ids[0]!)),
+  endpoint("POST", "grants/*/scope", ({ ctl, ids, body }) =>
+    ctl.setGrantScope(ids[0]!, objectBody(body).scope as string[]),
+  ),
+  endpoint("GET", "grant-status-lag", ({ ctl }) => ({ ms: ctl.grantStatusLag() })),
+  endpoint("POST", "grant-status-lag", ({ ctl, body }) => ({
+    ms: ctl.setGrantStatusLag(objectBody(body).ms as number),
+  })),
   endpoint("GET", "grants/*/events", ({ ctl, ids }) => ({ data: ctl.events(ids[0]!) })),
   endpoint("POST", "grants/*/events", ({ ctl, ids, body }) =>
     ctl.addEvent(ids[0]!, objectBody(body) as unknown as EventInput),
@@ -414,10 +528,21 @@ const CONTROL_ENDPOINTS: readonly ControlEndpoint[] = [
     return { ok: true };
   }),
   endpoint("GET", "expected", listExpected),
+  endpoint("DELETE", "grants/*", ({ ctl, ids }) => ctl.deleteGrant(ids[0]!)),
+  endpoint("GET", "webhooks", ({ ctl }) => ctl.webhooks.overview()),
+  endpoint("POST", "webhooks/config", ({ ctl, body }) => ctl.webhooks.configure(body)),
+  endpoint("GET", "webhooks/deliveries", listDeliveries),
+  endpoint("DELETE", "webhooks/deliveries", ({ ctl }) => {
+    ctl.webhooks.sender.clearLog();
+    return { ok: true };
+  }),
+  endpoint("POST", "webhooks/flush", flushWebhooks),
+  endpoint("POST", "webhooks/release", releaseWebhooks),
 ];
 
 /**
- * Routes under /_sandbox/. Returns the JSON to send with status 200, or throws ApiError.
+ * Routes under /_sandbox/. Returns the JSON to send with status 200 (or a promise of it, for
+ * the routes that wait), or throws ApiError.
  * Plain Errors from seeding (bad options) become 400s with their message.
  */
 export function controlRoute(
@@ -434,10 +559,14 @@ export function controlRoute(
   );
   if (!match) throw notFound(`no sandbox control route ${method} ${path}`);
   const ids = seg.filter((_, i) => match.pattern[i] === "*");
-  try {
-    return match.handle({ ctl, ids, q, body });
-  } catch (err) {
+  const asApiError = (err: unknown): never => {
     if (err instanceof ApiError) throw err;
     throw badRequest((err as Error).message);
+  };
+  try {
+    const out = match.handle({ ctl, ids, q, body });
+    return out instanceof Promise ? out.catch(asApiError) : out;
+  } catch (err) {
+    return asApiError(err);
   }
 }

@@ -16,7 +16,9 @@ export type LogNote =
   /** A send refused with 409: its Idempotency-Key is in flight, or came with another payload. */
   | "idempotency_conflict"
   /** Served with the messages' headers hidden (an injected "hide_headers" fault). */
-  | "headers_hidden";
+  | "headers_hidden"
+  /** 403: the grant lacks the OAuth scope the route needs. */
+  | "insufficient_scopes";
 
 export class ApiError extends Error {
   constructor(

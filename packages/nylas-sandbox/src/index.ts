@@ -8,6 +8,7 @@ export {
   expectedReminders,
   expectedDecisions,
   SEED_ZONES,
+  SEED_PROVIDERS,
   type SeedOptions,
   type BulkOptions,
   type ExpectedOptions,
@@ -15,7 +16,16 @@ export {
   type ExpectedDecision,
   type SeedResult,
 } from "./seed.js";
-export { DEFAULT_LIMITS, type LimitsConfig, type LimitsInput } from "./limits.js";
+export { DEFAULT_LIMITS, type LimitsConfig, type LimitsInput, type PerProvider } from "./limits.js";
+export {
+  profileOf,
+  PROVIDER_LABEL,
+  ICLOUD_RANGE_MESSAGE,
+  type HeaderPolicy,
+  type ProviderProfile,
+} from "./providers.js";
+export { fullScopes, hasScopeFor, normaliseScope, type ScopeNeed } from "./scopes.js";
+export { sentFolderId, foldersOf } from "./folders.js";
 export {
   ROUTE_CLASSES,
   FAULT_KINDS,
@@ -30,3 +40,23 @@ export * from "./types.js";
 export { localDate, localParts, startOfLocalDay, localDateTime, addDays, type LocalParts } from "./tz.js";
 export { mulberry32 } from "./random.js";
 export { clockFrom, parseInstant } from "./clock.js";
+export {
+  Webhooks,
+  DEFAULT_CHALLENGE_TIMEOUT_MS,
+  type WebhooksOptions,
+  type WebhookRegistration,
+  type ChallengeRecord,
+  type WebhookRouteName,
+} from "./webhooks.js";
+export {
+  DEFAULT_DELIVERY,
+  type DeliveryConfig,
+  type DeliveryFilter,
+  type DeliveryRecord,
+  type DeliveryState,
+  type AttemptRecord,
+  type FlushResult,
+  type ReleaseOrder,
+} from "./webhook-sender.js";
+export { TRIGGER_TYPES, type DestinationStatus } from "./webhook-destinations.js";
+export { EMITTED_TRIGGERS, notificationBody, type EmittedTrigger, type Notification } from "./notifications.js";

@@ -18,6 +18,14 @@ export const ROUTES = [
   "connect.auth",
   "connect.consent",
   "connect.token",
+  "webhooks.list",
+  "webhooks.create",
+  "webhooks.find",
+  "webhooks.update",
+  "webhooks.delete",
+  "webhooks.rotate_secret",
+  "folders.list",
+  "folders.find",
 ] as const;
 export type RouteName = (typeof ROUTES)[number];
 
@@ -33,6 +41,7 @@ const NOTES: readonly LogNote[] = [
   "idempotent_replay",
   "idempotency_conflict",
   "headers_hidden",
+  "insufficient_scopes",
 ];
 const METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "OTHER"] as const;
 
@@ -98,6 +107,7 @@ const IMPLIED: Partial<Record<RouteName, (g: string) => string>> = {
   "events.list": (g) => `/v3/grants/${g}/events`,
   "messages.list": (g) => `/v3/grants/${g}/messages`,
   "messages.send": (g) => `/v3/grants/${g}/messages/send`,
+  "folders.list": (g) => `/v3/grants/${g}/folders`,
 };
 
 export class RequestLog {

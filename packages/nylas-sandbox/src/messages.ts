@@ -4,6 +4,8 @@
  */
 import { randomUUID } from "node:crypto";
 import { badRequest } from "./errors.js";
+import { sentFolderId } from "./folders.js";
+import { profileOf } from "./providers.js";
 import { eventId, type GrantState } from "./store.js";
 import type { Header, MessageParticipant, MessageRecord, WireMessage } from "./types.js";
 import { bool, int, isEmail, isObject } from "./validate.js";
@@ -78,8 +80,11 @@ function fmtList(list: MessageParticipant[]): string {
   return list.map((p) => (p.name ? `"${p.name}" <${p.email}>` : p.email)).join(", ");
 }
 
-/** Stores the Sent copy; returns the message as the send endpoint answers it (no headers). */
-export function storeSent(g: GrantState, req: SendRequest, nowMs: number): WireMessage {
+/**
+ * Stores the copy filed in the provider's Sent folder (`folderId`, Google: `SENT`); returns the
+ * message as the send endpoint answers it (no headers).
+ */
+export function storeSent(g: GrantState, req: SendRequest, nowMs: number, folderId = "SENT"): WireMessage {
   const id = eventId();
   const date = Math.floor(nowMs / 1000);
   const from: MessageParticipant[] = [{ email: g.grant.email }];
@@ -101,7 +106,7 @@ export function storeSent(g: GrantState, req: SendRequest, nowMs: number): WireM
     bcc: req.bcc,
     reply_to: req.reply_to,
     date,
-    folders: ["SENT"],
+    folders: [folderId],
     unread: false,
     starred: false,
     attachments: [],
@@ -167,7 +172,14 @@ export function parseMessageQuery(q: URLSearchParams): MessageQuery {
   const from = q.get("from");
   if (from) out.from = from.toLowerCase();
   const any = q.get("any_email");
-  if (any) out.anyEmail = any.toLowerCase().split(",");
+  if (any) {
+    out.anyEmail = any
+      .toLowerCase()
+      .split(",")
+      .map((e) => e.trim())
+      .filter(Boolean);
+    if (out.anyEmail.length > 25) throw badRequest("any_email takes at most 25 email addresses");
+  }
   const thread = q.get("thread_id");
   if (thread) out.threadId = thread;
   const fields = q.get("fields");
@@ -185,6 +197,21 @@ export function parseMessageQuery(q: URLSearchParams): MessageQuery {
   return out;
 }
 
+/**
+ * The headers `fields=include_headers` shows for a message, by the provider's rule: Microsoft
+ * Graph's are always empty in the Sent folder, EWS' for mail the grant sent itself.
+ */
+export function headersFor(g: GrantState, rec: MessageRecord): Header[] {
+  switch (profileOf(g.grant.provider).headers) {
+    case "empty_in_sent":
+      return rec.msg.folders.includes(sentFolderId(g)) ? [] : rec.headers;
+    case "empty_if_sent_by_grant":
+      return rec.msg.from.some((p) => p.email.toLowerCase() === g.grant.email.toLowerCase()) ? [] : rec.headers;
+    default:
+      return rec.headers;
+  }
+}
+
 /** Newest first; the cursor is the array position of the next message to look at
  *  (the mailbox is append-only, so positions are stable while new mail arrives). */
 export function listMessages(g: GrantState, q: MessageQuery): { data: WireMessage[]; nextCursor?: string } {
@@ -197,8 +224,7 @@ export function listMessages(g: GrantState, q: MessageQuery): { data: WireMessag
     // Received before the window start: nothing older can match either.
     if (q.receivedAfter !== undefined && m.date <= q.receivedAfter) break;
     if (q.receivedBefore !== undefined && m.date >= q.receivedBefore) continue;
-    if (q.folders.length && !q.folders.some((f) => m.folders.includes(f.toUpperCase()) || m.folders.includes(f)))
-      continue;
+    if (q.folders.length && !q.folders.some((f) => m.folders.includes(f))) continue;
     if (q.subject !== undefined && !m.subject.toLowerCase().includes(q.subject)) continue;
     if (q.to !== undefined && !has(m.to, q.to)) continue;
     if (q.from !== undefined && !has(m.from, q.from)) continue;
@@ -208,7 +234,7 @@ export function listMessages(g: GrantState, q: MessageQuery): { data: WireMessag
     if (data.length === q.limit) {
       return { data, nextCursor: Buffer.from(`m${i}`).toString("base64url") };
     }
-    data.push(q.includeHeaders ? { ...m, headers: q.hideHeaders ? [] : r.headers } : m);
+    data.push(q.includeHeaders ? { ...m, headers: q.hideHeaders ? [] : headersFor(g, r) } : m);
   }
   return { data };
 }

@@ -7,7 +7,7 @@
 import { createHash } from "node:crypto";
 import { OAuthError } from "./errors.js";
 import { randomToken, type SandboxStore } from "./store.js";
-import { PROVIDERS, type Provider } from "./types.js";
+import { PROVIDERS, type Provider, type WireGrant } from "./types.js";
 import { isEmail } from "./validate.js";
 
 interface PendingAuth {
@@ -59,6 +59,8 @@ export class OAuthService {
     private readonly clientId: string,
     /** The application's API key (the client secret) as it is now. */
     private readonly apiKey: () => string,
+    /** A sign-in completed: the grant is new (`created`) or was re-authenticated (webhooks). */
+    private readonly onAuthorised: (grant: WireGrant, created: boolean) => void = () => {},
   ) {}
 
   reset(): void {
@@ -191,7 +193,8 @@ export class OAuthService {
       if (!pkceMatches(issued.method, issued.challenge, verifier))
         throw new OAuthError(400, "invalid_grant", "code_verifier does not match code_challenge");
     }
-    const { state } = this.store.upsertGrantByEmail(issued.email, issued.provider, issued.scope);
+    const { state, created } = this.store.upsertGrantByEmail(issued.email, issued.provider, issued.scope);
+    this.onAuthorised({ ...state.grant }, created);
     const out = this.tokenFor(state.grant.id, clientId);
     if (issued.accessType === "offline") {
       const rt = randomToken(32);

@@ -3,7 +3,8 @@
  * annotation (kept server-side) saying whether it deserves a reminder on the local day it
  * starts and to whom, so tests compare the sent log with `expectedReminders()` instead of
  * re-implementing the selection rule:
- *   remind for local day D the events that START in [D 00:00, D+1 00:00) in the grant's zone,
+ *   remind for local day D the events that START in [D 00:00, D+1 00:00) in the user's true
+ *   zone (GrantState.zone, whether or not the calendar exposes it),
  *   not cancelled, not all-day, not declined by the user, with ≥1 other participant who has
  *   not declined; recipients = the other non-declined participants, deduplicated
  *   case-insensitively. Each occurrence of a recurring event counts.
@@ -28,8 +29,12 @@ function uuidFrom(rand: () => number): string {
   ].join("-");
 }
 
-/** Zones for seeded grants, in rotation. `null` = a calendar without a timezone. */
-export const SEED_ZONES: readonly (string | null)[] = [
+/**
+ * The users' true local zones, in rotation by seed position (one UTC among them). Google
+ * calendars expose the zone as `timezone`; Microsoft and iCloud calendars do not, so there the
+ * zone shows only in the `when` of the events the user organises.
+ */
+export const SEED_ZONES: readonly string[] = [
   "America/New_York",
   "Europe/London",
   "Australia/Sydney",
@@ -41,7 +46,7 @@ export const SEED_ZONES: readonly (string | null)[] = [
   "Asia/Tehran",
   "America/St_Johns",
   "Pacific/Chatham",
-  null,
+  "Europe/Paris",
   "UTC",
   "Pacific/Kiritimati",
   "Pacific/Pago_Pago",
@@ -50,7 +55,27 @@ export const SEED_ZONES: readonly (string | null)[] = [
   "Asia/Tokyo",
   "America/Sao_Paulo",
   "Africa/Lagos",
-  null,
+  "America/Chicago",
+];
+
+/**
+ * Providers by seed position, in a cycle of 12: 5 Microsoft, 4 Google, 2 iCloud, 1 IMAP, so
+ * that every prefix of two or more grants is at least a third Microsoft, and position 0 is
+ * Google. Position 9 of each cycle (Google) is seeded needing re-authentication.
+ */
+export const SEED_PROVIDERS: readonly Provider[] = [
+  "google",
+  "microsoft",
+  "google",
+  "microsoft",
+  "icloud",
+  "microsoft",
+  "google",
+  "imap",
+  "microsoft",
+  "google",
+  "microsoft",
+  "icloud",
 ];
 
 const FIRST = [
@@ -121,9 +146,9 @@ export function seed(store: SandboxStore, opts: SeedOptions): SeedResult {
   const base = store.grantOrder.length;
   for (let i = 0; i < n; i++) {
     const k = base + i;
-    const zone = SEED_ZONES[k % SEED_ZONES.length] ?? null;
-    const provider: Provider = k % 5 === 3 ? "microsoft" : k % 23 === 11 ? "imap" : "google";
-    const invalid = k % 12 === 7;
+    const zone = SEED_ZONES[k % SEED_ZONES.length]!;
+    const provider = SEED_PROVIDERS[k % SEED_PROVIDERS.length]!;
+    const invalid = k % SEED_PROVIDERS.length === 9;
     const domain = DOMAINS[k % DOMAINS.length]!;
     const email = `${FIRST[k % FIRST.length]}.${LAST[(k * 7) % LAST.length]}${k}@${domain}`;
     const g = store.addGrant({
@@ -135,7 +160,8 @@ export function seed(store: SandboxStore, opts: SeedOptions): SeedResult {
       created_at: Math.floor(nowMs / 1000) - 86_400 * 30 + k,
     });
     grantIds.push(g.grant.id);
-    events += seedGrantEvents(store, g, k, nowMs, days, rand);
+    // IMAP has no calendars: no events, nothing expected.
+    if (g.calendars.size > 0) events += seedGrantEvents(store, g, k, nowMs, days, rand);
   }
   return { grantIds, events };
 }
@@ -166,8 +192,8 @@ interface ScenarioEvent {
  * the same seed gives the same ids, guests and statuses.
  */
 class GrantSeeder {
+  /** The user's true zone: every event the user organises carries it in its `when`. */
   readonly zone: string;
-  readonly hasTz: boolean;
   readonly user: string;
   readonly today: string;
   /** Events added so far. */
@@ -185,7 +211,6 @@ class GrantSeeder {
     this.k = k;
     this.rand = rand;
     this.zone = g.zone;
-    this.hasTz = g.calendars.get(g.primaryCalendarId)!.wire.timezone !== undefined;
     this.user = g.grant.email;
     this.today = localDate(this.zone, nowMs);
   }
@@ -200,15 +225,19 @@ class GrantSeeder {
     return (["yes", "noreply", "maybe"] as const)[Math.floor(this.rand() * 3)]!;
   }
 
-  /** A timespan starting at `hh:mm` local time on `day`, with the zone when the calendar has one. */
-  timed(day: string, hh: number, mm: number, minutes: number): When {
+  /**
+   * A timespan starting at `hh:mm` user-local time on `day`, carrying `zone` (default the
+   * user's) as its start and end zone, as the organiser's calendar wrote it.
+   */
+  timed(day: string, hh: number, mm: number, minutes: number, zone = this.zone): When {
     const s = Math.floor(localDateTime(this.zone, day, hh, mm) / 1000);
-    const w: When = { object: "timespan", start_time: s, end_time: s + minutes * 60 };
-    if (this.hasTz) {
-      w.start_timezone = this.zone;
-      w.end_timezone = this.zone;
-    }
-    return w;
+    return { object: "timespan", start_time: s, end_time: s + minutes * 60, start_timezone: zone, end_timezone: zone };
+  }
+
+  /** A zone other than the user's, for a meeting someone else organises. */
+  otherZone(): string {
+    const pick = SEED_ZONES[Math.floor(this.rand() * SEED_ZONES.length)]!;
+    return pick !== this.zone ? pick : this.zone === "Asia/Tokyo" ? "Europe/Madrid" : "Asia/Tokyo";
   }
 
   me(status: Participant["status"] = "yes", email = this.user): Participant {
@@ -336,7 +365,7 @@ function seedDuplicates(s: GrantSeeder, day: string): void {
 function seedPointInTime(s: GrantSeeder, day: string): void {
   const [a] = s.guests(1) as [Guest];
   const t = Math.floor(localDateTime(s.zone, day, 16, 0) / 1000);
-  const w: When = s.hasTz ? { object: "time", time: t, timezone: s.zone } : { object: "time", time: t };
+  const w: When = { object: "time", time: t, timezone: s.zone };
   s.add({
     title: "Deadline check-in",
     when: w,
@@ -387,6 +416,24 @@ function seedOrganiserNotListed(s: GrantSeeder, day: string): void {
     participants: others.map((o) => ({ ...o, status: "noreply" as const })),
     organizer: { email: s.user, name: "Me" },
     expected: yes(others.map((o) => o.email)),
+  });
+}
+
+/**
+ * A meeting the user only attends, organised by a guest in another zone, early in the user's
+ * day: its `when` carries the organiser's zone, not the user's. The organiser is listed (as
+ * Google lists organisers), so every reading of "the other participants" gives the same
+ * recipients: the organiser and the other guest.
+ */
+function seedAttended(s: GrantSeeder, day: string): void {
+  const [organiser, other] = s.guests(2) as [Guest, Guest];
+  const zone = s.otherZone();
+  s.add({
+    title: "Partner briefing (attending)",
+    when: s.timed(day, 7, 30, 30, zone),
+    participants: [{ ...organiser, status: "yes" }, s.me(), { ...other, status: s.statusOf() }],
+    organizer: { email: organiser.email, name: organiser.name },
+    expected: yes([organiser.email, other.email]),
   });
 }
 
@@ -444,6 +491,7 @@ const DAILY_SCENARIOS: readonly ((s: GrantSeeder, day: string, d: number) => voi
   seedTwoDayAllDay,
   seedCrossesMidnight,
   seedOrganiserNotListed,
+  seedAttended,
 ];
 
 /**
@@ -479,7 +527,7 @@ export interface BulkOptions {
   now?: Date | number;
   seed?: number;
   provider?: Provider;
-  /** Zones in rotation (default: the seed zones that have a timezone). */
+  /** Zones in rotation (default: SEED_ZONES). */
   zones?: string[];
 }
 
@@ -495,7 +543,7 @@ export function seedBulk(store: SandboxStore, opts: BulkOptions): SeedResult {
     throw new Error("grants must be an integer between 0 and 1000000");
   if (!Number.isInteger(k) || k < 0 || k > 96) throw new Error("meetingsPerGrant must be an integer between 0 and 96");
   const nowMs = opts.now === undefined ? store.now() : typeof opts.now === "number" ? opts.now : opts.now.getTime();
-  const zones = opts.zones ?? (SEED_ZONES.filter((z) => z !== null) as string[]);
+  const zones = opts.zones ?? [...SEED_ZONES];
   const rand = mulberry32(opts.seed ?? 7);
   const grantIds: string[] = [];
   const base = store.grantOrder.length;
@@ -512,7 +560,8 @@ export function seedBulk(store: SandboxStore, opts: BulkOptions): SeedResult {
       created_at: created,
     });
     grantIds.push(g.grant.id);
-    const cal = g.calendars.get(g.primaryCalendarId)!;
+    const cal = g.calendars.get(g.primaryCalendarId);
+    if (!cal) continue; // IMAP: no calendars
     const a = `guest-a.${gi}@guests.test`;
     const b = `guest-b.${gi}@guests.test`;
     const participants: Participant[] = [
@@ -571,7 +620,7 @@ export interface ExpectedDecision {
   start: number;
   /** The grant-local day the decision is for. */
   day: string;
-  /** The zone that day is in (the calendar's, or UTC without one): a reminder shows its time in it. */
+  /** The user's true zone, which that day is in (whatever the calendar exposes): a reminder shows its time in it. */
   zone: string;
   remind: boolean;
   recipients: string[];

@@ -10,6 +10,8 @@ import {
   findEvent,
   findGrant,
   findMessage,
+  getFolder,
+  getFolders,
   getMessages,
   GrantSortCache,
   listCalendars,
@@ -28,11 +30,13 @@ import {
 } from "./idempotency.js";
 import { ApiError, badRequest, notFound, OAuthError, type LogNote } from "./errors.js";
 import type { RouteClass } from "./faults.js";
+import { admit, countRead, isProviderRead } from "./gate.js";
 import type { LimitsInput } from "./limits.js";
 import type { RouteName } from "./log.js";
 import type { SeedOptions } from "./seed.js";
 import type { GrantState } from "./store.js";
 import { isObject } from "./validate.js";
+import type { WebhookRegistration, WebhookRouteName, WebhooksOptions } from "./webhooks.js";
 
 export interface SandboxOptions {
   /** 0 = a random free port (default). */
@@ -49,6 +53,12 @@ export interface SandboxOptions {
   now?: () => number;
   /** Request-log ring size (default 500k entries, ~10 MB when full). */
   requestLogCapacity?: number;
+  /** Webhook delivery settings; the delivery plan's seed defaults to the data seed. */
+  webhooks?: Omit<WebhooksOptions, "applicationId" | "now">;
+  /** A destination registered at start, challenge included (startSandbox fails if it fails). */
+  webhook?: WebhookRegistration;
+  /** GET /v3/grants keeps reporting an invalidated grant as valid this long (ms; default 0). */
+  grantStatusLagMs?: number;
 }
 
 export const DEFAULT_API_KEY = "nyk_sandbox_key";
@@ -75,6 +85,7 @@ function matchRoute(method: string, path: string): Route | undefined {
     if (method === "POST" && n === 4 && s[3] === "token") return { name: "connect.token", cls: "oauth" };
     return undefined;
   }
+  if (s[2] === "webhooks") return matchWebhookRoute(method, s);
   if (s[2] !== "grants") return undefined;
   if (n === 3) return method === "GET" ? { name: "grants.list", cls: "grants" } : undefined;
   let grantId: string;
@@ -95,6 +106,10 @@ function matchRoute(method: string, path: string): Route | undefined {
     if (n === 5) return { name: "events.list", cls: "events", grantId };
     if (n === 6 && sub) return { name: "events.find", cls: "events", grantId, sub };
   }
+  if (res === "folders" && method === "GET") {
+    if (n === 5) return { name: "folders.list", cls: "folders", grantId };
+    if (n === 6 && sub) return { name: "folders.find", cls: "folders", grantId, sub };
+  }
   if (res === "messages") {
     if (n === 6 && s[5] === "send")
       return method === "POST" ? { name: "messages.send", cls: "send", grantId } : undefined;
@@ -102,6 +117,22 @@ function matchRoute(method: string, path: string): Route | undefined {
     if (method === "GET" && n === 6 && sub) return { name: "messages.find", cls: "messages", grantId, sub };
   }
   return undefined;
+}
+
+/** `/v3/webhooks`, `/v3/webhooks/{id}`, `/v3/webhooks/rotate-secret/{id}` (administration.yaml). */
+function matchWebhookRoute(method: string, s: string[]): Route | undefined {
+  if (s.length === 3) {
+    if (method === "GET") return { name: "webhooks.list" };
+    return method === "POST" ? { name: "webhooks.create" } : undefined;
+  }
+  if (s.length === 5 && s[3] === "rotate-secret" && method === "POST") {
+    const sub = safeDecode(s[4]!);
+    return sub ? { name: "webhooks.rotate_secret", sub } : undefined;
+  }
+  const sub = s.length === 4 ? safeDecode(s[3]!) : undefined;
+  if (!sub) return undefined;
+  const names: Record<string, RouteName> = { GET: "webhooks.find", PUT: "webhooks.update", DELETE: "webhooks.delete" };
+  return names[method] ? { name: names[method], sub } : undefined;
 }
 
 function safeDecode(v: string): string | undefined {
@@ -185,6 +216,9 @@ export class Sandbox extends SandboxControl {
     };
     if (opts.now) base.now = opts.now;
     if (opts.requestLogCapacity !== undefined) base.requestLogCapacity = opts.requestLogCapacity;
+    const dataSeed = typeof opts.seed === "object" ? opts.seed.seed : undefined;
+    base.webhooks = { ...opts.webhooks, delivery: { seed: dataSeed ?? 1, ...opts.webhooks?.delivery } };
+    if (opts.grantStatusLagMs !== undefined) base.grantStatusLagMs = opts.grantStatusLagMs;
     super(base);
     this.host = opts.host ?? "127.0.0.1";
     this.server = createServer((req, res) => {
@@ -221,6 +255,7 @@ export class Sandbox extends SandboxControl {
   }
 
   async close(): Promise<void> {
+    this.webhooks.close();
     await new Promise<void>((resolve) => {
       this.server.close(() => resolve());
       this.server.closeAllConnections();
@@ -239,7 +274,7 @@ export class Sandbox extends SandboxControl {
     if (path === "/_sandbox" || path.startsWith("/_sandbox/")) {
       try {
         const body = method === "GET" || method === "DELETE" ? undefined : await parseBody(req);
-        this.json(res, 200, requestId, controlRoute(this, method, path, query, body) as Json, false);
+        this.json(res, 200, requestId, (await controlRoute(this, method, path, query, body)) as Json, false);
       } catch (err) {
         this.fail(res, requestId, err);
       }
@@ -432,6 +467,11 @@ export class Sandbox extends SandboxControl {
       case "grants.find":
         return { kind: "json", body: findGrant(this.store, route.grantId!) };
       default:
+        if (route.name.startsWith("webhooks.")) {
+          const body =
+            route.name === "webhooks.create" || route.name === "webhooks.update" ? await parseBody(req) : undefined;
+          return { kind: "json", body: await this.webhooks.api(route.name as WebhookRouteName, route.sub, body) };
+        }
         break;
     }
     const grantId = route.grantId!;
@@ -447,19 +487,13 @@ export class Sandbox extends SandboxControl {
       );
     }
     const g = this.dataGrant(grantId);
+    admit(g, route.name, this.limiter, Date.now());
+    if (isProviderRead(route.name)) {
+      const body = this.read(route, g, q, work);
+      countRead(g, this.limiter, Date.now());
+      return { kind: "json", body };
+    }
     switch (route.name) {
-      case "calendars.list":
-        return { kind: "json", body: listCalendars(g) };
-      case "calendars.find":
-        return { kind: "json", body: findCalendar(this.store, g, route.sub!) };
-      case "events.list":
-        return { kind: "json", body: listEvents(this.store, g, q) };
-      case "events.find":
-        return { kind: "json", body: findEvent(this.store, g, route.sub!, q) };
-      case "messages.list":
-        return { kind: "json", body: getMessages(g, q, work.hideHeaders) };
-      case "messages.find":
-        return { kind: "json", body: findMessage(g, route.sub!, q, work.hideHeaders) };
       case "messages.send": {
         const body = await parseBody(req);
         work.sendAttempted = true;
@@ -468,6 +502,30 @@ export class Sandbox extends SandboxControl {
           body: sendMessage(g, body, this.limiter, this.store.now(), (rec) => this.recordSent(grantId, rec)),
         };
       }
+      default:
+        throw notFound(`Unknown route ${route.name}`);
+    }
+  }
+
+  /** The read routes of a grant (answered before the provider's read budget is counted). */
+  private read(route: Route, g: GrantState, q: URLSearchParams, work: DispatchContext): Json {
+    switch (route.name) {
+      case "calendars.list":
+        return listCalendars(g);
+      case "calendars.find":
+        return findCalendar(this.store, g, route.sub!);
+      case "events.list":
+        return listEvents(this.store, g, q);
+      case "events.find":
+        return findEvent(this.store, g, route.sub!, q);
+      case "messages.list":
+        return getMessages(g, q, work.hideHeaders);
+      case "messages.find":
+        return findMessage(g, route.sub!, q, work.hideHeaders);
+      case "folders.list":
+        return getFolders(g, q);
+      case "folders.find":
+        return getFolder(g, route.sub!);
       default:
         throw notFound(`Unknown route ${route.name}`);
     }
@@ -506,5 +564,14 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
   if (opts.limits) sb.setLimits(opts.limits);
   if (opts.latencyMs) sb.setLatency({ ms: opts.latencyMs });
   if (opts.seed !== undefined) sb.seed(typeof opts.seed === "number" ? { grants: opts.seed } : opts.seed);
-  return sb.listen(opts.port ?? 0);
+  await sb.listen(opts.port ?? 0);
+  if (opts.webhook) {
+    try {
+      await sb.webhooks.register(opts.webhook);
+    } catch (err) {
+      await sb.close();
+      throw err;
+    }
+  }
+  return sb;
 }

@@ -1,10 +1,12 @@
 /**
- * All sandbox state: grants (with one primary calendar each), their event indexes and
+ * All sandbox state: grants (with the calendars their provider has), their event indexes and
  * mailboxes. Lookups are by id or lowercase email; nothing here scans all grants per request.
  */
-import { randomBytes, randomUUID } from "node:crypto";
+import { createHash, randomBytes, randomUUID } from "node:crypto";
 import { ApiError, badRequest, notFound } from "./errors.js";
 import { CalendarIndex, isAllDay, whenRange, type IndexedEvent } from "./events.js";
+import { PROVIDER_LABEL, profileOf } from "./providers.js";
+import { fullScopes, isScopeList } from "./scopes.js";
 import { isValidZone } from "./tz.js";
 import {
   PROVIDERS,
@@ -36,13 +38,24 @@ export interface CalendarState {
 
 export interface GrantState {
   grant: WireGrant;
+  /**
+   * The calendar holding the user's events: the primary one, or for iCloud (which has no
+   * `primary`) the user's own writable calendar; "" for IMAP, which has no calendars.
+   */
   primaryCalendarId: string;
   calendars: Map<string, CalendarState>;
   /** Sent (and any other) messages in arrival order; listed newest first. */
   messages: MessageRecord[];
   messagesById: Map<string, MessageRecord>;
-  /** Calendar zone, or FALLBACK_ZONE when the calendar has none: the grant's "local" zone. */
+  /**
+   * The user's true local zone: seeded events and the `expected` annotations use it, whatever
+   * the calendar exposes (only Google and virtual calendars expose a `timezone`).
+   */
   zone: string;
+  /** Sandbox-clock ms until which GET /v3/grants still reports an invalidated grant as valid. */
+  reportValidUntil?: number;
+  /** Meanwhile, the `updated_at` it reports: the record as it was before (a stale read). */
+  reportUpdatedAt?: number;
 }
 
 export interface GrantInput {
@@ -50,11 +63,15 @@ export interface GrantInput {
   email: string;
   provider?: Provider;
   grant_status?: GrantStatus;
-  /** Primary calendar zone; null/"" = the calendar has no timezone. Default UTC. */
+  /**
+   * The user's true local zone; Google and virtual calendars also expose it as the calendar's
+   * `timezone`. null/"" = no zone at all: the day is UTC and no calendar shows a zone. Default UTC.
+   */
   timezone?: string | null;
+  /** OAuth scopes (default: the provider's full set, see scopes.ts). */
   scope?: string[];
   created_at?: number;
-  /** Primary calendar id (default derived from the grant id). */
+  /** The user's calendar id (default derived from the grant id). */
   calendar_id?: string;
 }
 
@@ -89,6 +106,11 @@ export class SandboxStore {
   private readonly byEmail = new Map<string, GrantState>();
   /** Bumped on every grant change, so sorted grant listings can be cached. */
   version = 0;
+  /**
+   * How long (ms, sandbox clock) GET /v3/grants and /v3/grants/{id} keep reporting an
+   * invalidated grant as `valid`, while its data routes already answer 401.
+   */
+  grantStatusLagMs = 0;
 
   constructor(readonly now: () => number = Date.now) {}
 
@@ -124,6 +146,8 @@ export class SandboxStore {
     if (!PROVIDERS.includes(provider)) throw badRequest(`provider must be one of ${PROVIDERS.join(", ")}`);
     const status = input.grant_status ?? "valid";
     if (status !== "valid" && status !== "invalid") throw badRequest("grant_status must be valid or invalid");
+    if (input.scope !== undefined && !isScopeList(input.scope))
+      throw badRequest("scope must be an array of scope strings (no spaces), at most 100");
     const tz = input.timezone === undefined ? "UTC" : input.timezone;
     if (tz !== null && tz !== "" && !isValidZone(tz))
       throw badRequest("timezone must be an IANA zone, or null for none");
@@ -139,29 +163,16 @@ export class SandboxStore {
       provider,
       grant_status: status,
       email: input.email,
-      scope: input.scope ?? defaultScopes(provider),
+      scope: input.scope ? [...input.scope] : fullScopes(provider),
       created_at: at,
       updated_at: at,
     };
     const zone = tz ? tz : FALLBACK_ZONE;
-    const calId =
-      input.calendar_id ?? (provider === "google" ? input.email : `cal_${id.replace(/-/g, "").slice(0, 20)}`);
-    const wire: WireCalendar = {
-      id: calId,
-      grant_id: id,
-      name: provider === "google" ? input.email : "Calendar",
-      object: "calendar",
-      is_primary: true,
-      is_owned_by_user: true,
-      read_only: false,
-      hex_color: "#039BE5",
-      description: null,
-    };
-    if (tz) wire.timezone = tz;
+    const calendars = providerCalendars(provider, id, input.email, input.calendar_id, tz || undefined, zone);
     const state: GrantState = {
       grant,
-      primaryCalendarId: calId,
-      calendars: new Map([[calId, { wire, index: new CalendarIndex(calId, zone) }]]),
+      primaryCalendarId: calendars[0]?.wire.id ?? "",
+      calendars: new Map(calendars.map((c) => [c.wire.id, c])),
       messages: [],
       messagesById: new Map(),
       zone,
@@ -173,22 +184,86 @@ export class SandboxStore {
     return state;
   }
 
+  /**
+   * Invalidating a valid grant starts the status lag: its data routes answer 401 at once, but
+   * the grant routes report `valid` until `grantStatusLagMs` has passed. Restoring ends it.
+   */
   setGrantStatus(id: string, status: GrantStatus): WireGrant {
     const g = this.requireGrant(id);
+    if (status === "invalid" && g.grant.grant_status === "valid" && this.grantStatusLagMs > 0) {
+      g.reportValidUntil = this.now() + this.grantStatusLagMs;
+      g.reportUpdatedAt = g.grant.updated_at;
+    } else if (status === "valid") delete g.reportValidUntil;
     g.grant.grant_status = status;
     g.grant.updated_at = this.nowSec();
     this.version++;
     return { ...g.grant };
   }
 
-  /** `primary` → the primary calendar. */
+  /** Forgets a grant and everything in it (Nylas' Delete Grant). */
+  deleteGrant(id: string): WireGrant {
+    const g = this.requireGrant(id);
+    this.grants.delete(id);
+    this.grantOrder.splice(this.grantOrder.indexOf(g), 1);
+    this.byEmail.delete(g.grant.email.toLowerCase());
+    this.version++;
+    return { ...g.grant };
+  }
+
+  /** The grant as GET /v3/grants and /v3/grants/{id} show it now (status lag included). */
+  reportedGrant(g: GrantState): WireGrant {
+    const w = { ...g.grant };
+    if (g.reportValidUntil !== undefined) {
+      if (this.now() < g.reportValidUntil) {
+        w.grant_status = "valid";
+        w.updated_at = g.reportUpdatedAt ?? w.updated_at;
+      } else delete g.reportValidUntil;
+    }
+    return w;
+  }
+
+  setGrantStatusLag(ms: unknown): number {
+    if (typeof ms !== "number" || !Number.isInteger(ms) || ms < 0 || ms > 86_400_000)
+      throw badRequest("grant status lag must be whole milliseconds between 0 and 86400000");
+    this.grantStatusLagMs = ms;
+    return ms;
+  }
+
+  setGrantScope(id: string, scope: unknown): WireGrant {
+    const g = this.requireGrant(id);
+    if (!isScopeList(scope)) throw badRequest("scope must be an array of scope strings (no spaces), at most 100");
+    g.grant.scope = [...scope];
+    g.grant.updated_at = Math.max(this.nowSec(), g.grant.updated_at);
+    this.version++;
+    return { ...g.grant };
+  }
+
+  /**
+   * Lenient lookup for the control API and seeding: `primary` → the user's calendar, for
+   * iCloud too. The Nylas routes use `apiCalendar`, which follows the provider.
+   */
   calendar(g: GrantState, calendarId: string): CalendarState | undefined {
     return g.calendars.get(calendarId === "primary" ? g.primaryCalendarId : calendarId);
+  }
+
+  /**
+   * A calendar as the Nylas routes see it: 400 for IMAP ("Not supported for IMAP"), 404 for
+   * `primary` on iCloud ("For iCloud, there is no `primary` calendar") or an unknown id.
+   */
+  apiCalendar(g: GrantState, calendarId: string): CalendarState {
+    requireCalendars(g);
+    const p = profileOf(g.grant.provider);
+    if (calendarId === "primary" && !p.primaryCalendar)
+      throw notFound(`calendar primary not found: ${PROVIDER_LABEL[g.grant.provider]} has no primary calendar`);
+    const cal = this.calendar(g, calendarId);
+    if (!cal) throw notFound(`calendar ${calendarId} not found`);
+    return cal;
   }
 
   addEvent(grantId: string, input: EventInput, rand?: () => number): WireEvent {
     const g = this.requireGrant(grantId);
     if (!isObject(input)) throw badRequest("event must be an object");
+    requireCalendars(g);
     const cal = this.calendar(g, input.calendar_id ?? "primary");
     if (!cal) throw notFound(`calendar ${input.calendar_id} not found`);
     const id = input.id ?? eventId(rand);
@@ -319,7 +394,10 @@ export class SandboxStore {
     found.cal.index.remove(id);
   }
 
-  /** Creates the grant for an email on first sign-in; re-authentication returns the same grant, valid again. */
+  /**
+   * Creates the grant for an email on first sign-in; re-authentication returns the same grant,
+   * valid again, with the scopes this sign-in asked for (the full set when it asked for none).
+   */
   upsertGrantByEmail(
     email: string,
     provider: Provider,
@@ -328,6 +406,8 @@ export class SandboxStore {
     const existing = this.grantByEmail(email);
     if (existing) {
       existing.grant.grant_status = "valid";
+      delete existing.reportValidUntil;
+      existing.grant.scope = scope ? [...scope] : fullScopes(existing.grant.provider);
       existing.grant.updated_at = Math.max(this.nowSec(), existing.grant.updated_at);
       this.version++;
       return { state: existing, created: false };
@@ -360,16 +440,78 @@ function parseConferencing(v: unknown): { provider: string; details: { url: stri
   return { provider: v.provider, details: { url: v.details.url } };
 }
 
-export function defaultScopes(provider: Provider): string[] {
-  if (provider === "microsoft") return ["Calendars.Read", "Mail.ReadWrite", "Mail.Send", "User.Read", "offline_access"];
-  if (provider === "google") {
-    return [
-      "https://www.googleapis.com/auth/calendar.events.readonly",
-      "https://www.googleapis.com/auth/gmail.send",
-      "https://www.googleapis.com/auth/gmail.readonly",
-    ];
+/** The provider's full scope set (see scopes.ts). */
+export const defaultScopes = fullScopes;
+
+/** 400 on the calendar routes of a provider without calendars (IMAP). */
+export function requireCalendars(g: GrantState): void {
+  if (!profileOf(g.grant.provider).calendars)
+    throw badRequest(`calendars are not supported for ${PROVIDER_LABEL[g.grant.provider]} grants`);
+}
+
+function opaque(text: string, prefix = ""): string {
+  return prefix + createHash("sha256").update(text).digest("base64url").slice(0, 40);
+}
+
+/**
+ * The calendars a new grant has, the user's own first: Google's is named and identified by the
+ * email; Microsoft's and EWS' carry Graph-like opaque ids; iCloud has no primary, only the
+ * user's writable calendar and a subscribed read-only one; IMAP has none. `timezone` is set
+ * only where the provider exposes one (Google, virtual calendars) and the grant has a zone.
+ */
+function providerCalendars(
+  provider: Provider,
+  grantId: string,
+  email: string,
+  calendarId: string | undefined,
+  tz: string | undefined,
+  zone: string,
+): CalendarState[] {
+  const p = profileOf(provider);
+  if (!p.calendars) return [];
+  const graphLike = provider === "microsoft" || provider === "ews";
+  const id =
+    calendarId ??
+    (provider === "google"
+      ? email
+      : graphLike
+        ? `${opaque(`${grantId}/calendar`, "AAMkA")}AAA=`
+        : provider === "icloud"
+          ? opaque(`${grantId}/home`).toUpperCase().replace(/[-_]/g, "0")
+          : `cal_${grantId.replace(/-/g, "").slice(0, 20)}`);
+  const wire: WireCalendar = {
+    id,
+    grant_id: grantId,
+    name: provider === "google" ? email : provider === "icloud" ? "Home" : "Calendar",
+    object: "calendar",
+    is_primary: p.primaryCalendar,
+    is_owned_by_user: true,
+    read_only: false,
+    hex_color: "#039BE5",
+    description: null,
+  };
+  if (provider === "icloud" || provider === "ews") {
+    delete wire.hex_color;
+    delete wire.description;
   }
-  return ["email", "calendar"];
+  if (tz && p.calendarTimezone) wire.timezone = tz;
+  const out: CalendarState[] = [{ wire, index: new CalendarIndex(id, zone) }];
+  if (provider === "icloud") {
+    const hid = opaque(`${grantId}/holidays`).toUpperCase().replace(/[-_]/g, "1");
+    out.push({
+      wire: {
+        id: hid,
+        grant_id: grantId,
+        name: "US Holidays",
+        object: "calendar",
+        is_primary: false,
+        is_owned_by_user: false,
+        read_only: true,
+      },
+      index: new CalendarIndex(hid, zone),
+    });
+  }
+  return out;
 }
 
 export function randomToken(bytes = 24): string {

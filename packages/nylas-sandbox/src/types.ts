@@ -1,7 +1,15 @@
 /** Wire shapes (snake_case, exactly as Nylas v3 sends them) and the sandbox's internal records. */
 
-export type Provider = "google" | "microsoft" | "imap" | "icloud" | "yahoo" | "ews";
-export const PROVIDERS: readonly Provider[] = ["google", "microsoft", "imap", "icloud", "yahoo", "ews"];
+export type Provider = "google" | "microsoft" | "imap" | "icloud" | "yahoo" | "ews" | "virtual-calendar";
+export const PROVIDERS: readonly Provider[] = [
+  "google",
+  "microsoft",
+  "imap",
+  "icloud",
+  "yahoo",
+  "ews",
+  "virtual-calendar",
+];
 
 export type GrantStatus = "valid" | "invalid";
 
@@ -24,8 +32,11 @@ export interface WireCalendar {
   is_primary: boolean;
   is_owned_by_user: boolean;
   read_only: boolean;
-  hex_color: string;
-  description: string | null;
+  /** Not for iCloud or EWS calendars. */
+  hex_color?: string;
+  /** Not for iCloud or EWS calendars. */
+  description?: string | null;
+  /** Google and virtual calendars only. */
   timezone?: string;
 }
 
@@ -130,4 +141,22 @@ export interface MessageRecord {
   custom: Header[];
   /** Epoch ms when the sandbox accepted the send (finer than `date`). */
   atMs: number;
+}
+
+/** A folder or Google label (spec: components/schemas/folder). Provider-only fields are optional. */
+export interface WireFolder {
+  id: string;
+  grant_id: string;
+  object: "folder";
+  name: string;
+  /** `["\\Sent"]` on the folder of sent mail; empty for a folder with no standard role. */
+  attributes: string[];
+  total_count: number;
+  unread_count: number;
+  /** Google only. */
+  system_folder?: boolean;
+  /** Microsoft and EWS only. */
+  parent_id?: string;
+  /** Microsoft and EWS only. */
+  child_count?: number;
 }

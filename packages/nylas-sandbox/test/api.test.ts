@@ -73,7 +73,7 @@ describe("auth and grants", () => {
     expect(invalid.data.every((g) => g.grantStatus === "invalid")).toBe(true);
     const one = await nylas.grants.find({ grantId: all.data[0]!.id });
     expect(one.data.email).toBe(all.data[0]!.email);
-    expect(["google", "microsoft", "imap"]).toContain(one.data.provider);
+    expect(["google", "microsoft", "imap", "icloud"]).toContain(one.data.provider);
     const e = await apiError(nylas.grants.find({ grantId: "no-such-grant" }));
     expect(e.statusCode).toBe(404);
     expect(e.type).toBe("not_found_error");
@@ -162,13 +162,15 @@ describe("auth and grants", () => {
     expect((await nylas.grants.find({ grantId: id })).data.id).toBe(id);
   });
 
-  it("serves the primary calendar's zone, and none for the zone-less seeded grants", async () => {
+  it("serves the primary calendar's zone for Google, and none for a seeded Microsoft grant", async () => {
     const ids = sb.grantIds();
     const ny = await nylas.calendars.find({ identifier: ids[0]!, calendarId: "primary" });
     expect(ny.data.timezone).toBe("America/New_York");
     expect(ny.data.isPrimary).toBe(true);
-    const none = await nylas.calendars.find({ identifier: ids[11]!, calendarId: "primary" });
+    expect(sb.grant(ids[1]!).provider).toBe("microsoft");
+    const none = await nylas.calendars.find({ identifier: ids[1]!, calendarId: "primary" });
     expect(none.data.timezone).toBeUndefined();
+    expect(none.data.isPrimary).toBe(true);
     const e = await apiError(nylas.calendars.find({ identifier: ids[0]!, calendarId: "missing" }));
     expect(e.statusCode).toBe(404);
   });

@@ -165,10 +165,10 @@ describe("sandbox seed", () => {
     ]);
   });
 
-  it("covers the zone mix, a calendar without zone, invalid grants and providers", () => {
+  it("covers the zone mix, calendars without zone, invalid grants and providers", () => {
     const s = new SandboxStore();
     seed(s, { grants: 25, now: NOW });
-    const zones = new Set(s.grantOrder.map((g) => g.calendars.get(g.primaryCalendarId)!.wire.timezone ?? "(none)"));
+    const zones = new Set(s.grantOrder.map((g) => g.zone));
     for (const z of [
       "America/New_York",
       "Europe/London",
@@ -184,13 +184,26 @@ describe("sandbox seed", () => {
       "UTC",
       "Pacific/Kiritimati",
       "Pacific/Pago_Pago",
-      "(none)",
     ]) {
       expect(zones.has(z), z).toBe(true);
     }
+    expect(s.grantOrder.filter((g) => g.zone !== "UTC").length).toBeGreaterThanOrEqual(23);
     expect(s.grantOrder.filter((g) => g.grant.grant_status === "invalid").length).toBeGreaterThanOrEqual(2);
-    expect(s.grantOrder.filter((g) => g.grant.provider === "microsoft").length).toBeGreaterThanOrEqual(3);
-    expect(s.grantOrder.filter((g) => g.grant.provider === "google").length).toBeGreaterThan(12);
+    const count = (p: string) => s.grantOrder.filter((g) => g.grant.provider === p).length;
+    expect(count("microsoft")).toBeGreaterThanOrEqual(25 / 3);
+    expect(count("icloud")).toBeGreaterThanOrEqual(2);
+    expect(count("imap")).toBeGreaterThanOrEqual(2);
+    expect(count("google") + count("microsoft") + count("icloud") + count("imap")).toBe(25);
+    // Only Google calendars show the zone; every prefix of the seed is at least a third Microsoft.
+    for (const g of s.grantOrder) {
+      const cal = g.calendars.get(g.primaryCalendarId);
+      if (g.grant.provider === "imap") expect(cal).toBeUndefined();
+      else expect(cal!.wire.timezone).toBe(g.grant.provider === "google" ? g.zone : undefined);
+    }
+    for (let n = 2; n <= 25; n++) {
+      const ms = s.grantOrder.slice(0, n).filter((g) => g.grant.provider === "microsoft").length;
+      expect(ms, `first ${n} grants`).toBeGreaterThanOrEqual(n / 3);
+    }
   });
 
   it("annotates a New York fall-back day by hand-checked construction", () => {
@@ -208,6 +221,7 @@ describe("sandbox seed", () => {
         "Duplicates",
         "Interview",
         "Late call (crosses midnight)",
+        "Partner briefing (attending)",
         "Planning (one declined)",
         "Team sync",
       ].sort(),
@@ -229,19 +243,25 @@ describe("sandbox seed", () => {
     expect(iso(prev!.start * 1000)).toBe("2025-11-02T03:00:00.000Z");
   });
 
-  it("annotates Kathmandu (+05:45) and a calendar without a zone (UTC fallback)", () => {
+  it("annotates Kathmandu (+05:45) on a Microsoft calendar without a zone, and a zone-less grant in UTC", () => {
     const s = new SandboxStore();
     const { grantIds } = seed(s, { grants: 12, now: NOW });
+    const g = s.getGrant(grantIds[5]!)!;
+    expect(g.grant.provider).toBe("microsoft");
+    expect(g.calendars.get(g.primaryCalendarId)!.wire.timezone).toBeUndefined();
+    // The day is the user's true one, whatever the calendar exposes.
     const ktm = expectedReminders(s, { now: NOW, grantIds: [grantIds[5]!] });
     expect(ktm.find((r) => r.title === "Team sync")!.day).toBe("2025-11-03"); // it is already Nov 2 in Kathmandu
+    expect(ktm.every((r) => r.zone === "Asia/Kathmandu")).toBe(true);
     expect(iso(ktm.find((r) => r.title === "Team sync")!.start * 1000)).toBe("2025-11-03T03:15:00.000Z");
-    const noTz = s.getGrant(grantIds[11]!)!;
+    // A grant added without any zone: no calendar zone, and its day is UTC.
+    const noTz = s.addGrant({ email: "nozone@example.com", timezone: null });
     expect(noTz.calendars.get(noTz.primaryCalendarId)!.wire.timezone).toBeUndefined();
-    const utc = expectedReminders(s, { now: NOW, grantIds: [grantIds[11]!] });
-    expect(iso(utc.find((r) => r.title === "Team sync")!.start * 1000)).toBe("2025-11-02T09:00:00.000Z");
-    // Invalid grants (index 7) expect nothing unless asked.
-    expect(expectedReminders(s, { now: NOW, grantIds: [grantIds[7]!] })).toEqual([]);
-    expect(expectedReminders(s, { now: NOW, grantIds: [grantIds[7]!], includeInvalid: true }).length).toBeGreaterThan(
+    expect(noTz.zone).toBe("UTC");
+    // Invalid grants (index 9) expect nothing unless asked.
+    expect(s.getGrant(grantIds[9]!)!.grant.grant_status).toBe("invalid");
+    expect(expectedReminders(s, { now: NOW, grantIds: [grantIds[9]!] })).toEqual([]);
+    expect(expectedReminders(s, { now: NOW, grantIds: [grantIds[9]!], includeInvalid: true }).length).toBeGreaterThan(
       0,
     );
   });

@@ -11,6 +11,7 @@ import { clockNow } from "../../time/clock.js";
 import { errorPage, esc, page, PAGE_HEADERS, pageHeadersWithScript } from "../html.js";
 import { claimState } from "./claim.js";
 import { exchangeCode, ExchangeError, type ExchangedGrant } from "./exchange.js";
+import { scopesFor, type Access } from "../../nylas/providers.js";
 import {
   CONNECT_COOKIE,
   CONNECT_TTL_S,
@@ -47,6 +48,9 @@ export interface ConnectDeps {
   fetch?: typeof fetch;
   now?: () => Date;
 }
+
+/** What the worker asks each user for: the least it needs (mail read only serves the Sent check). */
+const REQUESTED_ACCESS: Access[] = ["calendar_read", "mail_send", "mail_read"];
 
 const PROVIDERS = new Set(["google", "microsoft", "imap", "icloud", "yahoo", "ews"]);
 const EMAIL = /^[^\s@<>"']{1,200}@[^\s@<>"']{1,200}$/;
@@ -182,6 +186,10 @@ function authUrl(settings: ConnectSettings, clientId: string, state: string, cha
   auth.searchParams.set("code_challenge_method", "S256");
   if (q.email) auth.searchParams.set("login_hint", q.email);
   if (q.provider) auth.searchParams.set("provider", q.provider);
+  // Scopes are the provider's own names, so they can be asked for only when the link names
+  // it; otherwise the Nylas connector's scopes apply (the README lists what to set there).
+  const scopes = q.provider ? scopesFor(q.provider, REQUESTED_ACCESS) : undefined;
+  if (scopes) auth.searchParams.set("scope", scopes.join(" "));
   return auth;
 }
 

@@ -9,16 +9,30 @@ describe("can a grant run", () => {
     { status: "needs_reauth", enabled: false, why: "disabled" },
     { status: "revoked", enabled: true, why: "revoked" },
     { status: "revoked", enabled: false, why: "disabled" },
+  ].flatMap((c) => ["google", "microsoft", "icloud"].map((provider) => ({ ...c, provider })));
+  const imap = [
+    { status: "valid", enabled: true, provider: "imap", why: "has no calendar (Nylas has none for imap grants)" },
+    {
+      status: "needs_reauth",
+      enabled: true,
+      provider: "imap",
+      why: "has no calendar (Nylas has none for imap grants)",
+    },
+    { status: "valid", enabled: false, provider: "imap", why: "disabled" },
   ];
 
-  it.each(cases)("$status, enabled $enabled: $why", ({ status, enabled, why }) => {
-    expect(whyGrantCannotRun({ status, enabled })).toBe(why);
-    expect(grantCanRun({ status, enabled })).toBe(why === undefined);
+  it.each([...cases, ...imap])("$provider, $status, enabled $enabled: $why", ({ status, enabled, provider, why }) => {
+    expect(whyGrantCannotRun({ status, enabled, provider })).toBe(why);
+    expect(grantCanRun({ status, enabled, provider })).toBe(why === undefined);
     // The Prisma filter picks exactly the grants the predicate lets run.
-    expect(status === GRANT_CAN_RUN_WHERE.status && enabled === GRANT_CAN_RUN_WHERE.enabled).toBe(why === undefined);
+    const picked =
+      status === GRANT_CAN_RUN_WHERE.status &&
+      enabled === GRANT_CAN_RUN_WHERE.enabled &&
+      !(GRANT_CAN_RUN_WHERE.provider.notIn as readonly string[]).includes(provider);
+    expect(picked).toBe(why === undefined);
   });
 
   it("says the same in SQL", () => {
-    expect(GRANT_CAN_RUN_SQL).toBe("status = 'valid' AND enabled");
+    expect(GRANT_CAN_RUN_SQL).toBe("status = 'valid' AND enabled AND provider NOT IN ('imap')");
   });
 });

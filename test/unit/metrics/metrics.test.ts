@@ -115,11 +115,11 @@ describe("days relative to each zone", () => {
   it("count a zone's due grants by its local hour, and its settled next-day runs", () => {
     // 10:00 UTC = 11:00 in Paris, 05:00 in New York.
     const grants: GrantRow[] = [
-      { zone: "Europe/Paris", hour: 9, status: "valid", enabled: true, n: 4 },
-      { zone: "Europe/Paris", hour: 18, status: "valid", enabled: true, n: 10 },
-      { zone: "Europe/Paris", hour: 9, status: "needs_reauth", enabled: true, n: 2 },
-      { zone: "Europe/Paris", hour: 9, status: "valid", enabled: false, n: 1 },
-      { zone: "America/New_York", hour: 18, status: "valid", enabled: true, n: 3 },
+      { zone: "Europe/Paris", hour: 9, status: "valid", enabled: true, provider: "google", n: 4 },
+      { zone: "Europe/Paris", hour: 18, status: "valid", enabled: true, provider: "google", n: 10 },
+      { zone: "Europe/Paris", hour: 9, status: "needs_reauth", enabled: true, provider: "google", n: 2 },
+      { zone: "Europe/Paris", hour: 9, status: "valid", enabled: false, provider: "google", n: 1 },
+      { zone: "America/New_York", hour: 18, status: "valid", enabled: true, provider: "google", n: 3 },
     ];
     const runs = [run("Europe/Paris", "2026-11-24", "completed", 3, 9), run("Europe/Paris", "2026-11-24", "failed", 1)];
     const s = summarize(grants, runs, now);

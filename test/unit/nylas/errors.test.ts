@@ -49,6 +49,7 @@ describe("classifyError", () => {
     ["400", apiError(400, "invalid_request_error"), { kind: "permanent", status: 400, type: "invalid_request_error" }],
     ["404", apiError(404, "not_found_error"), { kind: "permanent", status: 404 }],
     ["403", apiError(403, "forbidden"), { kind: "permanent", status: 403 }],
+    ["403 insufficient_scopes", apiError(403, "insufficient_scopes"), { kind: "scope", status: 403 }],
     [
       "409 idempotency key in flight",
       apiError(409, "api.concurrent_idempotent_request"),

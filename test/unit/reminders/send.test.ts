@@ -11,7 +11,7 @@ import {
   type SendOutcome,
   type SendPorts,
 } from "../../../src/reminders/send.js";
-import { MARKER_HEADER } from "../../../src/reminders/sent-check.js";
+import { MARKER_HEADER, NoSentFolder, type SentQuery } from "../../../src/reminders/sent-check.js";
 
 // The send protocol over fake ports: every outcome of every step (claim, Sent-folder
 // check, send, mark), and what each leaves in the ledger, the limiter and the outbox.
@@ -37,13 +37,16 @@ function meeting(n: number): Meeting {
   };
 }
 
-const claimed = (n: number, uncertain = false): Claim => ({
+const claimed = (n: number, uncertain = false, composedAt?: Date): Claim => ({
   outcome: "claimed",
   id: BigInt(n),
   marker: `marker-${n}`,
   attempts: 1,
   uncertain,
+  ...(composedAt ? { composedAt } : {}),
 });
+/** An uncertain claim first made `minutes` before NOW. */
+const claimedAgo = (minutes: number) => (n: number) => claimed(n, true, new Date(NOW.getTime() - minutes * 60_000));
 
 function apiError(status: number, type: string, headers: Record<string, string> = {}) {
   return new NylasApiError(
@@ -59,6 +62,7 @@ const ERR = {
   permanent: () => apiError(400, "invalid_request_error"),
   auth: () => apiError(401, "unauthorized"),
   rateLimited: () => apiError(429, "rate_limit_error", { "retry-after": "7" }),
+  scope: () => apiError(403, "insufficient_scopes"),
   timeout: () => new NylasSdkTimeoutError("http://nylas/v3/grants/g1/messages/send", 30),
   database: () => new Error("Can't reach database server at 127.0.0.1:5432"),
   busy: () => new GrantBusy(5000, "budget of grant spent"),
@@ -73,6 +77,8 @@ interface Script {
   claimError?: Error;
   /** The Sent folder: a message id, nothing, or an error. */
   sentCheck?: string | Error;
+  /** The grant's provider offers no check to rely on (or its user refused mail read). */
+  noSentCheck?: true;
   /** Budget per kind: an error thrown instead of taking a token (the request does not run). */
   noToken?: Partial<Record<Budget, Error>>;
   /** The send's answer (per meeting index): a message id, Nylas' kept answer to the key, or an error. */
@@ -131,6 +137,9 @@ function world(script: Script) {
       async release(id, why) {
         calls.push(`release ${index(id)}: ${why}`);
       },
+      async markUncertain(id, why) {
+        calls.push(`markUncertain ${index(id)}: ${why}`);
+      },
     },
     async send(message, idempotencyKey) {
       sent.push(message);
@@ -140,10 +149,17 @@ function world(script: Script) {
       if (answer instanceof Error) throw answer;
       return typeof answer === "string" ? { id: answer } : answer;
     },
-    async findSent(marker, sinceUnix) {
-      calls.push(`findSent ${marker} since ${sinceUnix}`);
-      if (script.sentCheck instanceof Error) throw script.sentCheck;
-      return script.sentCheck;
+    ...(script.noSentCheck
+      ? {}
+      : {
+          async findSent(q: SentQuery) {
+            calls.push(`findSent ${q.marker} since ${q.sinceUnix}`);
+            if (script.sentCheck instanceof Error) throw script.sentCheck;
+            return script.sentCheck;
+          },
+        }),
+    async sentCheckRefused(reason) {
+      calls.push(`sentCheckRefused: ${reason}`);
     },
     budget,
     log: { info: () => {}, warn: () => {} },
@@ -311,6 +327,99 @@ describe("sendReminders: one meeting, each step's outcomes", () => {
       { status: "stopped", error: "grant busy for 5000 ms (budget of grant spent)" },
       0,
       ["release 1: Sent folder not checked: transient grant busy for 5000 ms (budget of grant spent)"],
+      [],
+    ],
+    [
+      "uncertain; the check searches from a minute before the first claim",
+      { claims: claimedAgo(120), sentCheck: "msg-earlier" },
+      { status: "done" },
+      0,
+      [`findSent marker-1 since ${NOW.getTime() / 1000 - 120 * 60 - 60}`, "markSent 1 msg-earlier"],
+      [],
+    ],
+    [
+      "uncertain; checked, not found, the key expired: sent (the check is relied on)",
+      { claims: claimedAgo(120) },
+      { status: "done" },
+      1,
+      [`findSent marker-1 since ${NOW.getTime() / 1000 - 120 * 60 - 60}`, "markSent 1 msg-1"],
+      [],
+    ],
+    // no check to rely on (IMAP, iCloud, ...): Nylas' key within its hour, else at most once
+    [
+      "uncertain; no check; first claimed 10 min ago: sent again under the same key",
+      { claims: claimedAgo(10), noSentCheck: true },
+      { status: "done" },
+      1,
+      ["markSent 1 msg-1"],
+      [],
+    ],
+    [
+      "uncertain; no check; first claimed 49 min ago: still trusts the key",
+      { claims: claimedAgo(49), noSentCheck: true },
+      { status: "done" },
+      1,
+      ["markSent 1 msg-1"],
+      [],
+    ],
+    [
+      "uncertain; no check; first claimed 51 min ago: recorded uncertain, not sent",
+      { claims: claimedAgo(51), noSentCheck: true },
+      { status: "done" },
+      0,
+      [expect.stringMatching(/^markUncertain 1: uncertain: .*Idempotency-Key has expired/)] as never,
+      [],
+    ],
+    [
+      "uncertain; no check; a row from before the wording instant was kept: recorded uncertain",
+      { claims: (n) => claimed(n, true), noSentCheck: true },
+      { status: "done" },
+      0,
+      [expect.stringMatching(/^markUncertain 1: /)] as never,
+      [],
+    ],
+    [
+      "uncertain; mail read refused (403) within the key's hour: check turned off, sent under the key",
+      { claims: claimedAgo(5), sentCheck: ERR.scope() },
+      { status: "done" },
+      1,
+      [
+        `findSent marker-1 since ${NOW.getTime() / 1000 - 5 * 60 - 60}`,
+        "sentCheckRefused: Sent check refused: scope 403 insufficient_scopes boom request_id=req-1",
+        "markSent 1 msg-1",
+      ],
+      [],
+    ],
+    [
+      "uncertain; mail read refused (403) past the key's hour: check turned off, recorded uncertain",
+      { claims: claimedAgo(90), sentCheck: ERR.scope() },
+      { status: "done" },
+      0,
+      [
+        `findSent marker-1 since ${NOW.getTime() / 1000 - 90 * 60 - 60}`,
+        "sentCheckRefused: Sent check refused: scope 403 insufficient_scopes boom request_id=req-1",
+        expect.stringMatching(/^markUncertain 1: /),
+      ] as never,
+      [],
+    ],
+    [
+      "uncertain; no folder marked \\Sent past the key's hour: recorded uncertain",
+      { claims: claimedAgo(90), sentCheck: new NoSentFolder() },
+      { status: "done" },
+      0,
+      [
+        `findSent marker-1 since ${NOW.getTime() / 1000 - 90 * 60 - 60}`,
+        "sentCheckRefused: Sent check refused: the mailbox has no folder with the \\Sent attribute",
+        expect.stringMatching(/^markUncertain 1: /),
+      ] as never,
+      [],
+    ],
+    [
+      "send refused for a missing scope (403): stops the job, costs no attempt",
+      { claims: claimed, send: ERR.scope },
+      { status: "stopped", error: "boom" },
+      1,
+      ["markFailed 1 (not counted): scope 403 insufficient_scopes boom request_id=req-1"],
       [],
     ],
   ];
