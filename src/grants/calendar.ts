@@ -1,5 +1,7 @@
+import { providerHasCalendar, providerHasPrimaryCalendar } from "../nylas/providers.js";
+
 /**
- * Which calendar of a grant holds its meetings, by provider. Pure.
+ * Which calendar of a grant holds its meetings, by provider (src/nylas/providers.ts). Pure.
  *
  * Most providers answer `primary` for the user's default calendar. iCloud has none ("For
  * iCloud, there is no `primary` calendar", Nylas' spec): its calendar is picked from
@@ -10,9 +12,8 @@
 export type CalendarAccess = "primary" | "list" | "none";
 
 export function calendarAccess(provider: string): CalendarAccess {
-  if (provider === "imap") return "none";
-  if (provider === "icloud") return "list";
-  return "primary";
+  if (!providerHasCalendar(provider)) return "none";
+  return providerHasPrimaryCalendar(provider) ? "primary" : "list";
 }
 
 export interface CalendarInfo {

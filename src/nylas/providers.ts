@@ -32,6 +32,13 @@ export function providerHasCalendar(provider: string): boolean {
   return !(NO_CALENDAR as readonly string[]).includes(provider);
 }
 
+/** "For iCloud, there is no `primary` calendar": its calendar is found in the grant's list. */
+export const NO_PRIMARY_CALENDAR = ["icloud"] as const;
+
+export function providerHasPrimaryCalendar(provider: string): boolean {
+  return providerHasCalendar(provider) && !(NO_PRIMARY_CALENDAR as readonly string[]).includes(provider);
+}
+
 /** What the worker does with a grant, each needing its own consent. */
 export type Access = "calendar_read" | "mail_send" | "mail_read";
 

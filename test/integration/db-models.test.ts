@@ -53,6 +53,7 @@ describe("Grant", () => {
       statusChangedAt: expect.any(Date),
       sendHour: 18,
       enabled: true,
+      sentCheckOff: null,
       createdAt: expect.any(Date),
       updatedAt: expect.any(Date),
     });
@@ -310,6 +311,7 @@ describe("Run", () => {
       meetingsSeen: 0,
       remindersSent: 0,
       remindersFailed: 0,
+      remindersUncertain: 0,
       remindersSkipped: 0,
       skippedByReason: {},
       attempts: 0,

@@ -21,30 +21,35 @@ describe("grants sync", () => {
     const rows = await p.db.grant.findMany({ where: { id: { in: ids } } });
     expect(rows).toHaveLength(ids.length);
     let fallbacks = 0;
+    const sources = new Set<string>();
     for (const row of rows) {
       const wire = p.sandbox.grant(row.id);
+      const state = p.sandbox.store.requireGrant(row.id);
       expect(row.email).toBe(wire.email);
       expect(row.provider).toBe(wire.provider);
       expect(row.status).toBe(wire.grant_status === "valid" ? "valid" : "needs_reauth");
       expect(row.sendHour).toBe(19);
-      expect(row.calendarId).toBe("primary");
-      // IMAP grants have no calendars: nothing is asked, whatever the sandbox would answer.
-      const calendarZone =
-        row.provider === "imap"
-          ? undefined
-          : p.sandbox.store.requireGrant(row.id).calendars.get(p.sandbox.store.requireGrant(row.id).primaryCalendarId)!
-              .wire.timezone;
       if (wire.grant_status !== "valid") continue;
-      // Seeded grants without a calendar zone have no event zones either: nothing to infer.
-      expect(row.timeZoneSource).toBe(calendarZone ? "calendar" : "default");
-      if (calendarZone) expect(row.timeZone).toBe(calendarZone);
-      else {
-        expect(row.timeZone).toBe("Europe/Paris");
+      // iCloud has no `primary`: its calendar is picked from the list and stored.
+      expect(row.calendarId).toBe(row.provider === "icloud" ? state.primaryCalendarId : "primary");
+      // IMAP grants have no calendars: nothing is asked. Only Google calendars show a zone.
+      const calendarZone =
+        row.provider === "imap" ? undefined : state.calendars.get(state.primaryCalendarId)!.wire.timezone;
+      sources.add(row.timeZoneSource);
+      if (calendarZone) {
+        expect(row.provider).toBe("google");
+        expect(row).toMatchObject({ timeZone: calendarZone, timeZoneSource: "calendar" });
+      } else if (row.timeZoneSource === "events") {
+        // The zone of the events the user organises: the user's own, as the seed knows it.
+        expect(row.timeZone).toBe(state.zone);
+      } else {
+        expect(row).toMatchObject({ timeZone: "Europe/Paris", timeZoneSource: "default" });
         fallbacks++;
       }
+      if (row.provider === "imap") expect(row.timeZoneSource).toBe("default");
     }
     expect(fallbacks).toBe(r.zoneFallbacks);
-    expect(fallbacks).toBeGreaterThan(0);
+    expect([...sources].sort()).toEqual(["calendar", "default", "events"]);
     expect(r.needsReauth).toBe(rows.filter((x) => x.status === "needs_reauth").length);
     expect(r.needsReauth).toBeGreaterThan(0);
   });

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { GRANT_CAN_RUN_WHERE } from "../../src/grants/status.js";
 import { reviveRuns } from "../../src/runs/queue.js";
 import { waitForIdle } from "../../src/redis/idle.js";
 import { schedulerTick } from "../../src/runs/scheduler.js";
@@ -22,7 +23,8 @@ describe("nightly batch", () => {
 
   it("sends exactly the expected reminders, once each", async () => {
     const tick = await schedulerTick(p.db, p.queue, p.log, { now, pageSize: 7, ignoreSendHour: true });
-    const valid = await p.db.grant.count({ where: { id: { in: p.sandbox.grantIds() }, status: "valid" } });
+    // Grants that can run: valid, enabled, and with calendars (IMAP grants have none).
+    const valid = await p.db.grant.count({ where: { id: { in: p.sandbox.grantIds() }, ...GRANT_CAN_RUN_WHERE } });
     expect(tick.enqueued).toBe(valid);
     expect(tick.scanned).toBeGreaterThanOrEqual(valid);
     await waitForIdle(p.queue, 60_000);

@@ -68,7 +68,7 @@ describe("hosted-OAuth connect against the sandbox", () => {
 
   it("asks for the least-privilege scopes when the link names a provider that has scopes", async () => {
     const scope = async (provider: string) => {
-      const res = await app.inject(`/connect?provider=${provider}`);
+      const res = await app.inject(`/connect/start?provider=${provider}`);
       expect(res.statusCode).toBe(302);
       return new URL(res.headers.location as string).searchParams.get("scope");
     };
