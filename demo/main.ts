@@ -97,6 +97,18 @@ const rows: [string, string | number][] = [
 ];
 const width = Math.max(...rows.map(([k]) => k.length));
 process.stdout.write(`${rows.map(([k, v]) => `  ${k.padEnd(width)}  ${v}`).join("\n")}\n`);
+process.stdout.write("By provider:\n");
+const pw = Math.max(...s.providers.map((l) => l.provider.length));
+for (const l of s.providers) {
+  const zones = Object.entries(l.zoneSources)
+    .map(([k, v]) => `${k} ${v}`)
+    .join(", ");
+  const night = l.notScheduled
+    ? `not scheduled: ${l.notScheduled.replace(/^has no calendar/, "no calendar")}`
+    : `runs ${l.runs}, local days from ${l.dayOffsets.join(" ")}, sent ${l.sent}, uncertain ${l.uncertain}, ` +
+      `check: ${l.report.ok ? `ok (${l.report.expected} expected)` : describeReport(l.report)}`;
+  process.stdout.write(`  ${l.provider.padEnd(pw)}  ${l.grants} grant(s); zone from ${zones}; ${night}\n`);
+}
 process.stdout.write(
   `Where to look: QUEUE_PREFIX=${config.QUEUE_PREFIX} npm run web, then Bull Board at http://localhost:${config.PORT}/admin/queues\n`,
 );

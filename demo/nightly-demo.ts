@@ -10,6 +10,7 @@ import { startSandbox, type Sandbox } from "nylas-sandbox";
 import { schedulerTick, type TickResult } from "../src/runs/scheduler.js";
 import { compareDeliveries, observedMessage, type DeliveryReport } from "../harness/deliveries.js";
 import { waitForIdle } from "../src/redis/idle.js";
+import { whyGrantCannotRun } from "../src/grants/status.js";
 
 export interface DemoOptions {
   grants: number;
@@ -32,7 +33,25 @@ export interface DemoSummary {
   /** The sandbox's grants: the demo's rows in the database (it leaves them for Bull Board). */
   grantIds: string[];
   report: DeliveryReport;
+  /** The same night, one line per provider. */
+  providers: ProviderLine[];
   ms: number;
+}
+
+export interface ProviderLine {
+  provider: string;
+  grants: number;
+  /** Grants by where their zone came from (calendar, browser, events, default, override). */
+  zoneSources: Record<string, number>;
+  /** Whole hours (or h:mm) east of UTC at which this provider's local days began, sorted. */
+  dayOffsets: string[];
+  runs: number;
+  sent: number;
+  uncertain: number;
+  /** Why its grants were not scheduled, when none could be. */
+  notScheduled?: string;
+  /** The seed's expectations against this provider's mailboxes. */
+  report: DeliveryReport;
 }
 
 export class RedisUnavailable extends Error {}
@@ -146,6 +165,75 @@ async function summarise(db: Db, sandbox: Sandbox, now: Date) {
 
   // Judged by the seed's expectations and the mailboxes' contents alone, not the worker's ledger.
   const expected = sandbox.expectedReminders({ now });
-  const report = compareDeliveries(expected, sandbox.sentMessages().map(observedMessage));
-  return { runs: byStatus, meetings, sent, failed, skipped, needsReauth, grantIds, report };
+  const observed = sandbox.sentMessages().map(observedMessage);
+  const report = compareDeliveries(expected, observed);
+  const providers = await byProvider(db, grantIds, expected, observed);
+  return { runs: byStatus, meetings, sent, failed, skipped, needsReauth, grantIds, report, providers };
+}
+
+async function byProvider(
+  db: Db,
+  grantIds: string[],
+  expected: ReturnType<Sandbox["expectedReminders"]>,
+  observed: ReturnType<typeof observedMessage>[],
+): Promise<ProviderLine[]> {
+  const grants = await db.grant.findMany({
+    where: { id: { in: grantIds } },
+    select: { id: true, provider: true, timeZoneSource: true, status: true, enabled: true },
+  });
+  const runs = await db.run.findMany({
+    where: { grantId: { in: grantIds } },
+    select: { grantId: true, day: true, windowStart: true, remindersSent: true, remindersUncertain: true },
+  });
+  const lines = new Map<string, ProviderLine & { ids: Set<string>; offsets: Set<number> }>();
+  for (const g of grants) {
+    const line =
+      lines.get(g.provider) ??
+      lines
+        .set(g.provider, {
+          provider: g.provider,
+          grants: 0,
+          zoneSources: {},
+          dayOffsets: [],
+          runs: 0,
+          sent: 0,
+          uncertain: 0,
+          report: compareDeliveries([], []),
+          ids: new Set(),
+          offsets: new Set(),
+        })
+        .get(g.provider)!;
+    line.grants++;
+    line.ids.add(g.id);
+    line.zoneSources[g.timeZoneSource] = (line.zoneSources[g.timeZoneSource] ?? 0) + 1;
+    const why = whyGrantCannotRun(g);
+    if (why?.startsWith("has no calendar")) line.notScheduled = why;
+  }
+  const providerOf = new Map(grants.map((g) => [g.id, g.provider]));
+  for (const r of runs) {
+    const line = lines.get(providerOf.get(r.grantId)!)!;
+    line.runs++;
+    line.sent += r.remindersSent;
+    line.uncertain += r.remindersUncertain;
+    // The local day began at its local midnight: how far east of UTC that was.
+    if (r.windowStart) line.offsets.add((Date.parse(`${r.day}T00:00:00Z`) - r.windowStart.getTime()) / 60_000);
+  }
+  return [...lines.values()]
+    .sort((a, b) => b.grants - a.grants || a.provider.localeCompare(b.provider))
+    .map(({ ids, offsets, ...line }) => ({
+      ...line,
+      dayOffsets: [...offsets].sort((a, b) => a - b).map(utcOffset),
+      report: compareDeliveries(
+        expected.filter((e) => ids.has(e.grantId)),
+        observed.filter((m) => ids.has(m.grantId)),
+      ),
+    }));
+}
+
+/** Minutes east of UTC, as people write it: UTC, UTC+1, UTC-3:30. */
+function utcOffset(minutes: number): string {
+  if (minutes === 0) return "UTC";
+  const abs = Math.abs(minutes);
+  const hm = abs % 60 ? `${Math.floor(abs / 60)}:${String(abs % 60).padStart(2, "0")}` : String(abs / 60);
+  return `UTC${minutes < 0 ? "-" : "+"}${hm}`;
 }
