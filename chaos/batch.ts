@@ -16,7 +16,7 @@ import { NylasApi } from "../src/nylas/client.js";
 import { queueCounts, pendingOf, type QueueCounts } from "../src/redis/idle.js";
 import { createRunsQueue, type RunsQueue } from "../src/runs/queue.js";
 import { createRedis } from "../src/redis/connection.js";
-import { startSandbox, type Sandbox } from "nylas-sandbox";
+import { profileOf, startSandbox, type Sandbox } from "nylas-sandbox";
 import { schedulerTick, type TickResult } from "../src/runs/scheduler.js";
 import { compareDeliveries, observedMessage, type DeliveryReport } from "../harness/deliveries.js";
 import { databaseUrl } from "../harness/database.js";
@@ -357,8 +357,12 @@ export class Batch {
     // Every grant valid at the start and not silenced has a settled run for the night.
     const runs = await this.db.run.findMany({ select: { grantId: true, status: true, attempts: true } });
     const withRun = new Set(runs.map((r) => r.grantId));
-    const noRun = [...this.validAtStart].filter((id) => !silent.has(id) && !withRun.has(id));
+    // The sandbox says which providers have calendars (Nylas: none for IMAP): only those run.
+    const hasCalendar = (id: string) => profileOf(this.sandbox.grant(id).provider).calendars;
+    const noRun = [...this.validAtStart].filter((id) => !silent.has(id) && hasCalendar(id) && !withRun.has(id));
     if (noRun.length) problems.push(`${noRun.length} valid grant(s) never got a run`);
+    const calendarless = [...withRun].filter((id) => !hasCalendar(id));
+    if (calendarless.length) problems.push(`${calendarless.length} grant(s) without calendars got a run`);
 
     const log = this.sandbox.requestLog();
     const figures: Record<string, string | number> = {

@@ -8,7 +8,15 @@ import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { addDays, localDate, startOfLocalDay, type EventRecord, type Sandbox, type WireEvent } from "nylas-sandbox";
+import {
+  addDays,
+  localDate,
+  profileOf,
+  startOfLocalDay,
+  type EventRecord,
+  type Sandbox,
+  type WireEvent,
+} from "nylas-sandbox";
 import type { Batch, ChaosSettings } from "./batch.js";
 
 const ROOT = join(fileURLToPath(new URL(".", import.meta.url)), "..");
@@ -66,7 +74,10 @@ export function hostileBeforeSync(seed: number): HostileState {
     longTitleKeys: new Set(),
     absurdEndKeys: new Set(),
     inject(sb) {
-      const valid = sb.grantIds().filter((id) => sb.grant(id).grant_status === "valid");
+      // Grants with calendars (Nylas has none for IMAP): hostile events need one.
+      const valid = sb
+        .grantIds()
+        .filter((id) => sb.grant(id).grant_status === "valid" && profileOf(sb.grant(id).provider).calendars);
       const hostile = valid.filter((_, i) => i % 20 === seed % 20);
       const bad = valid.filter((_, i) => i % 20 === (seed + 10) % 20).slice(0, state.badZones.length);
       for (const id of bad) state.badZoneGrants.add(id);

@@ -351,21 +351,39 @@ export const SCENARIOS: Scenario[] = [
           // The first sends' answers are always lost: the scenario never depends on chance.
           beforeStart: (b) => b.sandbox.injectFault({ kind: "drop_after", routeClass: "send", count: 3 }),
           after: async (b) => {
-            const droppedAfter = b.sandbox.requestLog().filter((e) => e.note === "dropped_after").length;
-            const lookups = b.sandbox.requestLog().filter((e) => e.route === "messages.list").length;
-            const recovered = b.workerLogLines(/reminder found in Sent folder/).length;
-            const problems: string[] = [];
-            if (droppedAfter === 0)
-              problems.push("no send was dropped after it happened: the scenario did not exercise anything");
-            if (recovered === 0) problems.push("no reminder was recovered from the Sent folder");
-            return {
-              problems,
-              figures: {
-                "sent then dropped": droppedAfter,
-                "Sent-folder lookups": lookups,
-                "found in Sent": recovered,
-              },
+            const log = b.sandbox.requestLog();
+            const lookups = log.filter((e) => e.route === "messages.list").length;
+            // Per provider: sends whose answer was lost, and how each came back without a
+            // second delivery (the batch's invariants already prove none was delivered twice).
+            const provider = (grantId: string | undefined) => (grantId ? b.sandbox.grant(grantId).provider : "?");
+            const rows = new Map<string, { dropped: number; inSent: number; byKey: number; uncertain: number }>();
+            const row = (p: string) =>
+              rows.get(p) ?? rows.set(p, { dropped: 0, inSent: 0, byKey: 0, uncertain: 0 }).get(p)!;
+            for (const e of log) if (e.note === "dropped_after") row(provider(e.grantId)).dropped++;
+            const count = (re: RegExp, key: "inSent" | "byKey" | "uncertain") => {
+              for (const line of b.workerLogLines(re)) {
+                const grantId = /"grantId":"([^"]+)"/.exec(line)?.[1];
+                row(provider(grantId))[key]++;
+              }
             };
+            count(/reminder found in Sent folder/, "inSent");
+            count(/already sent under its Idempotency-Key/, "byKey");
+            count(/reminder uncertain:/, "uncertain");
+            const problems: string[] = [];
+            const dropped = [...rows.values()].reduce((a, r) => a + r.dropped, 0);
+            if (dropped === 0)
+              problems.push("no send was dropped after it happened: the scenario did not exercise anything");
+            for (const [p, r] of rows)
+              if (r.dropped > 0 && r.inSent + r.byKey === 0)
+                problems.push(`${p}: ${r.dropped} send(s) lost their answer and none was recovered`);
+            const figures: Record<string, string | number> = {
+              "sent then dropped": dropped,
+              "Sent-folder lookups": lookups,
+            };
+            for (const [p, r] of [...rows].sort())
+              figures[p] =
+                `dropped ${r.dropped}, found in Sent ${r.inSent}, answered by key ${r.byKey}, uncertain ${r.uncertain}`;
+            return { problems, figures };
           },
         },
       );

@@ -29,7 +29,7 @@ export const LABEL_VALUES = {
   /** Which Nylas call failed (src/nylas/client.ts). */
   call: NYLAS_CALLS,
   /** Failures other than 401 and 429 (src/nylas/errors.ts). */
-  kind: ["transient", "permanent"],
+  kind: ["transient", "permanent", "scope"],
   queue: QUEUE_NAMES,
   /** How one attempt of a job ended. */
   outcome: ["completed", "skipped", "delayed", "retried", "failed"],
@@ -53,7 +53,7 @@ export const COUNTERS = {
   },
   nylas_unauthorized_total: { help: "Nylas calls answered 401 (the grant needs re-authentication).", labels: ["call"] },
   nylas_errors_total: {
-    help: "Other failed Nylas calls: transient (5xx, timeouts, dropped connections) or permanent (other 4xx).",
+    help: "Other failed Nylas calls: transient (5xx, timeouts, dropped connections), permanent (other 4xx) or scope (403 insufficient_scopes).",
     labels: ["kind", "call"],
   },
 } as const satisfies Record<string, CounterSpec>;

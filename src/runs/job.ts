@@ -13,6 +13,11 @@ export interface RunJobData {
   source: "scheduler" | "backfill" | "webhook" | "connect";
   /** Times the job was put back because the grant's budget was spent. */
   delays?: number;
+  /**
+   * 429s without `Retry-After` in a row with nothing sent between them: the exponent of the
+   * back-off, so a mailbox that takes a little each time is not waited on ever longer.
+   */
+  refusedInARow?: number;
 }
 
 export interface RunResult {

@@ -103,6 +103,8 @@ export class RunProcessor {
     let retryReason: string;
     // What the worker was doing, should the user not have consented to it (a 403).
     let access: Access = "calendar_read";
+    // Sends Nylas accepted in this attempt: after one, a 429 starts its back-off afresh.
+    const accepted = { sends: 0 };
     try {
       const events = await this.readEvents(budget, grant.id, grant.calendarId, window);
       const selection = selectMeetings(events, {
@@ -118,7 +120,7 @@ export class RunProcessor {
       const outcome = await sendReminders(
         selection.meetings,
         { grantId, day, email: grant.email, zone: grant.timeZone, concurrency: this.deps.settings.jobConcurrency },
-        this.sendPorts(grant, budget, log),
+        this.sendPorts(grant, budget, log, accepted),
       );
       // A stop concerns the whole grant: the attempt ends as if reading the events had failed.
       if (outcome.status === "stopped") throw outcome.error;
@@ -195,11 +197,14 @@ export class RunProcessor {
         throw new UnrecoverableError(`grant needs re-authentication: ${failure.message}`);
       }
       if (failure.kind === "rate_limited") {
+        const refusedInARow = accepted.sends > 0 ? 0 : (job.data.refusedInARow ?? 0);
         const waitMs = await this.deps.limiter.block(
           grantId,
-          failure.retryAfterMs ?? backoffWithJitter(job.data.delays ?? 0, 1000, 60_000),
+          failure.retryAfterMs ?? backoffWithJitter(refusedInARow, 1000, 60_000),
         );
-        throw await this.delay(job, token, waitMs, describeFailure(failure), log);
+        throw await this.delay(job, token, waitMs, describeFailure(failure), log, {
+          refusedInARow: failure.retryAfterMs === undefined ? refusedInARow + 1 : 0,
+        });
       }
       const lastError = describeFailure(failure);
       await this.runs.attemptFailed({ grantId, day, timeZone: grant.timeZone }, lastError, {
@@ -268,14 +273,18 @@ export class RunProcessor {
   }
 
   /** The send protocol's I/O for one grant. */
-  private sendPorts(grant: RunGrant, budget: GrantBudget, log: Logger): SendPorts {
+  private sendPorts(grant: RunGrant, budget: GrantBudget, log: Logger, accepted: { sends: number }): SendPorts {
     const { ledger, nylas, db } = this.deps;
     const grantId = grant.id;
     const findSent =
       grant.sentCheckOff === null ? sentLookup(nylas, grantId, sentCheckMethod(grant.provider)) : undefined;
     return {
       ledger,
-      send: (message, idempotencyKey) => nylas.send(grantId, message, idempotencyKey),
+      send: async (message, idempotencyKey) => {
+        const sent = await nylas.send(grantId, message, idempotencyKey);
+        accepted.sends++;
+        return sent;
+      },
       ...(findSent ? { findSent } : {}),
       sentCheckRefused: (reason) => turnSentCheckOff(db, grantId, reason),
       budget,
@@ -307,6 +316,7 @@ export class RunProcessor {
     ms: number,
     why: string,
     log: Logger,
+    data: Pick<RunJobData, "refusedInARow"> = {},
   ): Promise<Error> {
     const delays = (job.data.delays ?? 0) + 1;
     if (delays > this.deps.settings.maxDelays) {
@@ -317,7 +327,7 @@ export class RunProcessor {
       );
       return new UnrecoverableError(`gave up after ${delays - 1} delays: ${why}`);
     }
-    await job.updateData({ ...job.data, delays });
+    await job.updateData({ ...job.data, ...data, delays });
     const jittered = await moveToDelayedJittered(job, token, ms);
     log.info({ delayMs: jittered, delays }, `run delayed: ${why}`);
     return new DelayedError(why);

@@ -9,6 +9,7 @@ import { createRedis } from "../../src/redis/connection.js";
 import { schedulerTick } from "../../src/runs/scheduler.js";
 import { buildWebServer, type WebDeps } from "../../src/web/server.js";
 import { createWebhooksQueue } from "../../src/webhooks/queue.js";
+import { GRANT_CAN_RUN_WHERE } from "../../src/grants/status.js";
 import { startPipeline, type Pipeline } from "../support/pipeline.js";
 
 // /metrics over real HTTP, against what the real worker did with the sandbox, Redis and Postgres.
@@ -97,7 +98,7 @@ async function startWeb(p: Pipeline, board: Board = OPERATOR, overrides: Partial
 
 const now = new Date();
 const validGrants = (p: Pipeline) =>
-  p.db.grant.findMany({ where: { id: { in: p.sandbox.grantIds() }, status: "valid" }, select: { id: true } });
+  p.db.grant.findMany({ where: { id: { in: p.sandbox.grantIds() }, ...GRANT_CAN_RUN_WHERE }, select: { id: true } });
 
 describe("GET /metrics after a nightly batch", () => {
   let p: Pipeline;

@@ -168,4 +168,61 @@ describe("pipeline per provider", () => {
       .filter((e) => imap.includes(e.grantId ?? "") && /^(events|calendars)\./.test(e.route));
     expect(calendarCalls).toEqual([]);
   });
+
+  it("grant_status lagging behind the 401s: nothing is marked while Nylas still says valid; then the grant is", async () => {
+    const { p, grantId } = await world("google");
+    p.sandbox.setGrantStatusLag(3000);
+    p.sandbox.invalidateGrant(grantId);
+    await p.startWorker();
+    await schedulerTick(p.db, p.queue, p.log, { now, pageSize: 100, ignoreSendHour: true });
+    // The first 401 is checked with GET /v3/grants/{id}, which still answers `valid`.
+    const deadline = Date.now() + 60_000;
+    const stale = () => p.sandbox.requestLog({ grantId }).some((e) => e.route === "grants.find" && e.status === 200);
+    while (!stale() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect(stale()).toBe(true);
+    expect((await p.db.grant.findUniqueOrThrow({ where: { id: grantId } })).status).toBe("valid");
+    await waitForIdle(p.queue, 60_000);
+    // A retry after the lag finds it invalid: marked, the run stopped, nothing sent.
+    const grant = await p.db.grant.findUniqueOrThrow({ where: { id: grantId } });
+    expect(grant.status).toBe("needs_reauth");
+    expect(p.sandbox.sentMessages({ grantId })).toHaveLength(0);
+    expect(await p.db.run.findFirstOrThrow({ where: { grantId } })).toMatchObject({ status: "needs_reauth" });
+  });
+
+  it(
+    "a Microsoft mailbox throttled for seconds, with no Retry-After: every reminder once, and no hammering",
+    { timeout: 120_000 },
+    async () => {
+      // The worker's Microsoft budget (3/s) is a little more than this mailbox takes (2/s), so
+      // the provider throttles it now and then, for seconds, without saying for how long.
+      p = await startPipeline({ sandbox: { seed: { grants: 12, now } } });
+      await p.sync();
+      const expected = p.sandbox.expectedReminders({ now });
+      const grantId = p.sandbox
+        .grantIds()
+        .filter((id) => p!.sandbox.grant(id).provider === "microsoft")
+        .sort(
+          (a, b) => expected.filter((e) => e.grantId === b).length - expected.filter((e) => e.grantId === a).length,
+        )[0]!;
+      expect(expected.filter((e) => e.grantId === grantId).length).toBeGreaterThan(2);
+      await p.db.grant.updateMany({
+        where: { id: { in: p.sandbox.grantIds(), not: grantId } },
+        data: { enabled: false },
+      });
+      p.sandbox.setLimits({
+        sendsPerSecond: { microsoft: 2 },
+        retryAfterMissingProbability: { microsoft: 1 },
+        providerThrottleMs: { microsoft: 3000 },
+      });
+      await p.startWorker();
+      await runOnce(p);
+      const log = p.sandbox.requestLog({ grantId });
+      const throttled = log.filter((e) => e.status === 429);
+      expect(throttled.length).toBeGreaterThan(0);
+      // Backing off without Retry-After: a handful of refused requests, not a storm.
+      expect(throttled.length).toBeLessThan(15);
+      const report = await p.check(now, [grantId]);
+      expect(report).toMatchObject({ ok: true, duplicates: [], missing: [] });
+    },
+  );
 });

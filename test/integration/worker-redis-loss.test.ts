@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { testDatabaseUrl } from "../support/db.js";
 import { startPipeline, type Pipeline } from "../support/pipeline.js";
 import { WorkerFleet } from "../../harness/fleet.js";
+import { GRANT_CAN_RUN_WHERE } from "../../src/grants/status.js";
 import { PrivateRedis } from "../../harness/redis-server.js";
 
 type LogLine = Record<string, unknown> & { msg: string; time: number };
@@ -65,7 +66,7 @@ describe("worker processes after Redis lost its data", () => {
       await p.sync();
       const grants = (
         await p.db.grant.findMany({
-          where: { id: { in: p.sandbox.grantIds() }, status: "valid" },
+          where: { id: { in: p.sandbox.grantIds() }, ...GRANT_CAN_RUN_WHERE },
           select: { id: true },
         })
       ).map((g) => g.id);

@@ -4,5 +4,5 @@ ALTER TYPE "ReminderStatus" ADD VALUE 'uncertain';
 -- Runs count those reminders.
 ALTER TABLE "runs" ADD COLUMN "reminders_uncertain" INTEGER NOT NULL DEFAULT 0;
 
--- Why a grant's Sent-folder check is off (its user did not grant mail read); null while on.
+-- Why the Sent-folder check of a grant is off (its user did not grant mail read), null while on.
 ALTER TABLE "grants" ADD COLUMN "sent_check_off" TEXT;

@@ -39,7 +39,7 @@ describe("metric fields in Redis", () => {
   });
 
   it("list every combination of a counter's labels", () => {
-    expect(labelCombinations(COUNTERS.nylas_rate_limited_total.labels)).toHaveLength(2 * 6);
+    expect(labelCombinations(COUNTERS.nylas_rate_limited_total.labels)).toHaveLength(2 * 7);
     expect(labelCombinations([])).toEqual([{}]);
   });
 
