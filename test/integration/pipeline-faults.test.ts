@@ -75,7 +75,14 @@ describe("pipeline under faults", () => {
       const delayed = p.sink.find(/^run delayed/);
       expect(delayed.length).toBeGreaterThan(0);
       expect(new Set(delayed.map((l) => l.grantId))).toEqual(new Set([stormy]));
-      expect((await p.check(now, grants.map((g) => g.id))).ok).toBe(true);
+      expect(
+        (
+          await p.check(
+            now,
+            grants.map((g) => g.id),
+          )
+        ).ok,
+      ).toBe(true);
     },
   );
 
