@@ -30,7 +30,7 @@ const settings: ChaosSettings = {
   // Scenario 6 relies on dropped answers alone here; kills are scenario 1's.
   sendKills: 0,
   outageMs: 6000,
-  keyOutageMs: 10_000,
+  keyOutageMs: 6000,
   timeoutMs: 120_000,
   logDir,
   dbPrefix: "chaos_ci",
