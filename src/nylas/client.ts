@@ -76,6 +76,8 @@ export interface FolderSearch {
   /** Nylas matches it case-insensitively, in part. */
   subject?: string;
   to?: string;
+  /** `fields=include_headers` (Google; refused or empty elsewhere, see src/nylas/providers.ts). */
+  headers?: boolean;
   limit?: number;
   pageToken?: string;
 }
@@ -182,19 +184,7 @@ export class NylasApi {
     grantId: string,
     opts: { after: number; limit?: number; pageToken?: string },
   ): Promise<Page<SentMessage>> {
-    const res = await this.call("sent_folder", () =>
-      this.sdk.messages.list({
-        identifier: grantId,
-        queryParams: {
-          in: ["SENT"],
-          receivedAfter: opts.after,
-          limit: opts.limit ?? 50,
-          fields: "include_headers" as never,
-          ...(opts.pageToken ? { pageToken: opts.pageToken } : {}),
-        },
-      }),
-    );
-    return { items: (res.data ?? []).map(toSentMessage), nextCursor: res.nextCursor || undefined };
+    return this.searchFolder(grantId, { ...opts, folderId: "SENT", headers: true });
   }
 
   /** The id of the grant's folder with the `\Sent` attribute, or undefined when it has none. */
@@ -222,6 +212,7 @@ export class NylasApi {
           limit: q.limit ?? 50,
           ...(q.subject !== undefined ? { subject: q.subject } : {}),
           ...(q.to !== undefined ? { to: [q.to] } : {}),
+          ...(q.headers ? { fields: "include_headers" as never } : {}),
           ...(q.pageToken ? { pageToken: q.pageToken } : {}),
         },
       }),

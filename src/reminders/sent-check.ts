@@ -1,4 +1,4 @@
-import type { NylasApi, SentMessage } from "../nylas/client.js";
+import type { NylasApi, Page, SentMessage } from "../nylas/client.js";
 import type { SentCheckMethod } from "../nylas/providers.js";
 
 /** Custom header every reminder carries: the ledger row's marker. */
@@ -31,16 +31,12 @@ export function sentLookup(nylas: NylasApi, grantId: string, method: SentCheckMe
 }
 
 /** Google: the Sent folder (`SENT` is its id there) with headers, matched by the marker. */
-async function findByMarker(nylas: NylasApi, grantId: string, q: SentQuery): Promise<string | undefined> {
-  let pageToken: string | undefined;
-  for (let page = 0; page < MAX_PAGES; page++) {
-    const res = await nylas.sentPage(grantId, { after: Math.max(0, Math.floor(q.sinceUnix)), limit: 50, pageToken });
-    const found = res.items.find((m) => carriesMarker(m, q.marker));
-    if (found) return found.id;
-    pageToken = res.nextCursor;
-    if (!pageToken) return undefined;
-  }
-  return undefined;
+function findByMarker(nylas: NylasApi, grantId: string, q: SentQuery): Promise<string | undefined> {
+  const after = Math.max(0, Math.floor(q.sinceUnix));
+  return firstMatch(
+    (pageToken) => nylas.sentPage(grantId, { after, limit: 50, pageToken }),
+    (m) => carriesMarker(m, q.marker),
+  );
 }
 
 /**
@@ -51,17 +47,23 @@ async function findByMarker(nylas: NylasApi, grantId: string, q: SentQuery): Pro
 async function findBySubject(nylas: NylasApi, grantId: string, q: SentQuery): Promise<string | undefined> {
   const folderId = await nylas.sentFolderId(grantId);
   if (folderId === undefined) throw new NoSentFolder();
+  const search = { folderId, after: Math.max(0, Math.floor(q.sinceUnix)), subject: q.subject, limit: 50 };
+  const to = q.recipients[0]?.email;
+  return firstMatch(
+    (pageToken) => nylas.searchFolder(grantId, { ...search, to, pageToken }),
+    (m) => isSameReminder(m, q),
+  );
+}
+
+/** The id of the first message on up to MAX_PAGES pages that matches. */
+async function firstMatch(
+  page: (pageToken: string | undefined) => Promise<Page<SentMessage>>,
+  matches: (m: SentMessage) => boolean,
+): Promise<string | undefined> {
   let pageToken: string | undefined;
-  for (let page = 0; page < MAX_PAGES; page++) {
-    const res = await nylas.searchFolder(grantId, {
-      folderId,
-      after: Math.max(0, Math.floor(q.sinceUnix)),
-      subject: q.subject,
-      to: q.recipients[0]?.email,
-      limit: 50,
-      pageToken,
-    });
-    const found = res.items.find((m) => isSameReminder(m, q));
+  for (let n = 0; n < MAX_PAGES; n++) {
+    const res = await page(pageToken);
+    const found = res.items.find(matches);
     if (found) return found.id;
     pageToken = res.nextCursor;
     if (!pageToken) return undefined;
