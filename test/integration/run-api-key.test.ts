@@ -53,8 +53,12 @@ describe("a 401 is confirmed before a grant is blamed", () => {
 
       // The key works again: the queue resumes by itself and the batch finishes.
       p.sandbox.setApiKey(goodKey);
-      await vi.waitFor(async () => expect(await p!.queue.isPaused()).toBe(false), { timeout: 30_000, interval: 50 });
-      expect(p.sink.find(/^Nylas accepts the API key again: runs queue resumed/)).toHaveLength(1);
+      // The queue resumes before the line is written: wait for the line, then check the queue.
+      await vi.waitFor(
+        () => expect(p!.sink.find(/^Nylas accepts the API key again: runs queue resumed/)).toHaveLength(1),
+        { timeout: 30_000, interval: 50 },
+      );
+      expect(await p.queue.isPaused()).toBe(false);
       await waitForIdle(p.queue, 60_000);
 
       expect(p.sandbox.sentMessages().length).toBeGreaterThan(sentWhilePaused);
