@@ -23,10 +23,33 @@ export interface Meeting {
   recurring: boolean;
   /** Only set (true) for all-day events selected with includeAllDay. */
   allDay?: boolean;
+  /** The iCalendar UID: the same meeting on every attendee's calendar (with the same start). */
+  icalUid?: string;
+  /** The user organises it (the event's organizer is the grant's address, or none is given). */
+  userIsOrganizer: boolean;
+  /** The organiser hid the guest list: each recipient gets a message of their own. */
+  hideParticipants?: boolean;
 }
 
 export type SkipReason =
-  "outside_window" | "cancelled" | "all_day" | "declined_by_user" | "no_other_participants" | "malformed";
+  | "outside_window"
+  | "cancelled"
+  | "all_day"
+  | "declined_by_user"
+  | "no_other_participants"
+  | "malformed"
+  /** The policy wants meetings the user organises (or with outside guests), and this is not one. */
+  | "not_organizer"
+  /** More recipients than the deployment's cap. */
+  | "too_many_recipients"
+  /** A private event: its existence is not the user's to announce. */
+  | "private"
+  /** Another connected user's grant reminds this meeting's people. */
+  | "covered_by_other_grant"
+  /** Every recipient asked for no reminders (the suppression list). */
+  | "opted_out"
+  /** Starts within MIN_LEAD_MINUTES of the send, or already began. */
+  | "started";
 
 export interface SelectionProblem {
   eventId?: string;

@@ -271,6 +271,8 @@ function judgeEvent(raw: unknown, ctx: SelectContext, userKey: string, seen: Set
   }
   const meeting = toMeeting(raw, { eventId: id, start, end, recipients, allDay: when.kind === "allday" });
   if (organizer) meeting.organizer = organizer.address;
+  // No organizer given: the event is on the user's calendar and nobody else claims it.
+  meeting.userIsOrganizer = organizer === undefined || organizer.entry.key === userKey;
   return { kind: "meeting", meeting, problems: attendance.problems };
 }
 
@@ -386,7 +388,11 @@ function toMeeting(
     recurring:
       (typeof raw.masterEventId === "string" && raw.masterEventId !== "") ||
       (Array.isArray(raw.recurrence) && raw.recurrence.length > 0),
+    userIsOrganizer: false,
   };
+  const icalUid = usableId(raw.icalUid);
+  if (icalUid !== undefined) meeting.icalUid = icalUid;
+  if (raw.hideParticipants === true) meeting.hideParticipants = true;
   const location = optionalText(raw.location);
   if (location !== undefined) meeting.location = location;
   const url = conferencingUrl(raw.conferencing);

@@ -432,6 +432,8 @@ describe("selectMeetings: pages, order and mapping", () => {
         conferencing: { provider: "Zoom Meeting", details: { url: " https://zoom.us/j/123 " } },
         organizer: { email: "Boss@Example.com", name: "Boss" },
         recurrence: ["RRULE:FREQ=WEEKLY"],
+        icalUid: "uid-1@example.com",
+        hideParticipants: true,
       }),
     ]);
     expect(r.meetings[0]).toEqual({
@@ -449,6 +451,9 @@ describe("selectMeetings: pages, order and mapping", () => {
         { name: "Boss", email: "Boss@Example.com" },
       ],
       recurring: true,
+      icalUid: "uid-1@example.com",
+      userIsOrganizer: false,
+      hideParticipants: true,
     });
   });
 

@@ -33,6 +33,7 @@ function meeting(n: number): Meeting {
     end: START + n * 60 + 1800,
     title: `Meeting ${n}`,
     recipients: [{ email: `guest${n}@example.com`, name: `Guest ${n}` }],
+    userIsOrganizer: true,
     recurring: false,
   };
 }

@@ -17,6 +17,7 @@ const base: Meeting = {
   title: "Planning",
   recipients: [{ email: "alice@example.com" }],
   recurring: false,
+  userIsOrganizer: true,
 };
 const ctx: ReminderContext = { zone: "Europe/Berlin", senderEmail: "me@example.com", senderName: "Me" };
 const compose = (over: Partial<Meeting> = {}, c: Partial<ReminderContext> = {}): ComposedReminder =>
