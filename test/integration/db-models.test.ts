@@ -54,6 +54,8 @@ describe("Grant", () => {
       sendHour: 18,
       enabled: true,
       sentCheckOff: null,
+      policy: null,
+      locale: null,
       createdAt: expect.any(Date),
       updatedAt: expect.any(Date),
     });
