@@ -88,6 +88,12 @@ export interface EventInput {
   status?: string;
   conferencing?: { provider: string; details: { url: string } };
   recurrence?: string[];
+  /** The same meeting on several calendars (default: derived from the id). */
+  ical_uid?: string;
+  /** Not supported for iCloud events (spec): ignored there. */
+  hide_participants?: boolean;
+  /** Not supported for iCloud events (spec): ignored there. */
+  visibility?: "public" | "private" | null;
   /** Server-side only: what the seed says about this event (see ExpectedAnnotation). */
   expected?: ExpectedAnnotation | null;
 }
@@ -283,12 +289,23 @@ export class SandboxStore {
       organizer: parseOrganizer(input.organizer, g),
       busy: input.busy ?? true,
       status: parseEventStatus(input.status),
-      ical_uid: `${id}@sandbox.nylas`,
+      ical_uid: parseIcalUid(input.ical_uid) ?? `${id}@sandbox.nylas`,
       read_only: false,
       created_at: now,
       updated_at: now,
     };
     if (typeof ev.busy !== "boolean") throw badRequest("busy must be a boolean");
+    if (g.grant.provider !== "icloud") {
+      if (input.hide_participants !== undefined) {
+        if (typeof input.hide_participants !== "boolean") throw badRequest("hide_participants must be a boolean");
+        ev.hide_participants = input.hide_participants;
+      }
+      if (input.visibility !== undefined && input.visibility !== null) {
+        if (input.visibility !== "public" && input.visibility !== "private")
+          throw badRequest("visibility must be public or private");
+        ev.visibility = input.visibility;
+      }
+    }
     if (input.conferencing !== undefined) ev.conferencing = parseConferencing(input.conferencing);
     if (input.recurrence !== undefined) {
       if (!Array.isArray(input.recurrence) || !input.recurrence.every((r) => typeof r === "string"))
@@ -422,6 +439,13 @@ export class SandboxStore {
     for (const g of this.grantOrder) for (const c of g.calendars.values()) n += c.index.size;
     return n;
   }
+}
+
+function parseIcalUid(v: unknown): string | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v !== "string" || v.length === 0 || v.length > 1024)
+    throw badRequest("ical_uid must be a non-empty string");
+  return v;
 }
 
 function parseOrganizer(v: unknown, g: GrantState): { email: string; name?: string } {

@@ -74,6 +74,10 @@ export interface WireEvent {
   recurrence?: string[];
   master_event_id?: string;
   ical_uid: string;
+  /** Absent on iCloud events (not supported there). */
+  hide_participants?: boolean;
+  /** Absent on iCloud events (not supported there). */
+  visibility?: "public" | "private";
   read_only: boolean;
   created_at: number;
   updated_at: number;

@@ -161,6 +161,33 @@ describe("calendars per provider", () => {
     expect(long.status).toBe(200);
   });
 
+  it("keeps a shared iCalendar UID, hidden guest lists and private visibility, except on iCloud", async () => {
+    const start = Math.floor(Date.now() / 1000) + 7200;
+    const input = {
+      title: "Board",
+      when: { start_time: start, end_time: start + 1800 },
+      ical_uid: "shared-board@corp.test",
+      hide_participants: true,
+      visibility: "private" as const,
+    };
+    const g = grant("microsoft");
+    sb.addEvent(g, input);
+    const got = list<Record<string, unknown>>(
+      await api(`/grants/${g}/events?calendar_id=primary&start=${start - 60}&end=${start + 60}`),
+    );
+    expect(got.map((e) => [e.ical_uid, e.hide_participants, e.visibility])).toEqual([
+      ["shared-board@corp.test", true, "private"],
+    ]);
+    const i = grant("icloud");
+    const ev = sb.addEvent(i, input);
+    expect([ev.ical_uid, ev.hide_participants, ev.visibility]).toEqual([
+      "shared-board@corp.test",
+      undefined,
+      undefined,
+    ]);
+    expect(() => sb.addEvent(g, { ...input, visibility: "secret" as never })).toThrow(/visibility/);
+  });
+
   it("answers 400 on every calendar route of an IMAP grant", async () => {
     const id = grant("imap");
     for (const path of ["/calendars", "/calendars/primary", "/events?calendar_id=primary", "/events/x?calendar_id=a"]) {
