@@ -156,6 +156,7 @@ function createRunProcessor(
       jobConcurrency: config.JOB_CONCURRENCY,
       inlineWaitMaxMs: 1000,
       maxDelays: 200,
+      cancelNotices: config.CANCEL_NOTICES,
     },
     lookupGrant: (grantId) => appBudget.run("read", () => deps.nylas.grant(grantId)),
     apiKey: deps.keyWatch,
@@ -249,6 +250,10 @@ async function startScheduler(
       const result = await schedulerTick(db, runsQueue, log, {
         pageSize: config.SCHEDULER_PAGE_SIZE,
         ignoreSendHour,
+        // Without webhooks, the second sweep catches meetings that changed after the run.
+        ...(config.NYLAS_WEBHOOK_SECRET
+          ? {}
+          : { sweep: { hoursBefore: config.SWEEP_HOURS_BEFORE, delayMs: config.RERUN_DEBOUNCE_MS } }),
       });
       log.info(result, "scheduler tick");
       await metrics.tick(result).catch((err: unknown) => log.warn({ err }, "could not record the tick for /metrics"));

@@ -29,6 +29,8 @@ export interface EventsPageQuery {
   limit?: number;
   pageToken?: string;
   expandRecurring?: boolean;
+  /** Cancelled events too, with status "cancelled" (`show_cancelled=true`): a re-run needs them. */
+  showCancelled?: boolean;
 }
 
 export interface Page<T> {
@@ -133,6 +135,7 @@ export class NylasApi {
           limit: query.limit ?? MAX_EVENTS_PAGE,
           expandRecurring: query.expandRecurring ?? true,
           ...(query.pageToken ? { pageToken: query.pageToken } : {}),
+          ...(query.showCancelled ? { showCancelled: true } : {}),
         },
       }),
     );

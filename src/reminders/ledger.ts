@@ -9,12 +9,13 @@ import {
   MARK_SENT,
   MARK_UNCERTAIN,
   READ_REMINDER_STATES,
+  READ_SENT_OF_DAY,
   RELEASE,
   UNCLAIM,
 } from "./sql.js";
 
 /**
- * The reminders ledger: one row per (grant, event id, event start), claimed before a send
+ * The reminders ledger: one row per (grant, event id, event start, kind), claimed before a send
  * and marked after it. Every path that can send (scheduler jobs, retries, stalled jobs,
  * backfills) passes through `claim`, so a reminder goes out at most once.
  *
@@ -42,6 +43,20 @@ export interface ClaimInput {
   /** Unix seconds. */
   eventStart: number;
   day: string;
+  title: string;
+  recipients: { name?: string; email: string }[];
+  /** A reminder (the default), or the notice that a reminded meeting was cancelled. */
+  kind?: ReminderKind;
+}
+
+export type ReminderKind = "reminder" | "cancellation";
+
+/** A row of a day the ledger has sent (see `sentOfDay`). */
+export interface SentRow {
+  eventId: string;
+  /** Unix seconds. */
+  eventStart: number;
+  kind: ReminderKind;
   title: string;
   recipients: { name?: string; email: string }[];
 }
@@ -128,7 +143,7 @@ export class Ledger {
     const firstIdx = new Map<string, number>();
     const idx: number[] = [];
     inputs.forEach((input, i) => {
-      const key = `${input.grantId}\u0000${input.eventId}\u0000${input.eventStart}`;
+      const key = `${input.grantId}\u0000${input.eventId}\u0000${input.eventStart}\u0000${kindOf(input)}`;
       if (!firstIdx.has(key)) {
         firstIdx.set(key, i);
         idx.push(i);
@@ -151,6 +166,7 @@ export class Ledger {
       leaseSecs,
       this.settings.maxAttempts,
       idx.map((i) => requests[i]!.composedAt?.toISOString() ?? null),
+      pick(kindOf),
     );
 
     const out: (Claim | undefined)[] = inputs.map(() => undefined);
@@ -173,11 +189,22 @@ export class Ledger {
         rest.map((i) => inputs[i]!.eventId),
         rest.map((i) => new Date(inputs[i]!.eventStart * 1000).toISOString()),
         leaseSecs,
+        rest.map((i) => kindOf(inputs[i]!)),
       );
       for (const s of states) out[s.idx] = stateClaim(s);
     }
     // Lost a race with a concurrent insert, or listed twice: ask again shortly.
     return out.map((c) => c ?? { outcome: "busy", retryInMs: 1000 });
+  }
+
+  /** Every row of a grant's day that was sent, oldest send first (a re-run compares the day with them). */
+  async sentOfDay(grantId: string, day: string): Promise<SentRow[]> {
+    const rows = await this.db.$queryRawUnsafe<(Omit<SentRow, "eventStart"> & { eventStart: Date })[]>(
+      READ_SENT_OF_DAY,
+      grantId,
+      day,
+    );
+    return rows.map((r) => ({ ...r, eventStart: r.eventStart.getTime() / 1000 }));
   }
 
   /**
@@ -237,6 +264,8 @@ export class Ledger {
     );
   }
 }
+
+const kindOf = (input: ClaimInput): ReminderKind => input.kind ?? "reminder";
 
 function stateClaim(s: StateRow): Claim {
   if (s.status === "sent" || s.status === "skipped" || s.status === "uncertain")

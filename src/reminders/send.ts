@@ -6,6 +6,7 @@ import type { GrantBudget } from "../nylas/grant-limiter.js";
 import type { Claim, Ledger } from "./ledger.js";
 import type { Meeting } from "./meeting.js";
 import { MARKER_HEADER, NoSentFolder, type SentLookup } from "./sent-check.js";
+import { composeCancellation } from "./cancellation.js";
 import { composeReminder } from "./template.js";
 
 /**
@@ -143,6 +144,7 @@ export async function sendReminders(
           day: ctx.day,
           title: m.title,
           recipients: m.recipients,
+          ...(m.cancelled ? { kind: "cancellation" as const } : {}),
         })),
         { composedAt: ports.now() },
       );
@@ -215,7 +217,7 @@ async function sendOne(
 
   // Deterministic: the meeting, the grant, the marker and the claim's wording instant (an
   // earlier attempt's when this one retries it), never the moment of this attempt.
-  const message = composeReminder(meeting, {
+  const message = (meeting.cancelled ? composeCancellation : composeReminder)(meeting, {
     zone: ctx.zone,
     senderEmail: ctx.email,
     marker: claim.marker,

@@ -106,20 +106,32 @@ export function formatDuration(seconds: number): string {
   return m ? `${h} h ${m} min` : `${h} h`;
 }
 
-function person(p: EmailAddress | undefined): string {
+export function person(p: EmailAddress | undefined): string {
   if (!p) return "";
   const email = truncate(oneLine(p.email), FIELD_MAX);
   const name = truncate(oneLine(p.name), FIELD_MAX);
   return name && name.toLowerCase() !== email.toLowerCase() ? `${name} <${email}>` : email;
 }
 
-function relativeDay(zone: string, start: number, now: Date | undefined): string {
+export function relativeDay(zone: string, start: number, now: Date | undefined): string {
   if (!now) return "tomorrow";
   const day = dayFromUnix(zone, start);
   const today = localDate(zone, now);
   if (day === today) return "today";
   if (day === addDays(today, 1)) return "tomorrow";
   return `on ${formatLocal(zone, start, "EEE d MMM")}`;
+}
+
+/**
+ * "Moved: now at 15:00 (was 11:00)" for a meeting a re-run found moved since its reminder
+ * (with the date too when the old start was on another local date); "" otherwise.
+ */
+export function movedNote(zone: string, meeting: Pick<Meeting, "start" | "movedFrom">): string {
+  const from = meeting.movedFrom;
+  if (from === undefined || !Number.isFinite(from)) return "";
+  const sameDay = dayFromUnix(zone, from) === dayFromUnix(zone, meeting.start);
+  const pattern = sameDay ? "HH:mm" : "EEE d MMM, HH:mm";
+  return `Moved: now at ${formatLocal(zone, meeting.start, pattern)} (was ${formatLocal(zone, from, pattern)})`;
 }
 
 interface Row {
@@ -143,7 +155,7 @@ export function composeReminder(meeting: Meeting, ctx: ReminderContext): Compose
   const suffix = meeting.allDay
     ? ` ${dayWord} (all day)`
     : ` ${dayWord} at ${formatLocal(zoneName, start, "h:mm a")} ${abbr ?? zoneName}`;
-  const prefix = "Reminder: ";
+  const prefix = meeting.movedFrom !== undefined ? "Reminder (moved): " : "Reminder: ";
   const subject = oneLine(
     `${prefix}${truncate(fullTitle, Math.max(SUBJECT_MAX - prefix.length - suffix.length, 8))}${suffix}`,
   );
@@ -175,9 +187,11 @@ export function composeReminder(meeting: Meeting, ctx: ReminderContext): Compose
     ? `Reminder: you have an all-day event ${dayWord}.`
     : `Reminder: you have a meeting ${dayWord}.`;
   const footer = `Automatic reminder sent from the calendar of ${sender}.`;
+  const moved = movedNote(zoneName, meeting);
 
   const text = [
     intro,
+    ...(moved ? [moved] : []),
     "",
     title,
     "",
@@ -204,6 +218,7 @@ export function composeReminder(meeting: Meeting, ctx: ReminderContext): Compose
     `<html><head><meta charset="utf-8"><title>${escapeHtml(subject)}</title></head>`,
     `<body style="font-family:Arial,Helvetica,sans-serif;font-size:14px;color:#222">`,
     `<p>${escapeHtml(intro)}</p>`,
+    ...(moved ? [`<p><strong>${escapeHtml(moved)}</strong></p>`] : []),
     `<h2 style="font-size:18px;margin:12px 0" dir="auto">${escapeHtml(title)}</h2>`,
     `<table role="presentation" style="border-collapse:collapse">`,
     htmlRows,

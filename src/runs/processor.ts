@@ -17,6 +17,7 @@ import { attemptsLeft, isLastAttempt, type RunJobData, type RunResult } from "./
 import { markGrantNeedsReauth, turnSentCheckOff, whyGrantCannotRun } from "../grants/status.js";
 import { describeAccess, sentCheckMethod, type Access } from "../nylas/providers.js";
 import { RunStore, type RunGrant } from "./store.js";
+import { rerunMeetings } from "./rerun-day.js";
 
 export interface RunProcessorSettings {
   includeAllDay: boolean;
@@ -26,6 +27,8 @@ export interface RunProcessorSettings {
   inlineWaitMaxMs: number;
   /** Give up a job that has been put back this many times for rate limits. */
   maxDelays: number;
+  /** CANCEL_NOTICES: a re-run sends a notice for a reminded meeting now cancelled (default true). */
+  cancelNotices?: boolean;
 }
 
 export interface RunProcessorDeps {
@@ -106,7 +109,9 @@ export class RunProcessor {
     // Sends Nylas accepted in this attempt: after one, a 429 starts its back-off afresh.
     const accepted = { sends: 0 };
     try {
-      const events = await this.readEvents(budget, grant.id, grant.calendarId, window);
+      // A re-run reads cancelled events too, to tell a reminded meeting's cancellation.
+      const rerun = job.data.source === "rerun";
+      const events = await this.readEvents(budget, grant.id, grant.calendarId, window, rerun);
       const selection = selectMeetings(events, {
         window,
         grantEmail: grant.email,
@@ -116,9 +121,18 @@ export class RunProcessor {
       for (const problem of selection.problems.slice(0, 20))
         log.warn({ eventId: problem.eventId }, `event skipped: ${problem.reason}`);
 
+      const meetings = rerun
+        ? await rerunMeetings(
+            this.deps.ledger,
+            { grantId, day, window },
+            { events, meetings: selection.meetings },
+            this.deps.settings.cancelNotices ?? true,
+            log,
+          )
+        : selection.meetings;
       access = "mail_send";
       const outcome = await sendReminders(
-        selection.meetings,
+        meetings,
         { grantId, day, email: grant.email, zone: grant.timeZone, concurrency: this.deps.settings.jobConcurrency },
         this.sendPorts(grant, budget, log, accepted),
       );
@@ -261,11 +275,12 @@ export class RunProcessor {
     grantId: string,
     calendarId: string,
     window: { start: number; end: number },
+    showCancelled = false,
   ): Promise<Event[]> {
     const events: Event[] = [];
     const pages = this.deps.nylas.events(
       grantId,
-      { calendarId, start: window.start, end: window.end, limit: 200, expandRecurring: true },
+      { calendarId, start: window.start, end: window.end, limit: 200, expandRecurring: true, showCancelled },
       (request) => budget.run("read", request),
     );
     for await (const page of pages) events.push(...page);

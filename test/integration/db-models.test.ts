@@ -211,7 +211,7 @@ describe("Reminder", () => {
     }
 
     const found = await db.reminder.findUniqueOrThrow({
-      where: { grantId_eventId_eventStart: { grantId: g.id, eventId: "evt_1", eventStart } },
+      where: { grantId_eventId_eventStart_kind: { grantId: g.id, eventId: "evt_1", eventStart, kind: "reminder" } },
     });
     expect(found.id).toBe(r.id);
     expect(await db.reminder.findUniqueOrThrow({ where: { marker } })).toMatchObject({ id: r.id });
