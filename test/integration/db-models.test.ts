@@ -167,6 +167,7 @@ describe("Reminder", () => {
       composedAt: null,
       sentAt: null,
       updatedAt: expect.any(Date),
+      kind: "reminder",
     });
 
     const second = await db.reminder.create({
@@ -322,6 +323,7 @@ describe("Run", () => {
       startedAt: null,
       finishedAt: null,
       durationMs: null,
+      sweptAt: null,
     });
     expect(run.enqueuedAt.getTime()).toBeGreaterThanOrEqual(before - 5_000);
 
