@@ -18,6 +18,9 @@ export async function rerunMeetings(
   const sent = await ledger.sentOfDay(day.grantId, day.day);
   const changes = dayChanges({ ...read, sent, window: day.window, cancelNotices });
   if (changes.moved > 0 || changes.cancellations.length > 0)
-    log.info({ moved: changes.moved, cancelled: changes.cancellations.length }, "re-run: meetings changed since the run");
+    log.info(
+      { moved: changes.moved, cancelled: changes.cancellations.length },
+      "re-run: meetings changed since the run",
+    );
   return [...changes.meetings, ...changes.cancellations];
 }

@@ -14,7 +14,8 @@ export type EventTrigger = (typeof EVENT_TRIGGERS)[number];
 export const WEBHOOK_TRIGGERS = [...GRANT_TRIGGERS, ...EVENT_TRIGGERS] as const;
 export type WebhookTrigger = (typeof WEBHOOK_TRIGGERS)[number];
 
-export const isEventTrigger = (type: string): type is EventTrigger => (EVENT_TRIGGERS as readonly string[]).includes(type);
+export const isEventTrigger = (type: string): type is EventTrigger =>
+  (EVENT_TRIGGERS as readonly string[]).includes(type);
 
 /** A notification of one of WEBHOOK_TRIGGERS, about one grant (of an event.*, only its grant id is kept). */
 export interface GrantNotification {
