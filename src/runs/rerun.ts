@@ -19,25 +19,35 @@ export function rerunDedupId(run: RunKey): string {
 }
 
 /**
- * Adds the day's re-run job unless one is already waiting, delayed or running; a finished job
- * of the same id makes way. True when a job was added.
+ * What became of a re-run's job: `added`; `pending` (the day's job is still to start: it will
+ * read the change); `running` (the day's job is active: it may have read the day already, and
+ * its id cannot be reused until it ends).
  */
-export async function addRerunJob(queue: RunsQueue, run: RunKey, delayMs: number): Promise<boolean> {
+export type RerunJob = "added" | "pending" | "running";
+
+/**
+ * Adds the day's re-run job unless the day's job is still waiting, delayed or running; a
+ * finished job of the same id makes way.
+ */
+export async function addRerunJob(queue: RunsQueue, run: RunKey, delayMs: number): Promise<RerunJob> {
   const id = runJobId(run.grantId, run.day);
   const state = await queue.getJobState(id);
-  if (state !== "completed" && state !== "failed" && state !== "unknown") return false;
+  if (state === "active") return "running";
+  if (state !== "completed" && state !== "failed" && state !== "unknown") return "pending";
   if (state !== "unknown") await queue.remove(id);
-  const job = await queue.add(
+  await queue.add(
     RUN_JOB_NAME,
     { grantId: run.grantId, day: run.day, source: "rerun" },
     { jobId: id, delay: delayMs, deduplication: { id: rerunDedupId(run), ttl: delayMs } },
   );
-  return job.id === id;
+  return "added";
 }
 
 export interface RerunOutcome {
   day?: string;
   queued: boolean;
+  /** The day's job is active though its run is completed (it is ending): try again shortly. */
+  running?: boolean;
   reason: string;
 }
 
@@ -73,7 +83,9 @@ export async function rerunNextDay(
   const run = await db.run.findUnique({ where: { grantId_day: { grantId, day } }, select: { status: true } });
   if (run?.status !== "completed")
     return { day, queued: false, reason: `run not settled (${run?.status ?? "none"}): it will read the change` };
-  const added = await addRerunJob(queue, { grantId, day }, debounceMs);
+  const job = await addRerunJob(queue, { grantId, day }, debounceMs);
+  // Marked only when a job will run: a run marked queued with no job to run it would stay so.
+  if (job === "running") return { day, queued: false, running: true, reason: "the day's job is still running" };
   await new RunStore(db).rerun({ grantId, day });
-  return { day, queued: added, reason: added ? "re-run queued" : "re-run already in the queue" };
+  return { day, queued: job === "added", reason: job === "added" ? "re-run queued" : "re-run already in the queue" };
 }

@@ -44,8 +44,9 @@ export async function secondSweep(
       continue; // an unknown zone: the tick reports it with the grant's other runs
     }
     if (!due) continue;
-    // The job first: a sweep cut off between the two is simply done again on the next tick.
-    await addRerunJob(queue, run, settings.delayMs);
+    // The job first: a sweep cut off between the two is simply done again on the next tick. A
+    // day whose job is running is left for the next tick.
+    if ((await addRerunJob(queue, run, settings.delayMs)) === "running") continue;
     if (await store.sweep(run, now)) queued++;
   }
   if (queued > 0) log.info({ queued }, "second sweep: completed days re-run before they begin");

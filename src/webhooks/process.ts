@@ -53,6 +53,8 @@ async function apply(deps: WebhookDeps, n: GrantNotification, log: Logger): Prom
     case "event.deleted": {
       const now = deps.now?.() ?? clockNow();
       const r = await rerunNextDay(db, deps.runsQueue, n.grantId, deps.rerunDebounceMs ?? 60_000, now);
+      // The day's job is just ending (its run recorded completed): retried once it has ended.
+      if (r.running) throw new Error(`re-run of ${r.day} must wait: ${r.reason}`);
       return r.queued
         ? { outcome: "applied", change: "rerun", enqueuedDay: r.day }
         : { outcome: "ignored", reason: r.reason };
