@@ -23,6 +23,7 @@ import { Ledger } from "./reminders/ledger.js";
 import { isLastAttempt, RUNS_QUEUE, type RunJobData, type RunResult } from "./runs/job.js";
 import { RunProcessor } from "./runs/processor.js";
 import { schedulerTick, type TickResult } from "./runs/scheduler.js";
+import { sweepSettings } from "./runs/sweep.js";
 import { RunStore } from "./runs/store.js";
 import { WEBHOOKS_QUEUE, type WebhookJobData, type WebhookResult } from "./webhooks/queue.js";
 import { startWebhooksWorker, type WebhooksWorkerDeps } from "./webhooks/worker.js";
@@ -251,9 +252,7 @@ async function startScheduler(
         pageSize: config.SCHEDULER_PAGE_SIZE,
         ignoreSendHour,
         // Without webhooks, the second sweep catches meetings that changed after the run.
-        ...(config.NYLAS_WEBHOOK_SECRET
-          ? {}
-          : { sweep: { hoursBefore: config.SWEEP_HOURS_BEFORE, delayMs: config.RERUN_DEBOUNCE_MS } }),
+        sweep: sweepSettings(config),
       });
       log.info(result, "scheduler tick");
       await metrics.tick(result).catch((err: unknown) => log.warn({ err }, "could not record the tick for /metrics"));

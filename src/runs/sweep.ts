@@ -1,3 +1,4 @@
+import type { Config } from "../config.js";
 import type { Db } from "../db/client.js";
 import type { Logger } from "../log/logger.js";
 import { addDays, localDate, localDayWindow } from "../time/window.js";
@@ -16,6 +17,17 @@ export interface SweepSettings {
   hoursBefore: number;
   /** RERUN_DEBOUNCE_MS: the re-run's delay. */
   delayMs: number;
+}
+
+/**
+ * The sweep's settings for a deployment: on only without webhooks (NYLAS_WEBHOOK_SECRET
+ * unset), since `event.*` notifications re-run changed days as they happen.
+ */
+export function sweepSettings(
+  config: Pick<Config, "NYLAS_WEBHOOK_SECRET" | "SWEEP_HOURS_BEFORE" | "RERUN_DEBOUNCE_MS">,
+): SweepSettings | undefined {
+  if (config.NYLAS_WEBHOOK_SECRET) return undefined;
+  return { hoursBefore: config.SWEEP_HOURS_BEFORE, delayMs: config.RERUN_DEBOUNCE_MS };
 }
 
 /** The sweep of `day` (in `zone`) is due at `now`: within `hoursBefore` hours before it begins. Pure. */
