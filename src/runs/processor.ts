@@ -8,6 +8,7 @@ import type { ApiKeyGate } from "../nylas/key-watch.js";
 import { backoffWithJitter, GrantBusy, type GrantBudget, type GrantLimiter } from "../nylas/grant-limiter.js";
 import type { Ledger } from "../reminders/ledger.js";
 import { sendReminders, type SendPorts } from "../reminders/send.js";
+import { withoutCoveredMeetings } from "../reminders/covered.js";
 import { sentLookup } from "../reminders/sent-check.js";
 import { selectMeetings } from "../reminders/select.js";
 import { clockNow } from "../time/clock.js";
@@ -115,6 +116,8 @@ export class RunProcessor {
       });
       for (const problem of selection.problems.slice(0, 20))
         log.warn({ eventId: problem.eventId }, `event skipped: ${problem.reason}`);
+      // Meetings another connected user's grant reminds: each person gets one reminder.
+      Object.assign(selection, await withoutCoveredMeetings(db, grant, selection));
 
       access = "mail_send";
       const outcome = await sendReminders(
