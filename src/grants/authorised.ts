@@ -54,7 +54,9 @@ export async function grantAuthorised(
   const hints = how.browserZone !== undefined ? { browserZone: how.browserZone } : {};
   await upsertOne(db, deps.nylas, log, { ...grant, status: "valid" }, deps.settings, undefined, hints);
   // Stored first: a grant new to the database has no row to compare before.
-  const replaced = await revokeOlderGrants(db, grant.id, log);
+  // A sign-in on the connect page is the user's choice now, so it replaces newer grants too; a
+  // webhook may come late, so there only older grants give way.
+  const replaced = await revokeOlderGrants(db, grant.id, log, { signedIn: how.source === "connect" });
   try {
     return {
       revalidated,

@@ -24,11 +24,13 @@ export const READ_DUPLICATE_WINNERS = `
 
 /**
  * The valid and needs_reauth grants of a valid grant's address (any case) that are older than
- * it (by created_at, then id): those it replaces (status.ts). $1 the valid grant's id.
+ * it (by created_at, then id), or all of them when $2: those it replaces (status.ts).
+ * $1 the valid grant's id; $2 every other grant, not only older ones (boolean).
  */
 export const READ_OLDER_DUPLICATES = `
   SELECT o.id FROM grants g
   JOIN grants o ON lower(o.email) = lower(g.email) AND o.id <> g.id
   WHERE g.id = $1 AND g.status = 'valid' AND o.status IN ('valid', 'needs_reauth')
-    AND (o.created_at < g.created_at OR (o.created_at = g.created_at AND o.id COLLATE "C" < g.id COLLATE "C"))
+    AND ($2::boolean OR o.created_at < g.created_at
+         OR (o.created_at = g.created_at AND o.id COLLATE "C" < g.id COLLATE "C"))
   ORDER BY o.id COLLATE "C"`;

@@ -77,16 +77,23 @@ export async function markGrantRevoked(db: Db, grantId: string, reason: string):
 /**
  * One valid grant per address: a grant that just became valid replaces the older valid and
  * needs_reauth grants of its address (any case; older by created_at, then id), which are
- * revoked (their rows, runs and reminders stay: history). Nothing happens unless the grant is
- * valid. Returns the ids revoked.
+ * revoked (their rows, runs and reminders stay: history). A grant its user has just signed in
+ * with (`signedIn`) replaces every other one, newer ones too: it is the account the user chose
+ * now. Nothing happens unless the grant is valid. Returns the ids revoked.
  */
-export async function revokeOlderGrants(db: Db, grantId: string, log: Logger): Promise<string[]> {
-  const older = await db.$queryRawUnsafe<{ id: string }[]>(READ_OLDER_DUPLICATES, grantId);
+export async function revokeOlderGrants(
+  db: Db,
+  grantId: string,
+  log: Logger,
+  opts: { signedIn?: boolean } = {},
+): Promise<string[]> {
+  const signedIn = opts.signedIn === true;
+  const older = await db.$queryRawUnsafe<{ id: string }[]>(READ_OLDER_DUPLICATES, grantId, signedIn);
+  const reason = signedIn ? `replaced by grant ${grantId}, signed in since` : `replaced by newer grant ${grantId}`;
   const revoked: string[] = [];
   for (const { id } of older) {
     // Only from valid or needs_reauth: a grant revoked meanwhile keeps its own reason.
-    if (!(await change(db, id, "revoked", `replaced by newer grant ${grantId}`, { in: ["valid", "needs_reauth"] })))
-      continue;
+    if (!(await change(db, id, "revoked", reason, { in: ["valid", "needs_reauth"] }))) continue;
     revoked.push(id);
     log.info({ grantId: id, replacedBy: grantId }, "grant revoked: a newer grant has its address");
   }

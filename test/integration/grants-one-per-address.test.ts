@@ -95,6 +95,9 @@ describe("one valid grant per address (Postgres and the sandbox)", () => {
     const email = `${uniqueId("conn")}@example.com`.toLowerCase();
     const older = await stored(email.toUpperCase(), 86_400_000);
     const olderReauth = await stored(email, 2 * 86_400_000, "needs_reauth");
+    // Created after the grant signed in below (a second account of the address, say): the
+    // sign-in is the user's choice now, so it gives way too.
+    const newer = await stored(email, -86_400_000);
 
     const start = await app.inject(`/connect/start?email=${encodeURIComponent(email)}`);
     expect(start.statusCode).toBe(302);
@@ -108,8 +111,11 @@ describe("one valid grant per address (Postgres and the sandbox)", () => {
     grants.push(fresh);
 
     expect((await row(fresh)).status).toBe("valid");
-    for (const id of [older, olderReauth]) {
-      expect(await row(id)).toMatchObject({ status: "revoked", statusReason: `replaced by newer grant ${fresh}` });
+    for (const id of [older, olderReauth, newer]) {
+      expect(await row(id)).toMatchObject({
+        status: "revoked",
+        statusReason: `replaced by grant ${fresh}, signed in since`,
+      });
       expect(revokedLines(id)).toHaveLength(1);
     }
   });
