@@ -22,6 +22,7 @@ import { ApiKeyWatch, KEY_REFUSED_MARKER } from "./nylas/key-watch.js";
 import { Ledger } from "./reminders/ledger.js";
 import { isLastAttempt, RUNS_QUEUE, type RunJobData, type RunResult } from "./runs/job.js";
 import { RunProcessor } from "./runs/processor.js";
+import { unsubscribeSettings } from "./optout/settings.js";
 import { schedulerTick, type TickResult } from "./runs/scheduler.js";
 import { RunStore } from "./runs/store.js";
 import { WEBHOOKS_QUEUE, type WebhookJobData, type WebhookResult } from "./webhooks/queue.js";
@@ -159,6 +160,7 @@ function createRunProcessor(
     },
     lookupGrant: (grantId) => appBudget.run("read", () => deps.nylas.grant(grantId)),
     apiKey: deps.keyWatch,
+    unsubscribe: unsubscribeSettings(config),
   });
 }
 
