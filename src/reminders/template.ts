@@ -213,9 +213,7 @@ export function composeReminder(meeting: Meeting, ctx: ReminderContext): Compose
     htmlRows,
     "</table>",
     `<p style="color:#777;font-size:12px;margin-top:24px">${escapeHtml(footer)}` +
-      (unsubscribe
-        ? `<br>Don't want these reminders? <a href="${escapeHtml(unsubscribe)}">Unsubscribe</a>`
-        : "") +
+      (unsubscribe ? `<br>Don't want these reminders? <a href="${escapeHtml(unsubscribe)}">Unsubscribe</a>` : "") +
       `${marker ? `<br>Ref: ${escapeHtml(marker)}` : ""}</p>`,
     "</body></html>",
     "",
