@@ -197,6 +197,26 @@ describe("unsubscribe over HTTP (the web app, listening)", () => {
     expect((await get(`/unsubscribe/${token}/extra`)).status).toBe(404);
   });
 
+  it("without UNSUBSCRIBE_SECRET: every unsubscribe route answers a 404 page", async () => {
+    const bare = testConfig(sandbox, config.QUEUE_PREFIX);
+    expect(bare.UNSUBSCRIBE_SECRET).toBeUndefined();
+    const other = await startWebApp(bare, createLogger({ level: "silent" }), { db, port: 0, host: "127.0.0.1" });
+    try {
+      const { path } = linkFor(address("hal"));
+      const page = await fetch(other.url + path);
+      expect(page.status).toBe(404);
+      expect(await page.text()).toContain("not set up on this server");
+      const res = await fetch(other.url + path, {
+        method: "POST",
+        body: "List-Unsubscribe=One-Click",
+        headers: { "content-type": "application/x-www-form-urlencoded" },
+      });
+      expect(res.status).toBe(404);
+    } finally {
+      await other.close(2000);
+    }
+  });
+
   it("a bad body: 400 page, nothing suppressed", async () => {
     const gil = address("gil");
     const { path } = linkFor(gil);
