@@ -66,6 +66,7 @@ interface Shared {
 
 export async function startWorkerApp(config: Config, log: Logger, options: WorkerAppOptions): Promise<WorkerApp> {
   const { db } = options;
+  unsubscribeSettings(config); // its ConfigError before anything connects
   const connection = createRedis(config.REDIS_URL, { connectionName: "nr-worker", ...redisTls(config) }, log);
   const metrics = new MetricsRecorder(connection, config.QUEUE_PREFIX);
   const nylas = new NylasApi({
