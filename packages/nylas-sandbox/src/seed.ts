@@ -1,13 +1,25 @@
 /**
- * Deterministic seed data. Every seeded event carries, by construction, an `expected`
- * annotation (kept server-side) saying whether it deserves a reminder on the local day it
- * starts and to whom, so tests compare the sent log with `expectedReminders()` instead of
- * re-implementing the selection rule:
+ * Deterministic seed data (the same seed gives the same world). Every seeded event carries,
+ * by construction, an `expected` annotation (kept server-side): the base verdict, whether it
+ * deserves a reminder on the local day it starts and to whom,
  *   remind for local day D the events that START in [D 00:00, D+1 00:00) in the user's true
  *   zone (GrantState.zone, whether or not the calendar exposes it),
  *   not cancelled, not all-day, not declined by the user, with ≥1 other participant who has
  *   not declined; recipients = the other non-declined participants, deduplicated
- *   case-insensitively. Each occurrence of a recurring event counts.
+ *   case-insensitively. Each occurrence of a recurring event counts;
+ * and the facts the grant's settings decide on: who organises it (the user or another),
+ * whether a recipient is outside the user's domain, private, hidden guests (one message per
+ * recipient). expected.ts turns these into decisions under a policy per grant, so tests
+ * compare the sent log with `expectedReminders()` instead of re-implementing the rules.
+ *
+ * Each user with a calendar has every seeded day: a team sync, declined, cancelled, partly and
+ * wholly declined meetings, focus time alone, an all-hands they organise for 50 (too many
+ * recipients), case duplicates, a point in time, all-day ones, a late call past midnight, an
+ * interview they organise unlisted, a partner briefing and a 300-person all-hands they only
+ * attend (in the organiser's zone), a committee of 30 guests, a private 1:1, a panel with
+ * hidden guests, a retro with only same-domain guests; plus three recurring series. Then each
+ * grant with a calendar organises a meeting a day with the next such grant's user, and the
+ * same event (same ical_uid) is on that colleague's calendar too: one reminder per person.
  */
 import { eventId, type GrantState, type SandboxStore } from "./store.js";
 import { addDays, localDate, localDateTime } from "./tz.js";
@@ -184,10 +196,14 @@ export function seed(store: SandboxStore, opts: SeedOptions): SeedResult {
   return { grantIds, events };
 }
 
+/**
+ * Guest j of the grant at position k: never of the user's own domain (DOMAINS[k % 5]), so that
+ * every meeting with guests is external but the one built to be internal ("Team retro").
+ */
 function guest(rand: () => number, k: number, j: number): { email: string; name: string } {
   const f = FIRST[Math.floor(rand() * FIRST.length)]!;
   const l = LAST[Math.floor(rand() * LAST.length)]!;
-  const email = `${f}.${l}.${k}.${j}@${DOMAINS[(k + j) % DOMAINS.length]}`;
+  const email = `${f}.${l}.${k}.${j}@${DOMAINS[(k + 1 + (j % (DOMAINS.length - 1))) % DOMAINS.length]}`;
   return { email, name: `${f[0]!.toUpperCase()}${f.slice(1)} ${l[0]!.toUpperCase()}${l.slice(1)}` };
 }
 
