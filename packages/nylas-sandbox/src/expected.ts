@@ -177,7 +177,11 @@ export function expectedDecisions(store: SandboxStore, opts: ExpectedOptions = {
     const ws = startOfLocalDay(zone, day) / 1000;
     const we = startOfLocalDay(zone, addDays(day, 1)) / 1000;
     const sender = lower(g.grant.email);
-    const decide = (a: ExpectedAnnotation, ev: WireEvent, s: number): Pick<ExpectedDecision, "recipients" | "reason"> => {
+    const decide = (
+      a: ExpectedAnnotation,
+      ev: WireEvent,
+      s: number,
+    ): Pick<ExpectedDecision, "recipients" | "reason"> => {
       const solo = soloReason(g, a, set);
       if (solo) return { recipients: [], reason: solo };
       if (coveredByOther(store, g, a, ev.ical_uid, s, set)) return { recipients: [], reason: "covered_by_other_grant" };

@@ -84,7 +84,8 @@ export interface WireEvent {
 }
 
 /** Why a seed event deserves no reminder whatever the grant's settings (the base verdict). */
-export type BaseSkipReason = "cancelled" | "all_day" | "user_declined" | "no_other_participants" | "all_others_declined";
+export type BaseSkipReason =
+  "cancelled" | "all_day" | "user_declined" | "no_other_participants" | "all_others_declined";
 
 /** Every reason an expected decision can give, in the order they are checked. */
 export type ExpectedReason =

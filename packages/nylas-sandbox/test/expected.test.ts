@@ -188,7 +188,8 @@ describe("GET /_sandbox/expected with the settings", () => {
       suppressed: [{ recipient: "attendee0.g0@bigco.test" }, { recipient: "x@y.test", sender: "z@w.test" }],
     };
     const want = sb.expectedDecisions(opts);
-    const common = "max_recipients=40&min_lead_minutes=1200&suppressed=attendee0.g0@bigco.test&suppressed=x@y.test:z@w.test";
+    const common =
+      "max_recipients=40&min_lead_minutes=1200&suppressed=attendee0.g0@bigco.test&suppressed=x@y.test:z@w.test";
     const byPairs = await get(`policy=${a}:all&policy=${b}:external&${common}`);
     expect(byPairs.status).toBe(200);
     expect(byPairs.body.data).toEqual(JSON.parse(JSON.stringify(want)));

@@ -220,7 +220,9 @@ describe("the seed's scenarios for whom to remind", () => {
   const grants = s.grantOrder;
   /** One grant in three `all`, one in three `external`, the rest the default. */
   const mixed: Record<string, ReminderPolicy> = Object.fromEntries(
-    grants.flatMap((g, k) => (k % 3 === 1 ? [[g.grant.id, "all"]] : k % 3 === 2 ? [[g.grant.id, "external"]] : [])),
+    grants.flatMap((g, k): [string, ReminderPolicy][] =>
+      k % 3 === 1 ? [[g.grant.id, "all"]] : k % 3 === 2 ? [[g.grant.id, "external"]] : [],
+    ),
   );
   const eventOf = (d: ExpectedDecision) => s.findEvent(d.grantId, d.masterEventId ?? d.eventId)!.rec.ev;
   const hostOf = (ev: WireEvent) => s.grantByEmail(ev.organizer.email);
@@ -281,7 +283,10 @@ describe("the seed's scenarios for whom to remind", () => {
       const ev = s.findEvent(p.grantId, p.eventId)!.rec.ev;
       expect(p.recipients).toHaveLength(3);
       expect(p.recipients).toEqual(
-        ev.participants.map((x) => x.email.toLowerCase()).filter((e) => e !== g.grant.email.toLowerCase()).sort(),
+        ev.participants
+          .map((x) => x.email.toLowerCase())
+          .filter((e) => e !== g.grant.email.toLowerCase())
+          .sort(),
       );
       if (g.grant.provider === "icloud") {
         expect(ev.hide_participants).toBeUndefined();
