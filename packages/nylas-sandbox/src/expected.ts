@@ -39,7 +39,10 @@ export interface ExpectedOptions {
   defaultPolicy?: ReminderPolicy;
   /** More recipients than this: too_many_recipients (default 25). */
   maxRecipients?: number;
-  /** Meetings starting less than this many minutes after `now`: started (default 15; 0: off). */
+  /**
+   * Meetings starting less than this many minutes after `now`: started (default 15; 0: off).
+   * Without `now`, a `day` named by the caller is judged as the night before it: none started.
+   */
   minLeadMinutes?: number;
   /** Recipients removed from every reminder (of one sender, or all); none left: opted_out. */
   suppressed?: Suppression[];
@@ -161,6 +164,8 @@ export function expectedDecisions(store: SandboxStore, opts: ExpectedOptions = {
     recipient: lower(x.recipient),
     sender: x.sender === undefined ? undefined : lower(x.sender),
   }));
+  const named = opts.day !== undefined && opts.day !== "tomorrow";
+  const leadChecked = minLeadMinutes > 0 && !(named && opts.now === undefined);
   const earliest = nowMs / 1000 + minLeadMinutes * 60;
   const states = opts.grantIds ? opts.grantIds.map((id) => store.requireGrant(id)) : store.grantOrder;
   const out: ExpectedDecision[] = [];
@@ -188,7 +193,7 @@ export function expectedDecisions(store: SandboxStore, opts: ExpectedOptions = {
       const off = (r: string) => suppressed.some((x) => x.recipient === r && (x.sender ?? sender) === sender);
       const recipients = a.recipients.filter((r) => !off(r));
       if (recipients.length === 0) return { recipients, reason: "opted_out" };
-      if (minLeadMinutes > 0 && s < earliest) return { recipients: [], reason: "started" };
+      if (leadChecked && s < earliest) return { recipients: [], reason: "started" };
       return { recipients };
     };
     for (const cal of g.calendars.values()) {

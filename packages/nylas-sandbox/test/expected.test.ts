@@ -73,6 +73,11 @@ describe("expected decisions under the settings", () => {
       ["Soon", undefined],
       ["Later", undefined],
     ]);
+    // A day named without `now` is judged as the night before it.
+    expect(expectedDecisions(s, { grantIds: [ann], day: "2026-03-07" }).map((d) => d.reason)).toEqual([
+      undefined,
+      undefined,
+    ]);
     // An opt-out comes first.
     const both = { minLeadMinutes: 30, suppressed: [{ recipient: "cy@globex.test" }] };
     expect(today(both).map(([, r]) => r)).toEqual(["opted_out", "opted_out"]);
