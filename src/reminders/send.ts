@@ -55,6 +55,8 @@ export interface SendContext {
   email: string;
   /** The grant's zone: the reminder's times. */
   zone: string;
+  /** The grant's locale (its own, else the deployment's): the reminder's words and dates; unset: "en". */
+  locale?: string;
   /** Sends (with their Sent-folder checks) in flight at once. */
   concurrency: number;
 }
@@ -220,6 +222,7 @@ async function sendOne(
     senderEmail: ctx.email,
     marker: claim.marker,
     now: claim.composedAt ?? ports.now(),
+    locale: ctx.locale,
   });
   if (claim.uncertain) {
     const resolved = await resolveUncertain(meeting, claim, message.subject, ports);

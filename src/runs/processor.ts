@@ -26,6 +26,8 @@ export interface RunProcessorSettings {
   inlineWaitMaxMs: number;
   /** Give up a job that has been put back this many times for rate limits. */
   maxDelays: number;
+  /** The locale of grants without their own (DEFAULT_LOCALE); unset: "en". */
+  defaultLocale?: string;
 }
 
 export interface RunProcessorDeps {
@@ -119,7 +121,14 @@ export class RunProcessor {
       access = "mail_send";
       const outcome = await sendReminders(
         selection.meetings,
-        { grantId, day, email: grant.email, zone: grant.timeZone, concurrency: this.deps.settings.jobConcurrency },
+        {
+          grantId,
+          day,
+          email: grant.email,
+          zone: grant.timeZone,
+          locale: grant.locale ?? this.deps.settings.defaultLocale,
+          concurrency: this.deps.settings.jobConcurrency,
+        },
         this.sendPorts(grant, budget, log, accepted),
       );
       // A stop concerns the whole grant: the attempt ends as if reading the events had failed.
