@@ -7,6 +7,7 @@ import { createRunsQueue, createTickQueue } from "../runs/queue.js";
 import { createRedis } from "../redis/connection.js";
 import { createWebhooksQueue } from "../webhooks/queue.js";
 import { randomBytes } from "node:crypto";
+import { adminApi } from "./admin/api.js";
 import { buildWebServer } from "./server.js";
 
 export interface WebApp {
@@ -94,6 +95,7 @@ export async function startWebApp(config: Config, log: Logger, options: WebAppOp
     fetch: options.fetch,
     now: options.now,
   });
+  await server.register(adminApi({ config, db: options.db, redis: healthRedis, log, now: options.now }));
 
   let address: string;
   try {
