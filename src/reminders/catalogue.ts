@@ -28,6 +28,9 @@ export interface Messages {
   days(n: number): string;
   /** The footer; `sender` undefined when the grant has no usable address. */
   footer(sender: string | undefined): string;
+  /** The footer's unsubscribe line: the question, then the link's text. */
+  unsubscribePrompt: string;
+  unsubscribe: string;
   ref: string;
 }
 
@@ -47,6 +50,8 @@ const en: Messages = {
   hours: (h, m) => (m ? `${h} h ${m} min` : `${h} h`),
   days: (n) => `${n} days`,
   footer: (sender) => `Automatic reminder sent from the calendar of ${sender ?? "the organizer"}.`,
+  unsubscribePrompt: "Don't want these reminders?",
+  unsubscribe: "Unsubscribe",
   ref: "Ref",
 };
 
@@ -69,6 +74,8 @@ const fr: Messages = {
     sender
       ? `Rappel automatique envoyé depuis le calendrier de ${sender}.`
       : "Rappel automatique envoyé depuis le calendrier de l’organisateur.",
+  unsubscribePrompt: "Vous ne voulez plus de ces rappels ?",
+  unsubscribe: "Se désabonner",
   ref: "Réf.",
 };
 
@@ -91,6 +98,8 @@ const de: Messages = {
     sender
       ? `Automatische Erinnerung aus dem Kalender von ${sender}.`
       : "Automatische Erinnerung aus dem Kalender des Organisators.",
+  unsubscribePrompt: "Sie möchten diese Erinnerungen nicht mehr?",
+  unsubscribe: "Abmelden",
   ref: "Ref.",
 };
 

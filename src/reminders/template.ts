@@ -30,6 +30,8 @@ export interface ReminderContext {
   marker?: string;
   /** When set, the subject says "today"/"tomorrow"/"on Tue 24 Nov" relative to it; default "tomorrow". */
   now?: Date;
+  /** The recipient's unsubscribe page (src/optout/message.ts): a footer line links to it. */
+  unsubscribeUrl?: string;
   /** BCP 47 tag the reminder is worded and dated in; unset or unusable: "en". */
   locale?: string;
 }
@@ -216,6 +218,7 @@ export function composeReminder(meeting: Meeting, ctx: ReminderContext): Compose
   const marker = typeof ctx.marker === "string" ? ctx.marker.replace(/[^A-Za-z0-9._:@/+=-]/g, "").slice(0, 200) : "";
   const intro = meeting.allDay ? words.introAllDay(dayWord) : words.intro(dayWord);
   const footer = words.footer(sender);
+  const unsubscribe = safeHttpUrl(ctx.unsubscribeUrl);
 
   const text = [
     intro,
@@ -226,6 +229,7 @@ export function composeReminder(meeting: Meeting, ctx: ReminderContext): Compose
     "",
     "--",
     footer,
+    ...(unsubscribe ? [`${words.unsubscribePrompt} ${words.unsubscribe}: ${unsubscribe}`] : []),
     ...(marker ? [`${words.ref}: ${marker}`] : []),
     "",
   ].join("\n");
@@ -250,6 +254,10 @@ export function composeReminder(meeting: Meeting, ctx: ReminderContext): Compose
     htmlRows,
     "</table>",
     `<p style="color:#777;font-size:12px;margin-top:24px">${escapeHtml(footer)}` +
+      (unsubscribe
+        ? `<br>${escapeHtml(words.unsubscribePrompt)} ` +
+          `<a href="${escapeHtml(unsubscribe)}">${escapeHtml(words.unsubscribe)}</a>`
+        : "") +
       `${marker ? `<br>${escapeHtml(words.ref)}: ${escapeHtml(marker)}` : ""}</p>`,
     "</body></html>",
     "",

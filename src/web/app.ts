@@ -9,6 +9,7 @@ import { createWebhooksQueue } from "../webhooks/queue.js";
 import { randomBytes } from "node:crypto";
 import { adminApi } from "./admin/api.js";
 import { buildWebServer } from "./server.js";
+import { optOutRoutes } from "./optout/routes.js";
 
 export interface WebApp {
   server: FastifyInstance;
@@ -96,6 +97,8 @@ export async function startWebApp(config: Config, log: Logger, options: WebAppOp
     now: options.now,
   });
   await server.register(adminApi({ config, db: options.db, redis: healthRedis, log, now: options.now }));
+
+  await server.register((scope) => optOutRoutes(scope, { db: options.db, log, secret: config.UNSUBSCRIBE_SECRET }));
 
   let address: string;
   try {
