@@ -1,4 +1,5 @@
 import type { Db } from "../db/client.js";
+import { GRANTS_BY_EMAIL } from "./sql.js";
 import type { ZoneSource } from "./zone-source.js";
 import { clearGrantZoneOverride, overrideGrantZone } from "./zone.js";
 import type { Policy, SettingsPatch, StoredSettings } from "./settings.js";
@@ -38,12 +39,7 @@ export async function findGrantsByEmail(
   email: string,
   limit = 20,
 ): Promise<{ id: string; email: string; provider: string; status: string }[]> {
-  return db.grant.findMany({
-    where: { email: { equals: email, mode: "insensitive" } },
-    select: { id: true, email: true, provider: true, status: true },
-    orderBy: { id: "asc" },
-    take: limit,
-  });
+  return db.$queryRawUnsafe(GRANTS_BY_EMAIL, email, limit);
 }
 
 export interface SettingsWrite {

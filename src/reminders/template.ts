@@ -86,6 +86,11 @@ export function escapeHtml(s: string): string {
     .replace(/[&<>"']/g, (c) => HTML_ESCAPES[c] ?? c);
 }
 
+/** The catalogue's own words as element content: only & < > need escaping there. */
+function ownText(s: string): string {
+  return s.replace(/[&<>]/g, (c) => HTML_ESCAPES[c] ?? c);
+}
+
 /** Normalised absolute http(s) URL, or undefined for anything else. */
 export function safeHttpUrl(raw: unknown): string | undefined {
   if (typeof raw !== "string") return undefined;
@@ -255,8 +260,8 @@ export function composeReminder(meeting: Meeting, ctx: ReminderContext): Compose
     "</table>",
     `<p style="color:#777;font-size:12px;margin-top:24px">${escapeHtml(footer)}` +
       (unsubscribe
-        ? `<br>${escapeHtml(words.unsubscribePrompt)} ` +
-          `<a href="${escapeHtml(unsubscribe)}">${escapeHtml(words.unsubscribe)}</a>`
+        ? `<br>${ownText(words.unsubscribePrompt)} ` +
+          `<a href="${escapeHtml(unsubscribe)}">${ownText(words.unsubscribe)}</a>`
         : "") +
       `${marker ? `<br>${escapeHtml(words.ref)}: ${escapeHtml(marker)}` : ""}</p>`,
     "</body></html>",

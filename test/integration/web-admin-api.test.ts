@@ -113,6 +113,13 @@ describe("admin API: per-user settings (real web server, Postgres)", { timeout: 
     expect(r.status).toBe(200);
     expect(r.body).toEqual({ grants: [{ id: grantId, email, provider: "google", status: "valid" }] });
     expect((await call("GET", "/admin/api/grants", BEARER)).status).toBe(400);
+    // An exact match: "%" and "_" are no patterns.
+    const pattern = await call("GET", `/admin/api/grants?email=${encodeURIComponent("%@%")}`, BEARER);
+    expect(pattern.body).toEqual({ grants: [] });
+    const underscore = email.replace(/^./, "_");
+    expect((await call("GET", `/admin/api/grants?email=${encodeURIComponent(underscore)}`, BEARER)).body).toEqual({
+      grants: [],
+    });
   });
 
   it("PATCH writes every setting; the zone as the operator's override, reopening the day it reaches", async () => {

@@ -93,6 +93,14 @@ describe("a reminder in the grant's locale", () => {
     );
   });
 
+  it("the unsubscribe line in the grant's language", () => {
+    const url = "https://app.example.com/unsubscribe/tok";
+    const fr = compose("fr", {}, { unsubscribeUrl: url });
+    expect(fr.text).toContain(`Vous ne voulez plus de ces rappels ? Se désabonner: ${url}`);
+    expect(fr.html).toContain(`Vous ne voulez plus de ces rappels ? <a href="${url}">Se désabonner</a>`);
+    expect(compose("de", {}, { unsubscribeUrl: url }).html).toContain(`<a href="${url}">Abmelden</a>`);
+  });
+
   it("a region without its own words reads in its language, dated the region's way", () => {
     const r = compose("fr-CA");
     expect(r.subject).toBe("Rappel : Planning demain à 9 h 30 CET");
