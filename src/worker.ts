@@ -158,6 +158,7 @@ function createRunProcessor(
       jobConcurrency: config.JOB_CONCURRENCY,
       inlineWaitMaxMs: 1000,
       maxDelays: 200,
+      defaultLocale: config.DEFAULT_LOCALE,
     },
     lookupGrant: (grantId) => appBudget.run("read", () => deps.nylas.grant(grantId)),
     apiKey: deps.keyWatch,

@@ -29,6 +29,8 @@ export interface RunProcessorSettings {
   inlineWaitMaxMs: number;
   /** Give up a job that has been put back this many times for rate limits. */
   maxDelays: number;
+  /** The locale of grants without their own (DEFAULT_LOCALE); unset: "en". */
+  defaultLocale?: string;
 }
 
 export interface RunProcessorDeps {
@@ -132,6 +134,7 @@ export class RunProcessor {
           day,
           email: grant.email,
           zone: grant.timeZone,
+          locale: grant.locale ?? this.deps.settings.defaultLocale,
           concurrency: this.deps.settings.jobConcurrency,
           optOut: optOutComposer(this.deps.unsubscribe, grant.provider, grant.email),
         },
