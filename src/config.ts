@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { isSupportedLocale } from "./reminders/catalogue.js";
 import { parseInstant } from "./time/clock.js";
 
 /**
@@ -96,6 +97,19 @@ const schema = z.object({
   DEFAULT_SEND_HOUR: int(0, 23).default(18),
   INCLUDE_ALL_DAY: bool.default(false),
   /**
+   * BCP 47 locale of the reminders of grants without their own (grants.locale): words from
+   * src/reminders/catalogue.ts (en, fr, de; "fr-CA" reads as fr), dates by Intl in the full tag.
+   */
+  DEFAULT_LOCALE: z
+    .string()
+    .refine(isSupportedLocale, "a BCP 47 locale the reminders are written in (en, fr, de, or a region of one)")
+    .default("en"),
+  /**
+   * Bearer token of the admin JSON API (/admin/api/…), at least 32 characters; unset: the API
+   * takes the operators' basic auth (BULL_BOARD_USER/PASSWORD) only. See README "Per-user settings".
+   */
+  ADMIN_API_TOKEN: z.string().min(32, "at least 32 characters").optional(),
+  /**
    * Test-only: the process's calendar clock (which day is tomorrow, is the send hour past)
    * starts at this instant and runs on at real speed; unset = the real clock. Refused with
    * NODE_ENV=production. See src/time/clock.ts.
@@ -147,6 +161,7 @@ export const SECRET_VARS = [
   "BULL_BOARD_PASSWORD",
   "SESSION_SECRET",
   "UNSUBSCRIBE_SECRET",
+  "ADMIN_API_TOKEN",
   "DATABASE_URL",
   "REDIS_URL",
 ] as const;

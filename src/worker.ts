@@ -160,6 +160,7 @@ function createRunProcessor(
       inlineWaitMaxMs: 1000,
       maxDelays: 200,
       cancelNotices: config.CANCEL_NOTICES,
+      defaultLocale: config.DEFAULT_LOCALE,
     },
     lookupGrant: (grantId) => appBudget.run("read", () => deps.nylas.grant(grantId)),
     apiKey: deps.keyWatch,

@@ -3,13 +3,12 @@
  * day). Pure, and as careful with calendar text as the reminder (src/reminders/template.ts).
  */
 import { displayZone, zoneAbbreviation } from "../time/zone.js";
-import { formatLocal } from "../time/window.js";
+import { addDays, dayFromUnix, formatLocal, localDate } from "../time/window.js";
 import type { Meeting } from "./meeting.js";
 import {
   escapeHtml,
   oneLine,
   person,
-  relativeDay,
   SUBJECT_MAX,
   truncate,
   type ComposedReminder,
@@ -17,6 +16,16 @@ import {
 } from "./template.js";
 
 const NO_TITLE = "(no title)";
+
+/** "today", "tomorrow" or "on Thu 3 Dec", relative to `now` (English, as the reminder's default). */
+function relativeDay(zone: string, start: number, now: Date | undefined): string {
+  if (!now) return "tomorrow";
+  const day = dayFromUnix(zone, start);
+  const today = localDate(zone, now);
+  if (day === today) return "today";
+  if (day === addDays(today, 1)) return "tomorrow";
+  return `on ${formatLocal(zone, start, "EEE d MMM")}`;
+}
 
 export function composeCancellation(meeting: Meeting, ctx: ReminderContext): ComposedReminder {
   const zoneName = displayZone(ctx.zone);

@@ -57,6 +57,8 @@ export interface SendContext {
   email: string;
   /** The grant's zone: the reminder's times. */
   zone: string;
+  /** The grant's locale (its own, else the deployment's): the reminder's words and dates; unset: "en". */
+  locale?: string;
   /** Sends (with their Sent-folder checks) in flight at once. */
   concurrency: number;
   /** The unsubscribe link and headers of a message to these recipients (src/optout/message.ts). */
@@ -227,6 +229,7 @@ async function sendOne(
     marker: claim.marker,
     now: claim.composedAt ?? ports.now(),
     ...(optOut ? { unsubscribeUrl: optOut.url } : {}),
+    locale: ctx.locale,
   });
   if (claim.uncertain) {
     const resolved = await resolveUncertain(meeting, claim, message.subject, ports);

@@ -32,6 +32,8 @@ export interface RunProcessorSettings {
   maxDelays: number;
   /** CANCEL_NOTICES: a re-run sends a notice for a reminded meeting now cancelled (default true). */
   cancelNotices?: boolean;
+  /** The locale of grants without their own (DEFAULT_LOCALE); unset: "en". */
+  defaultLocale?: string;
 }
 
 export interface RunProcessorDeps {
@@ -146,6 +148,7 @@ export class RunProcessor {
           day,
           email: grant.email,
           zone: grant.timeZone,
+          locale: grant.locale ?? this.deps.settings.defaultLocale,
           concurrency: this.deps.settings.jobConcurrency,
           optOut: optOutComposer(this.deps.unsubscribe, grant.provider, grant.email),
         },

@@ -51,6 +51,8 @@ export interface RunGrant {
   calendarId: string;
   status: string;
   enabled: boolean;
+  /** BCP 47 tag of the grant's reminders; null: the deployment's DEFAULT_LOCALE. */
+  locale: string | null;
   /** Why the Sent-folder check is off for the grant; null while it is on. */
   sentCheckOff: string | null;
   /**

@@ -65,7 +65,7 @@ describe("the second sweep (no webhooks)", () => {
     const after = (await mail(d, g.id)).slice(2).sort((x, y) => (x.subject < y.subject ? -1 : 1));
     expect(after.map((m) => [m.subject, m.to])).toEqual([
       [expect.stringMatching(/^Cancelled: Sync /), ["bob@example.com"]],
-      [expect.stringMatching(/^Reminder \(moved\): Planning /), ["bob@example.com"]],
+      [expect.stringMatching(/^Reminder: Planning /), ["bob@example.com"]],
       [expect.stringMatching(/^Reminder: Review /), ["dana@example.com"]],
     ]);
     expect(after[1]!.body).toContain("Moved: now at 15:00 (was 11:00)");

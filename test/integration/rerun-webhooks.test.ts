@@ -135,7 +135,7 @@ describe("meetings that change after the run (event.* webhooks)", () => {
     const sent = await mail(d, grantId);
     expect(sent.map((m) => m.subject)).toEqual([
       expect.stringMatching(/^Reminder: Planning tomorrow at 11:00 AM/),
-      expect.stringMatching(/^Reminder \(moved\): Planning tomorrow at 3:00 PM/),
+      expect.stringMatching(/^Reminder: Planning tomorrow at 3:00 PM/),
     ]);
     expect(sent[1]!.body).toContain("Moved: now at 15:00 (was 11:00)");
     expect(sent[1]!.to).toEqual(["bob@example.com"]);

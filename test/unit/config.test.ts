@@ -23,6 +23,24 @@ describe("loadConfig", () => {
       expect(() => loadConfig({ ...base, NYLAS_KEY_CHECK_EVERY_MS: bad })).toThrow(/NYLAS_KEY_CHECK_EVERY_MS must be/);
   });
 
+  it("DEFAULT_LOCALE: en by default; a tag the catalogue can write in", () => {
+    expect(loadConfig(base).DEFAULT_LOCALE).toBe("en");
+    expect(loadConfig({ ...base, DEFAULT_LOCALE: "fr-CA" }).DEFAULT_LOCALE).toBe("fr-CA");
+    for (const bad of ["ja", "xx", "fr_FR!"])
+      expect(() => loadConfig({ ...base, DEFAULT_LOCALE: bad })).toThrow(
+        /^Invalid configuration: DEFAULT_LOCALE must be a BCP 47 locale/,
+      );
+  });
+
+  it("ADMIN_API_TOKEN: optional, at least 32 characters, never echoed", () => {
+    expect(loadConfig(base).ADMIN_API_TOKEN).toBeUndefined();
+    const token = "t".repeat(32);
+    expect(loadConfig({ ...base, ADMIN_API_TOKEN: token }).ADMIN_API_TOKEN).toBe(token);
+    expect(() => loadConfig({ ...base, ADMIN_API_TOKEN: "short-secret-token" })).toThrow(
+      /^Invalid configuration: ADMIN_API_TOKEN must be at least 32 characters$/,
+    );
+  });
+
   it("parses numbers, booleans and zones", () => {
     const c = loadConfig({
       ...base,

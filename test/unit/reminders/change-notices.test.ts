@@ -32,9 +32,9 @@ describe("the moved note", () => {
     expect(movedNote("Europe/Berlin", { start: START })).toBe("");
   });
 
-  it("is in the reminder's subject, text and HTML of a moved meeting, and only there", () => {
+  it("is in the text and HTML of a moved meeting's reminder, and only there", () => {
     const moved = composeReminder({ ...base, movedFrom: WAS }, ctx);
-    expect(moved.subject).toBe("Reminder (moved): Planning tomorrow at 3:00 PM CET");
+    expect(moved.subject).toBe("Reminder: Planning tomorrow at 3:00 PM CET");
     expect(moved.text).toContain("Moved: now at 15:00 (was 11:00)");
     expect(moved.html).toContain("<strong>Moved: now at 15:00 (was 11:00)</strong>");
     const plain = composeReminder(base, ctx);

@@ -456,6 +456,15 @@ describe("sendReminders: across meetings", () => {
     expect(message.customHeaders).toEqual([{ name: MARKER_HEADER, value: "marker-1" }]);
   });
 
+  it("composes in the grant's locale, and the same message again on a retry", async () => {
+    const first = world({ claims: claimed, send: ERR.timeout });
+    await sendReminders([meeting(1)], { ...ctx, locale: "de" }, first.ports);
+    expect(first.sent[0]!.subject).toMatch(/^Erinnerung: Meeting 1 morgen um /);
+    const retry = world({ claims: (n) => ({ ...claimed(n, true), composedAt: NOW }) });
+    await sendReminders([meeting(1)], { ...ctx, locale: "de" }, retry.ports);
+    expect(retry.sent).toEqual(first.sent);
+  });
+
   it("claims a long day a slice at a time, with the run's grant and day", async () => {
     const w = world({ claims: claimed });
     const meetings = Array.from({ length: CLAIM_CHUNK + 5 }, (_, i) => meeting(i + 1));
