@@ -133,8 +133,9 @@ export class RunProcessor {
 
       const meetings = rerun
         ? await rerunMeetings(
+            db,
             this.deps.ledger,
-            { grantId, day, window },
+            { grantId, day, email: grant.email, window },
             { events, meetings: selection.meetings },
             this.deps.settings.cancelNotices ?? true,
             log,

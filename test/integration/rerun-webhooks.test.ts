@@ -2,6 +2,7 @@ import type { AddressInfo } from "node:net";
 import type { FastifyInstance } from "fastify";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { NylasApi } from "../../src/nylas/client.js";
+import { suppress } from "../../src/optout/store.js";
 import { clockNow } from "../../src/time/clock.js";
 import { nextLocalDay } from "../../src/time/window.js";
 import { startWorkerApp, type WorkerApp } from "../../src/worker.js";
@@ -53,6 +54,7 @@ describe("meetings that change after the run (event.* webhooks)", () => {
     await worker?.close(2000);
     if (h) {
       await h.db.webhookDelivery.deleteMany({ where: { grantId: { in: grants } } });
+      await h.db.suppression.deleteMany({ where: { recipient: "dan@example.com" } });
       await deleteGrants(h.db, grants);
       await h.close();
     }
@@ -156,10 +158,14 @@ describe("meetings that change after the run (event.* webhooks)", () => {
     const ids: string[] = [];
     const { grantId, day } = await grantWithCompletedDay((g, day) => {
       ids.push(addMeeting(h.sandbox, g, "Sync", at(ZONE, day, 9)).id);
-      ids.push(addMeeting(h.sandbox, g, "Retro", at(ZONE, day, 16), ["carol@example.com"]).id);
+      ids.push(addMeeting(h.sandbox, g, "Retro", at(ZONE, day, 16), ["carol@example.com", "dan@example.com"]).id);
     });
     expect(await mail(d, grantId)).toHaveLength(2);
 
+    const retro = (await mail(d, grantId)).find((m) => m.subject.includes("Retro"))!;
+    expect(retro.to).toEqual(["bob@example.com", "carol@example.com", "dan@example.com"]);
+    // Dan opted out of this sender after the reminder: the notice does not go to him.
+    await suppress(h.db, "dan@example.com", (await h.db.grant.findUniqueOrThrow({ where: { id: grantId } })).email);
     h.sandbox.updateEvent(grantId, ids[0]!, { status: "cancelled" });
     h.sandbox.deleteEvent(grantId, ids[1]!);
     const results = await handled(grantId);
