@@ -210,7 +210,11 @@ export async function dryRun(
         maxRecipients: options.maxRecipients,
       });
       // As the worker would now: too late is never sent.
-      const lead = splitByLead(selection.meetings, Math.floor(clockNow().getTime() / 1000), options.minLeadMinutes * 60);
+      const lead = splitByLead(
+        selection.meetings,
+        Math.floor(clockNow().getTime() / 1000),
+        options.minLeadMinutes * 60,
+      );
       const meetings = lead.due;
       const started = lead.started.length > 0 ? { started: lead.started.length } : {};
       result.skipped = sumSkips([result.skipped, selection.skipped, started]);

@@ -32,7 +32,12 @@ export function isReminderPolicy(v: unknown): v is ReminderPolicy {
 /** The domain of an address, lower-cased ("" when it has no @). */
 export function emailDomain(email: string): string {
   const at = email.lastIndexOf("@");
-  return at < 0 ? "" : email.slice(at + 1).trim().toLowerCase();
+  return at < 0
+    ? ""
+    : email
+        .slice(at + 1)
+        .trim()
+        .toLowerCase();
 }
 
 /**

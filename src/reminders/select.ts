@@ -195,7 +195,8 @@ function assertContext(ctx: SelectContext): void {
     throw new TypeError("selectMeetings: ctx.grantEmail must be an email address");
   }
   if (ctx.includeAllDay) assertZone(ctx.zone);
-  if (!isReminderPolicy(ctx.policy)) throw new TypeError("selectMeetings: ctx.policy must be organized, all or external");
+  if (!isReminderPolicy(ctx.policy))
+    throw new TypeError("selectMeetings: ctx.policy must be organized, all or external");
   if (!Number.isInteger(ctx.maxRecipients) || ctx.maxRecipients < 1)
     throw new TypeError("selectMeetings: ctx.maxRecipients must be a whole number >= 1");
 }

@@ -174,9 +174,7 @@ export class RunProcessor {
         zoneSource: grant.timeZoneSource,
       };
       // Progress is for people watching Bull Board; the job does not wait for it.
-      void job
-        .updateProgress({ sent: totals.sent, failed: totals.failed, meetings })
-        .catch(() => {});
+      void job.updateProgress({ sent: totals.sent, failed: totals.failed, meetings }).catch(() => {});
 
       if (!held) {
         log.info({ ...result, ms: Date.now() - startedAt }, "run completed");
