@@ -31,13 +31,8 @@ export function isReminderPolicy(v: unknown): v is ReminderPolicy {
 
 /** The domain of an address, lower-cased ("" when it has no @). */
 export function emailDomain(email: string): string {
-  const at = email.lastIndexOf("@");
-  return at < 0
-    ? ""
-    : email
-        .slice(at + 1)
-        .trim()
-        .toLowerCase();
+  const domain = email.slice(email.lastIndexOf("@") + 1);
+  return email.includes("@") ? domain.trim().toLowerCase() : "";
 }
 
 /**
