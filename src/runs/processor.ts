@@ -123,12 +123,13 @@ export class RunProcessor {
         policy: grant.policy ?? this.deps.settings.policy,
         maxRecipients: this.deps.settings.maxRecipients,
       });
-      const minLeadSeconds = this.deps.settings.minLeadMinutes * 60;
-      const lead = splitByLead(selection.meetings, Math.floor(clockNow().getTime() / 1000), minLeadSeconds);
       for (const problem of selection.problems.slice(0, 20))
         log.warn({ eventId: problem.eventId }, `event skipped: ${problem.reason}`);
 
       access = "mail_send";
+      // Never stale: the last step before the sends, on the meetings every other check kept.
+      const minLeadSeconds = this.deps.settings.minLeadMinutes * 60;
+      const lead = splitByLead(selection.meetings, Math.floor(clockNow().getTime() / 1000), minLeadSeconds);
       const outcome = await sendReminders(
         lead.due,
         {
