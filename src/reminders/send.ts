@@ -5,7 +5,8 @@ import { classifyError, describeFailure, type Failure } from "../nylas/errors.js
 import type { GrantBudget } from "../nylas/grant-limiter.js";
 import type { Claim, Ledger } from "./ledger.js";
 import { isStarted } from "./lead.js";
-import type { Meeting } from "./meeting.js";
+import type { EmailAddress, Meeting } from "./meeting.js";
+import type { MessageOptOut } from "../optout/message.js";
 import { MARKER_HEADER, NoSentFolder, type SentLookup } from "./sent-check.js";
 import { composeReminder } from "./template.js";
 
@@ -67,6 +68,8 @@ export interface SendContext {
   concurrency: number;
   /** MIN_LEAD_MINUTES in seconds: a meeting starting sooner than this after `now()` is not sent. */
   minLeadSeconds: number;
+  /** The unsubscribe link and headers of a message to these recipients (src/optout/message.ts). */
+  optOut?: ((recipients: readonly EmailAddress[]) => MessageOptOut) | undefined;
 }
 
 export type SendOutcome = SendStatus & {
@@ -240,11 +243,13 @@ async function sendOne(
 
   // Deterministic: the meeting, the grant, the marker and the claim's wording instant (an
   // earlier attempt's when this one retries it), never the moment of this attempt.
+  const optOut = ctx.optOut?.(meeting.recipients);
   const message = composeReminder(meeting, {
     zone: ctx.zone,
     senderEmail: ctx.email,
     marker: claim.marker,
     now: claim.composedAt ?? ports.now(),
+    ...(optOut ? { unsubscribeUrl: optOut.url } : {}),
   });
   if (claim.uncertain) {
     const resolved = await resolveUncertain(meeting, claim, message.subject, ports);
@@ -268,7 +273,7 @@ async function sendOne(
             to: meeting.recipients,
             subject: message.subject,
             body: message.html,
-            customHeaders: [{ name: MARKER_HEADER, value: claim.marker }],
+            customHeaders: [{ name: MARKER_HEADER, value: claim.marker }, ...(optOut?.headers ?? [])],
           },
           claim.marker,
         ),

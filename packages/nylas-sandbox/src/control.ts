@@ -41,7 +41,9 @@ export interface SentMessage {
   cc: string[];
   bcc: string[];
   subject: string;
-  /** Only the custom headers the sender supplied. */
+  /** The body as sent (HTML unless the send said plain text). */
+  body: string;
+  /** Only the custom headers the sender supplied (as the provider kept them). */
   customHeaders: Header[];
   /** Epoch ms when the sandbox accepted the send. */
   at: number;
@@ -272,6 +274,7 @@ export class SandboxControl {
         cc: m.cc.map((p) => p.email),
         bcc: m.bcc.map((p) => p.email),
         subject: m.subject,
+        body: m.body,
         customHeaders: rec.custom,
         at: rec.atMs,
       });
