@@ -110,6 +110,19 @@ const schema = z.object({
    */
   ADMIN_API_TOKEN: z.string().min(32, "at least 32 characters").optional(),
   /**
+   * Which meetings get a reminder: `organized` (the user organises them), `all`, or `external`
+   * (organised by the user, with a guest outside the user's email domain). A grant's own
+   * `grants.policy` overrides it. See src/reminders/policy.ts.
+   */
+  REMINDER_POLICY: z.enum(["organized", "all", "external"]).default("organized"),
+  /** Meetings with more recipients than this get no reminder (too_many_recipients). */
+  MAX_RECIPIENTS: int(1, 500).default(25),
+  /**
+   * No reminder goes out later than this many minutes before its meeting starts, whatever the
+   * path (a delayed job, a retry, a backfill of a past day): skipped as `started`.
+   */
+  MIN_LEAD_MINUTES: int(0, 1440).default(15),
+  /**
    * Test-only: the process's calendar clock (which day is tomorrow, is the send hour past)
    * starts at this instant and runs on at real speed; unset = the real clock. Refused with
    * NODE_ENV=production. See src/time/clock.ts.

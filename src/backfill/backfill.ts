@@ -12,6 +12,9 @@ import type { BackfillArgs } from "./args.js";
 import { GRANT_CAN_RUN_WHERE, whyGrantCannotRun } from "../grants/status.js";
 import { requeueDays } from "../runs/requeue.js";
 import { zoneWithSource, type ZoneSource } from "../grants/zone-source.js";
+import { splitByLead } from "../reminders/lead.js";
+import type { ReminderPolicy } from "../reminders/policy.js";
+import { sumSkips, type SkipCounts } from "./skips.js";
 
 export interface BackfillGrant {
   id: string;
@@ -19,6 +22,8 @@ export interface BackfillGrant {
   timeZone: string;
   timeZoneSource: ZoneSource;
   calendarId: string;
+  /** The grant's reminder policy; null: the deployment's. */
+  policy: ReminderPolicy | null;
 }
 
 export interface Output {
@@ -58,6 +63,7 @@ export async function resolveGrants(
     calendarId: true,
     status: true,
     enabled: true,
+    policy: true,
   } as const;
   const usableOf = (g: BackfillGrant): BackfillGrant => ({
     id: g.id,
@@ -65,6 +71,7 @@ export async function resolveGrants(
     timeZone: g.timeZone,
     timeZoneSource: g.timeZoneSource,
     calendarId: g.calendarId,
+    policy: g.policy,
   });
   if (!args.all) {
     // A grants file may name thousands: looked up in pages, far from Postgres' bind limit.
@@ -147,6 +154,16 @@ export interface DryRunResult {
   alreadySent: number;
   /** Grants whose calendar could not be read, with why. */
   errors: { grantId: string; day: string; error: string }[];
+  /** Meetings that would get no reminder, by reason (as a run would record them). */
+  skipped: SkipCounts;
+}
+
+export interface DryRunOptions {
+  includeAllDay: boolean;
+  /** REMINDER_POLICY, for grants without their own. */
+  policy: ReminderPolicy;
+  maxRecipients: number;
+  minLeadMinutes: number;
 }
 
 /**
@@ -158,9 +175,9 @@ export async function dryRun(
   nylas: NylasApi,
   grants: BackfillGrant[],
   days: string[],
-  options: { includeAllDay: boolean },
+  options: DryRunOptions,
 ): Promise<DryRunResult> {
-  const result: DryRunResult = { rows: [], wouldSend: 0, alreadySent: 0, errors: [] };
+  const result: DryRunResult = { rows: [], wouldSend: 0, alreadySent: 0, errors: [], skipped: {} };
   for (const g of grants) {
     for (const day of days) {
       let window: { start: number; end: number };
@@ -189,20 +206,31 @@ export async function dryRun(
         grantEmail: g.email,
         includeAllDay: options.includeAllDay,
         zone: g.timeZone,
+        policy: g.policy ?? options.policy,
+        maxRecipients: options.maxRecipients,
       });
+      // As the worker would now: too late is never sent.
+      const lead = splitByLead(
+        selection.meetings,
+        Math.floor(clockNow().getTime() / 1000),
+        options.minLeadMinutes * 60,
+      );
+      const meetings = lead.due;
+      const started = lead.started.length > 0 ? { started: lead.started.length } : {};
+      result.skipped = sumSkips([result.skipped, selection.skipped, started]);
       const sent =
-        selection.meetings.length === 0
+        meetings.length === 0
           ? []
           : await db.reminder.findMany({
               where: {
                 grantId: g.id,
                 status: "sent",
-                OR: selection.meetings.map((m) => ({ eventId: m.eventId, eventStart: new Date(m.start * 1000) })),
+                OR: meetings.map((m) => ({ eventId: m.eventId, eventStart: new Date(m.start * 1000) })),
               },
               select: { eventId: true, eventStart: true },
             });
       const done = new Set(sent.map((r) => `${r.eventId}|${r.eventStart.getTime() / 1000}`));
-      for (const m of selection.meetings) {
+      for (const m of meetings) {
         const already = done.has(`${m.eventId}|${m.start}`);
         const message = composeReminder(m, { zone: g.timeZone, senderEmail: g.email, now: clockNow() });
         result.rows.push({
@@ -232,6 +260,8 @@ export interface RunOutcome {
   meetings: number;
   sent: number;
   failed: number;
+  /** What the run skipped, by reason. */
+  skipped: SkipCounts;
   error?: string;
 }
 
@@ -302,6 +332,7 @@ export async function waitForRuns(
       remindersSent: true,
       remindersFailed: true,
       remindersSkipped: true,
+      skippedByReason: true,
       lastError: true,
       timeZone: true,
       timeZoneSource: true,
@@ -323,6 +354,7 @@ export async function waitForRuns(
       meetings: row ? row.meetingsSeen - row.remindersSkipped : 0,
       sent: row?.remindersSent ?? 0,
       failed: row?.remindersFailed ?? 0,
+      skipped: sumSkips([row?.skippedByReason]),
       error,
     });
   }

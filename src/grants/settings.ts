@@ -144,14 +144,9 @@ export function effectiveSettings(s: StoredSettings, defaults: SettingsDefaults)
   };
 }
 
-/**
- * The deployment's defaults from its configuration: DEFAULT_LOCALE, and REMINDER_POLICY
- * where the configuration has it ("organized" otherwise, as the worker treats it).
- */
-export function settingsDefaults(config: { DEFAULT_LOCALE: string }): SettingsDefaults {
-  const policy = (config as { REMINDER_POLICY?: unknown }).REMINDER_POLICY;
-  const known = typeof policy === "string" && (POLICIES as readonly string[]).includes(policy);
-  return { policy: known ? (policy as Policy) : "organized", locale: config.DEFAULT_LOCALE };
+/** The deployment's defaults from its configuration: REMINDER_POLICY and DEFAULT_LOCALE. */
+export function settingsDefaults(config: { REMINDER_POLICY: Policy; DEFAULT_LOCALE: string }): SettingsDefaults {
+  return { policy: config.REMINDER_POLICY, locale: config.DEFAULT_LOCALE };
 }
 
 /** The settings as one line per setting, for the CLI. */

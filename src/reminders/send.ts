@@ -4,6 +4,7 @@ import type { OutgoingMessage } from "../nylas/client.js";
 import { classifyError, describeFailure, type Failure } from "../nylas/errors.js";
 import type { GrantBudget } from "../nylas/grant-limiter.js";
 import type { Claim, Ledger } from "./ledger.js";
+import { isStarted } from "./lead.js";
 import type { EmailAddress, Meeting } from "./meeting.js";
 import type { MessageOptOut } from "../optout/message.js";
 import { MARKER_HEADER, NoSentFolder, type SentLookup } from "./sent-check.js";
@@ -26,11 +27,18 @@ import { composeReminder } from "./template.js";
  * the ledger row), so within Nylas' hour a retry of a send that went out is answered with
  * the first answer instead of going out again, even where the Sent-folder check finds
  * nothing.
+ *
+ * Never stale: right before each send (once its token is in hand: waiting for the grant's
+ * send budget takes time) a meeting that now starts within the lead time is not sent; its
+ * claim is closed as skipped "started" and counted in the outcome.
  */
 
 /** The I/O of the protocol, bound to one grant. */
 export interface SendPorts {
-  ledger: Pick<Ledger, "claimMany" | "unclaim" | "markSent" | "markFailed" | "release" | "markUncertain">;
+  ledger: Pick<
+    Ledger,
+    "claimMany" | "unclaim" | "markSent" | "markFailed" | "release" | "markUncertain" | "markStarted"
+  >;
   /**
    * Sends a message as the grant under Nylas' Idempotency-Key; the provider's message id, and
    * whether the answer was Nylas' kept answer to an earlier request with that key.
@@ -61,11 +69,18 @@ export interface SendContext {
   locale?: string;
   /** Sends (with their Sent-folder checks) in flight at once. */
   concurrency: number;
+  /** MIN_LEAD_MINUTES in seconds: a meeting starting sooner than this after `now()` is not sent. */
+  minLeadSeconds: number;
   /** The unsubscribe link and headers of a message to these recipients (src/optout/message.ts). */
   optOut?: ((recipients: readonly EmailAddress[]) => MessageOptOut) | undefined;
 }
 
-export type SendOutcome =
+export type SendOutcome = SendStatus & {
+  /** Claims closed unsent because their meeting was about to start (absent: none). */
+  started?: number;
+};
+
+type SendStatus =
   /** Every meeting is settled: sent, found already sent, refused, given up, or done before. */
   | { status: "done" }
   /**
@@ -110,6 +125,8 @@ interface Hold {
 type Step =
   | { kind: "settled" }
   | { kind: "held"; hold: Hold }
+  /** Too late to send: closed as skipped "started". */
+  | { kind: "started" }
   /** Sent; the mark is being written (a hold when it could not be). */
   | { kind: "sent"; marked: Promise<Hold | undefined> }
   /** Concerns the whole grant: the meetings still queued are not tried. */
@@ -128,6 +145,7 @@ export async function sendReminders(
   let halted = false;
   const gate: SendGate = { stopped: () => halted || stop !== undefined, halt: () => (halted = true) };
   const marks: Promise<Hold | undefined>[] = [];
+  let started = 0;
   // The job comes back once the longest hold is over; a transient one calls for a retry.
   const hold = (h: Hold) => {
     held = {
@@ -173,6 +191,7 @@ export async function sendReminders(
           }
           if (step.kind === "held") hold(step.hold);
           else if (step.kind === "sent") marks.push(step.marked);
+          else if (step.kind === "started") started++;
           // The meetings still queued return at once (p-limit's clearQueue would leave
           // their promises unsettled).
           else if (step.kind === "stop") stop ??= { error: step.error };
@@ -190,13 +209,19 @@ export async function sendReminders(
   // Every send is recorded (or released as uncertain) before the outcome is known, even
   // when the job stops for the grant's sake.
   for (const h of await Promise.all(marks)) if (h) hold(h);
-  if (stop) return { status: "stopped", error: stop.error };
-  return held ? { status: "held", ...held } : { status: "done" };
+  const closed = started > 0 ? { started } : {};
+  if (stop) return { status: "stopped", error: stop.error, ...closed };
+  return held ? { status: "held", ...held, ...closed } : { status: "done", ...closed };
 }
 
 /** A send that had waited for its token while the job stopped: not sent. */
 class StoppedBeforeSend extends Error {
   override name = "StoppedBeforeSend";
+}
+
+/** A send whose meeting, by the time its token came, starts within the lead time: not sent. */
+class StartedBeforeSend extends Error {
+  override name = "StartedBeforeSend";
 }
 
 interface SendGate {
@@ -243,6 +268,8 @@ async function sendOne(
       // The job stopped (a 401, a 429) while this send waited for its token: it stays unsent,
       // so nothing reaches Nylas for the grant after the answer that stopped the job.
       if (gate.stopped()) throw new StoppedBeforeSend();
+      const nowUnix = Math.floor(ports.now().getTime() / 1000);
+      if (isStarted(meeting.start, nowUnix, ctx.minLeadSeconds)) throw new StartedBeforeSend();
       sending = true;
       return haltOnStop(
         gate,
@@ -258,6 +285,11 @@ async function sendOne(
       );
     });
   } catch (error) {
+    if (error instanceof StartedBeforeSend) {
+      await ledger.markStarted(claim.id);
+      log.info({ eventId: meeting.eventId }, "reminder not sent: the meeting starts within the lead time");
+      return { kind: "started" };
+    }
     if (!sending) {
       // No token (a spent budget, a 429 block, Redis): nothing went out.
       const why =

@@ -7,7 +7,7 @@ import type { Meeting } from "../reminders/meeting.js";
 
 /**
  * A re-run's meetings: the day's selected meetings, those that moved since their reminder
- * marked so, and a cancellation notice for each reminded meeting now gone (the decisions are
+ * marked so; and its notices: one for each reminded meeting now gone (the decisions are
  * src/reminders/changes.ts; the ledger keeps every one of them to a single send). A notice
  * goes to the reminder's recipients who have not opted out since.
  */
@@ -18,7 +18,7 @@ export async function rerunMeetings(
   read: { events: readonly unknown[]; meetings: readonly Meeting[] },
   cancelNotices: boolean,
   log: Pick<Logger, "info">,
-): Promise<Meeting[]> {
+): Promise<{ meetings: Meeting[]; notices: Meeting[] }> {
   const sent = await ledger.sentOfDay(day.grantId, day.day);
   const changes = dayChanges({ ...read, sent, window: day.window, cancelNotices });
   if (changes.moved > 0 || changes.cancellations.length > 0)
@@ -27,5 +27,5 @@ export async function rerunMeetings(
       "re-run: meetings changed since the run",
     );
   const notices = await honourOptOuts(db, day.email, { meetings: changes.cancellations, skipped: {}, problems: [] });
-  return [...changes.meetings, ...notices.meetings];
+  return { meetings: changes.meetings, notices: notices.meetings };
 }

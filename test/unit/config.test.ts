@@ -55,6 +55,28 @@ describe("loadConfig", () => {
     expect(c.RATE_SENDS_PER_SEC_GOOGLE).toBe(1.5);
   });
 
+  it("reminder policy, recipient cap and lead: defaults and bounds", () => {
+    expect(loadConfig(base)).toMatchObject({ REMINDER_POLICY: "organized", MAX_RECIPIENTS: 25, MIN_LEAD_MINUTES: 15 });
+    expect(
+      loadConfig({ ...base, REMINDER_POLICY: "external", MAX_RECIPIENTS: "500", MIN_LEAD_MINUTES: "0" }),
+    ).toMatchObject({ REMINDER_POLICY: "external", MAX_RECIPIENTS: 500, MIN_LEAD_MINUTES: 0 });
+    expect(loadConfig({ ...base, REMINDER_POLICY: "all", MIN_LEAD_MINUTES: "1440" })).toMatchObject({
+      REMINDER_POLICY: "all",
+      MIN_LEAD_MINUTES: 1440,
+    });
+    expect(() => loadConfig({ ...base, REMINDER_POLICY: "mine" })).toThrow(
+      /^Invalid configuration: REMINDER_POLICY must be one of organized, all, external$/,
+    );
+    for (const bad of ["0", "501", "ten"])
+      expect(() => loadConfig({ ...base, MAX_RECIPIENTS: bad })).toThrow(
+        /^Invalid configuration: MAX_RECIPIENTS must be/,
+      );
+    for (const bad of ["-1", "1441", "15m"])
+      expect(() => loadConfig({ ...base, MIN_LEAD_MINUTES: bad })).toThrow(
+        /^Invalid configuration: MIN_LEAD_MINUTES must be/,
+      );
+  });
+
   it("treats blank values as unset", () => {
     expect(loadConfig({ ...base, LOG_LEVEL: "  " }).LOG_LEVEL).toBe("info");
   });

@@ -13,7 +13,13 @@ export const ADMIN_API_PATH = "/admin/api";
 export interface AdminApiDeps {
   config: Pick<
     Config,
-    "ADMIN_API_TOKEN" | "BULL_BOARD_USER" | "BULL_BOARD_PASSWORD" | "DEFAULT_LOCALE" | "NODE_ENV" | "QUEUE_PREFIX"
+    | "ADMIN_API_TOKEN"
+    | "BULL_BOARD_USER"
+    | "BULL_BOARD_PASSWORD"
+    | "DEFAULT_LOCALE"
+    | "REMINDER_POLICY"
+    | "NODE_ENV"
+    | "QUEUE_PREFIX"
   >;
   db: Db;
   /** For the failed-login counts (shared with the operator pages' guard). */

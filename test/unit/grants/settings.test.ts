@@ -117,9 +117,11 @@ describe("the settings in effect", () => {
     expect(describeSettings(e)).toContain("policy      organized (default)");
   });
 
-  it("the defaults come from the configuration; REMINDER_POLICY only when it is there", () => {
-    expect(settingsDefaults({ DEFAULT_LOCALE: "fr" })).toEqual({ policy: "organized", locale: "fr" });
-    const withPolicy = { DEFAULT_LOCALE: "en", REMINDER_POLICY: "all" };
-    expect(settingsDefaults(withPolicy)).toEqual({ policy: "all", locale: "en" });
+  it("the defaults come from the configuration", () => {
+    expect(settingsDefaults({ DEFAULT_LOCALE: "fr", REMINDER_POLICY: "organized" })).toEqual({
+      policy: "organized",
+      locale: "fr",
+    });
+    expect(settingsDefaults({ DEFAULT_LOCALE: "en", REMINDER_POLICY: "all" })).toEqual({ policy: "all", locale: "en" });
   });
 });
