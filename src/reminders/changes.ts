@@ -6,15 +6,19 @@
  * - MOVED: a selected meeting whose event had a reminder sent at another start, and none at
  *   this one, is marked `movedFrom` (the start of its latest sent reminder): its new reminder
  *   says so. Its ledger key (a new start) makes it a new row; the old one is not resent.
- * - CANCELLED: an event with a sent reminder that is gone from the day (absent, status
- *   cancelled, or no longer starting inside the window) gets one cancellation notice, to the
- *   recipients and with the title and start of its latest sent reminder. The ledger keys it
- *   (grant, event, that start, "cancellation"), so a second re-run sends nothing.
+ * - CANCELLED: an event with a sent reminder that the read lists as cancelled gets one
+ *   cancellation notice, to the recipients and with the title and start of its latest sent
+ *   reminder. The ledger keys it (grant, event, that start, "cancellation"), so a second
+ *   re-run sends nothing.
+ * - ABSENT: an event with a sent reminder that the read does not list at all may be deleted or
+ *   moved to another day: returned apart (`absent`, shaped as notices), for the caller to ask
+ *   Nylas about it; only a deleted or cancelled one gets the notice.
+ * - MOVED OUT: an event still listed (it overlaps the window) but starting outside it now is
+ *   not cancelled: no notice; its new day's run reminds it.
  * An event still in the day that selection passed over (the user declined, say) is neither.
  */
 import type { SentRow } from "./ledger.js";
 import type { Meeting } from "./meeting.js";
-import { timedStart } from "./select.js";
 
 export interface DayChangesInput {
   /** Every event read for the day (cancelled ones included when the read asked for them). */
@@ -23,8 +27,6 @@ export interface DayChangesInput {
   meetings: readonly Meeting[];
   /** The ledger's sent rows of the day, oldest send first. */
   sent: readonly SentRow[];
-  /** Unix seconds, [start, end): the run's window. */
-  window: { start: number; end: number };
   /** CANCEL_NOTICES: send cancellation notices (default on). */
   cancelNotices: boolean;
 }
@@ -34,11 +36,12 @@ export interface DayChanges {
   meetings: Meeting[];
   /** One notice per cancelled event (`cancelled: true`). */
   cancellations: Meeting[];
+  /** Notices for reminded events the read did not list: deleted, or moved to another day. */
+  absent: Meeting[];
   moved: number;
 }
 
 interface EventState {
-  starts: number[];
   cancelled: boolean;
 }
 
@@ -52,12 +55,14 @@ export function dayChanges(input: DayChangesInput): DayChanges {
     return { ...m, movedFrom: rows[rows.length - 1]!.eventStart };
   });
   const cancellations: Meeting[] = [];
+  const absent: Meeting[] = [];
   if (input.cancelNotices) {
     const states = eventStates(input.events);
     for (const [eventId, rows] of reminded) {
-      if (!isGone(states.get(eventId), input.window)) continue;
+      const state = states.get(eventId);
+      if (state && !state.cancelled) continue;
       const last = rows[rows.length - 1]!;
-      cancellations.push({
+      (state ? cancellations : absent).push({
         eventId,
         start: last.eventStart,
         end: last.eventStart,
@@ -69,7 +74,7 @@ export function dayChanges(input: DayChangesInput): DayChanges {
       });
     }
   }
-  return { meetings, cancellations, moved };
+  return { meetings, cancellations, absent, moved };
 }
 
 /** Sent reminders (not notices) by event id, oldest send first. */
@@ -88,23 +93,12 @@ function eventStates(events: readonly unknown[]): Map<string, EventState> {
   const out = new Map<string, EventState>();
   for (const raw of events) {
     if (typeof raw !== "object" || raw === null) continue;
-    const ev = raw as { id?: unknown; when?: unknown; status?: unknown };
+    const ev = raw as { id?: unknown; status?: unknown };
     if (typeof ev.id !== "string") continue;
-    const state = out.get(ev.id) ?? { starts: [], cancelled: true };
-    const cancelled = typeof ev.status === "string" && ev.status.toLowerCase() === "cancelled";
-    // An id listed twice (pages overlapping) is gone only if every listing says so.
-    if (!cancelled) {
-      state.cancelled = false;
-      const start = timedStart(ev.when);
-      // An all-day event has no timed start: it is in the day (its reminder, if any, stands).
-      state.starts.push(start ?? Number.NaN);
-    }
+    const state = out.get(ev.id) ?? { cancelled: true };
+    // An id listed twice (pages overlapping) is cancelled only if every listing says so.
+    if (!(typeof ev.status === "string" && ev.status.toLowerCase() === "cancelled")) state.cancelled = false;
     out.set(ev.id, state);
   }
   return out;
-}
-
-function isGone(state: EventState | undefined, window: { start: number; end: number }): boolean {
-  if (!state || state.cancelled) return true;
-  return !state.starts.some((s) => Number.isNaN(s) || (s >= window.start && s < window.end));
 }

@@ -146,8 +146,13 @@ export class RunProcessor {
         ? await rerunMeetings(
             db,
             this.deps.ledger,
-            { grantId, day, email: grant.email, window },
-            { events, meetings: selection.meetings },
+            { grantId, day, email: grant.email },
+            {
+              events,
+              meetings: selection.meetings,
+              findEvent: (eventId) =>
+                budget.run("read", () => this.deps.nylas.event(grant.id, eventId, grant.calendarId)),
+            },
             this.deps.settings.cancelNotices ?? true,
             log,
           )

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { NylasApi } from "../../src/nylas/client.js";
 import { suppress } from "../../src/optout/store.js";
 import { clockNow } from "../../src/time/clock.js";
-import { nextLocalDay } from "../../src/time/window.js";
+import { addDays, nextLocalDay } from "../../src/time/window.js";
 import { startWorkerApp, type WorkerApp } from "../../src/worker.js";
 import { webhookJobId, type WebhookResult } from "../../src/webhooks/queue.js";
 import { deleteGrants, uniqueId } from "../support/db.js";
@@ -152,6 +152,23 @@ describe("meetings that change after the run (event.* webhooks)", () => {
     expect(await handled(grantId)).toMatchObject([{ outcome: "applied", change: "rerun" }]);
     await runRerun(d, grantId, day);
     expect(await mail(d, grantId)).toHaveLength(2);
+  });
+
+  it("a meeting moved to another day after its reminder is not called cancelled: no notice now, asked of Nylas", async () => {
+    let prep: { id: string } | undefined;
+    const { grantId, day } = await grantWithCompletedDay((g, day) => {
+      prep = addMeeting(h.sandbox, g, "Offsite prep", at(ZONE, day, 10));
+    });
+    const since = h.sandbox.log.nextSeq;
+    h.sandbox.moveEvent(grantId, prep!.id, at(ZONE, addDays(day, 2), 10));
+    expect(await handled(grantId)).toMatchObject([{ type: "event.updated", outcome: "applied", change: "rerun" }]);
+    await runRerun(d, grantId, day);
+
+    expect((await mail(d, grantId)).map((m) => m.subject)).toEqual([expect.stringMatching(/^Reminder: Offsite prep /)]);
+    expect(await h.db.reminder.count({ where: { grantId, kind: "cancellation" } })).toBe(0);
+    // Not listed for the day: the re-run asked Nylas for the event, which is elsewhere, not gone.
+    const asked = h.sandbox.requestLog({ grantId, sinceSeq: since }).filter((e) => e.route === "events.find");
+    expect(asked.map((e) => e.status)).toEqual([200]);
   });
 
   it("meetings cancelled or deleted after their reminder get one cancellation notice each; a second re-run sends nothing", async () => {

@@ -34,7 +34,6 @@ const input = (over: Partial<DayChangesInput>): DayChangesInput => ({
   events: [],
   meetings: [],
   sent: [],
-  window: WINDOW,
   cancelNotices: true,
   ...over,
 });
@@ -45,6 +44,7 @@ describe("dayChanges: what a re-run sends besides the day's reminders", () => {
     expect(dayChanges(input({ events: [event("a", T11)], meetings: [m] }))).toEqual({
       meetings: [m],
       cancellations: [],
+      absent: [],
       moved: 0,
     });
   });
@@ -58,7 +58,7 @@ describe("dayChanges: what a re-run sends besides the day's reminders", () => {
   it("a meeting reminded of at 11:00, now at 15:00 in the day: moved from 11:00, no cancellation", () => {
     const r = dayChanges(input({ events: [event("a", T15)], meetings: [meeting("a", T15)], sent: [sent("a", T11)] }));
     expect(r.meetings).toEqual([{ ...meeting("a", T15), movedFrom: T11 }]);
-    expect(r).toMatchObject({ cancellations: [], moved: 1 });
+    expect(r).toMatchObject({ cancellations: [], absent: [], moved: 1 });
   });
 
   it("moved twice: the start of the latest sent reminder is the one it moved from", () => {
@@ -75,34 +75,40 @@ describe("dayChanges: what a re-run sends besides the day's reminders", () => {
     expect(m.movedFrom).toBeUndefined();
   });
 
-  it.each([
-    ["gone from the day's events", []],
-    ["listed with status cancelled", [event("a", T11, "cancelled")]],
-    ["moved out of the day", [event("a", WINDOW.end + 3600)]],
-  ])("a reminded meeting %s: one cancellation notice with the sent row's title, start and recipients", (_, events) => {
-    const r = dayChanges(input({ events, sent: [sent("a", T11)] }));
-    expect(r.cancellations).toEqual([
-      {
-        eventId: "a",
-        start: T11,
-        end: T11,
-        title: "Sent a",
-        recipients: bob,
-        recurring: false,
-        userIsOrganizer: false,
-        cancelled: true,
-      },
-    ]);
+  const notice = {
+    eventId: "a",
+    start: T11,
+    end: T11,
+    title: "Sent a",
+    recipients: bob,
+    recurring: false,
+    userIsOrganizer: false,
+    cancelled: true,
+  };
+
+  it("a reminded meeting listed with status cancelled: one notice with the sent row's title, start and recipients", () => {
+    const r = dayChanges(input({ events: [event("a", T11, "cancelled")], sent: [sent("a", T11)] }));
+    expect(r).toMatchObject({ cancellations: [notice], absent: [] });
+  });
+
+  it("a reminded meeting not listed at all: absent (deleted, or moved to another day), for the caller to ask", () => {
+    const r = dayChanges(input({ events: [], sent: [sent("a", T11)] }));
+    expect(r).toMatchObject({ cancellations: [], absent: [notice] });
+  });
+
+  it("a reminded meeting still listed but starting outside the day now: moved out, no notice", () => {
+    const r = dayChanges(input({ events: [event("a", WINDOW.end + 3600)], sent: [sent("a", T11)] }));
+    expect(r).toMatchObject({ cancellations: [], absent: [], moved: 0 });
   });
 
   it("moved within the day, then cancelled: one notice, at the latest reminded start", () => {
     const r = dayChanges(input({ events: [], sent: [sent("a", T11), sent("a", T15)] }));
-    expect(r.cancellations.map((c) => [c.eventId, c.start])).toEqual([["a", T15]]);
+    expect(r.absent.map((c) => [c.eventId, c.start])).toEqual([["a", T15]]);
   });
 
   it("a meeting still in the day that selection passed over (declined, say) is neither moved nor cancelled", () => {
     const r = dayChanges(input({ events: [event("a", T11)], meetings: [], sent: [sent("a", T11)] }));
-    expect(r).toEqual({ meetings: [], cancellations: [], moved: 0 });
+    expect(r).toEqual({ meetings: [], cancellations: [], absent: [], moved: 0 });
   });
 
   it("an id listed twice, once cancelled and once not, is still in the day", () => {
@@ -112,7 +118,7 @@ describe("dayChanges: what a re-run sends besides the day's reminders", () => {
 
   it("cancellation notices sent before do not count as reminders (no notice of a notice)", () => {
     const r = dayChanges(input({ events: [], sent: [sent("a", T11, "cancellation")] }));
-    expect(r.cancellations).toEqual([]);
+    expect(r).toMatchObject({ cancellations: [], absent: [] });
   });
 
   it("CANCEL_NOTICES=false: no notices, moves still marked", () => {
@@ -124,6 +130,6 @@ describe("dayChanges: what a re-run sends besides the day's reminders", () => {
         sent: [sent("a", T11), sent("b", T11)],
       }),
     );
-    expect(r).toMatchObject({ cancellations: [], moved: 1 });
+    expect(r).toMatchObject({ cancellations: [], absent: [], moved: 1 });
   });
 });
