@@ -11,6 +11,11 @@ import { schedulerTick, type TickResult } from "../src/runs/scheduler.js";
 import { compareDeliveries, observedMessage, type DeliveryReport } from "../harness/deliveries.js";
 import { waitForIdle } from "../src/redis/idle.js";
 import { whyGrantCannotRun } from "../src/grants/status.js";
+import { startWebApp } from "../src/web/app.js";
+import { nightExpectations, queueDelayed, setUpCases, type DemoCases } from "./cases.js";
+import { changeAfterTheRun, type AfterTheRun } from "./after-the-run.js";
+import { freePort } from "./free-port.js";
+import { createWebhooksQueue } from "../src/webhooks/queue.js";
 
 export interface DemoOptions {
   grants: number;
@@ -35,6 +40,10 @@ export interface DemoSummary {
   report: DeliveryReport;
   /** The same night, one line per provider. */
   providers: ProviderLine[];
+  /** Who chose which meetings, who opted out, which job was late (demo/cases.ts). */
+  cases: DemoCases;
+  /** A meeting moved and one cancelled after the night's run (demo/after-the-run.ts). */
+  afterTheRun: AfterTheRun;
   ms: number;
 }
 
@@ -89,8 +98,19 @@ export async function runDemo(config: Config, log: Logger, options: DemoOptions)
   const sandbox = await startSandbox({ seed: { grants: options.grants, now } });
   let db: Db | undefined;
   let app: Awaited<ReturnType<typeof startWorkerApp>> | undefined;
+  let web: Awaited<ReturnType<typeof startWebApp>> | undefined;
   try {
-    const cfg: Config = { ...config, NYLAS_API_KEY: sandbox.apiKey, NYLAS_API_URI: sandbox.url };
+    // The web dyno receives the sandbox's signed event.* notifications (meetings changed after
+    // the run); a re-run waits a second for more changes of the same grant.
+    const port = await freePort();
+    const webhookSecret = await registerWebhook(sandbox, `http://127.0.0.1:${port}/webhooks/nylas`);
+    const cfg: Config = {
+      ...config,
+      NYLAS_API_KEY: sandbox.apiKey,
+      NYLAS_API_URI: sandbox.url,
+      NYLAS_WEBHOOK_SECRET: webhookSecret,
+      RERUN_DEBOUNCE_MS: 1000,
+    };
     db = await openDatabase(config.DATABASE_URL, sandbox);
 
     const nylas = new NylasApi({ apiKey: cfg.NYLAS_API_KEY, apiUri: cfg.NYLAS_API_URI, timeout: cfg.NYLAS_TIMEOUT_S });
@@ -102,8 +122,11 @@ export async function runDemo(config: Config, log: Logger, options: DemoOptions)
     // A few users revoke access after the sync: their runs meet a 401 and must end in
     // needs_reauth with nothing sent.
     const valid = sandbox.grantIds().filter((id) => sandbox.grant(id).grant_status === "valid");
-    for (const id of valid.slice(0, options.expireDuringRun)) sandbox.invalidateGrant(id);
+    const expired = new Set(valid.slice(0, options.expireDuringRun));
+    for (const id of expired) sandbox.invalidateGrant(id);
+    const cases = await setUpCases(db, sandbox, now, expired);
 
+    web = await startWebApp(cfg, log, { db, port, host: "127.0.0.1" });
     app = await startWorkerApp(cfg, log, { db, scheduler: false });
     await app.runsQueue.obliterate({ force: true });
     const tick = await schedulerTick(db, app.runsQueue, log, {
@@ -111,11 +134,41 @@ export async function runDemo(config: Config, log: Logger, options: DemoOptions)
       pageSize: cfg.SCHEDULER_PAGE_SIZE,
       ignoreSendHour: true,
     });
+    await queueDelayed(app.runsQueue, cases);
     await waitForIdle(app.runsQueue, options.timeoutMs);
+    const summary = await summarise(db, sandbox, now, cases);
 
-    const summary = await summarise(db, sandbox, now);
-    return { database: config.DATABASE_URL ? "postgres" : "pglite", sync, tick, ...summary, ms: Date.now() - started };
+    // The meetings changed below are a grant's of its own: not one of the cases above.
+    const skip = new Set([...expired, ...Object.keys(cases.policy)]);
+    if (cases.delayed) skip.add(cases.delayed.grantId);
+    for (const s of cases.suppressed) for (const id of grantsOf(sandbox, s.sender)) skip.add(id);
+    const queueRedis = createRedis(cfg.REDIS_URL, { connectionName: "nr-demo", ...redisTls(cfg) }, log);
+    const webhooksQueue = createWebhooksQueue(queueRedis, cfg.QUEUE_PREFIX, log);
+    let afterTheRun: AfterTheRun;
+    try {
+      afterTheRun = await changeAfterTheRun({
+        sandbox,
+        runsQueue: app.runsQueue,
+        webhooksQueue,
+        now,
+        skip,
+        timeoutMs: options.timeoutMs,
+      });
+    } finally {
+      await webhooksQueue.close();
+      queueRedis.disconnect();
+    }
+    return {
+      database: config.DATABASE_URL ? "postgres" : "pglite",
+      sync,
+      tick,
+      ...summary,
+      cases,
+      afterTheRun,
+      ms: Date.now() - started,
+    };
   } finally {
+    await web?.close();
     await app?.close(5000);
     await db?.$disconnect();
     await sandbox.close();
@@ -132,7 +185,40 @@ async function openDatabase(url: string | undefined, sandbox: Sandbox): Promise<
   return db;
 }
 
-async function summarise(db: Db, sandbox: Sandbox, now: Date) {
+const grantsOf = (sandbox: Sandbox, email: string) =>
+  sandbox.grantIds().filter((id) => sandbox.grant(id).email === email);
+
+/** A webhook destination at the sandbox for the web dyno's URL: its signing secret. */
+async function registerWebhook(sandbox: Sandbox, url: string): Promise<string> {
+  const res = await fetch(`${sandbox.url}/v3/webhooks`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${sandbox.apiKey}`, "content-type": "application/json" },
+    body: JSON.stringify({ webhook_url: url, trigger_types: ["event.created", "event.updated", "event.deleted"] }),
+  });
+  if (!res.ok) throw new Error(`the sandbox refused the webhook destination (${res.status})`);
+  return ((await res.json()) as { data: { webhook_secret: string } }).data.webhook_secret;
+}
+
+/**
+ * What the night should have sent: tomorrow for every grant, with the cases; and for the
+ * delayed job, today as it stood when that run started (what had begun by then, or would
+ * within the lead, is skipped).
+ */
+async function expectationsOf(db: Db, sandbox: Sandbox, now: Date, cases: DemoCases) {
+  const night = sandbox.expectedReminders(nightExpectations(cases, now));
+  if (!cases.delayed) return night;
+  const { grantId, day } = cases.delayed;
+  const run = await db.run.findUnique({ where: { grantId_day: { grantId, day } }, select: { startedAt: true } });
+  const late = sandbox.expectedReminders({
+    ...nightExpectations(cases, now),
+    grantIds: [grantId],
+    day: { [grantId]: day },
+    now: run?.startedAt ?? now,
+  });
+  return [...night, ...late];
+}
+
+async function summarise(db: Db, sandbox: Sandbox, now: Date, cases: DemoCases) {
   // Only the sandbox's grants: a database named by DATABASE_URL may hold others.
   const grantIds = sandbox.grantIds();
   const runs = await db.run.findMany({
@@ -164,7 +250,7 @@ async function summarise(db: Db, sandbox: Sandbox, now: Date) {
   ).map((g) => g.id);
 
   // Judged by the seed's expectations and the mailboxes' contents alone, not the worker's ledger.
-  const expected = sandbox.expectedReminders({ now });
+  const expected = await expectationsOf(db, sandbox, now, cases);
   const observed = sandbox.sentMessages().map(observedMessage);
   const report = compareDeliveries(expected, observed);
   const providers = await byProvider(db, grantIds, expected, observed);
