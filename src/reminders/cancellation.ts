@@ -1,56 +1,48 @@
 /**
- * The short notice that a meeting whose reminder went out was cancelled (or moved out of its
- * day). Pure, and as careful with calendar text as the reminder (src/reminders/template.ts).
+ * The short notice that a meeting whose reminder went out was cancelled (or deleted). Pure, and
+ * as careful with calendar text as the reminder (src/reminders/template.ts), whose words
+ * (the catalogue, for `ctx.locale`) and day and time formats it uses.
  */
 import { displayZone, zoneAbbreviation } from "../time/zone.js";
-import { addDays, dayFromUnix, formatLocal, localDate } from "../time/window.js";
 import type { Meeting } from "./meeting.js";
 import {
   escapeHtml,
+  htmlOpen,
+  localeWording,
   oneLine,
   person,
+  relativeDay,
+  safeMarker,
   SUBJECT_MAX,
   truncate,
   type ComposedReminder,
   type ReminderContext,
 } from "./template.js";
 
-const NO_TITLE = "(no title)";
-
-/** "today", "tomorrow" or "on Thu 3 Dec", relative to `now` (English, as the reminder's default). */
-function relativeDay(zone: string, start: number, now: Date | undefined): string {
-  if (!now) return "tomorrow";
-  const day = dayFromUnix(zone, start);
-  const today = localDate(zone, now);
-  if (day === today) return "today";
-  if (day === addDays(today, 1)) return "tomorrow";
-  return `on ${formatLocal(zone, start, "EEE d MMM")}`;
-}
-
 export function composeCancellation(meeting: Meeting, ctx: ReminderContext): ComposedReminder {
   const zoneName = displayZone(ctx.zone);
   const start = meeting.start;
   const abbr = zoneAbbreviation(zoneName, start * 1000);
-  const fullTitle = oneLine(meeting.title) || NO_TITLE;
-  const dayWord = relativeDay(zoneName, start, ctx.now);
-  const suffix = ` ${dayWord} at ${formatLocal(zoneName, start, "h:mm a")} ${abbr ?? zoneName}`;
-  const prefix = "Cancelled: ";
+  const { tag, words, dates } = localeWording(ctx.locale, zoneName);
+  const fullTitle = oneLine(meeting.title) || words.noTitle;
+  const dayWord = relativeDay(zoneName, start, ctx.now, words, dates);
+  // Subject: as the reminder's, the title gives way so that the day and time always fit.
+  const suffix = words.at(dayWord, dates.time(start), abbr ?? zoneName);
+  const prefix = words.cancelledPrefix;
   const subject = oneLine(
     `${prefix}${truncate(fullTitle, Math.max(SUBJECT_MAX - prefix.length - suffix.length, 8))}${suffix}`,
   );
-  const when = `${formatLocal(zoneName, start, "EEEE d MMMM yyyy, HH:mm")} (${zoneName})`;
-  const line = `The meeting you were reminded of is cancelled: ${truncate(fullTitle, 1000)}, ${when}.`;
-  const sender = person({ email: ctx.senderEmail }) || "the organizer";
-  const footer = `Automatic notice sent from the calendar of ${sender}.`;
-  const marker = typeof ctx.marker === "string" ? ctx.marker.replace(/[^A-Za-z0-9._:@/+=-]/g, "").slice(0, 200) : "";
-  const text = [line, "", "--", footer, ...(marker ? [`Ref: ${marker}`] : []), ""].join("\n");
+  const line = words.cancelledLine(truncate(fullTitle, 1000), `${dates.when(start)} (${zoneName})`);
+  const footer = words.noticeFooter(person({ email: ctx.senderEmail }) || undefined);
+  const marker = safeMarker(ctx.marker);
+  const text = [line, "", "--", footer, ...(marker ? [`${words.ref}: ${marker}`] : []), ""].join("\n");
   const html = [
     "<!DOCTYPE html>",
-    `<html><head><meta charset="utf-8"><title>${escapeHtml(subject)}</title></head>`,
+    `${htmlOpen(tag)}<head><meta charset="utf-8"><title>${escapeHtml(subject)}</title></head>`,
     `<body style="font-family:Arial,Helvetica,sans-serif;font-size:14px;color:#222">`,
     `<p dir="auto">${escapeHtml(line)}</p>`,
     `<p style="color:#777;font-size:12px;margin-top:24px">${escapeHtml(footer)}` +
-      `${marker ? `<br>Ref: ${escapeHtml(marker)}` : ""}</p>`,
+      `${marker ? `<br>${escapeHtml(words.ref)}: ${escapeHtml(marker)}` : ""}</p>`,
     "</body></html>",
     "",
   ].join("\n");

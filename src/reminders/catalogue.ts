@@ -32,6 +32,14 @@ export interface Messages {
   unsubscribePrompt: string;
   unsubscribe: string;
   ref: string;
+  /** The re-run's note on a moved meeting: its new and old local times (with dates if apart). */
+  moved(now: string, was: string): string;
+  /** The cancellation notice's subject prefix; the subject ends as the reminder's does. */
+  cancelledPrefix: string;
+  /** The cancellation notice's line: the meeting's title and its long date and time. */
+  cancelledLine(title: string, when: string): string;
+  /** The cancellation notice's footer; `sender` undefined when the grant has no usable address. */
+  noticeFooter(sender: string | undefined): string;
 }
 
 const en: Messages = {
@@ -53,6 +61,10 @@ const en: Messages = {
   unsubscribePrompt: "Don't want these reminders?",
   unsubscribe: "Unsubscribe",
   ref: "Ref",
+  moved: (now, was) => `Moved: now at ${now} (was ${was})`,
+  cancelledPrefix: "Cancelled: ",
+  cancelledLine: (title, when) => `The meeting you were reminded of is cancelled: ${title}, ${when}.`,
+  noticeFooter: (sender) => `Automatic notice sent from the calendar of ${sender ?? "the organizer"}.`,
 };
 
 const fr: Messages = {
@@ -77,6 +89,13 @@ const fr: Messages = {
   unsubscribePrompt: "Vous ne voulez plus de ces rappels ?",
   unsubscribe: "Se désabonner",
   ref: "Réf.",
+  moved: (now, was) => `Déplacé : maintenant à ${now} (auparavant ${was})`,
+  cancelledPrefix: "Annulé : ",
+  cancelledLine: (title, when) => `La réunion dont vous avez reçu un rappel est annulée : ${title}, ${when}.`,
+  noticeFooter: (sender) =>
+    sender
+      ? `Avis automatique envoyé depuis le calendrier de ${sender}.`
+      : "Avis automatique envoyé depuis le calendrier de l’organisateur.",
 };
 
 const de: Messages = {
@@ -101,6 +120,13 @@ const de: Messages = {
   unsubscribePrompt: "Sie möchten diese Erinnerungen nicht mehr?",
   unsubscribe: "Abmelden",
   ref: "Ref.",
+  moved: (now, was) => `Verschoben: jetzt um ${now} (vorher ${was})`,
+  cancelledPrefix: "Abgesagt: ",
+  cancelledLine: (title, when) => `Der Termin, an den Sie erinnert wurden, ist abgesagt: ${title}, ${when}.`,
+  noticeFooter: (sender) =>
+    sender
+      ? `Automatische Benachrichtigung aus dem Kalender von ${sender}.`
+      : "Automatische Benachrichtigung aus dem Kalender des Organisators.",
 };
 
 /** The catalogue, by BCP 47 tag. */

@@ -128,7 +128,7 @@ export function person(p: EmailAddress | undefined): string {
 }
 
 /** The dates and times of a reminder, in its locale and zone. */
-interface Dates {
+export interface Dates {
   /** "Tue 24 Nov": a later day in the subject and intro. */
   shortDay(start: number): string;
   /** The clock time in the subject. */
@@ -137,6 +137,10 @@ interface Dates {
   when(start: number): string;
   /** The long date of an all-day event. */
   date(start: number): string;
+  /** "15:00": a time in the moved note. */
+  clock(start: number): string;
+  /** "Thu 3 Dec, 15:00": a time in the moved note when the old and new starts are on different dates. */
+  dayClock(start: number): string;
 }
 
 /** The default English formats, fixed so that English reminders never change with ICU data. */
@@ -145,6 +149,8 @@ const englishDates = (zone: string): Dates => ({
   time: (s) => formatLocal(zone, s, "h:mm a"),
   when: (s) => formatLocal(zone, s, "EEEE d MMMM yyyy, HH:mm"),
   date: (s) => formatLocal(zone, s, "EEEE d MMMM yyyy"),
+  clock: (s) => formatLocal(zone, s, "HH:mm"),
+  dayClock: (s) => formatLocal(zone, s, "EEE d MMM, HH:mm"),
 });
 
 function intlDates(tag: string, zone: string): Dates {
@@ -153,15 +159,26 @@ function intlDates(tag: string, zone: string): Dates {
     return (s: number) => format.format(s * 1000);
   };
   const longDate = { weekday: "long", day: "numeric", month: "long", year: "numeric" } as const;
+  const clock = { hour: "2-digit", minute: "2-digit" } as const;
   return {
     shortDay: f({ weekday: "short", day: "numeric", month: "short" }),
     time: f({ hour: "numeric", minute: "2-digit" }),
-    when: f({ ...longDate, hour: "2-digit", minute: "2-digit" }),
+    when: f({ ...longDate, ...clock }),
     date: f(longDate),
+    clock: f(clock),
+    dayClock: f({ weekday: "short", day: "numeric", month: "short", ...clock }),
   };
 }
 
-function relativeDay(zone: string, start: number, now: Date | undefined, words: Messages, dates: Dates): string {
+/** The words and date formats of a locale (plain "en": the fixed English formats), in `zone`. */
+export function localeWording(raw: unknown, zone: string): { tag: string; words: Messages; dates: Dates } {
+  const locale = resolveLocale(raw);
+  const dates = locale.tag === "en" ? englishDates(zone) : intlDates(locale.tag, zone);
+  return { tag: locale.tag, words: locale.messages, dates };
+}
+
+/** The subject's day word: "today", "tomorrow" or "on Tue 24 Nov" relative to `now` (unset: "tomorrow"). */
+export function relativeDay(zone: string, start: number, now: Date | undefined, words: Messages, dates: Dates): string {
   if (!now) return words.tomorrow;
   const day = dayFromUnix(zone, start);
   const today = localDate(zone, now);
@@ -170,16 +187,28 @@ function relativeDay(zone: string, start: number, now: Date | undefined, words: 
   return words.onDay(dates.shortDay(start));
 }
 
+/** The footer's reference: restricted to [A-Za-z0-9._:@/+=-], "" when unset. */
+export function safeMarker(raw: unknown): string {
+  return typeof raw === "string" ? raw.replace(/[^A-Za-z0-9._:@/+=-]/g, "").slice(0, 200) : "";
+}
+
+/** The `<html>` tag: plain for "en" (unchanged English), else with its lang. */
+export function htmlOpen(tag: string): string {
+  return `<html${tag === "en" ? "" : ` lang="${escapeHtml(tag)}"`}>`;
+}
+
 /**
- * "Moved: now at 15:00 (was 11:00)" for a meeting a re-run found moved since its reminder
- * (with the date too when the old start was on another local date); "" otherwise.
+ * "Moved: now at 15:00 (was 11:00)" (in `locale`'s words and formats, default English) for a
+ * meeting a re-run found moved since its reminder, with the dates too when the old start was
+ * on another local date; "" otherwise.
  */
-export function movedNote(zone: string, meeting: Pick<Meeting, "start" | "movedFrom">): string {
+export function movedNote(zone: string, meeting: Pick<Meeting, "start" | "movedFrom">, locale?: string): string {
   const from = meeting.movedFrom;
   if (from === undefined || !Number.isFinite(from)) return "";
+  const { words, dates } = localeWording(locale, zone);
   const sameDay = dayFromUnix(zone, from) === dayFromUnix(zone, meeting.start);
-  const pattern = sameDay ? "HH:mm" : "EEE d MMM, HH:mm";
-  return `Moved: now at ${formatLocal(zone, meeting.start, pattern)} (was ${formatLocal(zone, from, pattern)})`;
+  const format = sameDay ? dates.clock : dates.dayClock;
+  return words.moved(format(meeting.start), format(from));
 }
 
 interface Row {
@@ -194,9 +223,7 @@ export function composeReminder(meeting: Meeting, ctx: ReminderContext): Compose
   const abbr = zoneAbbreviation(zoneName, start * 1000);
   const offsetLabel = formatLocal(zoneName, start, "zzz"); // abbreviation, else "GMT+5:45"
   const zoneNote = offsetLabel === zoneName ? zoneName : `${zoneName}, ${offsetLabel}`;
-  const locale = resolveLocale(ctx.locale);
-  const words = locale.messages;
-  const dates = locale.tag === "en" ? englishDates(zoneName) : intlDates(locale.tag, zoneName);
+  const { tag, words, dates } = localeWording(ctx.locale, zoneName);
 
   const fullTitle = oneLine(meeting.title) || words.noTitle;
   const title = truncate(fullTitle, TITLE_MAX);
@@ -232,10 +259,10 @@ export function composeReminder(meeting: Meeting, ctx: ReminderContext): Compose
   if (organizer) rows.push({ label: label.organizer, text: organizer });
 
   const sender = person({ email: ctx.senderEmail, ...(ctx.senderName ? { name: ctx.senderName } : {}) }) || undefined;
-  const marker = typeof ctx.marker === "string" ? ctx.marker.replace(/[^A-Za-z0-9._:@/+=-]/g, "").slice(0, 200) : "";
+  const marker = safeMarker(ctx.marker);
   const intro = meeting.allDay ? words.introAllDay(dayWord) : words.intro(dayWord);
   const footer = words.footer(sender);
-  const moved = movedNote(zoneName, meeting);
+  const moved = movedNote(zoneName, meeting, ctx.locale);
   const unsubscribe = safeHttpUrl(ctx.unsubscribeUrl);
 
   const text = [
@@ -265,7 +292,7 @@ export function composeReminder(meeting: Meeting, ctx: ReminderContext): Compose
     .join("\n");
   const html = [
     "<!DOCTYPE html>",
-    `<html${locale.tag === "en" ? "" : ` lang="${escapeHtml(locale.tag)}"`}><head><meta charset="utf-8"><title>${escapeHtml(subject)}</title></head>`,
+    `${htmlOpen(tag)}<head><meta charset="utf-8"><title>${escapeHtml(subject)}</title></head>`,
     `<body style="font-family:Arial,Helvetica,sans-serif;font-size:14px;color:#222">`,
     `<p>${escapeHtml(intro)}</p>`,
     ...(moved ? [`<p><strong>${escapeHtml(moved)}</strong></p>`] : []),
