@@ -55,7 +55,12 @@ export async function setUpCases(db: Db, sandbox: Sandbox, now: Date, skip: Set<
 
   // A job that should have run last night and was held up until now (a long outage, say):
   // its day is today, so this morning's meetings have started and must not be reminded.
-  const late = plain.find((id) => id !== oneGuest?.grantId);
+  // The grant whose local day is furthest along, so some of its meetings have begun.
+  const late = plain
+    .filter((id) => id !== oneGuest?.grantId)
+    .map((id) => ({ id, minute: minuteOfDay(sandbox.grantZone(id), now) }))
+    .filter((g) => g.minute < 23 * 60)
+    .sort((a, b) => b.minute - a.minute)[0]?.id;
   if (late) cases.delayed = { grantId: late, day: localDate(sandbox.grantZone(late), now) };
   return cases;
 }
@@ -63,4 +68,16 @@ export async function setUpCases(db: Db, sandbox: Sandbox, now: Date, skip: Set<
 /** Queues the delayed job beside the night's jobs. */
 export async function queueDelayed(queue: RunsQueue, cases: DemoCases): Promise<void> {
   if (cases.delayed) await enqueueRuns(queue, [cases.delayed], "scheduler");
+}
+
+function minuteOfDay(zone: string, now: Date): number {
+  const parts = new Intl.DateTimeFormat("en-GB", {
+    timeZone: zone,
+    hour: "2-digit",
+    minute: "2-digit",
+    hourCycle: "h23",
+  })
+    .formatToParts(now)
+    .reduce<Record<string, string>>((acc, p) => ({ ...acc, [p.type]: p.value }), {});
+  return Number(parts.hour) * 60 + Number(parts.minute);
 }

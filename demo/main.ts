@@ -92,7 +92,18 @@ const rows: [string, string | number][] = [
     "needs re-auth",
     `${s.needsReauth.length} grant(s)${s.needsReauth.length ? `: ${s.needsReauth.slice(0, 3).join(", ")}${s.needsReauth.length > 3 ? ", …" : ""}` : ""}`,
   ],
+  [
+    "cases",
+    `policy "all" on ${Object.keys(s.cases.policy).length} grant(s), ${s.cases.suppressed.length} recipient(s) opted out, ` +
+      `${s.cases.delayed ? "1 job delayed to its day's start" : "no delayed job"}`,
+  ],
   ["check", describeReport(s.report)],
+  [
+    "after the run",
+    `1 meeting moved and 1 cancelled: ${s.afterTheRun.reruns} re-run(s), ${s.afterTheRun.movedNotices} reminder(s) ` +
+      `saying it moved, ${s.afterTheRun.cancelNotices} cancellation notice(s); ` +
+      `check: ${s.afterTheRun.ok ? "ok" : s.afterTheRun.problems.join("; ")}`,
+  ],
   ["took", `${(s.ms / 1000).toFixed(1)} s`],
 ];
 const width = Math.max(...rows.map(([k]) => k.length));
@@ -112,4 +123,4 @@ for (const l of s.providers) {
 process.stdout.write(
   `Where to look: QUEUE_PREFIX=${config.QUEUE_PREFIX} npm run web, then Bull Board at http://localhost:${config.PORT}/admin/queues\n`,
 );
-process.exit(s.report.ok ? 0 : 1);
+process.exit(s.report.ok && s.afterTheRun.ok ? 0 : 1);

@@ -102,16 +102,23 @@ export async function runDemo(config: Config, log: Logger, options: DemoOptions)
   try {
     // The web dyno receives the sandbox's signed event.* notifications (meetings changed after
     // the run); a re-run waits a second for more changes of the same grant.
-    const port = await freePort();
-    const webhookSecret = await registerWebhook(sandbox, `http://127.0.0.1:${port}/webhooks/nylas`);
-    const cfg: Config = {
+    const base: Config = {
       ...config,
       NYLAS_API_KEY: sandbox.apiKey,
       NYLAS_API_URI: sandbox.url,
-      NYLAS_WEBHOOK_SECRET: webhookSecret,
       RERUN_DEBOUNCE_MS: 1000,
     };
     db = await openDatabase(config.DATABASE_URL, sandbox);
+    // Nylas verifies a destination with a challenge before it gives out the signing secret:
+    // the web dyno answers it, then starts again with the secret.
+    const port = await freePort();
+    // The demo uses the web dyno for webhooks only: its warnings about sign-in and Bull Board
+    // credentials are not the demo's business.
+    const webLog = log.child({ dyno: "web" }, { level: "error" });
+    web = await startWebApp(base, webLog, { db, port, host: "127.0.0.1" });
+    const webhookSecret = await registerWebhook(sandbox, `http://127.0.0.1:${port}/webhooks/nylas`);
+    await web.close();
+    const cfg: Config = { ...base, NYLAS_WEBHOOK_SECRET: webhookSecret };
 
     const nylas = new NylasApi({ apiKey: cfg.NYLAS_API_KEY, apiUri: cfg.NYLAS_API_URI, timeout: cfg.NYLAS_TIMEOUT_S });
     const sync = await syncGrants(db, nylas, log, {
@@ -126,7 +133,7 @@ export async function runDemo(config: Config, log: Logger, options: DemoOptions)
     for (const id of expired) sandbox.invalidateGrant(id);
     const cases = await setUpCases(db, sandbox, now, expired);
 
-    web = await startWebApp(cfg, log, { db, port, host: "127.0.0.1" });
+    web = await startWebApp(cfg, webLog, { db, port, host: "127.0.0.1" });
     app = await startWorkerApp(cfg, log, { db, scheduler: false });
     await app.runsQueue.obliterate({ force: true });
     const tick = await schedulerTick(db, app.runsQueue, log, {
