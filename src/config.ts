@@ -84,6 +84,11 @@ const schema = z.object({
   DEFAULT_SEND_HOUR: int(0, 23).default(18),
   INCLUDE_ALL_DAY: bool.default(false),
   /**
+   * `shared`: one reminder per meeting, to all its recipients (a meeting with a hidden guest
+   * list still gets one per recipient); `individual`: one per recipient, always.
+   */
+  REMINDER_DELIVERY: z.enum(["shared", "individual"]).default("shared"),
+  /**
    * Test-only: the process's calendar clock (which day is tomorrow, is the send hour past)
    * starts at this instant and runs on at real speed; unset = the real clock. Refused with
    * NODE_ENV=production. See src/time/clock.ts.

@@ -14,8 +14,8 @@ import {
 } from "./sql.js";
 
 /**
- * The reminders ledger: one row per (grant, event id, event start), claimed before a send
- * and marked after it. Every path that can send (scheduler jobs, retries, stalled jobs,
+ * The reminders ledger: one row per message, (grant, event id, event start, audience), claimed
+ * before its send and marked after it. Every path that can send (scheduler jobs, retries, stalled jobs,
  * backfills) passes through `claim`, so a reminder goes out at most once.
  *
  * Row states:
@@ -44,6 +44,11 @@ export interface ClaimInput {
   day: string;
   title: string;
   recipients: { name?: string; email: string }[];
+  /**
+   * Which message of the meeting: '' for the one shared by all its recipients, otherwise the
+   * lowercase address of the single recipient of a message of its own (see deliveries.ts).
+   */
+  audience: string;
 }
 
 export type Claim =
@@ -128,7 +133,7 @@ export class Ledger {
     const firstIdx = new Map<string, number>();
     const idx: number[] = [];
     inputs.forEach((input, i) => {
-      const key = `${input.grantId}\u0000${input.eventId}\u0000${input.eventStart}`;
+      const key = `${input.grantId}\u0000${input.eventId}\u0000${input.eventStart}\u0000${input.audience}`;
       if (!firstIdx.has(key)) {
         firstIdx.set(key, i);
         idx.push(i);
@@ -136,7 +141,7 @@ export class Ledger {
     });
     const pick = <T>(f: (input: ClaimInput) => T) => idx.map((i) => f(inputs[i]!));
     const leaseSecs = this.settings.leaseMs / 1000;
-    // One row per (grant, event id, event start): ON CONFLICT may touch each row once, hence
+    // One row per (grant, event id, event start, audience): ON CONFLICT may touch each row once, hence
     // the de-duplication above (see CLAIM_REMINDERS).
     const rows = await this.db.$queryRawUnsafe<ClaimRow[]>(
       CLAIM_REMINDERS,
@@ -151,6 +156,7 @@ export class Ledger {
       leaseSecs,
       this.settings.maxAttempts,
       idx.map((i) => requests[i]!.composedAt?.toISOString() ?? null),
+      pick((i) => i.audience),
     );
 
     const out: (Claim | undefined)[] = inputs.map(() => undefined);
@@ -173,6 +179,7 @@ export class Ledger {
         rest.map((i) => inputs[i]!.eventId),
         rest.map((i) => new Date(inputs[i]!.eventStart * 1000).toISOString()),
         leaseSecs,
+        rest.map((i) => inputs[i]!.audience),
       );
       for (const s of states) out[s.idx] = stateClaim(s);
     }

@@ -3,14 +3,16 @@ import type { Logger } from "../log/logger.js";
 import type { OutgoingMessage } from "../nylas/client.js";
 import { classifyError, describeFailure, type Failure } from "../nylas/errors.js";
 import type { GrantBudget } from "../nylas/grant-limiter.js";
+import { toDeliveries, type Delivery, type DeliveryMode } from "./deliveries.js";
 import type { Claim, Ledger } from "./ledger.js";
 import type { Meeting } from "./meeting.js";
 import { MARKER_HEADER, NoSentFolder, type SentLookup } from "./sent-check.js";
 import { composeReminder } from "./template.js";
 
 /**
- * The send protocol of one grant's day, for each meeting: claim it in the ledger, look in
- * the Sent folder when an earlier attempt may have sent it, compose, send, mark. Its I/O
+ * The send protocol of one grant's day, for each message (a meeting's shared one, or one per
+ * recipient: see deliveries.ts): claim it in the ledger, look in the Sent folder when an
+ * earlier attempt may have sent it, compose, send, mark. Its I/O
  * comes in as ports, so every outcome of every step can be tested without a network.
  *
  * What the protocol promises: a reminder is sent only under a claim; a claim whose send
@@ -57,10 +59,12 @@ export interface SendContext {
   zone: string;
   /** Sends (with their Sent-folder checks) in flight at once. */
   concurrency: number;
+  /** One message per meeting where allowed (default), or one per recipient always. */
+  delivery?: DeliveryMode;
 }
 
 export type SendOutcome =
-  /** Every meeting is settled: sent, found already sent, refused, given up, or done before. */
+  /** Every message is settled: sent, found already sent, refused, given up, or done before. */
   | { status: "done" }
   /**
    * Some reminders must be tried again: held by another attempt (come back after
@@ -100,13 +104,13 @@ interface Hold {
   transient?: boolean;
 }
 
-/** What one meeting's step left to do. */
+/** What one message's step left to do. */
 type Step =
   | { kind: "settled" }
   | { kind: "held"; hold: Hold }
   /** Sent; the mark is being written (a hold when it could not be). */
   | { kind: "sent"; marked: Promise<Hold | undefined> }
-  /** Concerns the whole grant: the meetings still queued are not tried. */
+  /** Concerns the whole grant: the messages still queued are not tried. */
   | { kind: "stop"; error: unknown };
 
 export async function sendReminders(
@@ -131,18 +135,20 @@ export async function sendReminders(
     };
   };
 
-  for (let from = 0; from < meetings.length && !stop; from += CLAIM_CHUNK) {
-    const chunk = meetings.slice(from, from + CLAIM_CHUNK);
+  const deliveries = toDeliveries(meetings, ctx.delivery);
+  for (let from = 0; from < deliveries.length && !stop; from += CLAIM_CHUNK) {
+    const chunk = deliveries.slice(from, from + CLAIM_CHUNK);
     let claims: Claim[];
     try {
       claims = await ports.ledger.claimMany(
-        chunk.map((m) => ({
+        chunk.map(({ meeting: m, audience, recipients }) => ({
           grantId: ctx.grantId,
           eventId: m.eventId,
           eventStart: m.start,
           day: ctx.day,
           title: m.title,
-          recipients: m.recipients,
+          recipients,
+          audience,
         })),
         { composedAt: ports.now() },
       );
@@ -153,20 +159,20 @@ export async function sendReminders(
     // Claims no send has started on yet: handed back if the job stops before them.
     const untouched = new Set(claims.filter((c): c is ClaimedClaim => c.outcome === "claimed"));
     await Promise.all(
-      chunk.map((meeting, k) =>
+      chunk.map((delivery, k) =>
         limit(async () => {
           if (gate.stopped()) return;
           const claim = claims[k]!;
           if (claim.outcome === "claimed") untouched.delete(claim);
           let step: Step;
           try {
-            step = await sendOne(meeting, claim, ctx, ports, gate);
+            step = await sendOne(delivery, claim, ctx, ports, gate);
           } catch (error) {
             step = { kind: "stop", error };
           }
           if (step.kind === "held") hold(step.hold);
           else if (step.kind === "sent") marks.push(step.marked);
-          // The meetings still queued return at once (p-limit's clearQueue would leave
+          // The messages still queued return at once (p-limit's clearQueue would leave
           // their promises unsettled).
           else if (step.kind === "stop") stop ??= { error: step.error };
         }),
@@ -199,13 +205,14 @@ interface SendGate {
 }
 
 async function sendOne(
-  meeting: Meeting,
+  delivery: Delivery,
   claim: Claim,
   ctx: SendContext,
   ports: SendPorts,
   gate: SendGate,
 ): Promise<Step> {
   const { ledger, log } = ports;
+  const meeting = delivery.meeting;
   if (claim.outcome === "done" || claim.outcome === "exhausted") return { kind: "settled" };
   if (claim.outcome === "busy")
     return {
@@ -222,7 +229,7 @@ async function sendOne(
     now: claim.composedAt ?? ports.now(),
   });
   if (claim.uncertain) {
-    const resolved = await resolveUncertain(meeting, claim, message.subject, ports);
+    const resolved = await resolveUncertain(delivery, claim, message.subject, ports);
     if (resolved) return resolved;
   }
 
@@ -238,7 +245,7 @@ async function sendOne(
         gate,
         ports.send(
           {
-            to: meeting.recipients,
+            to: delivery.recipients,
             subject: message.subject,
             body: message.html,
             customHeaders: [{ name: MARKER_HEADER, value: claim.marker }],
@@ -288,7 +295,7 @@ async function haltOnStop<T>(gate: SendGate, request: Promise<T>): Promise<T> {
  * Undefined: send (under the same key).
  */
 async function resolveUncertain(
-  meeting: Meeting,
+  { meeting, recipients }: Delivery,
   claim: ClaimedClaim,
   subject: string,
   ports: SendPorts,
@@ -298,7 +305,7 @@ async function resolveUncertain(
   if (ports.findSent) {
     const findSent = ports.findSent;
     const since = claim.composedAt ? claim.composedAt.getTime() / 1000 - 60 : meeting.start - SENT_CHECK_SPAN_S;
-    const query = { marker: claim.marker, subject, recipients: meeting.recipients, sinceUnix: since };
+    const query = { marker: claim.marker, subject, recipients, sinceUnix: since };
     let found: string | undefined;
     try {
       found = await ports.budget.run("read", () => findSent(query));

@@ -6,6 +6,7 @@ import type { GrantInfo, NylasApi } from "../nylas/client.js";
 import { blameUnauthorized, classifyError, describeFailure, type GrantCheck } from "../nylas/errors.js";
 import type { ApiKeyGate } from "../nylas/key-watch.js";
 import { backoffWithJitter, GrantBusy, type GrantBudget, type GrantLimiter } from "../nylas/grant-limiter.js";
+import type { DeliveryMode } from "../reminders/deliveries.js";
 import type { Ledger } from "../reminders/ledger.js";
 import { sendReminders, type SendPorts } from "../reminders/send.js";
 import { sentLookup } from "../reminders/sent-check.js";
@@ -20,6 +21,8 @@ import { RunStore, type RunGrant } from "./store.js";
 
 export interface RunProcessorSettings {
   includeAllDay: boolean;
+  /** One reminder per meeting where allowed (default), or one per recipient always. */
+  delivery?: DeliveryMode;
   /** Concurrent Nylas calls inside one job. */
   jobConcurrency: number;
   /** Longest wait for a rate-limit token spent inside the worker slot; longer waits delay the job. */
@@ -119,7 +122,14 @@ export class RunProcessor {
       access = "mail_send";
       const outcome = await sendReminders(
         selection.meetings,
-        { grantId, day, email: grant.email, zone: grant.timeZone, concurrency: this.deps.settings.jobConcurrency },
+        {
+          grantId,
+          day,
+          email: grant.email,
+          zone: grant.timeZone,
+          concurrency: this.deps.settings.jobConcurrency,
+          delivery: this.deps.settings.delivery,
+        },
         this.sendPorts(grant, budget, log, accepted),
       );
       // A stop concerns the whole grant: the attempt ends as if reading the events had failed.

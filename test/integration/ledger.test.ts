@@ -14,6 +14,7 @@ describe("reminders ledger (real Postgres)", () => {
     day: "2026-11-24",
     title: "Standup",
     recipients: [{ email: "a@example.com" }],
+    audience: "",
     ...over,
   });
 
