@@ -158,6 +158,7 @@ describe("Reminder", () => {
       day: "2026-11-24",
       title: "",
       recipients,
+      audience: "",
       marker,
       status: "claimed",
       messageId: null,
