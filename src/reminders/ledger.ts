@@ -14,9 +14,9 @@ import {
 } from "./sql.js";
 
 /**
- * The reminders ledger: one row per message, (grant, event id, event start, audience), claimed
- * before its send and marked after it. Every path that can send (scheduler jobs, retries, stalled jobs,
- * backfills) passes through `claim`, so a reminder goes out at most once.
+ * The reminders ledger: one row per message, (grant, event id, event start, audience),
+ * claimed before its send and marked after it. Every path that can send (scheduler jobs,
+ * retries, stalled jobs, backfills) passes through `claim`, so a message goes out at most once.
  *
  * Row states:
  * - claimed: a send is in flight, or its outcome is unknown (a timeout, a crash). Another
@@ -141,8 +141,8 @@ export class Ledger {
     });
     const pick = <T>(f: (input: ClaimInput) => T) => idx.map((i) => f(inputs[i]!));
     const leaseSecs = this.settings.leaseMs / 1000;
-    // One row per (grant, event id, event start, audience): ON CONFLICT may touch each row once, hence
-    // the de-duplication above (see CLAIM_REMINDERS).
+    // One row per (grant, event id, event start, audience): ON CONFLICT may touch each row
+    // once, hence the de-duplication above (see CLAIM_REMINDERS).
     const rows = await this.db.$queryRawUnsafe<ClaimRow[]>(
       CLAIM_REMINDERS,
       idx,
