@@ -60,7 +60,10 @@ async function reportDryRun(
     timeout: config.NYLAS_TIMEOUT_S,
   });
   out.line(`dry run: ${grants.length} grant(s), ${span}; nothing is queued or sent`);
-  const r = await dryRun(db, nylas, grants, args.days, { includeAllDay: config.INCLUDE_ALL_DAY });
+  const r = await dryRun(db, nylas, grants, args.days, {
+    includeAllDay: config.INCLUDE_ALL_DAY,
+    delivery: config.REMINDER_DELIVERY,
+  });
   if (r.rows.length > 0)
     for (const l of table(
       ["grant", "day", "starts", "to", "subject", "state", "zone"],
