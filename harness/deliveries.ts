@@ -10,6 +10,10 @@
  * then decide between meetings the subject cannot tell apart, and are compared with the
  * expected ones (case-insensitively). Times are computed here with Intl, not with the
  * worker's zone code.
+ *
+ * A meeting whose guests are hidden from each other (`individual`) is reminded one message
+ * per recipient, each to that recipient alone. Across all grants, nobody gets two reminders
+ * of one meeting (same iCalendar UID and start), however many grants hold it.
  */
 
 export interface ExpectedDelivery {
@@ -22,6 +26,10 @@ export interface ExpectedDelivery {
   /** IANA zone of the grant's day: the subject shows the start's day and time in it. */
   zone: string;
   recipients: string[];
+  /** The meeting's iCalendar UID, the same on every calendar holding it: for "one reminder per person". */
+  icalUid?: string;
+  /** Guests hidden from each other: one message per recipient, each to that recipient alone. */
+  individual?: boolean;
 }
 
 export interface ObservedMessage {
@@ -52,6 +60,8 @@ export interface DeliveryReport {
   duplicates: { key: string; count: number }[];
   unexpected: ObservedMessage[];
   wrongRecipients: { key: string; expected: string[]; got: string[] }[];
+  /** People reminded more than once of one meeting (by ical_uid and start), over all grants. */
+  twicePerPerson: { icalUid: string; start: number; recipient: string; count: number; grantIds: string[] }[];
 }
 
 /**
@@ -155,7 +165,59 @@ interface Candidate {
   e: ExpectedDelivery;
   key: string;
   start: Local;
-  recipients: string;
+  recipients: string[];
+  joined: string;
+  individual: boolean;
+}
+
+/** For an individual meeting, each recipient gets their own message: fresh per recipient. */
+function fresh(c: Candidate, to: string[], got: Map<string, ObservedMessage[]>): boolean {
+  const ms = got.get(c.key);
+  if (!ms) return true;
+  if (!c.individual || to.length !== 1) return false;
+  return !ms.some((m) => norm(m.to).includes(to[0]!));
+}
+
+function fits(c: Candidate, to: string[]): boolean {
+  return c.individual ? to.length === 1 && c.recipients.includes(to[0]!) : c.joined === to.join(",");
+}
+
+/** Problems with the messages of one individual meeting: group sends, people twice, people missed or added. */
+function individualProblems(key: string, exp: string[], ms: ObservedMessage[], report: DeliveryReport): void {
+  const per = new Map<string, number>();
+  for (const m of ms) {
+    const to = norm(m.to);
+    if (to.length !== 1) report.wrongRecipients.push({ key, expected: exp, got: to });
+    for (const r of to) per.set(r, (per.get(r) ?? 0) + 1);
+  }
+  const most = Math.max(...per.values());
+  if (most > 1) report.duplicates.push({ key, count: most });
+  const union = [...per.keys()].sort();
+  if (union.join(",") !== exp.join(",")) report.wrongRecipients.push({ key, expected: exp, got: union });
+}
+
+/** Every (meeting, person) reached more than once, over all grants' recognised messages. */
+function twicePerPerson(got: Map<string, ObservedMessage[]>, want: Map<string, ExpectedDelivery>) {
+  const seen = new Map<
+    string,
+    { icalUid: string; start: number; recipient: string; count: number; grants: Set<string> }
+  >();
+  for (const [key, ms] of got) {
+    const e = want.get(key)!;
+    if (e.icalUid === undefined) continue;
+    for (const m of ms) {
+      for (const r of norm(m.to)) {
+        const k = `${e.icalUid}|${e.start}|${r}`;
+        const v = seen.get(k) ?? { icalUid: e.icalUid, start: e.start, recipient: r, count: 0, grants: new Set() };
+        v.count++;
+        v.grants.add(m.grantId);
+        seen.set(k, v);
+      }
+    }
+  }
+  return [...seen.values()]
+    .filter((v) => v.count > 1)
+    .map(({ grants, ...v }) => ({ ...v, grantIds: [...grants].sort() }));
 }
 
 export function compareDeliveries(expected: ExpectedDelivery[], observed: ObservedMessage[]): DeliveryReport {
@@ -165,7 +227,9 @@ export function compareDeliveries(expected: ExpectedDelivery[], observed: Observ
     const key = keyOf(e.grantId, e.eventId, e.start);
     want.set(key, e);
     const list = byGrant.get(e.grantId) ?? [];
-    list.push({ e, key, start: local(e.zone, e.start * 1000), recipients: norm(e.recipients).join(",") });
+    const recipients = norm(e.recipients);
+    const start = local(e.zone, e.start * 1000);
+    list.push({ e, key, start, recipients, joined: recipients.join(","), individual: e.individual === true });
     byGrant.set(e.grantId, list);
   }
 
@@ -180,36 +244,45 @@ export function compareDeliveries(expected: ExpectedDelivery[], observed: Observ
       unexpected.push(m);
       continue;
     }
-    // Meetings the subject cannot tell apart: prefer one not yet delivered, then the one
-    // whose recipients are these.
-    const to = norm(m.to).join(",");
-    const fresh = candidates.filter((c) => !got.has(c.key));
-    const pool = fresh.length > 0 ? fresh : candidates;
-    const c = pool.find((x) => x.recipients === to) ?? pool[0]!;
+    // Meetings the subject cannot tell apart: prefer one not yet delivered (to this recipient,
+    // for an individual one), then the one whose recipients are these.
+    const to = norm(m.to);
+    const unsent = candidates.filter((c) => fresh(c, to, got));
+    const pool = unsent.length > 0 ? unsent : candidates;
+    const c = pool.find((x) => fits(x, to)) ?? pool[0]!;
     got.set(c.key, [...(got.get(c.key) ?? []), m]);
   }
 
-  const missing = [...want.entries()].filter(([k]) => !got.has(k)).map(([, e]) => e);
-  const duplicates = [...got.entries()]
-    .filter(([, ms]) => ms.length > 1)
-    .map(([key, ms]) => ({ key, count: ms.length }));
-  const wrongRecipients: DeliveryReport["wrongRecipients"] = [];
-  for (const [key, ms] of got) {
-    const exp = norm(want.get(key)!.recipients);
-    for (const m of ms) {
-      const to = norm(m.to);
-      if (to.join(",") !== exp.join(",")) wrongRecipients.push({ key, expected: exp, got: to });
-    }
-  }
-  return {
-    ok: missing.length === 0 && duplicates.length === 0 && unexpected.length === 0 && wrongRecipients.length === 0,
+  const report: DeliveryReport = {
+    ok: false,
     expected: want.size,
     delivered: got.size,
-    missing,
-    duplicates,
+    missing: [...want.entries()].filter(([k]) => !got.has(k)).map(([, e]) => e),
+    duplicates: [],
     unexpected,
-    wrongRecipients,
+    wrongRecipients: [],
+    twicePerPerson: twicePerPerson(got, want),
   };
+  for (const [key, ms] of got) {
+    const e = want.get(key)!;
+    const exp = norm(e.recipients);
+    if (e.individual) {
+      individualProblems(key, exp, ms, report);
+      continue;
+    }
+    if (ms.length > 1) report.duplicates.push({ key, count: ms.length });
+    for (const m of ms) {
+      const to = norm(m.to);
+      if (to.join(",") !== exp.join(",")) report.wrongRecipients.push({ key, expected: exp, got: to });
+    }
+  }
+  report.ok =
+    report.missing.length === 0 &&
+    report.duplicates.length === 0 &&
+    report.unexpected.length === 0 &&
+    report.wrongRecipients.length === 0 &&
+    report.twicePerPerson.length === 0;
+  return report;
 }
 
 /** One line per problem kind, for logs and the demo's summary. */
@@ -220,5 +293,7 @@ export function describeReport(r: DeliveryReport): string {
   if (r.duplicates.length) parts.push(`${r.duplicates.length} sent more than once`);
   if (r.unexpected.length) parts.push(`${r.unexpected.length} unexpected messages`);
   if (r.wrongRecipients.length) parts.push(`${r.wrongRecipients.length} with wrong recipients`);
+  if (r.twicePerPerson.length)
+    parts.push(`${r.twicePerPerson.length} person(s) reminded more than once of one meeting`);
   return parts.join(", ");
 }

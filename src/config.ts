@@ -124,6 +124,11 @@ const schema = z.object({
   BULL_BOARD_USER: z.string().min(1).optional(),
   BULL_BOARD_PASSWORD: z.string().min(8, "at least 8 characters").optional(),
   SESSION_SECRET: z.string().min(16, "at least 16 characters").optional(),
+  /**
+   * Signs the unsubscribe links of reminders (HMAC-SHA256); needs PUBLIC_URL. Unset: reminders
+   * carry no unsubscribe link or headers. Changing it breaks the links already sent.
+   */
+  UNSUBSCRIBE_SECRET: z.string().min(16, "at least 16 characters").optional(),
 });
 
 export type Config = z.infer<typeof schema>;
@@ -134,6 +139,7 @@ export const SECRET_VARS = [
   "NYLAS_WEBHOOK_SECRET",
   "BULL_BOARD_PASSWORD",
   "SESSION_SECRET",
+  "UNSUBSCRIBE_SECRET",
   "DATABASE_URL",
   "REDIS_URL",
 ] as const;

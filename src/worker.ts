@@ -22,6 +22,7 @@ import { ApiKeyWatch, KEY_REFUSED_MARKER } from "./nylas/key-watch.js";
 import { Ledger } from "./reminders/ledger.js";
 import { isLastAttempt, RUNS_QUEUE, type RunJobData, type RunResult } from "./runs/job.js";
 import { RunProcessor } from "./runs/processor.js";
+import { unsubscribeSettings } from "./optout/settings.js";
 import { schedulerTick, type TickResult } from "./runs/scheduler.js";
 import { RunStore } from "./runs/store.js";
 import { WEBHOOKS_QUEUE, type WebhookJobData, type WebhookResult } from "./webhooks/queue.js";
@@ -65,6 +66,7 @@ interface Shared {
 
 export async function startWorkerApp(config: Config, log: Logger, options: WorkerAppOptions): Promise<WorkerApp> {
   const { db } = options;
+  unsubscribeSettings(config); // its ConfigError before anything connects
   const connection = createRedis(config.REDIS_URL, { connectionName: "nr-worker", ...redisTls(config) }, log);
   const metrics = new MetricsRecorder(connection, config.QUEUE_PREFIX);
   const nylas = new NylasApi({
@@ -160,6 +162,7 @@ function createRunProcessor(
     },
     lookupGrant: (grantId) => appBudget.run("read", () => deps.nylas.grant(grantId)),
     apiKey: deps.keyWatch,
+    unsubscribe: unsubscribeSettings(config),
   });
 }
 

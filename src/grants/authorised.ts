@@ -4,7 +4,7 @@ import type { GrantInfo, NylasApi } from "../nylas/client.js";
 import type { RunJobData } from "../runs/job.js";
 import type { RunsQueue } from "../runs/queue.js";
 import { enqueueUndoneDay, type UndoneDay } from "../runs/requeue.js";
-import { markGrantValid } from "./status.js";
+import { markGrantValid, revokeOlderGrants } from "./status.js";
 import { upsertOne, type SyncSettings } from "./sync.js";
 
 export interface AuthorisedDeps {
@@ -27,6 +27,8 @@ export interface Authorisation {
 export interface Authorised {
   /** The grant was stored, not valid, and is valid now. */
   revalidated: boolean;
+  /** Older grants of the same address, revoked: this one replaces them. */
+  replaced: string[];
   /** The day queued at once, or why not; with `error` when queueing failed (the next tick queues it). */
   undone: UndoneDay & { error?: unknown };
 }
@@ -35,7 +37,8 @@ export interface Authorised {
  * The user authorised a grant (the hosted OAuth callback; a grant.created or grant.updated
  * webhook for a grant Nylas says is valid): it becomes valid, its email, provider and zone
  * are stored (a browser zone from the connect page among the zone's sources), and the day it
- * has missed, if any, is queued without waiting for the next tick.
+ * has missed, if any, is queued without waiting for the next tick. It replaces the older
+ * grants of its address (one valid grant per address: src/grants/status.ts).
  */
 export async function grantAuthorised(
   deps: AuthorisedDeps,
@@ -50,9 +53,17 @@ export async function grantAuthorised(
   const revalidated = await markGrantValid(db, grant.id, how.reason);
   const hints = how.browserZone !== undefined ? { browserZone: how.browserZone } : {};
   await upsertOne(db, deps.nylas, log, { ...grant, status: "valid" }, deps.settings, undefined, hints);
+  // Stored first: a grant new to the database has no row to compare before.
+  // A sign-in on the connect page is the user's choice now, so it replaces newer grants too; a
+  // webhook may come late, so there only older grants give way.
+  const replaced = await revokeOlderGrants(db, grant.id, log, { signedIn: how.source === "connect" });
   try {
-    return { revalidated, undone: await enqueueUndoneDay(db, deps.runsQueue, grant.id, how.source, how.now) };
+    return {
+      revalidated,
+      replaced,
+      undone: await enqueueUndoneDay(db, deps.runsQueue, grant.id, how.source, how.now),
+    };
   } catch (error) {
-    return { revalidated, undone: { enqueued: false, reason: "could not queue the undone day", error } };
+    return { revalidated, replaced, undone: { enqueued: false, reason: "could not queue the undone day", error } };
   }
 }

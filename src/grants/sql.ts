@@ -1,6 +1,7 @@
 /**
- * The statements of src/grants/zone.ts, which alone issues them. Each is a constant text with
- * bind parameters ($1, …, listed above it); values are never spliced into the text.
+ * The statements of src/grants/zone.ts and src/grants/status.ts, each issued by its module
+ * alone. Each is a constant text with bind parameters ($1, …, listed above it); values are
+ * never spliced into the text.
  */
 
 /**
@@ -10,3 +11,26 @@
  */
 export const LOCK_GRANT_ZONE = `
   SELECT time_zone AS zone, time_zone_source::text AS source FROM grants WHERE id = $1 FOR UPDATE`;
+
+/**
+ * The newest valid grant (by created_at, then id) of each address (any case) that has more
+ * than one valid or needs_reauth grant: the grant each such address keeps (status.ts).
+ */
+export const READ_DUPLICATE_WINNERS = `
+  SELECT DISTINCT ON (lower(email)) id FROM grants
+  WHERE status = 'valid' AND lower(email) IN (
+    SELECT lower(email) FROM grants WHERE status IN ('valid', 'needs_reauth') GROUP BY lower(email) HAVING count(*) > 1)
+  ORDER BY lower(email), created_at DESC, id COLLATE "C" DESC`;
+
+/**
+ * The valid and needs_reauth grants of a valid grant's address (any case) that are older than
+ * it (by created_at, then id), or all of them when $2: those it replaces (status.ts).
+ * $1 the valid grant's id; $2 every other grant, not only older ones (boolean).
+ */
+export const READ_OLDER_DUPLICATES = `
+  SELECT o.id FROM grants g
+  JOIN grants o ON lower(o.email) = lower(g.email) AND o.id <> g.id
+  WHERE g.id = $1 AND g.status = 'valid' AND o.status IN ('valid', 'needs_reauth')
+    AND ($2::boolean OR o.created_at < g.created_at
+         OR (o.created_at = g.created_at AND o.id COLLATE "C" < g.id COLLATE "C"))
+  ORDER BY o.id COLLATE "C"`;

@@ -1,6 +1,8 @@
 import type { Db, GrantStatus, Prisma } from "../db/client.js";
+import type { Logger } from "../log/logger.js";
 import { scrubText } from "../log/scrub.js";
 import { NO_CALENDAR, providerHasCalendar } from "../nylas/providers.js";
+import { READ_DUPLICATE_WINNERS, READ_OLDER_DUPLICATES } from "./sql.js";
 
 /**
  * A grant's status, and whether its runs may go ahead, decided here and nowhere else: every
@@ -70,6 +72,43 @@ export async function markGrantValid(db: Db, grantId: string, reason: string): P
 
 export async function markGrantRevoked(db: Db, grantId: string, reason: string): Promise<boolean> {
   return change(db, grantId, "revoked", reason, { not: "revoked" });
+}
+
+/**
+ * One valid grant per address: a grant that just became valid replaces the older valid and
+ * needs_reauth grants of its address (any case; older by created_at, then id), which are
+ * revoked (their rows, runs and reminders stay: history). A grant its user has just signed in
+ * with (`signedIn`) replaces every other one, newer ones too: it is the account the user chose
+ * now. Nothing happens unless the grant is valid. Returns the ids revoked.
+ */
+export async function revokeOlderGrants(
+  db: Db,
+  grantId: string,
+  log: Logger,
+  opts: { signedIn?: boolean } = {},
+): Promise<string[]> {
+  const signedIn = opts.signedIn === true;
+  const older = await db.$queryRawUnsafe<{ id: string }[]>(READ_OLDER_DUPLICATES, grantId, signedIn);
+  const reason = signedIn ? `replaced by grant ${grantId}, signed in since` : `replaced by newer grant ${grantId}`;
+  const revoked: string[] = [];
+  for (const { id } of older) {
+    // Only from valid or needs_reauth: a grant revoked meanwhile keeps its own reason.
+    if (!(await change(db, id, "revoked", reason, { in: ["valid", "needs_reauth"] }))) continue;
+    revoked.push(id);
+    log.info({ grantId: id, replacedBy: grantId }, "grant revoked: a newer grant has its address");
+  }
+  return revoked;
+}
+
+/**
+ * Every address with several valid or needs_reauth grants keeps its newest valid grant, the
+ * others older than it revoked (the grants sync). Returns how many were revoked.
+ */
+export async function revokeDuplicateGrants(db: Db, log: Logger): Promise<number> {
+  const keep = await db.$queryRawUnsafe<{ id: string }[]>(READ_DUPLICATE_WINNERS);
+  let revoked = 0;
+  for (const { id } of keep) revoked += (await revokeOlderGrants(db, id, log)).length;
+  return revoked;
 }
 
 /**

@@ -3,7 +3,7 @@ import type { Db } from "../db/client.js";
 import type { Logger } from "../log/logger.js";
 import type { AroundRequest, GrantInfo, NylasApi } from "../nylas/client.js";
 import { clockNow } from "../time/clock.js";
-import { followNylasStatus, initialGrantStatus } from "./status.js";
+import { followNylasStatus, initialGrantStatus, revokeDuplicateGrants } from "./status.js";
 import { initialGrantZone, offerGrantZone } from "./zone.js";
 import { findGrantZone } from "./zone-find.js";
 import { zoneWithSource } from "./zone-source.js";
@@ -27,6 +27,8 @@ export interface SyncResult {
   zoneFallbacks: number;
   /** Stored grants whose zone changed. */
   zonesChanged: number;
+  /** Older grants revoked because a newer valid grant has their address (one valid per address). */
+  replaced: number;
   errors: number;
 }
 
@@ -39,7 +41,8 @@ export interface GrantHints {
  * Pages through the application's grants and upserts each: email, provider, status, the
  * calendar its meetings are in (iCloud has no `primary`) and its zone, the best its sources
  * give (src/grants/zone-find.ts) as the zone writer allows (src/grants/zone.ts). Operator
- * settings (send hour, on/off, a zone override) are never overwritten.
+ * settings (send hour, on/off, a zone override) are never overwritten. Then each address
+ * keeps one valid grant, its newest (src/grants/status.ts).
  */
 export async function syncGrants(db: Db, nylas: NylasApi, log: Logger, settings: SyncSettings): Promise<SyncResult> {
   const result: SyncResult = {
@@ -49,6 +52,7 @@ export async function syncGrants(db: Db, nylas: NylasApi, log: Logger, settings:
     needsReauth: 0,
     zoneFallbacks: 0,
     zonesChanged: 0,
+    replaced: 0,
     errors: 0,
   };
   const pageSize = settings.pageSize ?? 100;
@@ -58,6 +62,13 @@ export async function syncGrants(db: Db, nylas: NylasApi, log: Logger, settings:
     result.seen += page.length;
     await Promise.all(page.map((g) => limit(() => upsertOne(db, nylas, log, g, settings, result))));
     if (page.length < pageSize) break;
+  }
+  // Once every grant is stored, so each address keeps the newest whatever the pages' order.
+  try {
+    result.replaced = await revokeDuplicateGrants(db, log);
+  } catch (err) {
+    result.errors++;
+    log.error({ err }, "grant sync could not revoke replaced grants");
   }
   return result;
 }

@@ -83,3 +83,13 @@ export function describeAccess(provider: string, access: Access): string {
   const what = { calendar_read: "read the calendar", mail_send: "send email", mail_read: "read email" }[access];
   return names ? `${what} (${names.join(" ")})` : what;
 }
+
+/**
+ * "Microsoft Graph and iCloud do not support the List-Unsubscribe-Post or List-Unsubscribe
+ * headers" (email-calendar.yaml, send): their reminders carry only the visible link.
+ */
+export const NO_LIST_UNSUBSCRIBE = ["microsoft", "icloud"] as const;
+
+export function providerSendsListUnsubscribe(provider: string): boolean {
+  return !(NO_LIST_UNSUBSCRIBE as readonly string[]).includes(provider);
+}

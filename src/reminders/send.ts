@@ -5,7 +5,8 @@ import { classifyError, describeFailure, type Failure } from "../nylas/errors.js
 import type { GrantBudget } from "../nylas/grant-limiter.js";
 import { toDeliveries, type Delivery, type DeliveryMode } from "./deliveries.js";
 import type { Claim, Ledger } from "./ledger.js";
-import type { Meeting } from "./meeting.js";
+import type { EmailAddress, Meeting } from "./meeting.js";
+import type { MessageOptOut } from "../optout/message.js";
 import { MARKER_HEADER, NoSentFolder, type SentLookup } from "./sent-check.js";
 import { composeReminder } from "./template.js";
 
@@ -59,6 +60,8 @@ export interface SendContext {
   zone: string;
   /** Sends (with their Sent-folder checks) in flight at once. */
   concurrency: number;
+  /** The unsubscribe link and headers of a message to these recipients (src/optout/message.ts). */
+  optOut?: ((recipients: readonly EmailAddress[]) => MessageOptOut) | undefined;
   /** One message per meeting where allowed (default), or one per recipient always. */
   delivery?: DeliveryMode;
 }
@@ -222,11 +225,13 @@ async function sendOne(
 
   // Deterministic: the meeting, the grant, the marker and the claim's wording instant (an
   // earlier attempt's when this one retries it), never the moment of this attempt.
+  const optOut = ctx.optOut?.(delivery.recipients);
   const message = composeReminder(meeting, {
     zone: ctx.zone,
     senderEmail: ctx.email,
     marker: claim.marker,
     now: claim.composedAt ?? ports.now(),
+    ...(optOut ? { unsubscribeUrl: optOut.url } : {}),
   });
   if (claim.uncertain) {
     const resolved = await resolveUncertain(delivery, claim, message.subject, ports);
@@ -248,7 +253,7 @@ async function sendOne(
             to: delivery.recipients,
             subject: message.subject,
             body: message.html,
-            customHeaders: [{ name: MARKER_HEADER, value: claim.marker }],
+            customHeaders: [{ name: MARKER_HEADER, value: claim.marker }, ...(optOut?.headers ?? [])],
           },
           claim.marker,
         ),

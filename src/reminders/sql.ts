@@ -1,6 +1,9 @@
+import { GRANT_CAN_RUN_SQL } from "../grants/status.js";
+
 /**
- * The statements of src/reminders/ledger.ts, which alone issues them. Each is a constant text
- * with bind parameters ($1, $2, …, listed above it); values are never spliced into the text.
+ * The statements of src/reminders/ledger.ts and (READ_PEER_GRANTS) src/reminders/covered.ts,
+ * each issued by its module alone. Each is a constant text with bind parameters ($1, $2, …,
+ * listed above it); values are never spliced into the text.
  * Batched statements take one array per column and unnest them, so a batch of any size is
  * one statement. Bigint ids travel as text (one string per id in the arrays) and are cast
  * back in the statement.
@@ -127,3 +130,12 @@ export const UNCLAIM = `
     last_error = $3::text, updated_at = now()
   FROM unnest($1::bigint[], $2::boolean[]) AS c(id, uncertain)
   WHERE r.id = c.id AND r.status = 'claimed'`;
+
+/**
+ * A run's grant and the other grants that can run whose address (any case) is among the run's
+ * meetings' people, each with its own policy (null: the deployment's).
+ * $1 the run's grant id; $2 the people's addresses, lowercased (text[]).
+ */
+export const READ_PEER_GRANTS = `
+  SELECT id, email, policy::text AS policy FROM grants
+  WHERE id = $1 OR (lower(email) = ANY($2::text[]) AND ${GRANT_CAN_RUN_SQL})`;

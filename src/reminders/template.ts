@@ -25,6 +25,8 @@ export interface ReminderContext {
   marker?: string;
   /** When set, the subject says "today"/"tomorrow"/"on Tue 24 Nov" relative to it; default "tomorrow". */
   now?: Date;
+  /** The recipient's unsubscribe page (src/optout/message.ts): a footer line links to it. */
+  unsubscribeUrl?: string;
 }
 
 export interface ComposedReminder {
@@ -175,6 +177,7 @@ export function composeReminder(meeting: Meeting, ctx: ReminderContext): Compose
     ? `Reminder: you have an all-day event ${dayWord}.`
     : `Reminder: you have a meeting ${dayWord}.`;
   const footer = `Automatic reminder sent from the calendar of ${sender}.`;
+  const unsubscribe = safeHttpUrl(ctx.unsubscribeUrl);
 
   const text = [
     intro,
@@ -185,6 +188,7 @@ export function composeReminder(meeting: Meeting, ctx: ReminderContext): Compose
     "",
     "--",
     footer,
+    ...(unsubscribe ? [`Don't want these reminders? Unsubscribe: ${unsubscribe}`] : []),
     ...(marker ? [`Ref: ${marker}`] : []),
     "",
   ].join("\n");
@@ -209,6 +213,7 @@ export function composeReminder(meeting: Meeting, ctx: ReminderContext): Compose
     htmlRows,
     "</table>",
     `<p style="color:#777;font-size:12px;margin-top:24px">${escapeHtml(footer)}` +
+      (unsubscribe ? `<br>Don't want these reminders? <a href="${escapeHtml(unsubscribe)}">Unsubscribe</a>` : "") +
       `${marker ? `<br>Ref: ${escapeHtml(marker)}` : ""}</p>`,
     "</body></html>",
     "",

@@ -9,6 +9,7 @@ import { backoffWithJitter, GrantBusy, type GrantBudget, type GrantLimiter } fro
 import type { DeliveryMode } from "../reminders/deliveries.js";
 import type { Ledger } from "../reminders/ledger.js";
 import { sendReminders, type SendPorts } from "../reminders/send.js";
+import { withoutCoveredMeetings } from "../reminders/covered.js";
 import { sentLookup } from "../reminders/sent-check.js";
 import { selectMeetings } from "../reminders/select.js";
 import { clockNow } from "../time/clock.js";
@@ -18,6 +19,8 @@ import { attemptsLeft, isLastAttempt, type RunJobData, type RunResult } from "./
 import { markGrantNeedsReauth, turnSentCheckOff, whyGrantCannotRun } from "../grants/status.js";
 import { describeAccess, sentCheckMethod, type Access } from "../nylas/providers.js";
 import { RunStore, type RunGrant } from "./store.js";
+import { optOutComposer, type UnsubscribeSettings } from "../optout/message.js";
+import { honourOptOuts } from "../optout/selection.js";
 
 export interface RunProcessorSettings {
   includeAllDay: boolean;
@@ -45,6 +48,8 @@ export interface RunProcessorDeps {
   lookupGrant?: (grantId: string) => Promise<GrantInfo>;
   /** Where a refused API key is reported (pauses the runs queue); without it the job only waits. */
   apiKey?: ApiKeyGate;
+  /** Unsubscribe links and headers of the reminders; none without it. */
+  unsubscribe?: UnsubscribeSettings | undefined;
 }
 
 /** How long a job that met a refused API key waits when no watch says otherwise (ms). */
@@ -110,14 +115,17 @@ export class RunProcessor {
     const accepted = { sends: 0 };
     try {
       const events = await this.readEvents(budget, grant.id, grant.calendarId, window);
-      const selection = selectMeetings(events, {
+      const selected = selectMeetings(events, {
         window,
         grantEmail: grant.email,
         includeAllDay: this.deps.settings.includeAllDay,
         zone: grant.timeZone,
       });
+      const selection = await honourOptOuts(db, grant.email, selected);
       for (const problem of selection.problems.slice(0, 20))
         log.warn({ eventId: problem.eventId }, `event skipped: ${problem.reason}`);
+      // Meetings another connected user's grant reminds: each person gets one reminder.
+      Object.assign(selection, await withoutCoveredMeetings(db, grant, selection));
 
       access = "mail_send";
       const outcome = await sendReminders(
@@ -128,6 +136,7 @@ export class RunProcessor {
           email: grant.email,
           zone: grant.timeZone,
           concurrency: this.deps.settings.jobConcurrency,
+          optOut: optOutComposer(this.deps.unsubscribe, grant.provider, grant.email),
           delivery: this.deps.settings.delivery,
         },
         this.sendPorts(grant, budget, log, accepted),

@@ -8,6 +8,7 @@ import { createRedis } from "../redis/connection.js";
 import { createWebhooksQueue } from "../webhooks/queue.js";
 import { randomBytes } from "node:crypto";
 import { buildWebServer } from "./server.js";
+import { optOutRoutes } from "./optout/routes.js";
 
 export interface WebApp {
   server: FastifyInstance;
@@ -94,6 +95,8 @@ export async function startWebApp(config: Config, log: Logger, options: WebAppOp
     fetch: options.fetch,
     now: options.now,
   });
+
+  await server.register((scope) => optOutRoutes(scope, { db: options.db, log, secret: config.UNSUBSCRIBE_SECRET }));
 
   let address: string;
   try {

@@ -8,6 +8,9 @@ import { testDatabaseUrl } from "../support/db.js";
 // The schema is parsed here (a small parser for the subset this project uses) and every model,
 // field, enum, index and relation is looked up in the migrated database's catalog.
 
+/** Indexes the migrations create on expressions: Prisma's schema cannot say them. */
+const EXPRESSION_INDEXES = [{ table: "grants", name: "grants_email_lower_idx", expression: "(lower(email))" }];
+
 const SCHEMA_PATH = join(import.meta.dirname, "..", "..", "prisma", "schema.prisma");
 
 interface Field {
@@ -141,7 +144,13 @@ describe("schema.prisma vs the migrated database", () => {
   });
 
   it("parses the schema it guards", () => {
-    expect(schema.models.map((m) => m.name).sort()).toEqual(["Grant", "Reminder", "Run", "WebhookDelivery"]);
+    expect(schema.models.map((m) => m.name).sort()).toEqual([
+      "Grant",
+      "Reminder",
+      "Run",
+      "Suppression",
+      "WebhookDelivery",
+    ]);
     expect(schema.models.find((m) => m.name === "Run")?.fields.length).toBe(21);
   });
 
@@ -214,7 +223,15 @@ describe("schema.prisma vs the migrated database", () => {
             cols,
           });
         }
-        expect(idx.map((i) => i.indexname).sort()).toEqual(expected.map((e) => e.name).sort());
+        // Indexes on expressions, which Prisma's schema cannot express: named in its comments.
+        const onExpressions = EXPRESSION_INDEXES.filter((e) => e.table === model.table);
+        for (const e of onExpressions) {
+          expect(model.block).toContain(`"${e.name}"`);
+          expect(idx.find((i) => i.indexname === e.name)?.indexdef).toContain(e.expression);
+        }
+        expect(idx.map((i) => i.indexname).sort()).toEqual(
+          [...expected.map((e) => e.name), ...onExpressions.map((e) => e.name)].sort(),
+        );
         for (const e of expected) {
           const def = idx.find((i) => i.indexname === e.name)!.indexdef;
           expect(def.startsWith(e.unique ? "CREATE UNIQUE INDEX" : "CREATE INDEX")).toBe(true);

@@ -92,6 +92,17 @@ describe("ownership (read from src/)", () => {
     expect(matching(/\btime_zone(_source)?\s*=(?!=)/).filter((p) => !p.startsWith("src/runs/"))).toEqual([]);
   });
 
+  it("only src/optout/store.ts writes the suppressions table", () => {
+    expect(matching(/\.suppression\.(create|createMany|update|updateMany|upsert|delete|deleteMany)\s*\(/)).toEqual([]);
+    expect(matching(/\b(INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+suppressions\b/i)).toEqual(["src/optout/sql.ts"]);
+    const importers = files.filter(
+      (f) =>
+        (f.path.startsWith("src/optout/") && /from "\.\/sql\.js"/.test(f.text)) ||
+        /from "[./]*\/optout\/sql\.js"/.test(f.text),
+    );
+    expect(importers.map((f) => f.path)).toEqual(["src/optout/store.ts"]);
+  });
+
   it("runs raw SQL only from named constants", () => {
     const inline = matching(
       /\$(queryRaw|executeRaw)\s*(<[^>]*>)?\s*`|Prisma\.sql\s*`|\$(queryRaw|executeRaw)Unsafe\s*(<[^>]*>)?\s*\(\s*["'`]/,

@@ -4,6 +4,7 @@
  */
 import { ApiError, badRequest, notFound } from "./errors.js";
 import { Faults, type FaultInput, type FaultRule, type LatencyConfig } from "./faults.js";
+import { expectedOptionsFrom } from "./expected-query.js";
 import { IdempotencyKeys } from "./idempotency.js";
 import { RateLimiter, type LimitsConfig, type LimitsInput } from "./limits.js";
 import {
@@ -41,7 +42,9 @@ export interface SentMessage {
   cc: string[];
   bcc: string[];
   subject: string;
-  /** Only the custom headers the sender supplied. */
+  /** The body as sent (HTML unless the send said plain text). */
+  body: string;
+  /** Only the custom headers the sender supplied (as the provider kept them). */
   customHeaders: Header[];
   /** Epoch ms when the sandbox accepted the send. */
   at: number;
@@ -272,6 +275,7 @@ export class SandboxControl {
         cc: m.cc.map((p) => p.email),
         bcc: m.bcc.map((p) => p.email),
         subject: m.subject,
+        body: m.body,
         customHeaders: rec.custom,
         at: rec.atMs,
       });
@@ -291,10 +295,15 @@ export class SandboxControl {
     this.log.clearCounters();
   }
 
+  /**
+   * What a correct worker sends, under the given settings (policy per grant, maxRecipients,
+   * minLeadMinutes, suppressed; see expected.ts): `GET /_sandbox/expected`.
+   */
   expectedReminders(opts?: ExpectedOptions): ExpectedReminder[] {
     return expectedReminders(this.store, opts);
   }
 
+  /** Every annotated event's decision and reason: `GET /_sandbox/expected?all=true`. */
   expectedDecisions(opts?: ExpectedOptions): ExpectedDecision[] {
     return expectedDecisions(this.store, opts);
   }
@@ -409,16 +418,7 @@ function listSent({ ctl, q }: ControlRequest): unknown {
 }
 
 function listExpected({ ctl, q }: ControlRequest): unknown {
-  const opts: ExpectedOptions = {};
-  const ids = q.getAll("grant_id");
-  if (ids.length) opts.grantIds = ids;
-  const day = q.get("day");
-  if (day) {
-    if (day !== "tomorrow" && !/^\d{4}-\d{2}-\d{2}$/.test(day)) throw badRequest("day must be YYYY-MM-DD or tomorrow");
-    opts.day = day;
-  }
-  const now = parseNow(q.get("now") ?? undefined);
-  if (now !== undefined) opts.now = now;
+  const opts = expectedOptionsFrom(q, (v) => parseNow(v)!);
   return { data: q.get("all") === "true" ? ctl.expectedDecisions(opts) : ctl.expectedReminders(opts) };
 }
 

@@ -84,7 +84,13 @@ function fmtList(list: MessageParticipant[]): string {
  * Stores the copy filed in the provider's Sent folder (`folderId`, Google: `SENT`); returns the
  * message as the send endpoint answers it (no headers).
  */
-export function storeSent(g: GrantState, req: SendRequest, nowMs: number, folderId = "SENT"): WireMessage {
+/** The headers the spec says a provider cannot carry (List-Unsubscribe on Microsoft and iCloud). */
+const LIST_UNSUBSCRIBE = new Set(["list-unsubscribe", "list-unsubscribe-post"]);
+
+export function storeSent(g: GrantState, sent: SendRequest, nowMs: number, folderId = "SENT"): WireMessage {
+  const req = profileOf(g.grant.provider).listUnsubscribe
+    ? sent
+    : { ...sent, customHeaders: sent.customHeaders.filter((h) => !LIST_UNSUBSCRIBE.has(h.name.toLowerCase())) };
   const id = eventId();
   const date = Math.floor(nowMs / 1000);
   const from: MessageParticipant[] = [{ email: g.grant.email }];

@@ -31,6 +31,11 @@ export interface ProviderProfile {
   maxEventRangeMonths?: number;
   /** The provider checks OAuth scopes (Google, Microsoft); the others never answer 403. */
   scoped: boolean;
+  /**
+   * `List-Unsubscribe` and `List-Unsubscribe-Post` in `custom_headers` reach the message
+   * ("Microsoft Graph and iCloud do not support" them: dropped there).
+   */
+  listUnsubscribe: boolean;
 }
 
 const PROFILES: Record<Provider, ProviderProfile> = {
@@ -41,6 +46,7 @@ const PROFILES: Record<Provider, ProviderProfile> = {
     mail: true,
     headers: "all",
     scoped: true,
+    listUnsubscribe: true,
   },
   microsoft: {
     calendars: true,
@@ -49,6 +55,7 @@ const PROFILES: Record<Provider, ProviderProfile> = {
     mail: true,
     headers: "empty_in_sent",
     scoped: true,
+    listUnsubscribe: false,
   },
   ews: {
     calendars: true,
@@ -57,6 +64,7 @@ const PROFILES: Record<Provider, ProviderProfile> = {
     mail: true,
     headers: "empty_if_sent_by_grant",
     scoped: false,
+    listUnsubscribe: true,
   },
   icloud: {
     calendars: true,
@@ -66,6 +74,7 @@ const PROFILES: Record<Provider, ProviderProfile> = {
     headers: "unsupported",
     maxEventRangeMonths: 6,
     scoped: false,
+    listUnsubscribe: false,
   },
   yahoo: {
     calendars: true,
@@ -74,6 +83,7 @@ const PROFILES: Record<Provider, ProviderProfile> = {
     mail: true,
     headers: "unsupported",
     scoped: false,
+    listUnsubscribe: true,
   },
   imap: {
     calendars: false,
@@ -82,6 +92,7 @@ const PROFILES: Record<Provider, ProviderProfile> = {
     mail: true,
     headers: "unsupported",
     scoped: false,
+    listUnsubscribe: true,
   },
   "virtual-calendar": {
     calendars: true,
@@ -90,6 +101,7 @@ const PROFILES: Record<Provider, ProviderProfile> = {
     mail: false,
     headers: "unsupported",
     scoped: false,
+    listUnsubscribe: true,
   },
 };
 

@@ -1,21 +1,42 @@
 /**
- * Deterministic seed data. Every seeded event carries, by construction, an `expected`
- * annotation (kept server-side) saying whether it deserves a reminder on the local day it
- * starts and to whom, so tests compare the sent log with `expectedReminders()` instead of
- * re-implementing the selection rule:
+ * Deterministic seed data (the same seed gives the same world). Every seeded event carries,
+ * by construction, an `expected` annotation (kept server-side): the base verdict, whether it
+ * deserves a reminder on the local day it starts and to whom,
  *   remind for local day D the events that START in [D 00:00, D+1 00:00) in the user's true
  *   zone (GrantState.zone, whether or not the calendar exposes it),
  *   not cancelled, not all-day, not declined by the user, with ≥1 other participant who has
  *   not declined; recipients = the other non-declined participants, deduplicated
- *   case-insensitively. Each occurrence of a recurring event counts.
+ *   case-insensitively. Each occurrence of a recurring event counts;
+ * and the facts the grant's settings decide on: who organises it (the user or another),
+ * whether a recipient is outside the user's domain, private, hidden guests (one message per
+ * recipient). expected.ts turns these into decisions under a policy per grant, so tests
+ * compare the sent log with `expectedReminders()` instead of re-implementing the rules.
+ *
+ * Each user with a calendar has every seeded day: a team sync, declined, cancelled, partly and
+ * wholly declined meetings, focus time alone, an all-hands they organise for 50 (too many
+ * recipients), case duplicates, a point in time, all-day ones, a late call past midnight, an
+ * interview they organise unlisted, a partner briefing and a 300-person all-hands they only
+ * attend (in the organiser's zone), a committee of 30 guests, a private 1:1, a panel with
+ * hidden guests, a retro with only same-domain guests; plus three recurring series. Then each
+ * grant with a calendar organises a meeting a day with the next such grant's user, and the
+ * same event (same ical_uid) is on that colleague's calendar too: one reminder per person.
  */
-import { CalendarIndex, expandMaster, type IndexedEvent } from "./events.js";
 import { eventId, type GrantState, type SandboxStore } from "./store.js";
-import { addDays, localDate, localDateTime, startOfLocalDay } from "./tz.js";
-import type { ExpectedAnnotation, Participant, Provider, When, WireEvent } from "./types.js";
+import { addDays, localDate, localDateTime } from "./tz.js";
+import type { BaseSkipReason, ExpectedAnnotation, Participant, Provider, When, WireEvent } from "./types.js";
 import { mulberry32 } from "./random.js";
 
 export { mulberry32 };
+export {
+  expectedDecisions,
+  expectedReminders,
+  DEFAULT_MAX_RECIPIENTS,
+  DEFAULT_MIN_LEAD_MINUTES,
+  type ExpectedDecision,
+  type ExpectedOptions,
+  type ExpectedReminder,
+  type Suppression,
+} from "./expected.js";
 
 function uuidFrom(rand: () => number): string {
   const hex = Array.from({ length: 32 }, () => Math.floor(rand() * 16).toString(16)).join("");
@@ -128,9 +149,10 @@ export interface SeedResult {
 }
 
 const sortedLower = (emails: string[]): string[] => [...new Set(emails.map((e) => e.toLowerCase()))].sort();
-const yes = (recipients: string[]): ExpectedAnnotation => ({ remind: true, recipients: sortedLower(recipients) });
-const no = (reason: NonNullable<ExpectedAnnotation["reason"]>, note?: string): ExpectedAnnotation =>
-  note ? { remind: false, recipients: [], reason, note } : { remind: false, recipients: [], reason };
+const domainOf = (email: string) => email.slice(email.lastIndexOf("@") + 1).toLowerCase();
+
+/** Facts a scenario states about its event beyond the recipients (see ExpectedAnnotation). */
+type Facts = Partial<Pick<ExpectedAnnotation, "organizer" | "private" | "individual">>;
 
 export function seed(store: SandboxStore, opts: SeedOptions): SeedResult {
   const n = opts.grants;
@@ -144,6 +166,7 @@ export function seed(store: SandboxStore, opts: SeedOptions): SeedResult {
   const grantIds: string[] = [];
   let events = 0;
   const base = store.grantOrder.length;
+  const withCalendars: { g: GrantState; k: number }[] = [];
   for (let i = 0; i < n; i++) {
     const k = base + i;
     const zone = SEED_ZONES[k % SEED_ZONES.length]!;
@@ -161,15 +184,26 @@ export function seed(store: SandboxStore, opts: SeedOptions): SeedResult {
     });
     grantIds.push(g.grant.id);
     // IMAP has no calendars: no events, nothing expected.
-    if (g.calendars.size > 0) events += seedGrantEvents(store, g, k, nowMs, days, rand);
+    if (g.calendars.size > 0) {
+      events += seedGrantEvents(store, g, k, nowMs, days, rand);
+      withCalendars.push({ g, k });
+    }
   }
+  // After every grant exists (and after their own draws, which keep their order): each
+  // grant with a calendar shares a meeting with the next one.
+  for (let i = 0; i + 1 < withCalendars.length; i++)
+    events += seedShared(store, withCalendars[i]!, withCalendars[i + 1]!, nowMs, days, rand);
   return { grantIds, events };
 }
 
+/**
+ * Guest j of the grant at position k: never of the user's own domain (DOMAINS[k % 5]), so that
+ * every meeting with guests is external but the one built to be internal ("Team retro").
+ */
 function guest(rand: () => number, k: number, j: number): { email: string; name: string } {
   const f = FIRST[Math.floor(rand() * FIRST.length)]!;
   const l = LAST[Math.floor(rand() * LAST.length)]!;
-  const email = `${f}.${l}.${k}.${j}@${DOMAINS[(k + j) % DOMAINS.length]}`;
+  const email = `${f}.${l}.${k}.${j}@${DOMAINS[(k + 1 + (j % (DOMAINS.length - 1))) % DOMAINS.length]}`;
   return { email, name: `${f[0]!.toUpperCase()}${f.slice(1)} ${l[0]!.toUpperCase()}${l.slice(1)}` };
 }
 
@@ -184,6 +218,9 @@ interface ScenarioEvent {
   status?: WireEvent["status"];
   recurrence?: string[];
   organizer?: { email: string; name?: string };
+  ical_uid?: string;
+  visibility?: "private";
+  hide_participants?: true;
 }
 
 /**
@@ -205,7 +242,11 @@ class GrantSeeder {
   readonly k: number;
   readonly rand: () => number;
 
-  constructor(store: SandboxStore, g: GrantState, k: number, nowMs: number, rand: () => number) {
+  /** iCloud events keep neither visibility nor hide_participants (the store drops them, as the spec says). */
+  readonly keepsFlags: boolean;
+
+  /** `firstGuest` numbers this seeder's guests, so that a second pass over a grant never repeats one. */
+  constructor(store: SandboxStore, g: GrantState, k: number, nowMs: number, rand: () => number, firstGuest = 0) {
     this.store = store;
     this.g = g;
     this.k = k;
@@ -213,6 +254,26 @@ class GrantSeeder {
     this.zone = g.zone;
     this.user = g.grant.email;
     this.today = localDate(this.zone, nowMs);
+    this.keepsFlags = g.grant.provider !== "icloud";
+    this.guestNo = firstGuest;
+  }
+
+  /** Whether one of these (lowercase) recipients has another domain than the user. */
+  private external(recipients: string[]): boolean {
+    const mine = domainOf(this.user);
+    return recipients.some((r) => domainOf(r) !== mine);
+  }
+
+  /** Deserves a reminder as far as the base rules go; the user organises it unless `facts` say not. */
+  yes(recipients: string[], facts: Facts = {}): ExpectedAnnotation {
+    const r = sortedLower(recipients);
+    return { remind: true, recipients: r, organizer: "user", external: this.external(r), ...facts };
+  }
+
+  /** Skipped by a base rule; `invited` are the other guests, for the `external` fact. */
+  no(reason: BaseSkipReason, invited: { email: string }[], facts: Facts = {}): ExpectedAnnotation {
+    const external = this.external(sortedLower(invited.map((i) => i.email)));
+    return { remind: false, recipients: [], reason, organizer: "user", external, ...facts };
   }
 
   /** `m` new guests, numbered across the whole grant so their addresses never repeat. */
@@ -244,7 +305,11 @@ class GrantSeeder {
     return { email, status, name: "Me" };
   }
 
-  add(e: ScenarioEvent): void {
+  /**
+   * Adds the event to this grant's calendar; with `copy`, the same event (same ical_uid,
+   * time, participants, organiser, everything) to a colleague's calendar too.
+   */
+  add(e: ScenarioEvent, copy?: { to: GrantSeeder; expected: ExpectedAnnotation }): void {
     const input: Parameters<SandboxStore["addEvent"]>[1] = {
       title: e.title,
       when: e.when,
@@ -260,8 +325,15 @@ class GrantSeeder {
     if (e.status) input.status = e.status;
     if (e.recurrence) input.recurrence = e.recurrence;
     if (e.organizer) input.organizer = e.organizer;
+    if (e.ical_uid) input.ical_uid = e.ical_uid;
+    if (e.visibility) input.visibility = e.visibility;
+    if (e.hide_participants) input.hide_participants = e.hide_participants;
     this.store.addEvent(this.g.grant.id, input, this.rand);
     this.count++;
+    if (copy) {
+      this.store.addEvent(copy.to.g.grant.id, { ...input, expected: copy.expected }, this.rand);
+      copy.to.count++;
+    }
   }
 }
 
@@ -272,7 +344,7 @@ function seedTeamSync(s: GrantSeeder, day: string): void {
     title: "Team sync",
     when: s.timed(day, 9, 0, 30),
     participants: [s.me(), ...others.map((o) => ({ ...o, status: s.statusOf() }))],
-    expected: yes(others.map((o) => o.email)),
+    expected: s.yes(others.map((o) => o.email)),
   });
 }
 
@@ -283,7 +355,7 @@ function seedUserDeclined(s: GrantSeeder, day: string): void {
     title: "Design review (declined)",
     when: s.timed(day, 10, 0, 60),
     participants: [s.me("no"), ...others.map((o) => ({ ...o, status: "yes" as const }))],
-    expected: no("user_declined"),
+    expected: s.no("user_declined", others),
   });
 }
 
@@ -294,7 +366,7 @@ function seedCancelled(s: GrantSeeder, day: string): void {
     when: s.timed(day, 10, 30, 30),
     participants: [s.me(), { ...others[0]!, status: "yes" }],
     status: "cancelled",
-    expected: no("cancelled"),
+    expected: s.no("cancelled", others),
   });
 }
 
@@ -305,7 +377,7 @@ function seedOneDeclined(s: GrantSeeder, day: string): void {
     title: "Planning (one declined)",
     when: s.timed(day, 11, 0, 45),
     participants: [s.me(), { ...declined, status: "no" }, { ...a, status: "yes" }, { ...b, status: "noreply" }],
-    expected: yes([a.email, b.email]),
+    expected: s.yes([a.email, b.email]),
   });
 }
 
@@ -316,7 +388,7 @@ function seedAllOthersDeclined(s: GrantSeeder, day: string): void {
     title: "Client call (all declined)",
     when: s.timed(day, 12, 0, 30),
     participants: [s.me(), ...others.map((o) => ({ ...o, status: "no" as const }))],
-    expected: no("all_others_declined"),
+    expected: s.no("all_others_declined", others),
   });
 }
 
@@ -326,7 +398,7 @@ function seedSolo(s: GrantSeeder, day: string, d: number): void {
     title: "Focus time",
     when: s.timed(day, 13, 0, 60),
     participants: d % 2 === 0 ? [s.me()] : [],
-    expected: no("no_other_participants"),
+    expected: s.no("no_other_participants", []),
   });
 }
 
@@ -340,7 +412,7 @@ function seedAllHands(s: GrantSeeder, day: string): void {
     title: "All hands",
     when: s.timed(day, 14, 0, 60),
     participants: [s.me(), ...others],
-    expected: yes(others.map((o) => o.email)),
+    expected: s.yes(others.map((o) => o.email)),
   });
 }
 
@@ -357,7 +429,7 @@ function seedDuplicates(s: GrantSeeder, day: string): void {
       { ...b, status: "maybe" },
       { email: b.email.replace(/^./, (c) => c.toUpperCase()), status: "yes" },
     ],
-    expected: yes([a.email, b.email]),
+    expected: s.yes([a.email, b.email]),
   });
 }
 
@@ -370,7 +442,7 @@ function seedPointInTime(s: GrantSeeder, day: string): void {
     title: "Deadline check-in",
     when: w,
     participants: [s.me(), { ...a, status: "noreply" }],
-    expected: yes([a.email]),
+    expected: s.yes([a.email]),
   });
 }
 
@@ -381,7 +453,7 @@ function seedAllDay(s: GrantSeeder, day: string): void {
     title: "Offsite (all day)",
     when: { object: "date", date: day },
     participants: [s.me(), { ...a, status: "yes" }],
-    expected: no("all_day"),
+    expected: s.no("all_day", [a]),
   });
 }
 
@@ -392,7 +464,7 @@ function seedTwoDayAllDay(s: GrantSeeder, day: string): void {
     title: "Conference (two days)",
     when: { object: "datespan", start_date: day, end_date: addDays(day, 1) },
     participants: [s.me(), { ...b, status: "yes" }],
-    expected: no("all_day"),
+    expected: s.no("all_day", [b]),
   });
 }
 
@@ -403,7 +475,7 @@ function seedCrossesMidnight(s: GrantSeeder, day: string): void {
     title: "Late call (crosses midnight)",
     when: s.timed(day, 23, 0, 120),
     participants: [s.me(), ...others.map((o) => ({ ...o, status: "yes" as const }))],
-    expected: yes(others.map((o) => o.email)),
+    expected: s.yes(others.map((o) => o.email)),
   });
 }
 
@@ -415,7 +487,7 @@ function seedOrganiserNotListed(s: GrantSeeder, day: string): void {
     when: s.timed(day, 17, 0, 45),
     participants: others.map((o) => ({ ...o, status: "noreply" as const })),
     organizer: { email: s.user, name: "Me" },
-    expected: yes(others.map((o) => o.email)),
+    expected: s.yes(others.map((o) => o.email)),
   });
 }
 
@@ -433,7 +505,83 @@ function seedAttended(s: GrantSeeder, day: string): void {
     when: s.timed(day, 7, 30, 30, zone),
     participants: [{ ...organiser, status: "yes" }, s.me(), { ...other, status: s.statusOf() }],
     organizer: { email: organiser.email, name: organiser.name },
-    expected: yes([organiser.email, other.email]),
+    expected: s.yes([organiser.email, other.email], { organizer: "other" }),
+  });
+}
+
+/**
+ * A 300-person all-hands the user only attends: organised by someone else (listed), in
+ * another zone, early in the user's day. 299 recipients.
+ */
+function seedCompanyAllHands(s: GrantSeeder, day: string): void {
+  const zone = s.otherZone();
+  const host = { email: `ceo.g${s.k}@megacorp.test`, name: "The CEO" };
+  const staff = Array.from({ length: 298 }, (_, j) => ({
+    email: `staff${j}.g${s.k}@megacorp.test`,
+    status: (j % 5 === 0 ? "yes" : "noreply") as Participant["status"],
+  }));
+  s.add({
+    title: "Company all-hands (attending)",
+    when: s.timed(day, 7, 45, 60, zone),
+    participants: [{ ...host, status: "yes" }, s.me("noreply"), ...staff],
+    organizer: host,
+    expected: s.yes([host.email, ...staff.map((p) => p.email)], { organizer: "other" }),
+  });
+}
+
+/** The user organises it for 30 guests: more than the default maximum of 25 recipients. */
+function seedSteeringCommittee(s: GrantSeeder, day: string): void {
+  const others = s.guests(30);
+  s.add({
+    title: "Steering committee (30 guests)",
+    when: s.timed(day, 14, 30, 60),
+    participants: [s.me(), ...others.map((o) => ({ ...o, status: s.statusOf() }))],
+    expected: s.yes(others.map((o) => o.email)),
+  });
+}
+
+/** A private event the user organises with guests (iCloud keeps no visibility: there it is ordinary). */
+function seedPrivate(s: GrantSeeder, day: string): void {
+  const others = s.guests(2);
+  s.add({
+    title: "Private 1:1",
+    when: s.timed(day, 16, 30, 30),
+    participants: [s.me(), ...others.map((o) => ({ ...o, status: "yes" as const }))],
+    visibility: "private",
+    expected: s.yes(
+      others.map((o) => o.email),
+      s.keepsFlags ? { private: true } : {},
+    ),
+  });
+}
+
+/**
+ * Guests hidden from each other (hide_participants), 3 of them: reminded one by one, each
+ * message to one guest (iCloud keeps no hide_participants: there it is ordinary).
+ */
+function seedHiddenGuests(s: GrantSeeder, day: string): void {
+  const others = s.guests(3);
+  s.add({
+    title: "Candidate panel (hidden guests)",
+    when: s.timed(day, 17, 30, 45),
+    participants: [s.me(), ...others.map((o) => ({ ...o, status: "noreply" as const }))],
+    hide_participants: true,
+    expected: s.yes(
+      others.map((o) => o.email),
+      s.keepsFlags ? { individual: true } : {},
+    ),
+  });
+}
+
+/** Only guests of the user's own domain: internal_only under the `external` policy. */
+function seedInternal(s: GrantSeeder, day: string): void {
+  const domain = s.user.slice(s.user.lastIndexOf("@") + 1);
+  const others = s.guests(2).map((o) => ({ ...o, email: o.email.replace(/@.*$/, `@${domain}`) }));
+  s.add({
+    title: "Team retro (internal)",
+    when: s.timed(day, 12, 30, 45),
+    participants: [s.me(), ...others.map((o) => ({ ...o, status: "yes" as const }))],
+    expected: s.yes(others.map((o) => o.email)),
   });
 }
 
@@ -445,7 +593,7 @@ function seedDailyStandUp(s: GrantSeeder, days: number): void {
     when: s.timed(addDays(s.today, -2), 8, 30, 15),
     participants: [s.me(), ...others.map((o) => ({ ...o, status: "yes" as const }))],
     recurrence: [`RRULE:FREQ=DAILY;COUNT=${days + 6}`],
-    expected: yes(others.map((o) => o.email)),
+    expected: s.yes(others.map((o) => o.email)),
   });
 }
 
@@ -457,7 +605,7 @@ function seedWeeklyOneToOne(s: GrantSeeder): void {
     when: s.timed(addDays(s.today, -7), 18, 0, 30),
     participants: [s.me(), { ...a, status: "yes" }],
     recurrence: ["RRULE:FREQ=WEEKLY;BYDAY=MO,WE,FR"],
-    expected: yes([a.email]),
+    expected: s.yes([a.email]),
   });
 }
 
@@ -469,7 +617,7 @@ function seedDailyAllDay(s: GrantSeeder): void {
     when: { object: "date", date: addDays(s.today, -1) },
     participants: [s.me(), { ...b, status: "yes" }],
     recurrence: ["RRULE:FREQ=DAILY;COUNT=5"],
-    expected: no("all_day"),
+    expected: s.no("all_day", [b]),
   });
 }
 
@@ -492,6 +640,12 @@ const DAILY_SCENARIOS: readonly ((s: GrantSeeder, day: string, d: number) => voi
   seedCrossesMidnight,
   seedOrganiserNotListed,
   seedAttended,
+  // Added with the reminder policies (issue #11): after the others, so earlier draws keep.
+  seedCompanyAllHands,
+  seedSteeringCommittee,
+  seedPrivate,
+  seedHiddenGuests,
+  seedInternal,
 ];
 
 /**
@@ -503,6 +657,47 @@ const RECURRING_SERIES: readonly ((s: GrantSeeder, days: number) => void)[] = [
   seedWeeklyOneToOne,
   seedDailyAllDay,
 ];
+
+/** Guest numbers of the shared-meeting pass start here, past any grant's own guests. */
+const SHARED_FIRST_GUEST = 100_000;
+
+/**
+ * Colleagues: the host organises a meeting each seeded day (11:30 their time) with the
+ * colleague's user and two guests, and the same event (same ical_uid) is on the colleague's
+ * calendar. The host's grant reminds the colleague and the guests; the colleague's grant,
+ * attending, reminds it only under `all` and when the host's grant does not (not connected).
+ */
+function seedShared(
+  store: SandboxStore,
+  host: { g: GrantState; k: number },
+  colleague: { g: GrantState; k: number },
+  nowMs: number,
+  days: number,
+  rand: () => number,
+): number {
+  const s = new GrantSeeder(store, host.g, host.k, nowMs, rand, SHARED_FIRST_GUEST);
+  const c = new GrantSeeder(store, colleague.g, colleague.k, nowMs, rand, SHARED_FIRST_GUEST);
+  for (let d = -1; d <= days; d++) {
+    const others = s.guests(2);
+    const participants: Participant[] = [
+      { email: s.user, status: "yes" },
+      { email: c.user, status: "yes" },
+      ...others.map((o) => ({ ...o, status: s.statusOf() })),
+    ];
+    s.add(
+      {
+        title: "Cross-team sync (shared)",
+        when: s.timed(addDays(s.today, d), 11, 30, 30),
+        participants,
+        organizer: { email: s.user },
+        ical_uid: `${eventId(rand)}@seed.sandbox`,
+        expected: s.yes([c.user, ...others.map((o) => o.email)]),
+      },
+      { to: c, expected: c.yes([s.user, ...others.map((o) => o.email)], { organizer: "other" }) },
+    );
+  }
+  return s.count + c.count;
+}
 
 function seedGrantEvents(
   store: SandboxStore,
@@ -569,7 +764,7 @@ export function seedBulk(store: SandboxStore, opts: BulkOptions): SeedResult {
       { email: a, status: "yes" },
       { email: b, status: "noreply" },
     ];
-    const expected: ExpectedAnnotation = { remind: true, recipients: [a, b].sort() };
+    const expected: ExpectedAnnotation = { remind: true, recipients: [a, b].sort(), organizer: "user", external: true };
     const organizer = { email: g.grant.email };
     const day = addDays(localDate(zone, nowMs), 1);
     for (let j = 0; j < k; j++) {
@@ -599,96 +794,4 @@ export function seedBulk(store: SandboxStore, opts: BulkOptions): SeedResult {
     cal.index.sortSingles();
   }
   return { grantIds, events: n * k };
-}
-
-export interface ExpectedOptions {
-  grantIds?: string[];
-  /** A local date for every grant, one per grant, or "tomorrow" (default) relative to `now`. */
-  day?: string | Record<string, string> | "tomorrow";
-  now?: Date | number;
-  /** Include grants whose status is invalid (default false: the worker gets 401 for them). */
-  includeInvalid?: boolean;
-}
-
-export interface ExpectedDecision {
-  grantId: string;
-  /** Occurrence id for recurring events. */
-  eventId: string;
-  masterEventId?: string;
-  title: string;
-  /** Start, epoch seconds. */
-  start: number;
-  /** The grant-local day the decision is for. */
-  day: string;
-  /** The user's true zone, which that day is in (whatever the calendar exposes): a reminder shows its time in it. */
-  zone: string;
-  remind: boolean;
-  recipients: string[];
-  reason?: ExpectedAnnotation["reason"];
-}
-
-export type ExpectedReminder = Pick<
-  ExpectedDecision,
-  "grantId" | "eventId" | "masterEventId" | "title" | "start" | "day" | "zone" | "recipients"
->;
-
-/** Every annotated event starting on the grant's local day, with the seed's verdict. */
-export function expectedDecisions(store: SandboxStore, opts: ExpectedOptions = {}): ExpectedDecision[] {
-  const nowMs = opts.now === undefined ? store.now() : typeof opts.now === "number" ? opts.now : opts.now.getTime();
-  const states = opts.grantIds ? opts.grantIds.map((id) => store.requireGrant(id)) : store.grantOrder;
-  const out: ExpectedDecision[] = [];
-  for (const g of states) {
-    if (!opts.includeInvalid && g.grant.grant_status !== "valid") continue;
-    const zone = g.zone;
-    const day =
-      opts.day === undefined || opts.day === "tomorrow"
-        ? addDays(localDate(zone, nowMs), 1)
-        : typeof opts.day === "string"
-          ? opts.day
-          : opts.day[g.grant.id];
-    if (!day) continue;
-    const ws = startOfLocalDay(zone, day) / 1000;
-    const we = startOfLocalDay(zone, addDays(day, 1)) / 1000;
-    for (const cal of g.calendars.values()) {
-      const push = (ev: WireEvent, s: number, rec: IndexedEvent) => {
-        if (!rec.expected) return;
-        const d: ExpectedDecision = {
-          grantId: g.grant.id,
-          eventId: ev.id,
-          title: ev.title,
-          start: s,
-          day,
-          zone,
-          remind: rec.expected.remind,
-          recipients: rec.expected.recipients,
-        };
-        if (ev.master_event_id) d.masterEventId = ev.master_event_id;
-        if (rec.expected.reason) d.reason = rec.expected.reason;
-        out.push(d);
-      };
-      for (const rec of startingIn(cal.index, ws, we)) push(rec.ev, rec.s, rec);
-      for (const m of cal.index.masters) {
-        for (const o of expandMaster(m, cal.index.zone, ws, we)) if (o.s >= ws) push(o.ev, o.s, m);
-      }
-    }
-  }
-  return out;
-}
-
-export function expectedReminders(store: SandboxStore, opts: ExpectedOptions = {}): ExpectedReminder[] {
-  return expectedDecisions(store, opts)
-    .filter((d) => d.remind)
-    .map(({ remind: _r, reason: _x, ...rest }) => rest);
-}
-
-function* startingIn(index: CalendarIndex, ws: number, we: number): Generator<IndexedEvent> {
-  const arr = index.singles;
-  let lo = 0;
-  let hi = arr.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (arr[mid]!.s < ws) lo = mid + 1;
-    else hi = mid;
-  }
-  for (let i = lo; i < arr.length && arr[i]!.s < we; i++) yield arr[i]!;
 }

@@ -94,7 +94,11 @@ export interface EventInput {
   hide_participants?: boolean;
   /** Not supported for iCloud events (spec): ignored there. */
   visibility?: "public" | "private" | null;
-  /** Server-side only: what the seed says about this event (see ExpectedAnnotation). */
+  /**
+   * Server-side only: what the seed says about this event (see ExpectedAnnotation). Facts
+   * left out are read off the event: `organizer` from its organiser's email, `external` from
+   * the recipients' domains against the user's.
+   */
   expected?: ExpectedAnnotation | null;
 }
 
@@ -110,6 +114,11 @@ export class SandboxStore {
   /** Creation order, for GET /v3/grants paging. */
   readonly grantOrder: GrantState[] = [];
   private readonly byEmail = new Map<string, GrantState>();
+  /**
+   * For each iCalendar UID given to addEvent, the grants that were given an event with it: the
+   * same meeting on several calendars. A hint (deleted events stay listed): callers look again.
+   */
+  readonly icalHolders = new Map<string, Set<string>>();
   /** Bumped on every grant change, so sorted grant listings can be cached. */
   version = 0;
   /**
@@ -124,6 +133,7 @@ export class SandboxStore {
     this.grants.clear();
     this.grantOrder.length = 0;
     this.byEmail.clear();
+    this.icalHolders.clear();
     this.version++;
   }
 
@@ -314,12 +324,17 @@ export class SandboxStore {
     }
     const rec: IndexedEvent = { ev, ...whenRange(ev.when, cal.index.zone) };
     const expected = parseExpected(input.expected);
-    if (expected) rec.expected = expected;
+    if (expected) rec.expected = withFacts(expected, ev, g);
     try {
       cal.index.insert(rec);
     } catch (err) {
       cal.index.byId.delete(id);
       throw badRequest(`recurrence: ${(err as Error).message}`);
+    }
+    if (input.ical_uid !== undefined) {
+      const holders = this.icalHolders.get(ev.ical_uid) ?? new Set<string>();
+      holders.add(g.grant.id);
+      this.icalHolders.set(ev.ical_uid, holders);
     }
     return ev;
   }
@@ -377,8 +392,12 @@ export class SandboxStore {
     }
     ev.updated_at = Math.max(this.nowSec(), rec.ev.updated_at);
     const next: IndexedEvent = { ev, ...whenRange(ev.when, cal.index.zone) };
-    const expected =
-      patch.expected !== undefined ? parseExpected(patch.expected) : keepExpected ? rec.expected : undefined;
+    const given = patch.expected !== undefined ? parseExpected(patch.expected) : undefined;
+    const expected = given
+      ? withFacts(given, ev, this.requireGrant(grantId))
+      : patch.expected === undefined && keepExpected
+        ? rec.expected
+        : undefined;
     if (expected) next.expected = expected;
     cal.index.remove(id);
     try {
@@ -439,6 +458,16 @@ export class SandboxStore {
     for (const g of this.grantOrder) for (const c of g.calendars.values()) n += c.index.size;
     return n;
   }
+}
+
+const domainOf = (email: string) => email.slice(email.lastIndexOf("@") + 1).toLowerCase();
+
+/** An annotation's facts, where its author left them out, read off the event as stored. */
+function withFacts(a: ExpectedAnnotation, ev: WireEvent, g: GrantState): ExpectedAnnotation {
+  const user = g.grant.email.toLowerCase();
+  const organizer = a.organizer ?? (ev.organizer.email.toLowerCase() === user ? "user" : "other");
+  const external = a.external ?? a.recipients.some((r) => domainOf(r) !== domainOf(user));
+  return { ...a, organizer, external };
 }
 
 function parseIcalUid(v: unknown): string | undefined {

@@ -83,16 +83,51 @@ export interface WireEvent {
   updated_at: number;
 }
 
+/** Why a seed event deserves no reminder whatever the grant's settings (the base verdict). */
+export type BaseSkipReason =
+  "cancelled" | "all_day" | "user_declined" | "no_other_participants" | "all_others_declined";
+
+/** Every reason an expected decision can give, in the order they are checked. */
+export type ExpectedReason =
+  | BaseSkipReason
+  | "private"
+  | "not_organizer"
+  | "internal_only"
+  | "too_many_recipients"
+  | "covered_by_other_grant"
+  | "opted_out"
+  | "started";
+
+/** Whom a grant reminds: meetings the user organises, all, or organised ones with an outside guest. */
+export type ReminderPolicy = "organized" | "all" | "external";
+export const REMINDER_POLICIES: readonly ReminderPolicy[] = ["organized", "all", "external"];
+
 /**
- * What the seed says, by construction, about an event: whether it deserves a reminder on the
- * local day it starts, to whom, and why not otherwise. Never sent over the wire.
+ * What the seed says, by construction, about an event: the base verdict (whether it deserves
+ * a reminder on the local day it starts, to whom, and why not otherwise, before any grant
+ * setting), plus the facts the settings decide on. Never sent over the wire.
  */
 export interface ExpectedAnnotation {
   remind: boolean;
   /** Sorted, lowercase, deduplicated recipient emails (empty when remind is false). */
   recipients: string[];
   /** Why no reminder (absent when remind is true). */
-  reason?: "cancelled" | "all_day" | "user_declined" | "no_other_participants" | "all_others_declined";
+  reason?: BaseSkipReason;
+  /**
+   * Whether the grant's user organises it or someone else does. The store fills it in from
+   * the event's organiser when an annotation given to addEvent leaves it out; on a record made
+   * by hand without it, "user".
+   */
+  organizer?: "user" | "other";
+  /**
+   * Whether some recipient's email domain differs from the user's. Left out: read off the
+   * recipients (by the store, or when deciding).
+   */
+  external?: boolean;
+  /** Visibility private. */
+  private?: true;
+  /** hide_participants: the reminder goes to each recipient alone. */
+  individual?: true;
   /** Free text for people reading a failing test. */
   note?: string;
 }

@@ -4,7 +4,7 @@
  */
 import { badRequest } from "./errors.js";
 import { isValidZone, parseYmd } from "./tz.js";
-import type { EventStatus, ExpectedAnnotation, Participant, ParticipantStatus, When } from "./types.js";
+import type { BaseSkipReason, EventStatus, ExpectedAnnotation, Participant, ParticipantStatus, When } from "./types.js";
 
 // Deliberately loose (like providers): something@something.tld, no spaces.
 const EMAIL = /^[^\s@<>(),;:"]+@[^\s@<>(),;:"]+\.[^\s@<>(),;:".]{2,}$/;
@@ -120,6 +120,14 @@ export function parseEventStatus(v: unknown): EventStatus {
   return v as EventStatus;
 }
 
+const BASE_REASONS: readonly BaseSkipReason[] = [
+  "cancelled",
+  "all_day",
+  "user_declined",
+  "no_other_participants",
+  "all_others_declined",
+];
+
 export function parseExpected(v: unknown): ExpectedAnnotation | undefined {
   if (v === undefined || v === null) return undefined;
   if (!isObject(v) || typeof v.remind !== "boolean")
@@ -131,7 +139,24 @@ export function parseExpected(v: unknown): ExpectedAnnotation | undefined {
     remind: v.remind,
     recipients: [...new Set(recipients.map((r) => r.toLowerCase()))].sort(),
   };
-  if (typeof v.reason === "string") out.reason = v.reason as ExpectedAnnotation["reason"];
+  if (v.reason !== undefined) {
+    if (!BASE_REASONS.includes(v.reason as BaseSkipReason))
+      throw badRequest(`expected.reason must be one of ${BASE_REASONS.join(", ")}`);
+    out.reason = v.reason as BaseSkipReason;
+  }
+  if (v.organizer !== undefined) {
+    if (v.organizer !== "user" && v.organizer !== "other") throw badRequest("expected.organizer must be user or other");
+    out.organizer = v.organizer;
+  }
+  if (v.external !== undefined) {
+    if (typeof v.external !== "boolean") throw badRequest("expected.external must be a boolean");
+    out.external = v.external;
+  }
+  for (const flag of ["private", "individual"] as const) {
+    if (v[flag] === undefined || v[flag] === false) continue;
+    if (v[flag] !== true) throw badRequest(`expected.${flag} must be a boolean`);
+    out[flag] = true;
+  }
   if (typeof v.note === "string") out.note = v.note;
   return out;
 }

@@ -493,6 +493,27 @@ describe("messages", () => {
       [["cy@x.test"], [{ name: "X-Reminder-Id", value: "mk-2" }]],
     ]);
   });
+
+  it("drops List-Unsubscribe(-Post) on Microsoft and iCloud, as the spec says; keeps them elsewhere", async () => {
+    const headers = [
+      { name: "X-Reminder-Id", value: "mk-u" },
+      { name: "List-Unsubscribe", value: "<https://example.test/unsubscribe/t>" },
+      { name: "List-Unsubscribe-Post", value: "List-Unsubscribe=One-Click" },
+    ];
+    const kept: Record<string, string[]> = {};
+    for (const provider of ["google", "microsoft", "icloud", "yahoo"] as const) {
+      const id = sb.addGrant({ email: `u-${provider}@fresh.test`, provider }).id;
+      await nylas.messages.send({
+        identifier: id,
+        requestBody: { to: [{ email: "ann@x.test" }], subject: "s", body: "<p>b</p>", customHeaders: headers },
+      });
+      const [sent] = sb.sentMessages({ grantId: id });
+      kept[provider] = sent!.customHeaders.map((h) => h.name);
+      expect(sent!.body).toBe("<p>b</p>");
+    }
+    const all = headers.map((h) => h.name);
+    expect(kept).toEqual({ google: all, microsoft: ["X-Reminder-Id"], icloud: ["X-Reminder-Id"], yahoo: all });
+  });
 });
 
 describe("rate limits", () => {

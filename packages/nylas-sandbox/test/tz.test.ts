@@ -215,14 +215,14 @@ describe("sandbox seed", () => {
     const byTitle = new Map(got.map((r) => [r.title, r]));
     expect([...byTitle.keys()].sort()).toEqual(
       [
-        "All hands",
+        "Candidate panel (hidden guests)",
         "Daily stand-up",
         "Deadline check-in",
         "Duplicates",
         "Interview",
         "Late call (crosses midnight)",
-        "Partner briefing (attending)",
         "Planning (one declined)",
+        "Team retro (internal)",
         "Team sync",
       ].sort(),
     );
@@ -230,14 +230,25 @@ describe("sandbox seed", () => {
     expect(iso(byTitle.get("Daily stand-up")!.start * 1000)).toBe("2025-11-02T13:30:00.000Z"); // 08:30 EST, after the change
     expect(byTitle.get("Daily stand-up")!.masterEventId).toBeDefined();
     expect(iso(byTitle.get("Late call (crosses midnight)")!.start * 1000)).toBe("2025-11-03T04:00:00.000Z"); // 23:00 EST
-    expect(byTitle.get("All hands")!.recipients).toHaveLength(50);
+    expect(byTitle.get("Candidate panel (hidden guests)")!.individual).toBe(true);
     const dup = byTitle.get("Duplicates")!.recipients;
     expect(dup).toHaveLength(2);
     expect(dup.every((e) => e === e.toLowerCase() && e !== s.getGrant(ny)!.grant.email.toLowerCase())).toBe(true);
     const skipped = expectedDecisions(s, { now: NOW }).filter((d) => !d.remind);
     expect(new Set(skipped.map((d) => d.reason))).toEqual(
-      new Set(["user_declined", "cancelled", "all_others_declined", "no_other_participants", "all_day"]),
+      new Set([
+        "user_declined",
+        "cancelled",
+        "all_others_declined",
+        "no_other_participants",
+        "all_day",
+        "not_organizer",
+        "too_many_recipients",
+        "private",
+      ]),
     );
+    // The user organises "All hands" for 50: more than 25 recipients.
+    expect(skipped.find((d) => d.title === "All hands")!.reason).toBe("too_many_recipients");
     // The previous evening's late call overlaps the day but belongs to Nov 1.
     const prev = expectedReminders(s, { now: NOW, day: "2025-11-01" }).find((r) => r.title.startsWith("Late call"));
     expect(iso(prev!.start * 1000)).toBe("2025-11-02T03:00:00.000Z");

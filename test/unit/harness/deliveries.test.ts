@@ -35,7 +35,7 @@ const sent = (subject: string, to: string[], over: Partial<ObservedMessage> = {}
 });
 
 const key = (e: ExpectedDelivery) => `${e.grantId}|${e.eventId}|${e.start}`;
-const clean = { missing: [], duplicates: [], unexpected: [], wrongRecipients: [] };
+const clean = { missing: [], duplicates: [], unexpected: [], wrongRecipients: [], twicePerPerson: [] };
 
 describe("compareDeliveries (by grant, subject and recipients; no ledger)", () => {
   const sync = meeting({ eventId: "e-sync" });
@@ -162,5 +162,124 @@ describe("compareDeliveries (by grant, subject and recipients; no ledger)", () =
     const first = compareDeliveries(expected, observed);
     expect({ expected, observed }).toEqual(copy);
     expect(compareDeliveries(expected, observed)).toEqual(first);
+  });
+});
+
+describe("compareDeliveries: hidden guests, one message each", () => {
+  const PANEL = ["ann@example.com", "bob@example.com", "cy@example.com"];
+  const panel = meeting({ eventId: "e-panel", title: "Panel", recipients: PANEL, individual: true });
+  const subject = "Reminder: Panel tomorrow at 9:00 AM CET";
+  const each = (to: string[]) => to.map((r) => sent(subject, [r]));
+
+  it("is satisfied by one message per recipient, each to that recipient alone", () => {
+    const r = compareDeliveries([panel], each([...PANEL].reverse()));
+    expect(r).toEqual({ ok: true, expected: 1, delivered: 1, ...clean });
+    // Case and repeats inside one address do not matter.
+    expect(compareDeliveries([panel], each(["ANN@example.com", "Bob@Example.com", "cy@example.com"])).ok).toBe(true);
+  });
+
+  it("one message to everyone is wrong: the guests would see each other", () => {
+    const r = compareDeliveries([panel], [sent(subject, PANEL)]);
+    expect(r).toMatchObject({ ok: false, missing: [], duplicates: [] });
+    expect(r.wrongRecipients).toEqual([{ key: key(panel), expected: PANEL, got: PANEL }]);
+  });
+
+  it("a recipient twice is a duplicate; a recipient missed or added is wrong recipients", () => {
+    const twice = compareDeliveries([panel], each([...PANEL, "bob@example.com"]));
+    expect(twice).toMatchObject({ ok: false, duplicates: [{ key: key(panel), count: 2 }], wrongRecipients: [] });
+    const short = compareDeliveries([panel], each(["ann@example.com", "bob@example.com"]));
+    expect(short).toMatchObject({ ok: false, missing: [], duplicates: [] });
+    expect(short.wrongRecipients).toEqual([
+      { key: key(panel), expected: PANEL, got: ["ann@example.com", "bob@example.com"] },
+    ]);
+    const extra = compareDeliveries([panel], each([...PANEL, "eve@example.com"]));
+    expect(extra.wrongRecipients).toEqual([{ key: key(panel), expected: PANEL, got: [...PANEL, "eve@example.com"] }]);
+    expect(compareDeliveries([panel], [])).toMatchObject({ ok: false, missing: [panel] });
+  });
+
+  it("is not confused by an ordinary meeting of the same title and time", () => {
+    const group = meeting({ eventId: "e-group", title: "Panel", recipients: ANN_BOB });
+    const r = compareDeliveries([panel, group], [...each(PANEL), sent(subject, ANN_BOB)]);
+    expect(r).toEqual({ ok: true, expected: 2, delivered: 2, ...clean });
+  });
+});
+
+describe("compareDeliveries: one reminder per person per meeting, over all grants", () => {
+  // The same meeting on two calendars: Ann's grant (Paris) and Bob's grant (Kathmandu).
+  const UID = "shared-1@example.com";
+  const start = at("2026-11-24T08:00:00Z"); // 09:00 CET, 13:45 in Kathmandu
+  const fromAnn = meeting({ eventId: "ev-a", icalUid: UID, recipients: ["bob@example.com", "cy@example.com"] });
+  const fromBob = meeting({
+    eventId: "ev-b",
+    grantId: B,
+    icalUid: UID,
+    zone: "Asia/Kathmandu",
+    recipients: ["ann@example.com", "cy@example.com"],
+  });
+  const annMsg = () => sent("Reminder: Team sync tomorrow at 9:00 AM CET", ["bob@example.com", "cy@example.com"]);
+  const bobMsg = () =>
+    sent("Reminder: Team sync tomorrow at 1:45 PM Asia/Kathmandu", ["ann@example.com", "cy@example.com"], {
+      grantId: B,
+    });
+
+  it("reports a person reminded by two grants of one meeting, even when each send was expected", () => {
+    const r = compareDeliveries([fromAnn, fromBob], [annMsg(), bobMsg()]);
+    expect(r).toMatchObject({ ok: false, missing: [], duplicates: [], unexpected: [], wrongRecipients: [] });
+    expect(r.twicePerPerson).toEqual([
+      { icalUid: UID, start, recipient: "cy@example.com", count: 2, grantIds: [A, B] },
+    ]);
+    expect(describeReport(r)).toBe(
+      "2/2 expected reminders delivered, 1 person(s) reminded more than once of one meeting",
+    );
+  });
+
+  it("is quiet when the grants' recipients do not overlap, or the meetings differ", () => {
+    const bobToAnn = { ...fromBob, recipients: ["ann@example.com"] };
+    const toAnn = { ...bobMsg(), to: ["ann@example.com"] };
+    expect(compareDeliveries([fromAnn, bobToAnn], [annMsg(), toAnn])).toEqual({
+      ok: true,
+      expected: 2,
+      delivered: 2,
+      ...clean,
+    });
+    // Another meeting (another UID) with the same people: not the same meeting.
+    const other = { ...fromBob, icalUid: "other@example.com" };
+    expect(compareDeliveries([fromAnn, other], [annMsg(), bobMsg()]).ok).toBe(true);
+  });
+
+  it("keys by start too: two occurrences of one series are two meetings", () => {
+    const later = meeting({
+      eventId: "ev-a2",
+      icalUid: UID,
+      start: at("2026-11-24T14:00:00Z"),
+      recipients: ["bob@example.com", "cy@example.com"],
+    });
+    const laterMsg = sent("Reminder: Team sync tomorrow at 3:00 PM CET", ["bob@example.com", "cy@example.com"]);
+    expect(compareDeliveries([fromAnn, later], [annMsg(), laterMsg]).ok).toBe(true);
+  });
+
+  it("counts a duplicate send of one grant too, per person", () => {
+    const r = compareDeliveries([fromAnn], [annMsg(), annMsg()]);
+    expect(r.duplicates).toEqual([{ key: key(fromAnn), count: 2 }]);
+    expect(r.twicePerPerson.map((t) => [t.recipient, t.count, t.grantIds])).toEqual([
+      ["bob@example.com", 2, [A]],
+      ["cy@example.com", 2, [A]],
+    ]);
+  });
+
+  it("individual sends count per person as well", () => {
+    const hidden = { ...fromAnn, individual: true };
+    const one = (r: string) => sent("Reminder: Team sync tomorrow at 9:00 AM CET", [r]);
+    const r = compareDeliveries(
+      [hidden, fromBob],
+      [one("bob@example.com"), one("cy@example.com"), { ...bobMsg(), to: ["ann@example.com"] }],
+    );
+    expect(r).toMatchObject({ twicePerPerson: [] });
+    expect(r.wrongRecipients).toEqual([
+      { key: key(fromBob), expected: ["ann@example.com", "cy@example.com"], got: ["ann@example.com"] },
+    ]);
+    const again = compareDeliveries([hidden, fromBob], [one("bob@example.com"), one("cy@example.com"), bobMsg()]);
+    expect(again.ok).toBe(false);
+    expect(again.twicePerPerson.map((t) => t.recipient)).toEqual(["cy@example.com"]);
   });
 });

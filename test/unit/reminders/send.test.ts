@@ -12,6 +12,7 @@ import {
   type SendPorts,
 } from "../../../src/reminders/send.js";
 import { MARKER_HEADER, NoSentFolder, type SentQuery } from "../../../src/reminders/sent-check.js";
+import { optOutComposer } from "../../../src/optout/message.js";
 
 // The send protocol over fake ports: every outcome of every step (claim, Sent-folder
 // check, send, mark), and what each leaves in the ledger, the limiter and the outbox.
@@ -641,6 +642,25 @@ describe("sendReminders: the Idempotency-Key", () => {
     old.ports.now = () => new Date("2026-11-23T23:10:00Z");
     await sendReminders([meeting(1)], ctx, old.ports);
     expect(old.sent[0]!.subject).toMatch(/ today at /);
+  });
+
+  it("with unsubscribe: the link in the body and the headers after the marker, the same payload on a retry", async () => {
+    const settings = { secret: "unsubscribe-secret-for-tests-0123", publicUrl: "https://r.example.com" };
+    const withOptOut = { ...ctx, optOut: optOutComposer(settings, "google", ctx.email) };
+    const first = world({ claims: claimed, send: ERR.timeout });
+    await sendReminders([meeting(1)], withOptOut, first.ports);
+    const [message] = first.sent;
+    expect(message!.customHeaders?.map((h) => h.name)).toEqual([
+      MARKER_HEADER,
+      "List-Unsubscribe",
+      "List-Unsubscribe-Post",
+    ]);
+    const url = /^<(.+)>$/.exec(message!.customHeaders![1]!.value)![1]!;
+    expect(url.startsWith("https://r.example.com/unsubscribe/")).toBe(true);
+    expect(message!.body).toContain(`<a href="${url}">Unsubscribe</a>`);
+    const retry = world({ claims: (n) => ({ ...claimed(n, true), composedAt: first.composedAts[0]! }) });
+    await sendReminders([meeting(1)], withOptOut, retry.ports);
+    expect(retry.sent).toEqual(first.sent);
   });
 });
 

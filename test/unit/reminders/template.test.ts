@@ -385,3 +385,21 @@ describe("people, footer and marker", () => {
     expect(() => compose({}, { zone: "Not/AZone" })).toThrow(/time zone/);
   });
 });
+
+describe("unsubscribe footer", () => {
+  const url = "https://reminders.example.com/unsubscribe/abc.def";
+
+  it("links the unsubscribe page in text and HTML", () => {
+    const m = compose({}, { unsubscribeUrl: url });
+    expect(m.text).toContain(`Don't want these reminders? Unsubscribe: ${url}`);
+    expect(m.html).toContain(`Don't want these reminders? <a href="${url}">Unsubscribe</a>`);
+  });
+
+  it("has no line without a URL, and none for a URL that is not http(s)", () => {
+    for (const unsubscribeUrl of [undefined, "javascript:alert(1)"]) {
+      const m = compose({}, unsubscribeUrl ? { unsubscribeUrl } : {});
+      expect(m.text).not.toContain("Unsubscribe");
+      expect(m.html).not.toContain("Unsubscribe");
+    }
+  });
+});

@@ -1,0 +1,45 @@
+import type { Db } from "../db/client.js";
+import type { ReminderPolicy } from "../db/generated/enums.js";
+import type { Selection } from "./meeting.js";
+import { chooseSender, type PeerGrant } from "./sender-choice.js";
+import { READ_PEER_GRANTS } from "./sql.js";
+
+interface PeerRow {
+  id: string;
+  email: string;
+  policy: ReminderPolicy | null;
+}
+
+/**
+ * The selection less the meetings another connected grant reminds (src/reminders/sender-choice.ts),
+ * those counted as `covered_by_other_grant`. One read of `grants` per run, none when no meeting
+ * can be matched (no iCalendar UID). `defaultPolicy` is the deployment's REMINDER_POLICY, the
+ * policy of grants that have none.
+ */
+export async function withoutCoveredMeetings(
+  db: Db,
+  grant: { id: string; email: string },
+  selection: Selection,
+  defaultPolicy: ReminderPolicy = "organized",
+): Promise<Selection> {
+  const matchable = selection.meetings.filter((m) => m.icalUid !== undefined);
+  if (matchable.length === 0) return selection;
+  const people = new Set<string>();
+  for (const m of matchable) {
+    for (const r of m.recipients) people.add(r.email.trim().toLowerCase());
+    if (m.organizer) people.add(m.organizer.email.trim().toLowerCase());
+  }
+  const rows = await db.$queryRawUnsafe<PeerRow[]>(READ_PEER_GRANTS, grant.id, [...people]);
+  const asPeer = (r: PeerRow): PeerGrant => ({ id: r.id, email: r.email, policy: r.policy ?? defaultPolicy });
+  const selfRow = rows.find((r) => r.id === grant.id);
+  const self = selfRow ? asPeer(selfRow) : { id: grant.id, email: grant.email, policy: defaultPolicy };
+  const others = rows.filter((r) => r.id !== grant.id).map(asPeer);
+  if (others.length === 0) return selection;
+
+  const meetings = selection.meetings.filter((m) => chooseSender(m, self, others).send);
+  const covered = selection.meetings.length - meetings.length;
+  if (covered === 0) return selection;
+  const skipped = { ...selection.skipped };
+  skipped.covered_by_other_grant = (skipped.covered_by_other_grant ?? 0) + covered;
+  return { ...selection, meetings, skipped };
+}
