@@ -197,4 +197,24 @@ describe("sendReminders: one message per recipient", () => {
     expect(retry.sent).toEqual([lost]);
     expect([...rows.values()].map((r) => r.status)).toEqual(["sent", "sent", "sent"]);
   });
+
+  it("composes each message's unsubscribe link and headers for its own recipient only", async () => {
+    const { ledger } = memoryLedger();
+    const run = attempt(ledger);
+    const asked: string[][] = [];
+    const optOut = (recipients: readonly { email: string }[]) => {
+      asked.push(recipients.map((r) => r.email));
+      const url = `https://reminders.example/unsubscribe/${recipients.map((r) => r.email).join("+")}`;
+      return { url, headers: [{ name: "List-Unsubscribe", value: `<${url}>` }] };
+    };
+    const m = meeting("hidden", GUESTS, { hideParticipants: true });
+    expect(await sendReminders([m], { ...ctx, optOut }, run.ports)).toEqual({ status: "done" });
+    expect(asked.sort()).toEqual(GUESTS.map((e) => [e]).sort());
+    for (const { message } of run.sent) {
+      const own = message.to[0]!.email;
+      const whole = JSON.stringify(message);
+      expect(whole).toContain(`/unsubscribe/${own}`);
+      for (const other of GUESTS.filter((e) => e !== own)) expect(whole).not.toContain(other);
+    }
+  });
 });
