@@ -316,6 +316,11 @@ export class Batch {
       problems.push(
         `${report.wrongRecipients.length} reminder(s) with wrong recipients (e.g. ${fmtKeys(report.wrongRecipients.map((w) => w.key))})`,
       );
+    // Across grants: colleagues in one meeting, one reminder per person.
+    if (report.twicePerPerson.length)
+      problems.push(
+        `${report.twicePerPerson.length} person(s) reminded twice of one meeting (e.g. ${fmtKeys(report.twicePerPerson.map((t) => `${t.icalUid}|${t.start}|${t.grantIds.join("+")} x${t.count}`))})`,
+      );
     const silentHits = sent.filter((m) => silent.has(m.grantId));
     if (silentHits.length) problems.push(`${silentHits.length} message(s) to grants that must not be scheduled`);
 

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { isSupportedLocale } from "./reminders/catalogue.js";
 import { parseInstant } from "./time/clock.js";
 
 /**
@@ -84,6 +85,32 @@ const schema = z.object({
   DEFAULT_SEND_HOUR: int(0, 23).default(18),
   INCLUDE_ALL_DAY: bool.default(false),
   /**
+   * BCP 47 locale of the reminders of grants without their own (grants.locale): words from
+   * src/reminders/catalogue.ts (en, fr, de; "fr-CA" reads as fr), dates by Intl in the full tag.
+   */
+  DEFAULT_LOCALE: z
+    .string()
+    .refine(isSupportedLocale, "a BCP 47 locale the reminders are written in (en, fr, de, or a region of one)")
+    .default("en"),
+  /**
+   * Bearer token of the admin JSON API (/admin/api/…), at least 32 characters; unset: the API
+   * takes the operators' basic auth (BULL_BOARD_USER/PASSWORD) only. See README "Per-user settings".
+   */
+  ADMIN_API_TOKEN: z.string().min(32, "at least 32 characters").optional(),
+  /**
+   * Which meetings get a reminder: `organized` (the user organises them), `all`, or `external`
+   * (organised by the user, with a guest outside the user's email domain). A grant's own
+   * `grants.policy` overrides it. See src/reminders/policy.ts.
+   */
+  REMINDER_POLICY: z.enum(["organized", "all", "external"]).default("organized"),
+  /** Meetings with more recipients than this get no reminder (too_many_recipients). */
+  MAX_RECIPIENTS: int(1, 500).default(25),
+  /**
+   * No reminder goes out later than this many minutes before its meeting starts, whatever the
+   * path (a delayed job, a retry, a backfill of a past day): skipped as `started`.
+   */
+  MIN_LEAD_MINUTES: int(0, 1440).default(15),
+  /**
    * `shared`: one reminder per meeting, to all its recipients (a meeting with a hidden guest
    * list still gets one per recipient); `individual`: one per recipient, always.
    */
@@ -140,6 +167,7 @@ export const SECRET_VARS = [
   "BULL_BOARD_PASSWORD",
   "SESSION_SECRET",
   "UNSUBSCRIBE_SECRET",
+  "ADMIN_API_TOKEN",
   "DATABASE_URL",
   "REDIS_URL",
 ] as const;

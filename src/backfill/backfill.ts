@@ -13,6 +13,9 @@ import type { BackfillArgs } from "./args.js";
 import { GRANT_CAN_RUN_WHERE, whyGrantCannotRun } from "../grants/status.js";
 import { requeueDays } from "../runs/requeue.js";
 import { zoneWithSource, type ZoneSource } from "../grants/zone-source.js";
+import { splitByLead } from "../reminders/lead.js";
+import type { ReminderPolicy } from "../reminders/policy.js";
+import { sumSkips, type SkipCounts } from "./skips.js";
 
 export interface BackfillGrant {
   id: string;
@@ -20,6 +23,8 @@ export interface BackfillGrant {
   timeZone: string;
   timeZoneSource: ZoneSource;
   calendarId: string;
+  /** The grant's reminder policy; null: the deployment's. */
+  policy: ReminderPolicy | null;
 }
 
 export interface Output {
@@ -59,6 +64,7 @@ export async function resolveGrants(
     calendarId: true,
     status: true,
     enabled: true,
+    policy: true,
   } as const;
   const usableOf = (g: BackfillGrant): BackfillGrant => ({
     id: g.id,
@@ -66,6 +72,7 @@ export async function resolveGrants(
     timeZone: g.timeZone,
     timeZoneSource: g.timeZoneSource,
     calendarId: g.calendarId,
+    policy: g.policy,
   });
   if (!args.all) {
     // A grants file may name thousands: looked up in pages, far from Postgres' bind limit.
@@ -148,6 +155,18 @@ export interface DryRunResult {
   alreadySent: number;
   /** Grants whose calendar could not be read, with why. */
   errors: { grantId: string; day: string; error: string }[];
+  /** Meetings that would get no reminder, by reason (as a run would record them). */
+  skipped: SkipCounts;
+}
+
+export interface DryRunOptions {
+  includeAllDay: boolean;
+  /** REMINDER_POLICY, for grants without their own. */
+  policy: ReminderPolicy;
+  maxRecipients: number;
+  minLeadMinutes: number;
+  /** REMINDER_DELIVERY: one message per meeting where allowed (default), or per recipient. */
+  delivery?: DeliveryMode;
 }
 
 /**
@@ -159,9 +178,9 @@ export async function dryRun(
   nylas: NylasApi,
   grants: BackfillGrant[],
   days: string[],
-  options: { includeAllDay: boolean; delivery?: DeliveryMode },
+  options: DryRunOptions,
 ): Promise<DryRunResult> {
-  const result: DryRunResult = { rows: [], wouldSend: 0, alreadySent: 0, errors: [] };
+  const result: DryRunResult = { rows: [], wouldSend: 0, alreadySent: 0, errors: [], skipped: {} };
   for (const g of grants) {
     for (const day of days) {
       let window: { start: number; end: number };
@@ -190,21 +209,32 @@ export async function dryRun(
         grantEmail: g.email,
         includeAllDay: options.includeAllDay,
         zone: g.timeZone,
+        policy: g.policy ?? options.policy,
+        maxRecipients: options.maxRecipients,
       });
+      // As the worker would now: too late is never sent.
+      const lead = splitByLead(
+        selection.meetings,
+        Math.floor(clockNow().getTime() / 1000),
+        options.minLeadMinutes * 60,
+      );
+      const meetings = lead.due;
+      const started = lead.started.length > 0 ? { started: lead.started.length } : {};
+      result.skipped = sumSkips([result.skipped, selection.skipped, started]);
       const sent =
-        selection.meetings.length === 0
+        meetings.length === 0
           ? []
           : await db.reminder.findMany({
               where: {
                 grantId: g.id,
                 status: "sent",
-                OR: selection.meetings.map((m) => ({ eventId: m.eventId, eventStart: new Date(m.start * 1000) })),
+                OR: meetings.map((m) => ({ eventId: m.eventId, eventStart: new Date(m.start * 1000) })),
               },
               select: { eventId: true, eventStart: true, audience: true },
             });
       // One row per message, as the worker would send them (see deliveries.ts).
       const done = new Set(sent.map((r) => `${r.eventId}|${r.eventStart.getTime() / 1000}|${r.audience}`));
-      for (const { meeting: m, audience, recipients } of toDeliveries(selection.meetings, options.delivery)) {
+      for (const { meeting: m, audience, recipients } of toDeliveries(meetings, options.delivery)) {
         const already = done.has(`${m.eventId}|${m.start}|${audience}`);
         const message = composeReminder(m, { zone: g.timeZone, senderEmail: g.email, now: clockNow() });
         result.rows.push({
@@ -234,6 +264,8 @@ export interface RunOutcome {
   meetings: number;
   sent: number;
   failed: number;
+  /** What the run skipped, by reason. */
+  skipped: SkipCounts;
   error?: string;
 }
 
@@ -304,6 +336,7 @@ export async function waitForRuns(
       remindersSent: true,
       remindersFailed: true,
       remindersSkipped: true,
+      skippedByReason: true,
       lastError: true,
       timeZone: true,
       timeZoneSource: true,
@@ -325,6 +358,7 @@ export async function waitForRuns(
       meetings: row ? row.meetingsSeen - row.remindersSkipped : 0,
       sent: row?.remindersSent ?? 0,
       failed: row?.remindersFailed ?? 0,
+      skipped: sumSkips([row?.skippedByReason]),
       error,
     });
   }

@@ -14,6 +14,7 @@ import {
   type Output,
   type QueuedRun,
 } from "./backfill.js";
+import { describeSkips, sumSkips } from "./skips.js";
 
 export interface BackfillCommand {
   db: Db;
@@ -63,6 +64,9 @@ async function reportDryRun(
   const r = await dryRun(db, nylas, grants, args.days, {
     includeAllDay: config.INCLUDE_ALL_DAY,
     delivery: config.REMINDER_DELIVERY,
+    policy: config.REMINDER_POLICY,
+    maxRecipients: config.MAX_RECIPIENTS,
+    minLeadMinutes: config.MIN_LEAD_MINUTES,
   });
   if (r.rows.length > 0)
     for (const l of table(
@@ -73,6 +77,7 @@ async function reportDryRun(
   for (const e of r.errors) out.line(`cannot read ${e.grantId} ${e.day}: ${e.error}`);
   const failedReads = r.errors.length ? `; ${r.errors.length} calendar read(s) failed` : "";
   out.line(`would send ${r.wouldSend} reminder(s); ${r.alreadySent} already sent${failedReads}`);
+  for (const l of describeSkips(r.skipped)) out.line(l);
   return r.errors.length > 0 ? 1 : 0;
 }
 
@@ -116,5 +121,6 @@ async function waitAndReport(
     `${outcomes.length} run(s): ${outcomes.length - failures} ok, ${failures} failed; ` +
       `${sent} reminder(s) sent in total for these days`,
   );
+  for (const l of describeSkips(sumSkips(outcomes.map((o) => o.skipped)))) out.line(l);
   return failures > 0 ? 1 : 0;
 }

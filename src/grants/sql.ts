@@ -1,6 +1,6 @@
 /**
- * The statements of src/grants/zone.ts and src/grants/status.ts, each issued by its module
- * alone. Each is a constant text with bind parameters ($1, …, listed above it); values are
+ * The statements of src/grants/zone.ts, src/grants/status.ts and src/grants/settings-store.ts,
+ * each issued by its module alone. Each is a constant text with bind parameters ($1, …, listed above it); values are
  * never spliced into the text.
  */
 
@@ -34,3 +34,11 @@ export const READ_OLDER_DUPLICATES = `
     AND ($2::boolean OR o.created_at < g.created_at
          OR (o.created_at = g.created_at AND o.id COLLATE "C" < g.id COLLATE "C"))
   ORDER BY o.id COLLATE "C"`;
+
+/**
+ * The grants of an address, case aside, exactly (no pattern: "_" and "%" are plain
+ * characters), through the lower(email) index. $1 the address, $2 at most this many.
+ */
+export const GRANTS_BY_EMAIL = `
+  SELECT id, email, provider, status::text AS status FROM grants
+  WHERE lower(email) = lower($1) ORDER BY id LIMIT $2`;

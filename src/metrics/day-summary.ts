@@ -29,6 +29,11 @@ export const SKIP_REASONS = [
   "declined_by_user",
   "no_other_participants",
   "malformed",
+  "private",
+  "not_organizer",
+  "internal_only",
+  "too_many_recipients",
+  "started",
 ] as const satisfies readonly SkipReason[];
 /** A reason this version does not know (written by a newer one) counts here. */
 export const OTHER_REASON = "other";

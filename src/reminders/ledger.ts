@@ -7,6 +7,7 @@ import {
   MARK_FAILED,
   MARK_FAILED_FINAL,
   MARK_SENT,
+  MARK_SKIPPED,
   MARK_UNCERTAIN,
   READ_REMINDER_STATES,
   RELEASE,
@@ -27,7 +28,8 @@ import {
  *   while attempts remain. Also a reminder closed for good (`final`): Nylas refused its
  *   idempotency key because the key already came with another payload, so an earlier
  *   request may have gone out; its attempts are used up and it is never claimed again.
- * - skipped: deliberately not sent (e.g. the run was cancelled); not claimed again.
+ * - skipped: deliberately not sent (e.g. the run was cancelled, or the meeting was about to
+ *   start by the time its send could go: last_error "started"); not claimed again.
  * - uncertain: an earlier attempt may have sent it, Nylas' Idempotency-Key has expired and the
  *   provider offers no check to rely on: never claimed again (at most once), and counted.
  *
@@ -222,6 +224,14 @@ export class Ledger {
   /** Whether it went out can no longer be known: closed, never sent again. */
   async markUncertain(id: bigint, error: string): Promise<void> {
     await this.db.$executeRawUnsafe(MARK_UNCERTAIN, id, scrubText(error));
+  }
+
+  /**
+   * Too late to send: the meeting starts within the lead time (src/reminders/lead.ts).
+   * Closed as skipped with the reason "started", never claimed again.
+   */
+  async markStarted(id: bigint): Promise<void> {
+    await this.db.$executeRawUnsafe(MARK_SKIPPED, id, "started");
   }
 
   /** The outcome is unknown: keep the claim but let the next attempt take it at once. */

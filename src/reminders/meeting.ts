@@ -40,6 +40,11 @@ export type SkipReason =
   | "malformed"
   /** The policy wants meetings the user organises (or with outside guests), and this is not one. */
   | "not_organizer"
+  /**
+   * The `external` policy: the user organises it, but every recipient shares the user's
+   * email domain (an internal meeting).
+   */
+  | "internal_only"
   /** More recipients than the deployment's cap. */
   | "too_many_recipients"
   /** A private event: its existence is not the user's to announce. */

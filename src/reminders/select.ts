@@ -9,7 +9,9 @@
  * - An event counts only if it STARTS in [window.start, window.end): Nylas also returns events
  *   that merely overlap the window (yesterday's late meeting, multi-day spans).
  * - Checks run in this order and the first that applies is the skip reason: malformed, all_day
- *   (when not included), outside_window, cancelled, declined_by_user, no_other_participants.
+ *   (when not included), outside_window, cancelled, declined_by_user, no_other_participants,
+ *   then the policy checks of src/reminders/policy.ts: private, not_organizer or internal_only
+ *   (`ctx.policy`), too_many_recipients (`ctx.maxRecipients`).
  * - All-day events (`date`/`datespan`, or a `when` without a start time) are skipped unless
  *   `includeAllDay`; then they start at local midnight of their first date in `ctx.zone` and end
  *   at the end of their last date (a datespan's `endDate` is taken as inclusive).
@@ -34,6 +36,7 @@ import { InvalidDayError, localDayWindow } from "../time/window.js";
 import { parseDay } from "../time/calendar.js";
 import { assertZone } from "../time/zone.js";
 import type { EmailAddress, Meeting, Selection, SelectionProblem, SkipReason } from "./meeting.js";
+import { isReminderPolicy, policySkip, type ReminderPolicy } from "./policy.js";
 
 export type When = Event["when"];
 
@@ -45,6 +48,10 @@ export interface SelectContext {
   includeAllDay?: boolean;
   /** IANA zone of the grant; required when includeAllDay is set. */
   zone?: string;
+  /** Which meetings get a reminder (src/reminders/policy.ts). */
+  policy: ReminderPolicy;
+  /** Meetings with more recipients than this are skipped (too_many_recipients). */
+  maxRecipients: number;
 }
 
 const MAX_ID_LENGTH = 1024;
@@ -188,6 +195,10 @@ function assertContext(ctx: SelectContext): void {
     throw new TypeError("selectMeetings: ctx.grantEmail must be an email address");
   }
   if (ctx.includeAllDay) assertZone(ctx.zone);
+  if (!isReminderPolicy(ctx.policy))
+    throw new TypeError("selectMeetings: ctx.policy must be organized, all or external");
+  if (!Number.isInteger(ctx.maxRecipients) || ctx.maxRecipients < 1)
+    throw new TypeError("selectMeetings: ctx.maxRecipients must be a whole number >= 1");
 }
 
 export function selectMeetings(events: readonly Event[] | readonly unknown[], ctx: SelectContext): Selection {
@@ -273,6 +284,8 @@ function judgeEvent(raw: unknown, ctx: SelectContext, userKey: string, seen: Set
   if (organizer) meeting.organizer = organizer.address;
   // No organizer given: the event is on the user's calendar and nobody else claims it.
   meeting.userIsOrganizer = organizer === undefined || organizer.entry.key === userKey;
+  const skip = policySkip(meeting, raw.visibility, userKey, ctx);
+  if (skip !== undefined) return { kind: "skip", reason: skip, problems: attendance.problems };
   return { kind: "meeting", meeting, problems: attendance.problems };
 }
 

@@ -5,6 +5,7 @@ import { classifyError, describeFailure, type Failure } from "../nylas/errors.js
 import type { GrantBudget } from "../nylas/grant-limiter.js";
 import { toDeliveries, type Delivery, type DeliveryMode } from "./deliveries.js";
 import type { Claim, Ledger } from "./ledger.js";
+import { isStarted } from "./lead.js";
 import type { EmailAddress, Meeting } from "./meeting.js";
 import type { MessageOptOut } from "../optout/message.js";
 import { MARKER_HEADER, NoSentFolder, type SentLookup } from "./sent-check.js";
@@ -27,11 +28,18 @@ import { composeReminder } from "./template.js";
  * the ledger row), so within Nylas' hour a retry of a send that went out is answered with
  * the first answer instead of going out again, even where the Sent-folder check finds
  * nothing.
+ *
+ * Never stale: right before each send (once its token is in hand: waiting for the grant's
+ * send budget takes time) a meeting that now starts within the lead time is not sent; its
+ * claim is closed as skipped "started" and counted in the outcome.
  */
 
 /** The I/O of the protocol, bound to one grant. */
 export interface SendPorts {
-  ledger: Pick<Ledger, "claimMany" | "unclaim" | "markSent" | "markFailed" | "release" | "markUncertain">;
+  ledger: Pick<
+    Ledger,
+    "claimMany" | "unclaim" | "markSent" | "markFailed" | "release" | "markUncertain" | "markStarted"
+  >;
   /**
    * Sends a message as the grant under Nylas' Idempotency-Key; the provider's message id, and
    * whether the answer was Nylas' kept answer to an earlier request with that key.
@@ -58,15 +66,27 @@ export interface SendContext {
   email: string;
   /** The grant's zone: the reminder's times. */
   zone: string;
+  /** The grant's locale (its own, else the deployment's): the reminder's words and dates; unset: "en". */
+  locale?: string;
   /** Sends (with their Sent-folder checks) in flight at once. */
   concurrency: number;
+  /** MIN_LEAD_MINUTES in seconds: a meeting starting sooner than this after `now()` is not sent. */
+  minLeadSeconds: number;
   /** The unsubscribe link and headers of a message to these recipients (src/optout/message.ts). */
   optOut?: ((recipients: readonly EmailAddress[]) => MessageOptOut) | undefined;
   /** One message per meeting where allowed (default), or one per recipient always. */
   delivery?: DeliveryMode;
 }
 
-export type SendOutcome =
+export type SendOutcome = SendStatus & {
+  /**
+   * Meetings with a claim closed unsent because the meeting was about to start (absent: none);
+   * meetings, not messages: the run counts its skips by meeting.
+   */
+  started?: number;
+};
+
+type SendStatus =
   /** Every message is settled: sent, found already sent, refused, given up, or done before. */
   | { status: "done" }
   /**
@@ -111,6 +131,8 @@ interface Hold {
 type Step =
   | { kind: "settled" }
   | { kind: "held"; hold: Hold }
+  /** Too late to send: closed as skipped "started". */
+  | { kind: "started" }
   /** Sent; the mark is being written (a hold when it could not be). */
   | { kind: "sent"; marked: Promise<Hold | undefined> }
   /** Concerns the whole grant: the messages still queued are not tried. */
@@ -129,6 +151,7 @@ export async function sendReminders(
   let halted = false;
   const gate: SendGate = { stopped: () => halted || stop !== undefined, halt: () => (halted = true) };
   const marks: Promise<Hold | undefined>[] = [];
+  const started = new Set<Meeting>();
   // The job comes back once the longest hold is over; a transient one calls for a retry.
   const hold = (h: Hold) => {
     held = {
@@ -175,6 +198,7 @@ export async function sendReminders(
           }
           if (step.kind === "held") hold(step.hold);
           else if (step.kind === "sent") marks.push(step.marked);
+          else if (step.kind === "started") started.add(delivery.meeting);
           // The messages still queued return at once (p-limit's clearQueue would leave
           // their promises unsettled).
           else if (step.kind === "stop") stop ??= { error: step.error };
@@ -192,13 +216,19 @@ export async function sendReminders(
   // Every send is recorded (or released as uncertain) before the outcome is known, even
   // when the job stops for the grant's sake.
   for (const h of await Promise.all(marks)) if (h) hold(h);
-  if (stop) return { status: "stopped", error: stop.error };
-  return held ? { status: "held", ...held } : { status: "done" };
+  const closed = started.size > 0 ? { started: started.size } : {};
+  if (stop) return { status: "stopped", error: stop.error, ...closed };
+  return held ? { status: "held", ...held, ...closed } : { status: "done", ...closed };
 }
 
 /** A send that had waited for its token while the job stopped: not sent. */
 class StoppedBeforeSend extends Error {
   override name = "StoppedBeforeSend";
+}
+
+/** A send whose meeting, by the time its token came, starts within the lead time: not sent. */
+class StartedBeforeSend extends Error {
+  override name = "StartedBeforeSend";
 }
 
 interface SendGate {
@@ -232,6 +262,7 @@ async function sendOne(
     marker: claim.marker,
     now: claim.composedAt ?? ports.now(),
     ...(optOut ? { unsubscribeUrl: optOut.url } : {}),
+    locale: ctx.locale,
   });
   if (claim.uncertain) {
     const resolved = await resolveUncertain(delivery, claim, message.subject, ports);
@@ -245,6 +276,8 @@ async function sendOne(
       // The job stopped (a 401, a 429) while this send waited for its token: it stays unsent,
       // so nothing reaches Nylas for the grant after the answer that stopped the job.
       if (gate.stopped()) throw new StoppedBeforeSend();
+      const nowUnix = Math.floor(ports.now().getTime() / 1000);
+      if (isStarted(meeting.start, nowUnix, ctx.minLeadSeconds)) throw new StartedBeforeSend();
       sending = true;
       return haltOnStop(
         gate,
@@ -260,6 +293,11 @@ async function sendOne(
       );
     });
   } catch (error) {
+    if (error instanceof StartedBeforeSend) {
+      await ledger.markStarted(claim.id);
+      log.info({ eventId: meeting.eventId }, "reminder not sent: the meeting starts within the lead time");
+      return { kind: "started" };
+    }
     if (!sending) {
       // No token (a spent budget, a 429 block, Redis): nothing went out.
       const why =

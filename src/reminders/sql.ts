@@ -110,6 +110,15 @@ export const MARK_UNCERTAIN = `
   UPDATE reminders SET status = 'uncertain', last_error = $2::text, updated_at = now() WHERE id = $1::bigint`;
 
 /**
+ * Closes a claimed reminder without sending it, never to be claimed again (the claim treats
+ * `skipped` as done). Only a row still claimed changes.
+ * $1 reminder id (bigint); $2 the reason (text).
+ */
+export const MARK_SKIPPED = `
+  UPDATE reminders SET status = 'skipped', last_error = $2::text, updated_at = now()
+  WHERE id = $1::bigint AND status = 'claimed'`;
+
+/**
  * Keeps a reminder's claim but lets the next attempt take it at once (its lease ran out at
  * the epoch). $1 reminder id (bigint); $2 the error, scrubbed (text).
  */

@@ -11,9 +11,14 @@
  *   (javascript:, data:, mailto:, relative) is left out entirely.
  * The event description is deliberately not included: it is provider HTML, often long, and may
  * hold dial-in secrets or private notes the user never meant to re-send.
+ *
+ * Wording comes from the catalogue (src/reminders/catalogue.ts) for `ctx.locale`; dates and
+ * times are formatted with Intl in that tag and the grant's zone, except for plain "en" (the
+ * default), which keeps its own fixed English formats.
  */
 import { displayZone, zoneAbbreviation } from "../time/zone.js";
 import { dayFromUnix, formatLocal, localDate, addDays } from "../time/window.js";
+import { resolveLocale, type Messages } from "./catalogue.js";
 import type { EmailAddress, Meeting } from "./meeting.js";
 
 export interface ReminderContext {
@@ -27,6 +32,8 @@ export interface ReminderContext {
   now?: Date;
   /** The recipient's unsubscribe page (src/optout/message.ts): a footer line links to it. */
   unsubscribeUrl?: string;
+  /** BCP 47 tag the reminder is worded and dated in; unset or unusable: "en". */
+  locale?: string;
 }
 
 export interface ComposedReminder {
@@ -39,7 +46,6 @@ export const SUBJECT_MAX = 200;
 const TITLE_MAX = 1000;
 const FIELD_MAX = 500;
 const URL_MAX = 2048;
-const NO_TITLE = "(no title)";
 
 // C0 and C1 controls, DEL, bidi embeddings/overrides/isolates. Tab/CR/LF are handled by callers.
 // eslint-disable-next-line no-control-regex
@@ -80,6 +86,11 @@ export function escapeHtml(s: string): string {
     .replace(/[&<>"']/g, (c) => HTML_ESCAPES[c] ?? c);
 }
 
+/** The catalogue's own words as element content: only & < > need escaping there. */
+function ownText(s: string): string {
+  return s.replace(/[&<>]/g, (c) => HTML_ESCAPES[c] ?? c);
+}
+
 /** Normalised absolute http(s) URL, or undefined for anything else. */
 export function safeHttpUrl(raw: unknown): string | undefined {
   if (typeof raw !== "string") return undefined;
@@ -98,14 +109,15 @@ export function safeHttpUrl(raw: unknown): string | undefined {
   return url.href;
 }
 
-/** "45 min", "1 h", "1 h 30 min", "26 h"; "" for zero or negative. */
-export function formatDuration(seconds: number): string {
+/** "45 min", "1 h", "1 h 30 min", "26 h" (in the catalogue's words); "" for zero or negative. */
+export function formatDuration(
+  seconds: number,
+  words: Pick<Messages, "minutes" | "hours"> = resolveLocale("en").messages,
+): string {
   const minutes = Math.round(seconds / 60);
   if (!Number.isFinite(minutes) || minutes <= 0) return "";
-  if (minutes < 60) return `${minutes} min`;
-  const h = Math.floor(minutes / 60);
-  const m = minutes % 60;
-  return m ? `${h} h ${m} min` : `${h} h`;
+  if (minutes < 60) return words.minutes(minutes);
+  return words.hours(Math.floor(minutes / 60), minutes % 60);
 }
 
 function person(p: EmailAddress | undefined): string {
@@ -115,13 +127,47 @@ function person(p: EmailAddress | undefined): string {
   return name && name.toLowerCase() !== email.toLowerCase() ? `${name} <${email}>` : email;
 }
 
-function relativeDay(zone: string, start: number, now: Date | undefined): string {
-  if (!now) return "tomorrow";
+/** The dates and times of a reminder, in its locale and zone. */
+interface Dates {
+  /** "Tue 24 Nov": a later day in the subject and intro. */
+  shortDay(start: number): string;
+  /** The clock time in the subject. */
+  time(start: number): string;
+  /** The long date and time of the "When" line. */
+  when(start: number): string;
+  /** The long date of an all-day event. */
+  date(start: number): string;
+}
+
+/** The default English formats, fixed so that English reminders never change with ICU data. */
+const englishDates = (zone: string): Dates => ({
+  shortDay: (s) => formatLocal(zone, s, "EEE d MMM"),
+  time: (s) => formatLocal(zone, s, "h:mm a"),
+  when: (s) => formatLocal(zone, s, "EEEE d MMMM yyyy, HH:mm"),
+  date: (s) => formatLocal(zone, s, "EEEE d MMMM yyyy"),
+});
+
+function intlDates(tag: string, zone: string): Dates {
+  const f = (options: Intl.DateTimeFormatOptions) => {
+    const format = new Intl.DateTimeFormat(tag, { timeZone: zone, ...options });
+    return (s: number) => format.format(s * 1000);
+  };
+  const longDate = { weekday: "long", day: "numeric", month: "long", year: "numeric" } as const;
+  return {
+    shortDay: f({ weekday: "short", day: "numeric", month: "short" }),
+    time: f({ hour: "numeric", minute: "2-digit" }),
+    when: f({ ...longDate, hour: "2-digit", minute: "2-digit" }),
+    date: f(longDate),
+  };
+}
+
+function relativeDay(zone: string, start: number, now: Date | undefined, words: Messages, dates: Dates): string {
+  if (!now) return words.tomorrow;
   const day = dayFromUnix(zone, start);
   const today = localDate(zone, now);
-  if (day === today) return "today";
-  if (day === addDays(today, 1)) return "tomorrow";
-  return `on ${formatLocal(zone, start, "EEE d MMM")}`;
+  if (day === today) return words.today;
+  if (day === addDays(today, 1)) return words.tomorrow;
+  return words.onDay(dates.shortDay(start));
 }
 
 interface Row {
@@ -136,47 +182,47 @@ export function composeReminder(meeting: Meeting, ctx: ReminderContext): Compose
   const abbr = zoneAbbreviation(zoneName, start * 1000);
   const offsetLabel = formatLocal(zoneName, start, "zzz"); // abbreviation, else "GMT+5:45"
   const zoneNote = offsetLabel === zoneName ? zoneName : `${zoneName}, ${offsetLabel}`;
+  const locale = resolveLocale(ctx.locale);
+  const words = locale.messages;
+  const dates = locale.tag === "en" ? englishDates(zoneName) : intlDates(locale.tag, zoneName);
 
-  const fullTitle = oneLine(meeting.title) || NO_TITLE;
+  const fullTitle = oneLine(meeting.title) || words.noTitle;
   const title = truncate(fullTitle, TITLE_MAX);
-  const dayWord = relativeDay(zoneName, start, ctx.now);
+  const dayWord = relativeDay(zoneName, start, ctx.now, words, dates);
 
   // Subject: the title gives way so that the day and time always fit.
-  const suffix = meeting.allDay
-    ? ` ${dayWord} (all day)`
-    : ` ${dayWord} at ${formatLocal(zoneName, start, "h:mm a")} ${abbr ?? zoneName}`;
-  const prefix = "Reminder: ";
+  const suffix = meeting.allDay ? words.allDaySuffix(dayWord) : words.at(dayWord, dates.time(start), abbr ?? zoneName);
+  const prefix = words.subjectPrefix;
   const subject = oneLine(
     `${prefix}${truncate(fullTitle, Math.max(SUBJECT_MAX - prefix.length - suffix.length, 8))}${suffix}`,
   );
 
   const whenText = meeting.allDay
-    ? `${formatLocal(zoneName, start, "EEEE d MMMM yyyy")}, all day (${zoneName})`
-    : `${formatLocal(zoneName, start, "EEEE d MMMM yyyy, HH:mm")} (${zoneNote})`;
-  const rows: Row[] = [{ label: "When", text: whenText }];
+    ? words.allDayWhen(dates.date(start), zoneName)
+    : `${dates.when(start)} (${zoneNote})`;
+  const label = words.labels;
+  const rows: Row[] = [{ label: label.when, text: whenText }];
+  const days = Math.round((meeting.end - meeting.start) / 86_400);
   const duration = meeting.allDay
-    ? Math.round((meeting.end - meeting.start) / 86_400) > 1
-      ? `${Math.round((meeting.end - meeting.start) / 86_400)} days`
+    ? days > 1
+      ? words.days(days)
       : ""
-    : formatDuration(meeting.end - meeting.start);
-  if (duration) rows.push({ label: "Duration", text: duration });
+    : formatDuration(meeting.end - meeting.start, words);
+  if (duration) rows.push({ label: label.duration, text: duration });
   const location = truncate(oneLine(meeting.location), FIELD_MAX);
   if (location) {
     const href = safeHttpUrl(location);
-    rows.push(href ? { label: "Where", text: href, href } : { label: "Where", text: location });
+    rows.push(href ? { label: label.where, text: href, href } : { label: label.where, text: location });
   }
   const join = safeHttpUrl(meeting.conferencingUrl);
-  if (join && join !== safeHttpUrl(location)) rows.push({ label: "Join", text: join, href: join });
+  if (join && join !== safeHttpUrl(location)) rows.push({ label: label.join, text: join, href: join });
   const organizer = person(meeting.organizer);
-  if (organizer) rows.push({ label: "Organizer", text: organizer });
+  if (organizer) rows.push({ label: label.organizer, text: organizer });
 
-  const sender =
-    person({ email: ctx.senderEmail, ...(ctx.senderName ? { name: ctx.senderName } : {}) }) || "the organizer";
+  const sender = person({ email: ctx.senderEmail, ...(ctx.senderName ? { name: ctx.senderName } : {}) }) || undefined;
   const marker = typeof ctx.marker === "string" ? ctx.marker.replace(/[^A-Za-z0-9._:@/+=-]/g, "").slice(0, 200) : "";
-  const intro = meeting.allDay
-    ? `Reminder: you have an all-day event ${dayWord}.`
-    : `Reminder: you have a meeting ${dayWord}.`;
-  const footer = `Automatic reminder sent from the calendar of ${sender}.`;
+  const intro = meeting.allDay ? words.introAllDay(dayWord) : words.intro(dayWord);
+  const footer = words.footer(sender);
   const unsubscribe = safeHttpUrl(ctx.unsubscribeUrl);
 
   const text = [
@@ -188,8 +234,8 @@ export function composeReminder(meeting: Meeting, ctx: ReminderContext): Compose
     "",
     "--",
     footer,
-    ...(unsubscribe ? [`Don't want these reminders? Unsubscribe: ${unsubscribe}`] : []),
-    ...(marker ? [`Ref: ${marker}`] : []),
+    ...(unsubscribe ? [`${words.unsubscribePrompt} ${words.unsubscribe}: ${unsubscribe}`] : []),
+    ...(marker ? [`${words.ref}: ${marker}`] : []),
     "",
   ].join("\n");
 
@@ -205,7 +251,7 @@ export function composeReminder(meeting: Meeting, ctx: ReminderContext): Compose
     .join("\n");
   const html = [
     "<!DOCTYPE html>",
-    `<html><head><meta charset="utf-8"><title>${escapeHtml(subject)}</title></head>`,
+    `<html${locale.tag === "en" ? "" : ` lang="${escapeHtml(locale.tag)}"`}><head><meta charset="utf-8"><title>${escapeHtml(subject)}</title></head>`,
     `<body style="font-family:Arial,Helvetica,sans-serif;font-size:14px;color:#222">`,
     `<p>${escapeHtml(intro)}</p>`,
     `<h2 style="font-size:18px;margin:12px 0" dir="auto">${escapeHtml(title)}</h2>`,
@@ -213,8 +259,11 @@ export function composeReminder(meeting: Meeting, ctx: ReminderContext): Compose
     htmlRows,
     "</table>",
     `<p style="color:#777;font-size:12px;margin-top:24px">${escapeHtml(footer)}` +
-      (unsubscribe ? `<br>Don't want these reminders? <a href="${escapeHtml(unsubscribe)}">Unsubscribe</a>` : "") +
-      `${marker ? `<br>Ref: ${escapeHtml(marker)}` : ""}</p>`,
+      (unsubscribe
+        ? `<br>${ownText(words.unsubscribePrompt)} ` +
+          `<a href="${escapeHtml(unsubscribe)}">${ownText(words.unsubscribe)}</a>`
+        : "") +
+      `${marker ? `<br>${escapeHtml(words.ref)}: ${escapeHtml(marker)}` : ""}</p>`,
     "</body></html>",
     "",
   ].join("\n");

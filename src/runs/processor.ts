@@ -12,6 +12,8 @@ import { sendReminders, type SendPorts } from "../reminders/send.js";
 import { withoutCoveredMeetings } from "../reminders/covered.js";
 import { sentLookup } from "../reminders/sent-check.js";
 import { selectMeetings } from "../reminders/select.js";
+import { splitByLead } from "../reminders/lead.js";
+import type { ReminderPolicy } from "../reminders/policy.js";
 import { clockNow } from "../time/clock.js";
 import { localDayWindow } from "../time/window.js";
 import { runWindow } from "./coverage.js";
@@ -32,6 +34,14 @@ export interface RunProcessorSettings {
   inlineWaitMaxMs: number;
   /** Give up a job that has been put back this many times for rate limits. */
   maxDelays: number;
+  /** The locale of grants without their own (DEFAULT_LOCALE); unset: "en". */
+  defaultLocale?: string;
+  /** REMINDER_POLICY: for grants whose own policy is null. */
+  policy: ReminderPolicy;
+  /** MAX_RECIPIENTS. */
+  maxRecipients: number;
+  /** MIN_LEAD_MINUTES: no reminder later than this before its meeting (src/reminders/lead.ts). */
+  minLeadMinutes: number;
 }
 
 export interface RunProcessorDeps {
@@ -120,22 +130,29 @@ export class RunProcessor {
         grantEmail: grant.email,
         includeAllDay: this.deps.settings.includeAllDay,
         zone: grant.timeZone,
+        policy: grant.policy ?? this.deps.settings.policy,
+        maxRecipients: this.deps.settings.maxRecipients,
       });
       const selection = await honourOptOuts(db, grant.email, selected);
       for (const problem of selection.problems.slice(0, 20))
         log.warn({ eventId: problem.eventId }, `event skipped: ${problem.reason}`);
       // Meetings another connected user's grant reminds: each person gets one reminder.
-      Object.assign(selection, await withoutCoveredMeetings(db, grant, selection));
+      Object.assign(selection, await withoutCoveredMeetings(db, grant, selection, this.deps.settings.policy));
 
       access = "mail_send";
+      // Never stale: the last step before the sends, on the meetings every other check kept.
+      const minLeadSeconds = this.deps.settings.minLeadMinutes * 60;
+      const lead = splitByLead(selection.meetings, Math.floor(clockNow().getTime() / 1000), minLeadSeconds);
       const outcome = await sendReminders(
-        selection.meetings,
+        lead.due,
         {
           grantId,
           day,
           email: grant.email,
           zone: grant.timeZone,
+          locale: grant.locale ?? this.deps.settings.defaultLocale,
           concurrency: this.deps.settings.jobConcurrency,
+          minLeadSeconds,
           optOut: optOutComposer(this.deps.unsubscribe, grant.provider, grant.email),
           delivery: this.deps.settings.delivery,
         },
@@ -144,16 +161,20 @@ export class RunProcessor {
       // A stop concerns the whole grant: the attempt ends as if reading the events had failed.
       if (outcome.status === "stopped") throw outcome.error;
       const held = outcome.status === "held" ? outcome : undefined;
-      const skippedTotal = Object.values(selection.skipped).reduce<number>((a, b) => a + (b ?? 0), 0);
+      // Too late to remind: found so by the split, or right before a send.
+      const started = lead.started.length + (outcome.started ?? 0);
+      const skipped = started > 0 ? { ...selection.skipped, started } : selection.skipped;
+      const meetings = lead.due.length - (outcome.started ?? 0);
+      const skippedTotal = Object.values(skipped).reduce<number>((a, b) => a + (b ?? 0), 0);
       const incomplete = held !== undefined;
       const finishedAt = incomplete ? null : new Date();
       // Some reminders may be held by another attempt or have failed transiently: record
       // what we know and come back; the ledger makes the next attempt send only what is missing.
       const totals = await this.runs.finish(grantId, day, {
         status: incomplete ? "running" : "completed",
-        meetingsSeen: selection.meetings.length + skippedTotal,
+        meetingsSeen: meetings + skippedTotal,
         remindersSkipped: skippedTotal,
-        skippedByReason: selection.skipped,
+        skippedByReason: skipped,
         lastError: held ? held.reason : null,
         finishedAt,
         durationMs: finishedAt ? finishedAt.getTime() - startedAt : null,
@@ -161,18 +182,16 @@ export class RunProcessor {
       if (!incomplete) await this.followZoneChange(grantId, day, grant.timeZone, totals.zoneNow, log);
       const result: RunResult = {
         status: incomplete ? "incomplete" : "completed",
-        meetings: selection.meetings.length,
+        meetings,
         sent: totals.sent,
         failed: totals.failed,
         ...(totals.uncertain > 0 ? { uncertain: totals.uncertain } : {}),
-        skipped: selection.skipped,
+        skipped,
         zone: grant.timeZone,
         zoneSource: grant.timeZoneSource,
       };
       // Progress is for people watching Bull Board; the job does not wait for it.
-      void job
-        .updateProgress({ sent: totals.sent, failed: totals.failed, meetings: selection.meetings.length })
-        .catch(() => {});
+      void job.updateProgress({ sent: totals.sent, failed: totals.failed, meetings }).catch(() => {});
 
       if (!held) {
         log.info({ ...result, ms: Date.now() - startedAt }, "run completed");

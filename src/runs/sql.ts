@@ -15,7 +15,8 @@ import { GRANT_CAN_RUN_SQL } from "../grants/status.js";
  */
 export const READ_RUN_GRANTS = `
   SELECT t.idx, g.id, g.email, g.provider, g.time_zone AS "timeZone", g.time_zone_source::text AS "timeZoneSource",
-    g.calendar_id AS "calendarId", g.status::text AS status, g.enabled, g.sent_check_off AS "sentCheckOff",
+    g.calendar_id AS "calendarId", g.status::text AS status, g.enabled, g.sent_check_off AS "sentCheckOff", g.locale,
+    g.policy::text AS policy,
     (SELECT max(r.window_end) FROM runs r
       WHERE r.grant_id = g.id AND r.day >= t.from_day AND r.day < t.day
         AND r.status IN ('completed', 'reopened')) AS "coverageEnd"

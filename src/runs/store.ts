@@ -2,6 +2,7 @@ import type { Db, Prisma, RunStatus } from "../db/client.js";
 import { Coalescer } from "../db/coalesce.js";
 import type { ZoneSource } from "../grants/zone-source.js";
 import { scrubText } from "../log/scrub.js";
+import type { ReminderPolicy } from "../reminders/policy.js";
 import { addDays, localDate } from "../time/window.js";
 import { daysToReopen, isReopenedDayDue } from "./coverage.js";
 import { FINISH_RUNS, QUEUE_DUE, QUEUE_DUE_PAGE, READ_REOPENED, READ_RUN_GRANTS, START_RUNS } from "./sql.js";
@@ -41,8 +42,12 @@ export interface RunGrant {
   calendarId: string;
   status: string;
   enabled: boolean;
+  /** BCP 47 tag of the grant's reminders; null: the deployment's DEFAULT_LOCALE. */
+  locale: string | null;
   /** Why the Sent-folder check is off for the grant; null while it is on. */
   sentCheckOff: string | null;
+  /** The grant's reminder policy; null: the deployment's REMINDER_POLICY. */
+  policy: ReminderPolicy | null;
   /**
    * The latest window end of the grant's completed runs of the few days before the job's day
    * (Unix seconds), null when there is none: where the run may reach back to.

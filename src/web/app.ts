@@ -7,6 +7,7 @@ import { createRunsQueue, createTickQueue } from "../runs/queue.js";
 import { createRedis } from "../redis/connection.js";
 import { createWebhooksQueue } from "../webhooks/queue.js";
 import { randomBytes } from "node:crypto";
+import { adminApi } from "./admin/api.js";
 import { buildWebServer } from "./server.js";
 import { optOutRoutes } from "./optout/routes.js";
 
@@ -95,6 +96,7 @@ export async function startWebApp(config: Config, log: Logger, options: WebAppOp
     fetch: options.fetch,
     now: options.now,
   });
+  await server.register(adminApi({ config, db: options.db, redis: healthRedis, log, now: options.now }));
 
   await server.register((scope) => optOutRoutes(scope, { db: options.db, log, secret: config.UNSUBSCRIBE_SECRET }));
 

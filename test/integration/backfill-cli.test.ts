@@ -31,7 +31,9 @@ describe("backfill CLI end to end (child process, sandbox, Postgres, Redis)", ()
   let config: Config;
   let worker: WorkerApp;
   const grants: string[] = [];
-  const day = addDays(localDate("UTC", new Date()), -1); // yesterday: a day the scheduler is done with
+  // Two days ahead: every meeting is far beyond MIN_LEAD_MINUTES (a past day's are all
+  // `started`, see the test of its own); this worker runs no scheduler to queue it first.
+  const day = addDays(localDate("UTC", new Date()), 2);
   let grantId: string;
 
   const cli = (
@@ -66,13 +68,14 @@ describe("backfill CLI end to end (child process, sandbox, Postgres, Redis)", ()
       child.on("close", (code) => resolve({ code, stdout, stderr }));
     });
 
-  const meeting = (id: string, hour: number, who: string) => {
-    const start = Date.parse(`${day}T${String(hour).padStart(2, "0")}:00:00Z`) / 1000;
+  const meeting = (id: string, hour: number, who: string, on = day, organizer?: { email: string }) => {
+    const start = Date.parse(`${on}T${String(hour).padStart(2, "0")}:00:00Z`) / 1000;
     sandbox.addEvent(grantId, {
       id,
       title: `Meeting ${id}`,
       when: { object: "timespan", start_time: start, end_time: start + 1800 },
       participants: [{ email: `${who}@example.com`, status: "yes" }],
+      ...(organizer ? { organizer } : {}),
     });
   };
   const sentTo = () => sandbox.sentMessages({ grantId }).length;
@@ -202,6 +205,36 @@ describe("backfill CLI end to end (child process, sandbox, Postgres, Redis)", ()
     const again = await cli(["--grant", grantId, "--date", day, "--wait", "--timeout-s", "60"]);
     expect(again.code).toBe(0);
     expect(sentTo()).toBe(3);
+  });
+
+  it("a backfill of a past day sends nothing and says what it skipped and why", async () => {
+    const past = addDays(localDate("UTC", new Date()), -1);
+    meeting("old1", 9, "dee", past);
+    meeting("old2", 10, "eve", past, { email: "boss@partner.org" }); // the user only attends
+    const before = sentTo();
+    const skips = [
+      /^skipped 2 meeting\(s\):$/m,
+      /^ {2}not_organizer +1 {2}the reminder policy wants meetings the user organises$/m,
+      /^ {2}started +1 {2}starts within MIN_LEAD_MINUTES of the send, or already began$/m,
+    ];
+    const dry = await cli(["--grant", grantId, "--date", past, "--dry-run"]);
+    expect(dry.code, dry.stdout + dry.stderr).toBe(0);
+    expect(dry.stdout).toMatch(/would send 0 reminder\(s\); 0 already sent/);
+    for (const line of skips) expect(dry.stdout).toMatch(line);
+
+    const r = await cli(["--grant", grantId, "--date", past, "--wait", "--timeout-s", "60"]);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/1 run\(s\): 1 ok, 0 failed; 0 reminder\(s\) sent/);
+    for (const line of skips) expect(r.stdout).toMatch(line);
+    expect(sentTo()).toBe(before);
+    expect(await db.run.findUnique({ where: { grantId_day: { grantId, day: past } } })).toMatchObject({
+      status: "completed",
+      remindersSent: 0,
+      skippedByReason: { started: 1, not_organizer: 1 },
+    });
+    // A day with nothing skipped says so in one line.
+    const fine = await cli(["--grant", grantId, "--date", day, "--wait", "--timeout-s", "60"]);
+    expect(fine.stdout).toMatch(/^skipped nothing$/m);
   });
 
   it("a hidden guest list is one message per guest: in the dry run, the run and the ledger check", async () => {

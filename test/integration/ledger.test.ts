@@ -230,6 +230,31 @@ describe("reminders ledger (real Postgres)", () => {
     expect(row).toMatchObject({ status: "uncertain", lastError: "uncertain: key expired", sentAt: null });
   });
 
+  it("a claim closed as started (too late to send) is skipped and never claimed again, even after its lease", async () => {
+    const ledger = new Ledger(db, { leaseMs: 0, maxAttempts: 3 });
+    const i = input();
+    const c = await ledger.claim(i);
+    if (c.outcome !== "claimed") throw new Error("expected a claim");
+    await ledger.markStarted(c.id);
+    expect(await ledger.claim(i)).toEqual({ outcome: "done", status: "skipped" });
+    expect(await ledger.claimMany([i])).toEqual([{ outcome: "done", status: "skipped" }]);
+    const row = await db.reminder.findUniqueOrThrow({ where: { id: c.id } });
+    expect(row).toMatchObject({ status: "skipped", lastError: "started", sentAt: null, messageId: null });
+  });
+
+  it("closing as started changes only a row still claimed (a sent one stays sent)", async () => {
+    const ledger = new Ledger(db, { leaseMs: 60_000, maxAttempts: 3 });
+    const c = await ledger.claim(input());
+    if (c.outcome !== "claimed") throw new Error("expected a claim");
+    await ledger.markSent(c.id, "msg-s");
+    await ledger.markStarted(c.id);
+    expect(await db.reminder.findUniqueOrThrow({ where: { id: c.id } })).toMatchObject({
+      status: "sent",
+      messageId: "msg-s",
+      lastError: null,
+    });
+  });
+
   describe("one row per message (audience)", () => {
     const audiences = ["", "amy@example.com", "bob@example.com"];
 

@@ -23,6 +23,24 @@ describe("loadConfig", () => {
       expect(() => loadConfig({ ...base, NYLAS_KEY_CHECK_EVERY_MS: bad })).toThrow(/NYLAS_KEY_CHECK_EVERY_MS must be/);
   });
 
+  it("DEFAULT_LOCALE: en by default; a tag the catalogue can write in", () => {
+    expect(loadConfig(base).DEFAULT_LOCALE).toBe("en");
+    expect(loadConfig({ ...base, DEFAULT_LOCALE: "fr-CA" }).DEFAULT_LOCALE).toBe("fr-CA");
+    for (const bad of ["ja", "xx", "fr_FR!"])
+      expect(() => loadConfig({ ...base, DEFAULT_LOCALE: bad })).toThrow(
+        /^Invalid configuration: DEFAULT_LOCALE must be a BCP 47 locale/,
+      );
+  });
+
+  it("ADMIN_API_TOKEN: optional, at least 32 characters, never echoed", () => {
+    expect(loadConfig(base).ADMIN_API_TOKEN).toBeUndefined();
+    const token = "t".repeat(32);
+    expect(loadConfig({ ...base, ADMIN_API_TOKEN: token }).ADMIN_API_TOKEN).toBe(token);
+    expect(() => loadConfig({ ...base, ADMIN_API_TOKEN: "short-secret-token" })).toThrow(
+      /^Invalid configuration: ADMIN_API_TOKEN must be at least 32 characters$/,
+    );
+  });
+
   it("parses numbers, booleans and zones", () => {
     const c = loadConfig({
       ...base,
@@ -35,6 +53,28 @@ describe("loadConfig", () => {
     expect(c.INCLUDE_ALL_DAY).toBe(true);
     expect(c.DEFAULT_TIME_ZONE).toBe("Asia/Kathmandu");
     expect(c.RATE_SENDS_PER_SEC_GOOGLE).toBe(1.5);
+  });
+
+  it("reminder policy, recipient cap and lead: defaults and bounds", () => {
+    expect(loadConfig(base)).toMatchObject({ REMINDER_POLICY: "organized", MAX_RECIPIENTS: 25, MIN_LEAD_MINUTES: 15 });
+    expect(
+      loadConfig({ ...base, REMINDER_POLICY: "external", MAX_RECIPIENTS: "500", MIN_LEAD_MINUTES: "0" }),
+    ).toMatchObject({ REMINDER_POLICY: "external", MAX_RECIPIENTS: 500, MIN_LEAD_MINUTES: 0 });
+    expect(loadConfig({ ...base, REMINDER_POLICY: "all", MIN_LEAD_MINUTES: "1440" })).toMatchObject({
+      REMINDER_POLICY: "all",
+      MIN_LEAD_MINUTES: 1440,
+    });
+    expect(() => loadConfig({ ...base, REMINDER_POLICY: "mine" })).toThrow(
+      /^Invalid configuration: REMINDER_POLICY must be one of organized, all, external$/,
+    );
+    for (const bad of ["0", "501", "ten"])
+      expect(() => loadConfig({ ...base, MAX_RECIPIENTS: bad })).toThrow(
+        /^Invalid configuration: MAX_RECIPIENTS must be/,
+      );
+    for (const bad of ["-1", "1441", "15m"])
+      expect(() => loadConfig({ ...base, MIN_LEAD_MINUTES: bad })).toThrow(
+        /^Invalid configuration: MIN_LEAD_MINUTES must be/,
+      );
   });
 
   it("treats blank values as unset", () => {

@@ -102,14 +102,14 @@ describe("days relative to each zone", () => {
         run("Pacific/Pago_Pago", "2026-11-23", "running"), // tomorrow there
         run("Europe/London", "2026-11-25", "queued"), // the day after tomorrow: neither
         run("Not/AZone", "2026-11-23", "completed"), // a zone Node does not know: neither
-        run("Europe/London", "2026-11-24", "completed", 1, 0, { all_day: 2, from_the_future: 1 }), // next there
+        run("Europe/London", "2026-11-24", "completed", 1, 0, { all_day: 2, from_the_future: 1, started: 3 }), // next there
       ],
       now,
     );
     expect(s.runs.current).toMatchObject({ completed: 5, queued: 0 });
     expect(s.runs.next).toMatchObject({ queued: 1, running: 1, completed: 1 });
     expect(s.reminders.current.sent).toBe(12);
-    expect(s.skipped.next).toMatchObject({ all_day: 2, other: 1, cancelled: 0 });
+    expect(s.skipped.next).toMatchObject({ all_day: 2, other: 1, cancelled: 0, started: 3, not_organizer: 0 });
   });
 
   it("count a zone's due grants by its local hour, and its settled next-day runs", () => {

@@ -9,7 +9,8 @@ const DAY = "2026-11-24";
 const WINDOW = localDayWindow(ZONE, DAY); // 2026-11-23T23:00Z .. 2026-11-24T23:00Z
 const at = (hhmm: string): number => Date.parse(`${DAY}T${hhmm}:00+01:00`) / 1000; // Berlin wall time
 const ME = "me@example.com";
-const ctx: SelectContext = { window: WINDOW, grantEmail: ME, zone: ZONE };
+// Policy "all" and a big cap: these tests are about the other checks (see select-policy.test.ts).
+const ctx: SelectContext = { window: WINDOW, grantEmail: ME, zone: ZONE, policy: "all", maxRecipients: 500 };
 
 type Loose = Record<string, unknown>;
 const alice = { email: "alice@example.com", name: "Alice", status: "yes" };
@@ -496,6 +497,8 @@ describe("selectMeetings: pages, order and mapping", () => {
       grantEmail: ME,
       zone,
       includeAllDay: true,
+      policy: "all",
+      maxRecipients: 500,
     });
     expect(r.meetings[0]).toMatchObject({ start: w.start, end: w.end, allDay: true });
   });

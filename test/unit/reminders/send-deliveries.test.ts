@@ -20,6 +20,7 @@ const ctx: SendContext = {
   email: "me@example.com",
   zone: "Europe/Berlin",
   concurrency: 4,
+  minLeadSeconds: 15 * 60,
 };
 
 const GUESTS = ["Carol@Example.com", "amy@example.com", "bob@example.com"];
@@ -40,7 +41,7 @@ function meeting(eventId: string, emails: string[], over: Partial<Meeting> = {})
 interface Row {
   id: bigint;
   marker: string;
-  status: "claimed" | "sent" | "failed" | "uncertain";
+  status: "claimed" | "sent" | "failed" | "uncertain" | "skipped";
   released: boolean;
   attempts: number;
   composedAt?: Date;
@@ -63,7 +64,8 @@ function memoryLedger() {
           rows.set(keyOf(input), fresh);
           return { outcome: "claimed", id, marker: fresh.marker, attempts: 1, uncertain: false, ...opts };
         }
-        if (row.status === "sent" || row.status === "uncertain") return { outcome: "done", status: row.status };
+        if (row.status === "sent" || row.status === "uncertain" || row.status === "skipped")
+          return { outcome: "done", status: row.status };
         if (row.status === "claimed" && !row.released) return { outcome: "busy", retryInMs: 60_000 };
         const uncertain = row.status === "claimed";
         if (!uncertain) {
@@ -89,6 +91,9 @@ function memoryLedger() {
     },
     async markUncertain(id) {
       byId(id).status = "uncertain";
+    },
+    async markStarted(id) {
+      byId(id).status = "skipped";
     },
   };
   return { ledger, rows };
@@ -216,5 +221,14 @@ describe("sendReminders: one message per recipient", () => {
       expect(whole).toContain(`/unsubscribe/${own}`);
       for (const other of GUESTS.filter((e) => e !== own)) expect(whole).not.toContain(other);
     }
+  });
+
+  it("counts a hidden guest list about to start as one started meeting, and sends none of its messages", async () => {
+    const { ledger, rows } = memoryLedger();
+    const run = attempt(ledger);
+    const soon = meeting("soon", GUESTS, { hideParticipants: true, start: NOW.getTime() / 1000 + 5 * 60 });
+    expect(await sendReminders([soon], ctx, run.ports)).toEqual({ status: "done", started: 1 });
+    expect(run.sent).toEqual([]);
+    expect([...rows.values()].map((r) => r.status)).toEqual(["skipped", "skipped", "skipped"]);
   });
 });

@@ -25,6 +25,7 @@ const ctx: SendContext = {
   email: "me@example.com",
   zone: "Europe/Berlin",
   concurrency: 4,
+  minLeadSeconds: 900,
 };
 
 function meeting(n: number): Meeting {
@@ -141,6 +142,9 @@ function world(script: Script) {
       },
       async markUncertain(id, why) {
         calls.push(`markUncertain ${index(id)}: ${why}`);
+      },
+      async markStarted(id) {
+        calls.push(`markStarted ${index(id)}`);
       },
     },
     async send(message, idempotencyKey) {
@@ -456,6 +460,15 @@ describe("sendReminders: across meetings", () => {
     expect(message.customHeaders).toEqual([{ name: MARKER_HEADER, value: "marker-1" }]);
   });
 
+  it("composes in the grant's locale, and the same message again on a retry", async () => {
+    const first = world({ claims: claimed, send: ERR.timeout });
+    await sendReminders([meeting(1)], { ...ctx, locale: "de" }, first.ports);
+    expect(first.sent[0]!.subject).toMatch(/^Erinnerung: Meeting 1 morgen um /);
+    const retry = world({ claims: (n) => ({ ...claimed(n, true), composedAt: NOW }) });
+    await sendReminders([meeting(1)], { ...ctx, locale: "de" }, retry.ports);
+    expect(retry.sent).toEqual(first.sent);
+  });
+
   it("claims a long day a slice at a time, with the run's grant and day", async () => {
     const w = world({ claims: claimed });
     const meetings = Array.from({ length: CLAIM_CHUNK + 5 }, (_, i) => meeting(i + 1));
@@ -692,5 +705,59 @@ describe("sendReminders: nothing reaches Nylas after the answer that stops the j
       "markFailed 2 (not counted): not sent: the run stopped before this reminder",
       "markFailed 3 (not counted): not sent: the run stopped before this reminder",
     ]);
+  });
+});
+
+describe("sendReminders: never stale (the lead re-checked right before each send)", () => {
+  const nowS = NOW.getTime() / 1000;
+  const at = (n: number, start: number): Meeting => ({ ...meeting(n), start, end: start + 1800 });
+
+  it("a meeting starting within the lead is closed as started, unsent; exactly the lead away is sent", async () => {
+    const w = world({ claims: claimed });
+    const outcome = await sendReminders(
+      [at(1, nowS + 899), at(2, nowS + 900), at(3, nowS - 60)],
+      { ...ctx, concurrency: 1 },
+      w.ports,
+    );
+    expect(outcome).toEqual({ status: "done", started: 2 });
+    expect(w.sent.map((m) => m.customHeaders?.[0]?.value)).toEqual(["marker-2"]);
+    expect(w.calls).toEqual(["markStarted 1", "markSent 2 msg-2", "markStarted 3"]);
+    expect(w.settled).toEqual(w.tokens);
+  });
+
+  it("a meeting that became too late while waiting for the send budget is not sent", async () => {
+    const w = world({ claims: claimed });
+    let now = NOW;
+    w.ports.now = () => now;
+    const run = w.ports.budget.run;
+    // The token comes ten minutes later: the meeting, 20 minutes away at the claim, is now 10 away.
+    w.ports.budget.run = (kind, request) => {
+      now = new Date(now.getTime() + 10 * 60_000);
+      return run(kind, request);
+    };
+    const outcome = await sendReminders([at(1, nowS + 20 * 60)], ctx, w.ports);
+    expect(outcome).toEqual({ status: "done", started: 1 });
+    expect(w.sent).toHaveLength(0);
+    expect(w.calls).toEqual(["markStarted 1"]);
+  });
+
+  it("a lead of 0 still never reminds of a meeting that already began", async () => {
+    const w = world({ claims: claimed });
+    const outcome = await sendReminders([at(1, nowS - 1), at(2, nowS)], { ...ctx, minLeadSeconds: 0 }, w.ports);
+    expect(outcome).toEqual({ status: "done", started: 1 });
+    expect(w.calls.sort()).toEqual(["markSent 2 msg-2", "markStarted 1"]);
+  });
+
+  it("the started count rides along with a hold", async () => {
+    const claims: Record<number, Claim> = { 1: { outcome: "busy", retryInMs: 2000 }, 2: claimed(2) };
+    const w = world({ claims: (n) => claims[n]! });
+    const outcome = await sendReminders([at(1, nowS + 3600), at(2, nowS + 60)], ctx, w.ports);
+    expect(outcome).toEqual({
+      status: "held",
+      retryInMs: 2000,
+      reason: "reminder for ev1 is held by another attempt",
+      transient: false,
+      started: 1,
+    });
   });
 });
