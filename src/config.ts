@@ -80,6 +80,18 @@ const schema = z.object({
   NYLAS_KEY_CHECK_EVERY_MS: int(1000, 3_600_000).default(30_000),
   NYLAS_CLIENT_ID: z.string().min(1).optional(),
   NYLAS_WEBHOOK_SECRET: z.string().min(1).optional(),
+  /**
+   * How long a re-run waits after a meeting changed (event.* webhook), so a burst of changes
+   * gives one re-run (ms; BullMQ deduplication per grant and day). Also the second sweep's delay.
+   */
+  RERUN_DEBOUNCE_MS: int(1000, 3_600_000).default(60_000),
+  /** A re-run sends a short notice for a reminded meeting that was cancelled since. */
+  CANCEL_NOTICES: bool.default(true),
+  /**
+   * Without webhooks (NYLAS_WEBHOOK_SECRET unset), the scheduler re-runs each completed day
+   * once, this many hours before it begins in the grant's zone (the second sweep).
+   */
+  SWEEP_HOURS_BEFORE: int(1, 23).default(3),
 
   DEFAULT_TIME_ZONE: zone.default("UTC"),
   DEFAULT_SEND_HOUR: int(0, 23).default(18),

@@ -24,6 +24,7 @@ import { isLastAttempt, RUNS_QUEUE, type RunJobData, type RunResult } from "./ru
 import { RunProcessor } from "./runs/processor.js";
 import { unsubscribeSettings } from "./optout/settings.js";
 import { schedulerTick, type TickResult } from "./runs/scheduler.js";
+import { sweepSettings } from "./runs/sweep.js";
 import { RunStore } from "./runs/store.js";
 import { WEBHOOKS_QUEUE, type WebhookJobData, type WebhookResult } from "./webhooks/queue.js";
 import { startWebhooksWorker, type WebhooksWorkerDeps } from "./webhooks/worker.js";
@@ -159,6 +160,7 @@ function createRunProcessor(
       jobConcurrency: config.JOB_CONCURRENCY,
       inlineWaitMaxMs: 1000,
       maxDelays: 200,
+      cancelNotices: config.CANCEL_NOTICES,
       defaultLocale: config.DEFAULT_LOCALE,
       policy: config.REMINDER_POLICY,
       maxRecipients: config.MAX_RECIPIENTS,
@@ -257,6 +259,8 @@ async function startScheduler(
       const result = await schedulerTick(db, runsQueue, log, {
         pageSize: config.SCHEDULER_PAGE_SIZE,
         ignoreSendHour,
+        // Without webhooks, the second sweep catches meetings that changed after the run.
+        sweep: sweepSettings(config),
       });
       log.info(result, "scheduler tick");
       await metrics.tick(result).catch((err: unknown) => log.warn({ err }, "could not record the tick for /metrics"));

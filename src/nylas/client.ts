@@ -1,3 +1,4 @@
+import { classifyError } from "./errors.js";
 import { Nylas, type NylasClient } from "./sdk.js";
 import type { Calendar, Event, Grant as NylasGrant, Message } from "nylas";
 import type { CalendarInfo } from "../grants/calendar.js";
@@ -29,6 +30,8 @@ export interface EventsPageQuery {
   limit?: number;
   pageToken?: string;
   expandRecurring?: boolean;
+  /** Cancelled events too, with status "cancelled" (`show_cancelled=true`): a re-run needs them. */
+  showCancelled?: boolean;
 }
 
 export interface Page<T> {
@@ -133,10 +136,24 @@ export class NylasApi {
           limit: query.limit ?? MAX_EVENTS_PAGE,
           expandRecurring: query.expandRecurring ?? true,
           ...(query.pageToken ? { pageToken: query.pageToken } : {}),
+          ...(query.showCancelled ? { showCancelled: true } : {}),
         },
       }),
     );
     return { items: res.data ?? [], nextCursor: res.nextCursor || undefined };
+  }
+
+  /** One event by id, or undefined when Nylas has none (404: deleted, or never there). */
+  async event(grantId: string, eventId: string, calendarId: string): Promise<Event | undefined> {
+    try {
+      const res = await this.call("events", () =>
+        this.sdk.events.find({ identifier: grantId, eventId, queryParams: { calendarId } }),
+      );
+      return res.data;
+    } catch (err) {
+      if (classifyError(err).status === 404) return undefined;
+      throw err;
+    }
   }
 
   /** Every event of the window across all pages; each page's request runs through `around`. */

@@ -10,12 +10,13 @@ import {
   MARK_SKIPPED,
   MARK_UNCERTAIN,
   READ_REMINDER_STATES,
+  READ_SENT_OF_DAY,
   RELEASE,
   UNCLAIM,
 } from "./sql.js";
 
 /**
- * The reminders ledger: one row per message, (grant, event id, event start, audience),
+ * The reminders ledger: one row per message, (grant, event id, event start, kind, audience),
  * claimed before its send and marked after it. Every path that can send (scheduler jobs,
  * retries, stalled jobs, backfills) passes through `claim`, so a message goes out at most once.
  *
@@ -50,6 +51,22 @@ export interface ClaimInput {
    * Which message of the meeting: '' for the one shared by all its recipients, otherwise the
    * lowercase address of the single recipient of a message of its own (see deliveries.ts).
    */
+  audience: string;
+  /** A reminder (the default), or the notice that a reminded meeting was cancelled. */
+  kind?: ReminderKind;
+}
+
+export type ReminderKind = "reminder" | "cancellation";
+
+/** A row of a day the ledger has sent (see `sentOfDay`). */
+export interface SentRow {
+  eventId: string;
+  /** Unix seconds. */
+  eventStart: number;
+  kind: ReminderKind;
+  title: string;
+  recipients: { name?: string; email: string }[];
+  /** '' for a meeting's shared message, else its one recipient's address (see deliveries.ts). */
   audience: string;
 }
 
@@ -135,7 +152,7 @@ export class Ledger {
     const firstIdx = new Map<string, number>();
     const idx: number[] = [];
     inputs.forEach((input, i) => {
-      const key = `${input.grantId}\u0000${input.eventId}\u0000${input.eventStart}\u0000${input.audience}`;
+      const key = [input.grantId, input.eventId, input.eventStart, kindOf(input), input.audience].join("\u0000");
       if (!firstIdx.has(key)) {
         firstIdx.set(key, i);
         idx.push(i);
@@ -143,7 +160,7 @@ export class Ledger {
     });
     const pick = <T>(f: (input: ClaimInput) => T) => idx.map((i) => f(inputs[i]!));
     const leaseSecs = this.settings.leaseMs / 1000;
-    // One row per (grant, event id, event start, audience): ON CONFLICT may touch each row
+    // One row per (grant, event id, event start, kind, audience): ON CONFLICT may touch each row
     // once, hence the de-duplication above (see CLAIM_REMINDERS).
     const rows = await this.db.$queryRawUnsafe<ClaimRow[]>(
       CLAIM_REMINDERS,
@@ -158,6 +175,7 @@ export class Ledger {
       leaseSecs,
       this.settings.maxAttempts,
       idx.map((i) => requests[i]!.composedAt?.toISOString() ?? null),
+      pick(kindOf),
       pick((i) => i.audience),
     );
 
@@ -181,12 +199,23 @@ export class Ledger {
         rest.map((i) => inputs[i]!.eventId),
         rest.map((i) => new Date(inputs[i]!.eventStart * 1000).toISOString()),
         leaseSecs,
+        rest.map((i) => kindOf(inputs[i]!)),
         rest.map((i) => inputs[i]!.audience),
       );
       for (const s of states) out[s.idx] = stateClaim(s);
     }
     // Lost a race with a concurrent insert, or listed twice: ask again shortly.
     return out.map((c) => c ?? { outcome: "busy", retryInMs: 1000 });
+  }
+
+  /** Every row of a grant's day that was sent, oldest send first (a re-run compares the day with them). */
+  async sentOfDay(grantId: string, day: string): Promise<SentRow[]> {
+    const rows = await this.db.$queryRawUnsafe<(Omit<SentRow, "eventStart"> & { eventStart: Date })[]>(
+      READ_SENT_OF_DAY,
+      grantId,
+      day,
+    );
+    return rows.map((r) => ({ ...r, eventStart: r.eventStart.getTime() / 1000 }));
   }
 
   /**
@@ -254,6 +283,8 @@ export class Ledger {
     );
   }
 }
+
+const kindOf = (input: ClaimInput): ReminderKind => input.kind ?? "reminder";
 
 function stateClaim(s: StateRow): Claim {
   if (s.status === "sent" || s.status === "skipped" || s.status === "uncertain")

@@ -29,6 +29,10 @@ export interface Meeting {
   userIsOrganizer: boolean;
   /** The organiser hid the guest list: each recipient gets a message of their own. */
   hideParticipants?: boolean;
+  /** A re-run found it moved since its reminder went out: the start it had then (Unix seconds). */
+  movedFrom?: number;
+  /** Not a meeting to remind of: the notice that this reminded meeting was cancelled (src/reminders/changes.ts). */
+  cancelled?: boolean;
 }
 
 export type SkipReason =

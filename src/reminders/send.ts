@@ -9,6 +9,7 @@ import { isStarted } from "./lead.js";
 import type { EmailAddress, Meeting } from "./meeting.js";
 import type { MessageOptOut } from "../optout/message.js";
 import { MARKER_HEADER, NoSentFolder, type SentLookup } from "./sent-check.js";
+import { composeCancellation } from "./cancellation.js";
 import { composeReminder } from "./template.js";
 
 /**
@@ -175,6 +176,7 @@ export async function sendReminders(
           title: m.title,
           recipients,
           audience,
+          ...(m.cancelled ? { kind: "cancellation" as const } : {}),
         })),
         { composedAt: ports.now() },
       );
@@ -256,7 +258,7 @@ async function sendOne(
   // Deterministic: the meeting, the grant, the marker and the claim's wording instant (an
   // earlier attempt's when this one retries it), never the moment of this attempt.
   const optOut = ctx.optOut?.(delivery.recipients);
-  const message = composeReminder(meeting, {
+  const message = (meeting.cancelled ? composeCancellation : composeReminder)(meeting, {
     zone: ctx.zone,
     senderEmail: ctx.email,
     marker: claim.marker,

@@ -120,7 +120,7 @@ export function formatDuration(
   return words.hours(Math.floor(minutes / 60), minutes % 60);
 }
 
-function person(p: EmailAddress | undefined): string {
+export function person(p: EmailAddress | undefined): string {
   if (!p) return "";
   const email = truncate(oneLine(p.email), FIELD_MAX);
   const name = truncate(oneLine(p.name), FIELD_MAX);
@@ -168,6 +168,18 @@ function relativeDay(zone: string, start: number, now: Date | undefined, words: 
   if (day === today) return words.today;
   if (day === addDays(today, 1)) return words.tomorrow;
   return words.onDay(dates.shortDay(start));
+}
+
+/**
+ * "Moved: now at 15:00 (was 11:00)" for a meeting a re-run found moved since its reminder
+ * (with the date too when the old start was on another local date); "" otherwise.
+ */
+export function movedNote(zone: string, meeting: Pick<Meeting, "start" | "movedFrom">): string {
+  const from = meeting.movedFrom;
+  if (from === undefined || !Number.isFinite(from)) return "";
+  const sameDay = dayFromUnix(zone, from) === dayFromUnix(zone, meeting.start);
+  const pattern = sameDay ? "HH:mm" : "EEE d MMM, HH:mm";
+  return `Moved: now at ${formatLocal(zone, meeting.start, pattern)} (was ${formatLocal(zone, from, pattern)})`;
 }
 
 interface Row {
@@ -223,10 +235,12 @@ export function composeReminder(meeting: Meeting, ctx: ReminderContext): Compose
   const marker = typeof ctx.marker === "string" ? ctx.marker.replace(/[^A-Za-z0-9._:@/+=-]/g, "").slice(0, 200) : "";
   const intro = meeting.allDay ? words.introAllDay(dayWord) : words.intro(dayWord);
   const footer = words.footer(sender);
+  const moved = movedNote(zoneName, meeting);
   const unsubscribe = safeHttpUrl(ctx.unsubscribeUrl);
 
   const text = [
     intro,
+    ...(moved ? [moved] : []),
     "",
     title,
     "",
@@ -254,6 +268,7 @@ export function composeReminder(meeting: Meeting, ctx: ReminderContext): Compose
     `<html${locale.tag === "en" ? "" : ` lang="${escapeHtml(locale.tag)}"`}><head><meta charset="utf-8"><title>${escapeHtml(subject)}</title></head>`,
     `<body style="font-family:Arial,Helvetica,sans-serif;font-size:14px;color:#222">`,
     `<p>${escapeHtml(intro)}</p>`,
+    ...(moved ? [`<p><strong>${escapeHtml(moved)}</strong></p>`] : []),
     `<h2 style="font-size:18px;margin:12px 0" dir="auto">${escapeHtml(title)}</h2>`,
     `<table role="presentation" style="border-collapse:collapse">`,
     htmlRows,

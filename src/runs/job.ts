@@ -10,7 +10,8 @@ export interface RunJobData {
   grantId: string;
   /** Local date (YYYY-MM-DD) in the grant's zone whose meetings get reminders. */
   day: string;
-  source: "scheduler" | "backfill" | "webhook" | "connect";
+  /** `rerun`: the day ran already and its meetings changed since (src/runs/rerun.ts). */
+  source: "scheduler" | "backfill" | "webhook" | "connect" | "rerun";
   /** Times the job was put back because the grant's budget was spent. */
   delays?: number;
   /**

@@ -21,6 +21,7 @@ import { attemptsLeft, isLastAttempt, type RunJobData, type RunResult } from "./
 import { markGrantNeedsReauth, turnSentCheckOff, whyGrantCannotRun } from "../grants/status.js";
 import { describeAccess, sentCheckMethod, type Access } from "../nylas/providers.js";
 import { RunStore, type RunGrant } from "./store.js";
+import { rerunMeetings } from "./rerun-day.js";
 import { optOutComposer, type UnsubscribeSettings } from "../optout/message.js";
 import { honourOptOuts } from "../optout/selection.js";
 
@@ -34,6 +35,8 @@ export interface RunProcessorSettings {
   inlineWaitMaxMs: number;
   /** Give up a job that has been put back this many times for rate limits. */
   maxDelays: number;
+  /** CANCEL_NOTICES: a re-run sends a notice for a reminded meeting now cancelled (default true). */
+  cancelNotices?: boolean;
   /** The locale of grants without their own (DEFAULT_LOCALE); unset: "en". */
   defaultLocale?: string;
   /** REMINDER_POLICY: for grants whose own policy is null. */
@@ -124,7 +127,9 @@ export class RunProcessor {
     // Sends Nylas accepted in this attempt: after one, a 429 starts its back-off afresh.
     const accepted = { sends: 0 };
     try {
-      const events = await this.readEvents(budget, grant.id, grant.calendarId, window);
+      // A re-run reads cancelled events too, to tell a reminded meeting's cancellation.
+      const rerun = job.data.source === "rerun";
+      const events = await this.readEvents(budget, grant.id, grant.calendarId, window, rerun);
       const selected = selectMeetings(events, {
         window,
         grantEmail: grant.email,
@@ -139,12 +144,28 @@ export class RunProcessor {
       // Meetings another connected user's grant reminds: each person gets one reminder.
       Object.assign(selection, await withoutCoveredMeetings(db, grant, selection, this.deps.settings.policy));
 
+      // A re-run: moved meetings marked, and a notice for each reminded meeting now gone.
+      const changed = rerun
+        ? await rerunMeetings(
+            db,
+            this.deps.ledger,
+            { grantId, day, email: grant.email },
+            {
+              events,
+              meetings: selection.meetings,
+              findEvent: (eventId) =>
+                budget.run("read", () => this.deps.nylas.event(grant.id, eventId, grant.calendarId)),
+            },
+            this.deps.settings.cancelNotices ?? true,
+            log,
+          )
+        : { meetings: selection.meetings, notices: [] };
       access = "mail_send";
       // Never stale: the last step before the sends, on the meetings every other check kept.
       const minLeadSeconds = this.deps.settings.minLeadMinutes * 60;
-      const lead = splitByLead(selection.meetings, Math.floor(clockNow().getTime() / 1000), minLeadSeconds);
+      const lead = splitByLead(changed.meetings, Math.floor(clockNow().getTime() / 1000), minLeadSeconds);
       const outcome = await sendReminders(
-        lead.due,
+        changed.notices.length > 0 ? [...lead.due, ...changed.notices] : lead.due,
         {
           grantId,
           day,
@@ -299,11 +320,12 @@ export class RunProcessor {
     grantId: string,
     calendarId: string,
     window: { start: number; end: number },
+    showCancelled = false,
   ): Promise<Event[]> {
     const events: Event[] = [];
     const pages = this.deps.nylas.events(
       grantId,
-      { calendarId, start: window.start, end: window.end, limit: 200, expandRecurring: true },
+      { calendarId, start: window.start, end: window.end, limit: 200, expandRecurring: true, showCancelled },
       (request) => budget.run("read", request),
     );
     for await (const page of pages) events.push(...page);

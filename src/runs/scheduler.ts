@@ -4,6 +4,7 @@ import { enqueueRuns, reviveRuns, type RunsQueue, type RunToEnqueue } from "./qu
 import { RunStore, type DuePage, type DueRun, type UncheckedGrant } from "./store.js";
 import { clockNow } from "../time/clock.js";
 import { isDueToSend } from "../time/window.js";
+import { secondSweep, type SweepSettings } from "./sweep.js";
 
 export interface TickOptions {
   /** Default: the calendar clock (src/time/clock.ts). */
@@ -12,6 +13,8 @@ export interface TickOptions {
   pageSize: number;
   /** Enqueue every grant's next local day whatever the hour (demo, tests). */
   ignoreSendHour?: boolean;
+  /** The second sweep (src/runs/sweep.ts): set when webhooks are not configured. */
+  sweep?: SweepSettings;
 }
 
 export interface TickResult {
@@ -23,6 +26,8 @@ export interface TickResult {
   /** Of `revived`: days reopened by a zone change that were due (see src/runs/coverage.ts). */
   reopened: number;
   badZone: number;
+  /** Completed days re-run by the second sweep (only when it is on). */
+  swept?: number;
   ms: number;
 }
 
@@ -121,6 +126,7 @@ export async function schedulerTick(db: Db, queue: RunsQueue, log: Logger, optio
     await Promise.allSettled([...jobs.inFlight, ...(next ? [next] : [])]);
   }
 
+  if (options.sweep) result.swept = await secondSweep(db, queue, log, now, options.sweep);
   for (const zone of checks.badZones) log.error({ zone }, "grants with an unknown time zone were not scheduled");
   result.ms = Date.now() - started;
   return result;

@@ -5,7 +5,15 @@ import { scrubText } from "../log/scrub.js";
 import type { ReminderPolicy } from "../reminders/policy.js";
 import { addDays, localDate } from "../time/window.js";
 import { daysToReopen, isReopenedDayDue } from "./coverage.js";
-import { FINISH_RUNS, QUEUE_DUE, QUEUE_DUE_PAGE, READ_REOPENED, READ_RUN_GRANTS, START_RUNS } from "./sql.js";
+import {
+  FINISH_RUNS,
+  QUEUE_DUE,
+  QUEUE_DUE_PAGE,
+  READ_REOPENED,
+  READ_RUN_GRANTS,
+  READ_SWEEPABLE,
+  START_RUNS,
+} from "./sql.js";
 
 /**
  * The only writer of the `runs` table: every change of a run is one of the transitions
@@ -13,7 +21,9 @@ import { FINISH_RUNS, QUEUE_DUE, QUEUE_DUE_PAGE, READ_REOPENED, READ_RUN_GRANTS,
  * a webhook or a sign-in; `running` once its job starts; then `completed`, `skipped`,
  * `needs_reauth` or `failed`; a run stopped by a 401 is `revived` (queued again) once its
  * grant is valid; a completed run is `reopened` when its grant's zone changed and the day in
- * the new zone reaches past what was covered (src/runs/coverage.ts), and revived when due. Error text is scrubbed of credentials before it is stored
+ * the new zone reaches past what was covered (src/runs/coverage.ts), and revived when due; a
+ * completed run is `rerun` (queued again) when its day's meetings changed after it ran, by a
+ * webhook or once by the second sweep (src/runs/rerun.ts, src/runs/sweep.ts). Error text is scrubbed of credentials before it is stored
  * (src/log/scrub.ts).
  *
  * The statements of the nightly hot path (the grant read, a job's start and finish, the
@@ -279,6 +289,35 @@ export class RunStore {
         return false; // an unknown zone: the tick reports it with the grant's other runs
       }
     });
+  }
+
+  /**
+   * Re-run: a completed day is queued again because its meetings changed after it ran (its
+   * job is already in the queue). False when the run was not completed (nothing changes).
+   */
+  async rerun(run: RunKey): Promise<boolean> {
+    const { count } = await this.db.run.updateMany({
+      where: { grantId: run.grantId, day: run.day, status: "completed" },
+      data: { status: "queued", lastError: null, enqueuedAt: new Date() },
+    });
+    return count > 0;
+  }
+
+  /** Completed runs of days from `from` to `to` not swept yet, of grants that can run, with the grant's zone. */
+  async sweepable(from: string, to: string): Promise<(RunKey & { timeZone: string })[]> {
+    return this.db.$queryRawUnsafe<(RunKey & { timeZone: string })[]>(READ_SWEEPABLE, from, to);
+  }
+
+  /**
+   * Swept: the second sweep re-runs a completed day, once (its job is already in the queue).
+   * False when the run was no longer completed or was swept before.
+   */
+  async sweep(run: RunKey, at: Date): Promise<boolean> {
+    const { count } = await this.db.run.updateMany({
+      where: { grantId: run.grantId, day: run.day, status: "completed", sweptAt: null },
+      data: { status: "queued", lastError: null, enqueuedAt: new Date(), sweptAt: at },
+    });
+    return count > 0;
   }
 
   private async upsert(

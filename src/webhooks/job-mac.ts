@@ -1,5 +1,5 @@
 import { createHmac, hkdfSync, timingSafeEqual } from "node:crypto";
-import { GRANT_TRIGGERS, type GrantNotification } from "./notification.js";
+import { WEBHOOK_TRIGGERS, type GrantNotification } from "./notification.js";
 
 /**
  * Proof that a webhook job was queued by the signed /webhooks/nylas route and not by anyone
@@ -38,7 +38,7 @@ export function verifiedNotification(data: unknown, key: Buffer): GrantNotificat
   const allowed = new Set(["id", "type", "grantId", "time", "provider", "email", "attempt", "mac"]);
   if (Object.keys(d).some((k) => !allowed.has(k))) return undefined;
   if (typeof d.id !== "string" || typeof d.grantId !== "string" || typeof d.mac !== "string") return undefined;
-  if (!(GRANT_TRIGGERS as readonly unknown[]).includes(d.type)) return undefined;
+  if (!(WEBHOOK_TRIGGERS as readonly unknown[]).includes(d.type)) return undefined;
   if (!optional(d.time, "number") || !optional(d.attempt, "number")) return undefined;
   if (!optional(d.provider, "string") || !optional(d.email, "string")) return undefined;
   if (!/^[0-9a-f]{64}$/.test(d.mac)) return undefined;

@@ -7,11 +7,21 @@
 /** The grant lifecycle triggers this service acts on. */
 export const GRANT_TRIGGERS = ["grant.created", "grant.updated", "grant.deleted", "grant.expired"] as const;
 export type GrantTrigger = (typeof GRANT_TRIGGERS)[number];
+/** A meeting changed: a completed run of the grant's next day may need a re-run (src/runs/rerun.ts). */
+export const EVENT_TRIGGERS = ["event.created", "event.updated", "event.deleted"] as const;
+export type EventTrigger = (typeof EVENT_TRIGGERS)[number];
+/** Every trigger this service acts on. */
+export const WEBHOOK_TRIGGERS = [...GRANT_TRIGGERS, ...EVENT_TRIGGERS] as const;
+export type WebhookTrigger = (typeof WEBHOOK_TRIGGERS)[number];
 
+export const isEventTrigger = (type: string): type is EventTrigger =>
+  (EVENT_TRIGGERS as readonly string[]).includes(type);
+
+/** A notification of one of WEBHOOK_TRIGGERS, about one grant (of an event.*, only its grant id is kept). */
 export interface GrantNotification {
   /** Notification id: the same for every delivery attempt of one notification. */
   id: string;
-  type: GrantTrigger;
+  type: WebhookTrigger;
   grantId: string;
   /** When Nylas created the notification (Unix seconds), if it said. */
   time?: number;
@@ -52,14 +62,20 @@ export function parseNotification(raw: string): ParsedNotification {
   const type = text(body.type, 100);
   if (!type) return { kind: "invalid", problem: "type must be a non-empty string" };
   if (!isRecord(body.data)) return { kind: "invalid", problem: "data must be an object" };
-  if (!(GRANT_TRIGGERS as readonly string[]).includes(type)) return { kind: "other", id, type };
+  if (!(WEBHOOK_TRIGGERS as readonly string[]).includes(type)) return { kind: "other", id, type };
 
   const object = body.data.object;
   if (!isRecord(object)) return { kind: "invalid", problem: "data.object must be an object" };
   const grantId = text(object.grant_id);
   if (!grantId) return { kind: "invalid", problem: "data.object.grant_id must be a non-empty string" };
-  const n: GrantNotification = { id, type: type as GrantTrigger, grantId };
+  const n: GrantNotification = { id, type: type as WebhookTrigger, grantId };
   if (typeof body.time === "number" && Number.isFinite(body.time) && body.time > 0) n.time = Math.floor(body.time);
+  if (isEventTrigger(type)) {
+    // The event itself is read again by the re-run: only whose it is matters here.
+    if (typeof body.webhook_delivery_attempt === "number" && Number.isInteger(body.webhook_delivery_attempt))
+      n.attempt = body.webhook_delivery_attempt;
+    return { kind: "grant", notification: n };
+  }
   const provider = text(object.provider, 40);
   if (provider) n.provider = provider;
   const email = text(object.email, 320) ?? text(object.login_id, 320);

@@ -5,6 +5,7 @@ import { upsertOne, type SyncSettings } from "../grants/sync.js";
 import type { Logger } from "../log/logger.js";
 import type { GrantInfo, NylasApi } from "../nylas/client.js";
 import type { RunsQueue } from "../runs/queue.js";
+import { rerunNextDay } from "../runs/rerun.js";
 import { clockNow } from "../time/clock.js";
 import type { GrantNotification } from "./notification.js";
 import type { WebhookResult } from "./queue.js";
@@ -16,6 +17,8 @@ export interface WebhookDeps {
   log: Logger;
   settings: SyncSettings;
   now?: () => Date;
+  /** RERUN_DEBOUNCE_MS: an event.* re-run waits this long, so a burst of changes gives one. */
+  rerunDebounceMs?: number;
 }
 
 /**
@@ -45,6 +48,17 @@ export async function processWebhook(deps: WebhookDeps, n: GrantNotification): P
 async function apply(deps: WebhookDeps, n: GrantNotification, log: Logger): Promise<WebhookResult> {
   const { db } = deps;
   switch (n.type) {
+    case "event.created":
+    case "event.updated":
+    case "event.deleted": {
+      const now = deps.now?.() ?? clockNow();
+      const r = await rerunNextDay(db, deps.runsQueue, n.grantId, deps.rerunDebounceMs ?? 60_000, now);
+      // The day's job is just ending (its run recorded completed): retried once it has ended.
+      if (r.running) throw new Error(`re-run of ${r.day} must wait: ${r.reason}`);
+      return r.queued
+        ? { outcome: "applied", change: "rerun", enqueuedDay: r.day }
+        : { outcome: "ignored", reason: r.reason };
+    }
     case "grant.expired": {
       const grant = await db.grant.findUnique({
         where: { id: n.grantId },

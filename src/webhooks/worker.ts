@@ -55,7 +55,9 @@ export function startWebhooksWorker(
       const n = verifiedNotification(job.data, key);
       if (!n) throw new UnrecoverableError(UNSIGNED_JOB);
       const { db, nylas, runsQueue, now } = deps;
-      return processWebhook({ db, nylas, runsQueue, log: wlog.child({ jobId: job.id }), settings, now }, n);
+      const jlog = wlog.child({ jobId: job.id });
+      const rerunDebounceMs = config.RERUN_DEBOUNCE_MS;
+      return processWebhook({ db, nylas, runsQueue, log: jlog, settings, now, rerunDebounceMs }, n);
     },
     { connection: deps.connection, prefix: config.QUEUE_PREFIX, concurrency: 4, metrics: BULLMQ_WORKER_METRICS },
     wlog,

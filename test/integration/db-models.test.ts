@@ -168,6 +168,7 @@ describe("Reminder", () => {
       composedAt: null,
       sentAt: null,
       updatedAt: expect.any(Date),
+      kind: "reminder",
     });
 
     const second = await db.reminder.create({
@@ -212,7 +213,15 @@ describe("Reminder", () => {
     }
 
     const found = await db.reminder.findUniqueOrThrow({
-      where: { grantId_eventId_eventStart_audience: { grantId: g.id, eventId: "evt_1", eventStart, audience: "" } },
+      where: {
+        grantId_eventId_eventStart_kind_audience: {
+          grantId: g.id,
+          eventId: "evt_1",
+          eventStart,
+          kind: "reminder",
+          audience: "",
+        },
+      },
     });
     expect(found.id).toBe(r.id);
     expect(await db.reminder.findUniqueOrThrow({ where: { marker } })).toMatchObject({ id: r.id });
@@ -328,6 +337,7 @@ describe("Run", () => {
       startedAt: null,
       finishedAt: null,
       durationMs: null,
+      sweptAt: null,
     });
     expect(run.enqueuedAt.getTime()).toBeGreaterThanOrEqual(before - 5_000);
 

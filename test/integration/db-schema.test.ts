@@ -151,7 +151,7 @@ describe("schema.prisma vs the migrated database", () => {
       "Suppression",
       "WebhookDelivery",
     ]);
-    expect(schema.models.find((m) => m.name === "Run")?.fields.length).toBe(21);
+    expect(schema.models.find((m) => m.name === "Run")?.fields.length).toBe(22);
   });
 
   it("has exactly the tables of the models (plus _prisma_migrations)", async () => {

@@ -204,7 +204,7 @@ describe("the worker's webhook receiver against the sandbox's deliveries", () =>
     expect(await status(id)).toBe("valid");
   });
 
-  it("event.* notifications are accepted with 200 and queue nothing", async () => {
+  it("event.* notifications are accepted with 200 and handled; with no completed run for tomorrow, nothing is re-run", async () => {
     const id = await connectedGrant();
     const start = Math.floor(Date.now() / 1000) + 86_400;
     const ev = h.sandbox.addEvent(id, {
@@ -223,8 +223,12 @@ describe("the worker's webhook receiver against the sandbox's deliveries", () =>
         d.attempts.map((a) => a.status),
         d.type,
       ).toEqual([200]);
-      expect(await h.webhooksQueue.getJob(webhookJobId(d.notificationId))).toBeUndefined();
+      expect(await finished(d.notificationId), d.type).toEqual({
+        outcome: "ignored",
+        reason: "run not settled (none): it will read the change",
+      });
     }
-    expect(await h.db.webhookDelivery.count({ where: { id: { in: log.map((d) => d.notificationId) } } })).toBe(0);
+    expect(await h.db.webhookDelivery.count({ where: { id: { in: log.map((d) => d.notificationId) } } })).toBe(4);
+    expect(await h.runsQueue.count()).toBe(0);
   });
 });
