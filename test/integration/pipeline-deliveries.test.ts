@@ -104,4 +104,37 @@ describe("hidden guest lists: one message per recipient (the real worker)", { ti
       expect(p.sink.find(/found in Sent folder/).filter((l) => l.grantId === grantId)).toHaveLength(1);
     },
   );
+
+  it("a hidden meeting cancelled after its reminders: each guest gets a notice of their own, once", async () => {
+    const tag = Math.random().toString(36).slice(2, 10);
+    const grantId = p.sandbox.addGrant({ email: `host-${tag}@example.com`, provider: "google", timezone: "UTC" }).id;
+    await p.sync();
+    const hidden = guests(tag);
+    const ev = p.sandbox.addEvent(grantId, {
+      title: `Panel-${tag}`,
+      when: { object: "timespan", start_time: start, end_time: start + 1800 },
+      participants: hidden.map((email) => ({ email, status: "yes" })),
+      hide_participants: true,
+    });
+    await run(grantId);
+    expect(p.sandbox.sentMessages({ grantId })).toHaveLength(3);
+
+    p.sandbox.updateEvent(grantId, ev.id, { status: "cancelled" });
+    await reviveRuns(p.queue, [{ grantId, day }], "rerun");
+    await waitForIdle(p.queue, 60_000);
+    const notices = p.sandbox.sentMessages({ grantId }).filter((m) => m.subject.startsWith("Cancelled:"));
+    expect(notices.map((m) => m.to).sort()).toEqual(hidden.map((e) => [e]).sort());
+    const mailbox = p.sandbox.store.requireGrant(grantId);
+    for (const m of notices) {
+      const whole = JSON.stringify(mailbox.messagesById.get(m.messageId)).toLowerCase();
+      for (const other of hidden.filter((e) => e !== m.to[0])) expect(whole).not.toContain(other.toLowerCase());
+    }
+    const rows = await p.db.reminder.findMany({ where: { grantId, kind: "cancellation" } });
+    expect(rows.map((r) => [r.audience, r.status]).sort()).toEqual(hidden.map((e) => [e.toLowerCase(), "sent"]).sort());
+
+    // Another re-run: nothing more goes out.
+    await reviveRuns(p.queue, [{ grantId, day }], "rerun");
+    await waitForIdle(p.queue, 60_000);
+    expect(p.sandbox.sentMessages({ grantId })).toHaveLength(6);
+  });
 });
