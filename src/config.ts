@@ -123,6 +123,11 @@ const schema = z.object({
    */
   MIN_LEAD_MINUTES: int(0, 1440).default(15),
   /**
+   * `shared`: one reminder per meeting, to all its recipients (a meeting with a hidden guest
+   * list still gets one per recipient); `individual`: one per recipient, always.
+   */
+  REMINDER_DELIVERY: z.enum(["shared", "individual"]).default("shared"),
+  /**
    * Test-only: the process's calendar clock (which day is tomorrow, is the send hour past)
    * starts at this instant and runs on at real speed; unset = the real clock. Refused with
    * NODE_ENV=production. See src/time/clock.ts.

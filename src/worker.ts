@@ -156,6 +156,7 @@ function createRunProcessor(
     log,
     settings: {
       includeAllDay: config.INCLUDE_ALL_DAY,
+      delivery: config.REMINDER_DELIVERY,
       jobConcurrency: config.JOB_CONCURRENCY,
       inlineWaitMaxMs: 1000,
       maxDelays: 200,

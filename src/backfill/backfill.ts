@@ -3,6 +3,7 @@ import type { Db } from "../db/client.js";
 import type { NylasApi } from "../nylas/client.js";
 import { classifyError, describeFailure } from "../nylas/errors.js";
 import type { RunsQueue } from "../runs/queue.js";
+import { toDeliveries, type DeliveryMode } from "../reminders/deliveries.js";
 import { selectMeetings } from "../reminders/select.js";
 import { composeReminder } from "../reminders/template.js";
 import { runJobId } from "../runs/job.js";
@@ -164,6 +165,8 @@ export interface DryRunOptions {
   policy: ReminderPolicy;
   maxRecipients: number;
   minLeadMinutes: number;
+  /** REMINDER_DELIVERY: one message per meeting where allowed (default), or per recipient. */
+  delivery?: DeliveryMode;
 }
 
 /**
@@ -227,11 +230,12 @@ export async function dryRun(
                 status: "sent",
                 OR: meetings.map((m) => ({ eventId: m.eventId, eventStart: new Date(m.start * 1000) })),
               },
-              select: { eventId: true, eventStart: true },
+              select: { eventId: true, eventStart: true, audience: true },
             });
-      const done = new Set(sent.map((r) => `${r.eventId}|${r.eventStart.getTime() / 1000}`));
-      for (const m of meetings) {
-        const already = done.has(`${m.eventId}|${m.start}`);
+      // One row per message, as the worker would send them (see deliveries.ts).
+      const done = new Set(sent.map((r) => `${r.eventId}|${r.eventStart.getTime() / 1000}|${r.audience}`));
+      for (const { meeting: m, audience, recipients } of toDeliveries(meetings, options.delivery)) {
+        const already = done.has(`${m.eventId}|${m.start}|${audience}`);
         const message = composeReminder(m, { zone: g.timeZone, senderEmail: g.email, now: clockNow() });
         result.rows.push({
           grantId: g.id,
@@ -239,7 +243,7 @@ export async function dryRun(
           zone: zoneWithSource(g.timeZone, g.timeZoneSource),
           start: formatLocal(g.timeZone, m.start, "yyyy-MM-dd HH:mm zzz"),
           subject: message.subject,
-          to: m.recipients.map((r) => r.email).join(", "),
+          to: recipients.map((r) => r.email).join(", "),
           state: already ? "already sent" : "would send",
         });
         if (already) result.alreadySent++;

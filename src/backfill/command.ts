@@ -63,6 +63,7 @@ async function reportDryRun(
   out.line(`dry run: ${grants.length} grant(s), ${span}; nothing is queued or sent`);
   const r = await dryRun(db, nylas, grants, args.days, {
     includeAllDay: config.INCLUDE_ALL_DAY,
+    delivery: config.REMINDER_DELIVERY,
     policy: config.REMINDER_POLICY,
     maxRecipients: config.MAX_RECIPIENTS,
     minLeadMinutes: config.MIN_LEAD_MINUTES,

@@ -62,15 +62,20 @@ export function dayChanges(input: DayChangesInput): DayChanges {
       const state = states.get(eventId);
       if (state && !state.cancelled) continue;
       const last = rows[rows.length - 1]!;
+      // A meeting reminded one message per recipient has a row per recipient at that start:
+      // the notice goes to them all, and one by one again (see deliveries.ts).
+      const atLast = rows.filter((r) => r.eventStart === last.eventStart);
+      const individual = atLast.some((r) => r.audience !== "");
       (state ? cancellations : absent).push({
         eventId,
         start: last.eventStart,
         end: last.eventStart,
         title: last.title,
-        recipients: last.recipients,
+        recipients: individual ? atLast.flatMap((r) => r.recipients) : last.recipients,
         recurring: false,
         userIsOrganizer: false,
         cancelled: true,
+        ...(individual ? { hideParticipants: true } : {}),
       });
     }
   }

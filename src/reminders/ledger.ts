@@ -16,9 +16,9 @@ import {
 } from "./sql.js";
 
 /**
- * The reminders ledger: one row per (grant, event id, event start, kind), claimed before a send
- * and marked after it. Every path that can send (scheduler jobs, retries, stalled jobs,
- * backfills) passes through `claim`, so a reminder goes out at most once.
+ * The reminders ledger: one row per message, (grant, event id, event start, kind, audience),
+ * claimed before its send and marked after it. Every path that can send (scheduler jobs,
+ * retries, stalled jobs, backfills) passes through `claim`, so a message goes out at most once.
  *
  * Row states:
  * - claimed: a send is in flight, or its outcome is unknown (a timeout, a crash). Another
@@ -47,6 +47,11 @@ export interface ClaimInput {
   day: string;
   title: string;
   recipients: { name?: string; email: string }[];
+  /**
+   * Which message of the meeting: '' for the one shared by all its recipients, otherwise the
+   * lowercase address of the single recipient of a message of its own (see deliveries.ts).
+   */
+  audience: string;
   /** A reminder (the default), or the notice that a reminded meeting was cancelled. */
   kind?: ReminderKind;
 }
@@ -61,6 +66,8 @@ export interface SentRow {
   kind: ReminderKind;
   title: string;
   recipients: { name?: string; email: string }[];
+  /** '' for a meeting's shared message, else its one recipient's address (see deliveries.ts). */
+  audience: string;
 }
 
 export type Claim =
@@ -145,7 +152,7 @@ export class Ledger {
     const firstIdx = new Map<string, number>();
     const idx: number[] = [];
     inputs.forEach((input, i) => {
-      const key = `${input.grantId}\u0000${input.eventId}\u0000${input.eventStart}\u0000${kindOf(input)}`;
+      const key = [input.grantId, input.eventId, input.eventStart, kindOf(input), input.audience].join("\u0000");
       if (!firstIdx.has(key)) {
         firstIdx.set(key, i);
         idx.push(i);
@@ -153,8 +160,8 @@ export class Ledger {
     });
     const pick = <T>(f: (input: ClaimInput) => T) => idx.map((i) => f(inputs[i]!));
     const leaseSecs = this.settings.leaseMs / 1000;
-    // One row per (grant, event id, event start): ON CONFLICT may touch each row once, hence
-    // the de-duplication above (see CLAIM_REMINDERS).
+    // One row per (grant, event id, event start, kind, audience): ON CONFLICT may touch each row
+    // once, hence the de-duplication above (see CLAIM_REMINDERS).
     const rows = await this.db.$queryRawUnsafe<ClaimRow[]>(
       CLAIM_REMINDERS,
       idx,
@@ -169,6 +176,7 @@ export class Ledger {
       this.settings.maxAttempts,
       idx.map((i) => requests[i]!.composedAt?.toISOString() ?? null),
       pick(kindOf),
+      pick((i) => i.audience),
     );
 
     const out: (Claim | undefined)[] = inputs.map(() => undefined);
@@ -192,6 +200,7 @@ export class Ledger {
         rest.map((i) => new Date(inputs[i]!.eventStart * 1000).toISOString()),
         leaseSecs,
         rest.map((i) => kindOf(inputs[i]!)),
+        rest.map((i) => inputs[i]!.audience),
       );
       for (const s of states) out[s.idx] = stateClaim(s);
     }

@@ -3,6 +3,7 @@ import type { Logger } from "../log/logger.js";
 import type { OutgoingMessage } from "../nylas/client.js";
 import { classifyError, describeFailure, type Failure } from "../nylas/errors.js";
 import type { GrantBudget } from "../nylas/grant-limiter.js";
+import { toDeliveries, type Delivery, type DeliveryMode } from "./deliveries.js";
 import type { Claim, Ledger } from "./ledger.js";
 import { isStarted } from "./lead.js";
 import type { EmailAddress, Meeting } from "./meeting.js";
@@ -12,8 +13,9 @@ import { composeCancellation } from "./cancellation.js";
 import { composeReminder } from "./template.js";
 
 /**
- * The send protocol of one grant's day, for each meeting: claim it in the ledger, look in
- * the Sent folder when an earlier attempt may have sent it, compose, send, mark. Its I/O
+ * The send protocol of one grant's day, for each message (a meeting's shared one, or one per
+ * recipient: see deliveries.ts): claim it in the ledger, look in the Sent folder when an
+ * earlier attempt may have sent it, compose, send, mark. Its I/O
  * comes in as ports, so every outcome of every step can be tested without a network.
  *
  * What the protocol promises: a reminder is sent only under a claim; a claim whose send
@@ -73,15 +75,20 @@ export interface SendContext {
   minLeadSeconds: number;
   /** The unsubscribe link and headers of a message to these recipients (src/optout/message.ts). */
   optOut?: ((recipients: readonly EmailAddress[]) => MessageOptOut) | undefined;
+  /** One message per meeting where allowed (default), or one per recipient always. */
+  delivery?: DeliveryMode;
 }
 
 export type SendOutcome = SendStatus & {
-  /** Claims closed unsent because their meeting was about to start (absent: none). */
+  /**
+   * Meetings with a claim closed unsent because the meeting was about to start (absent: none);
+   * meetings, not messages: the run counts its skips by meeting.
+   */
   started?: number;
 };
 
 type SendStatus =
-  /** Every meeting is settled: sent, found already sent, refused, given up, or done before. */
+  /** Every message is settled: sent, found already sent, refused, given up, or done before. */
   | { status: "done" }
   /**
    * Some reminders must be tried again: held by another attempt (come back after
@@ -121,7 +128,7 @@ interface Hold {
   transient?: boolean;
 }
 
-/** What one meeting's step left to do. */
+/** What one message's step left to do. */
 type Step =
   | { kind: "settled" }
   | { kind: "held"; hold: Hold }
@@ -129,7 +136,7 @@ type Step =
   | { kind: "started" }
   /** Sent; the mark is being written (a hold when it could not be). */
   | { kind: "sent"; marked: Promise<Hold | undefined> }
-  /** Concerns the whole grant: the meetings still queued are not tried. */
+  /** Concerns the whole grant: the messages still queued are not tried. */
   | { kind: "stop"; error: unknown };
 
 export async function sendReminders(
@@ -145,7 +152,7 @@ export async function sendReminders(
   let halted = false;
   const gate: SendGate = { stopped: () => halted || stop !== undefined, halt: () => (halted = true) };
   const marks: Promise<Hold | undefined>[] = [];
-  let started = 0;
+  const started = new Set<Meeting>();
   // The job comes back once the longest hold is over; a transient one calls for a retry.
   const hold = (h: Hold) => {
     held = {
@@ -155,18 +162,20 @@ export async function sendReminders(
     };
   };
 
-  for (let from = 0; from < meetings.length && !stop; from += CLAIM_CHUNK) {
-    const chunk = meetings.slice(from, from + CLAIM_CHUNK);
+  const deliveries = toDeliveries(meetings, ctx.delivery);
+  for (let from = 0; from < deliveries.length && !stop; from += CLAIM_CHUNK) {
+    const chunk = deliveries.slice(from, from + CLAIM_CHUNK);
     let claims: Claim[];
     try {
       claims = await ports.ledger.claimMany(
-        chunk.map((m) => ({
+        chunk.map(({ meeting: m, audience, recipients }) => ({
           grantId: ctx.grantId,
           eventId: m.eventId,
           eventStart: m.start,
           day: ctx.day,
           title: m.title,
-          recipients: m.recipients,
+          recipients,
+          audience,
           ...(m.cancelled ? { kind: "cancellation" as const } : {}),
         })),
         { composedAt: ports.now() },
@@ -178,21 +187,21 @@ export async function sendReminders(
     // Claims no send has started on yet: handed back if the job stops before them.
     const untouched = new Set(claims.filter((c): c is ClaimedClaim => c.outcome === "claimed"));
     await Promise.all(
-      chunk.map((meeting, k) =>
+      chunk.map((delivery, k) =>
         limit(async () => {
           if (gate.stopped()) return;
           const claim = claims[k]!;
           if (claim.outcome === "claimed") untouched.delete(claim);
           let step: Step;
           try {
-            step = await sendOne(meeting, claim, ctx, ports, gate);
+            step = await sendOne(delivery, claim, ctx, ports, gate);
           } catch (error) {
             step = { kind: "stop", error };
           }
           if (step.kind === "held") hold(step.hold);
           else if (step.kind === "sent") marks.push(step.marked);
-          else if (step.kind === "started") started++;
-          // The meetings still queued return at once (p-limit's clearQueue would leave
+          else if (step.kind === "started") started.add(delivery.meeting);
+          // The messages still queued return at once (p-limit's clearQueue would leave
           // their promises unsettled).
           else if (step.kind === "stop") stop ??= { error: step.error };
         }),
@@ -209,7 +218,7 @@ export async function sendReminders(
   // Every send is recorded (or released as uncertain) before the outcome is known, even
   // when the job stops for the grant's sake.
   for (const h of await Promise.all(marks)) if (h) hold(h);
-  const closed = started > 0 ? { started } : {};
+  const closed = started.size > 0 ? { started: started.size } : {};
   if (stop) return { status: "stopped", error: stop.error, ...closed };
   return held ? { status: "held", ...held, ...closed } : { status: "done", ...closed };
 }
@@ -231,13 +240,14 @@ interface SendGate {
 }
 
 async function sendOne(
-  meeting: Meeting,
+  delivery: Delivery,
   claim: Claim,
   ctx: SendContext,
   ports: SendPorts,
   gate: SendGate,
 ): Promise<Step> {
   const { ledger, log } = ports;
+  const meeting = delivery.meeting;
   if (claim.outcome === "done" || claim.outcome === "exhausted") return { kind: "settled" };
   if (claim.outcome === "busy")
     return {
@@ -247,7 +257,7 @@ async function sendOne(
 
   // Deterministic: the meeting, the grant, the marker and the claim's wording instant (an
   // earlier attempt's when this one retries it), never the moment of this attempt.
-  const optOut = ctx.optOut?.(meeting.recipients);
+  const optOut = ctx.optOut?.(delivery.recipients);
   const message = (meeting.cancelled ? composeCancellation : composeReminder)(meeting, {
     zone: ctx.zone,
     senderEmail: ctx.email,
@@ -257,7 +267,7 @@ async function sendOne(
     locale: ctx.locale,
   });
   if (claim.uncertain) {
-    const resolved = await resolveUncertain(meeting, claim, message.subject, ports);
+    const resolved = await resolveUncertain(delivery, claim, message.subject, ports);
     if (resolved) return resolved;
   }
 
@@ -275,7 +285,7 @@ async function sendOne(
         gate,
         ports.send(
           {
-            to: meeting.recipients,
+            to: delivery.recipients,
             subject: message.subject,
             body: message.html,
             customHeaders: [{ name: MARKER_HEADER, value: claim.marker }, ...(optOut?.headers ?? [])],
@@ -330,7 +340,7 @@ async function haltOnStop<T>(gate: SendGate, request: Promise<T>): Promise<T> {
  * Undefined: send (under the same key).
  */
 async function resolveUncertain(
-  meeting: Meeting,
+  { meeting, recipients }: Delivery,
   claim: ClaimedClaim,
   subject: string,
   ports: SendPorts,
@@ -340,7 +350,7 @@ async function resolveUncertain(
   if (ports.findSent) {
     const findSent = ports.findSent;
     const since = claim.composedAt ? claim.composedAt.getTime() / 1000 - 60 : meeting.start - SENT_CHECK_SPAN_S;
-    const query = { marker: claim.marker, subject, recipients: meeting.recipients, sinceUnix: since };
+    const query = { marker: claim.marker, subject, recipients, sinceUnix: since };
     let found: string | undefined;
     try {
       found = await ports.budget.run("read", () => findSent(query));

@@ -14,7 +14,7 @@ import { GRANT_CAN_RUN_SQL } from "../grants/status.js";
  * claimed by index with the state each had before (null for a new row). `prev` sees the rows
  * as they were; the upsert only takes a row over when it is free (refused before with
  * attempts left, or its lease ran out). ON CONFLICT may touch each row once, so the batch
- * must not list a (grant, event id, event start) twice.
+ * must not list a (grant, event id, event start, kind, audience) twice.
  * $1 indexes (int[]); $2 grant ids, $3 event ids (text[]); $4 event starts (timestamptz[]);
  * $5 days, $6 titles (text[]); $7 recipients (jsonb[]); $8 markers (text[]);
  * $9 the lease in seconds (double precision); $10 claims allowed per reminder (int);
@@ -22,23 +22,24 @@ import { GRANT_CAN_RUN_SQL } from "../grants/status.js";
  * whose send may have gone out keeps its own instant, so the retry words the message as that
  * attempt did and Nylas sees the same payload under the same idempotency key.
  * $12 kinds (text[]: reminder or cancellation, part of the row's key).
+ * $13 audiences (text[]): '' for a meeting's shared message, else its one recipient's address.
  */
 export const CLAIM_REMINDERS = `
   WITH input AS (
     SELECT * FROM unnest($1::int[], $2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::text[], $7::jsonb[],
-                         $8::text[], $11::timestamptz[], $12::text[])
-      AS t(idx, grant_id, event_id, event_start, day, title, recipients, marker, composed_at, kind)
+                         $8::text[], $11::timestamptz[], $12::text[], $13::text[])
+      AS t(idx, grant_id, event_id, event_start, day, title, recipients, marker, composed_at, kind, audience)
   ), prev AS (
     SELECT i.idx, r.status::text AS status FROM input i
     JOIN reminders r ON r.grant_id = i.grant_id AND r.event_id = i.event_id AND r.event_start = i.event_start
-      AND r.kind = i.kind::"ReminderKind"
+      AND r.kind = i.kind::"ReminderKind" AND r.audience = i.audience
   ), up AS (
     INSERT INTO reminders (grant_id, event_id, event_start, day, title, recipients, marker, status, attempts,
-                           claimed_at, composed_at, updated_at, kind)
+                           claimed_at, composed_at, updated_at, kind, audience)
     SELECT grant_id, event_id, event_start, day, title, recipients, marker, 'claimed', 1, now(), composed_at, now(),
-           kind::"ReminderKind"
+           kind::"ReminderKind", audience
     FROM input ORDER BY idx
-    ON CONFLICT (grant_id, event_id, event_start, kind) DO UPDATE
+    ON CONFLICT (grant_id, event_id, event_start, kind, audience) DO UPDATE
       -- Only a claim after a refusal counts: taking over a claim whose send timed out or
       -- whose process died is not the reminder's fault and must not exhaust it.
       SET status = 'claimed', attempts = reminders.attempts + CASE WHEN reminders.status = 'failed' THEN 1 ELSE 0 END,
@@ -50,18 +51,18 @@ export const CLAIM_REMINDERS = `
       WHERE (reminders.status = 'claimed'
              AND reminders.claimed_at < now() - make_interval(secs => $9::double precision))
          OR (reminders.status = 'failed' AND reminders.attempts < $10::int)
-    RETURNING id, marker, attempts, composed_at, grant_id, event_id, event_start, kind
+    RETURNING id, marker, attempts, composed_at, grant_id, event_id, event_start, kind, audience
   )
   SELECT i.idx, up.id, up.marker, up.attempts, up.composed_at, prev.status AS previous
   FROM up JOIN input i ON i.grant_id = up.grant_id AND i.event_id = up.event_id AND i.event_start = up.event_start
-    AND up.kind = i.kind::"ReminderKind"
+    AND up.kind = i.kind::"ReminderKind" AND up.audience = i.audience
   LEFT JOIN prev ON prev.idx = i.idx`;
 
 /**
  * The state of reminders a claim did not take, by index: status, attempts, and for a claimed
  * row the ms until its lease runs out (null otherwise). No row for a reminder that is absent.
  * $1 indexes (int[]); $2 grant ids, $3 event ids (text[]); $4 event starts (timestamptz[]);
- * $5 the lease in seconds (double precision); $6 kinds (text[]).
+ * $5 the lease in seconds (double precision); $6 kinds, $7 audiences (text[]).
  */
 export const READ_REMINDER_STATES = `
   SELECT i.idx, r.status::text AS status, r.attempts,
@@ -69,10 +70,10 @@ export const READ_REMINDER_STATES = `
               THEN GREATEST(0, EXTRACT(EPOCH FROM
                      (r.claimed_at + make_interval(secs => $5::double precision) - now())) * 1000)::int
          END AS lease_left_ms
-  FROM unnest($1::int[], $2::text[], $3::text[], $4::timestamptz[], $6::text[])
-    AS i(idx, grant_id, event_id, event_start, kind)
+  FROM unnest($1::int[], $2::text[], $3::text[], $4::timestamptz[], $6::text[], $7::text[])
+    AS i(idx, grant_id, event_id, event_start, kind, audience)
   JOIN reminders r ON r.grant_id = i.grant_id AND r.event_id = i.event_id AND r.event_start = i.event_start
-    AND r.kind = i.kind::"ReminderKind"`;
+    AND r.kind = i.kind::"ReminderKind" AND r.audience = i.audience`;
 
 /**
  * What a grant's day has sent, for a re-run to compare with the day as it is now (a meeting
@@ -80,7 +81,7 @@ export const READ_REMINDER_STATES = `
  * $1 grant id, $2 day (text).
  */
 export const READ_SENT_OF_DAY = `
-  SELECT event_id AS "eventId", event_start AS "eventStart", kind::text AS kind, title, recipients
+  SELECT event_id AS "eventId", event_start AS "eventStart", kind::text AS kind, title, recipients, audience
   FROM reminders WHERE grant_id = $1 AND day = $2 AND status = 'sent'
   ORDER BY sent_at, id`;
 

@@ -6,6 +6,7 @@ import type { GrantInfo, NylasApi } from "../nylas/client.js";
 import { blameUnauthorized, classifyError, describeFailure, type GrantCheck } from "../nylas/errors.js";
 import type { ApiKeyGate } from "../nylas/key-watch.js";
 import { backoffWithJitter, GrantBusy, type GrantBudget, type GrantLimiter } from "../nylas/grant-limiter.js";
+import type { DeliveryMode } from "../reminders/deliveries.js";
 import type { Ledger } from "../reminders/ledger.js";
 import { sendReminders, type SendPorts } from "../reminders/send.js";
 import { withoutCoveredMeetings } from "../reminders/covered.js";
@@ -26,6 +27,8 @@ import { honourOptOuts } from "../optout/selection.js";
 
 export interface RunProcessorSettings {
   includeAllDay: boolean;
+  /** One reminder per meeting where allowed (default), or one per recipient always. */
+  delivery?: DeliveryMode;
   /** Concurrent Nylas calls inside one job. */
   jobConcurrency: number;
   /** Longest wait for a rate-limit token spent inside the worker slot; longer waits delay the job. */
@@ -172,6 +175,7 @@ export class RunProcessor {
           concurrency: this.deps.settings.jobConcurrency,
           minLeadSeconds,
           optOut: optOutComposer(this.deps.unsubscribe, grant.provider, grant.email),
+          delivery: this.deps.settings.delivery,
         },
         this.sendPorts(grant, budget, log, accepted),
       );

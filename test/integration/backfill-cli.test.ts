@@ -237,6 +237,27 @@ describe("backfill CLI end to end (child process, sandbox, Postgres, Redis)", ()
     expect(fine.stdout).toMatch(/^skipped nothing$/m);
   });
 
+  it("a hidden guest list is one message per guest: in the dry run, the run and the ledger check", async () => {
+    const start = Date.parse(`${day}T18:00:00Z`) / 1000;
+    sandbox.addEvent(grantId, {
+      id: "evt4",
+      title: "Meeting evt4",
+      when: { object: "timespan", start_time: start, end_time: start + 1800 },
+      participants: ["dee", "eli"].map((n) => ({ email: `${n}@example.com`, status: "yes" })),
+      hide_participants: true,
+    });
+    const dry = await cli(["--grant", grantId, "--date", day, "--dry-run"]);
+    expect(dry.stdout).toMatch(/would send 2 reminder\(s\); 3 already sent/);
+    expect(dry.stdout).not.toMatch(/dee@example\.com, eli@example\.com/);
+    const r = await cli(["--grant", grantId, "--date", day, "--wait", "--timeout-s", "60"]);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    const hidden = sandbox.sentMessages({ grantId }).filter((m) => m.subject.includes("Meeting evt4"));
+    expect(hidden.map((m) => m.to)).toEqual(expect.arrayContaining([["dee@example.com"], ["eli@example.com"]]));
+    expect(hidden).toHaveLength(2);
+    const after = await cli(["--grant", grantId, "--date", day, "--dry-run"]);
+    expect(after.stdout).toMatch(/would send 0 reminder\(s\); 5 already sent/);
+  });
+
   it("exits 1 when a run fails (the grant answers 401), naming it in the table", async () => {
     const email = `${uniqueId("bad")}@example.com`.toLowerCase();
     const bad = sandbox.addGrant({ email, timezone: "UTC" }).id;

@@ -158,6 +158,7 @@ describe("Reminder", () => {
       day: "2026-11-24",
       title: "",
       recipients,
+      audience: "",
       marker,
       status: "claimed",
       messageId: null,
@@ -212,7 +213,15 @@ describe("Reminder", () => {
     }
 
     const found = await db.reminder.findUniqueOrThrow({
-      where: { grantId_eventId_eventStart_kind: { grantId: g.id, eventId: "evt_1", eventStart, kind: "reminder" } },
+      where: {
+        grantId_eventId_eventStart_kind_audience: {
+          grantId: g.id,
+          eventId: "evt_1",
+          eventStart,
+          kind: "reminder",
+          audience: "",
+        },
+      },
     });
     expect(found.id).toBe(r.id);
     expect(await db.reminder.findUniqueOrThrow({ where: { marker } })).toMatchObject({ id: r.id });
@@ -261,6 +270,11 @@ describe("Reminder", () => {
     // The same event at the same start for ANOTHER grant is fine.
     const other = await makeGrant();
     await db.reminder.create({ data: { ...data, grantId: other.id, marker: uniqueId("mk") } });
+
+    // A message of its own to one recipient is another row; its second claim is refused too.
+    const own = { ...data, audience: "b@example.com" };
+    await db.reminder.create({ data: { ...own, marker: uniqueId("mk") } });
+    uniqueViolation(await db.reminder.create({ data: { ...own, marker: uniqueId("mk") } }).catch((e: unknown) => e));
   });
 
   it("keeps markers unique across the ledger (P2002)", async () => {

@@ -15,6 +15,7 @@ describe("reminders ledger: kinds and a day's sent rows", () => {
     day,
     title: "Planning",
     recipients: [{ email: "bob@example.com", name: "Bob" }],
+    audience: "",
     ...over,
   });
   const sent = async (ledger: Ledger, i: ClaimInput, messageId: string) => {
@@ -57,7 +58,7 @@ describe("reminders ledger: kinds and a day's sent rows", () => {
     expect(claims.map((c) => c.outcome)).toEqual(["claimed", "claimed"]);
   });
 
-  it("sentOfDay: the day's sent rows, oldest send first, with start, kind, title and recipients", async () => {
+  it("sentOfDay: the day's sent rows, oldest send first, with start, kind, title, recipients and audience", async () => {
     const ledger = new Ledger(db, { leaseMs: 60_000, maxAttempts: 3 });
     await sent(ledger, input({ eventId: "ev-3", eventStart: 1_796_003_600 }), "m-3");
     await ledger.claim(input({ eventId: "ev-4" })); // claimed, not sent: not listed
@@ -69,6 +70,7 @@ describe("reminders ledger: kinds and a day's sent rows", () => {
         kind: "reminder",
         title: "Planning",
         recipients: input().recipients,
+        audience: "",
       },
       {
         eventId: "ev-1",
@@ -76,6 +78,7 @@ describe("reminders ledger: kinds and a day's sent rows", () => {
         kind: "cancellation",
         title: "Planning",
         recipients: input().recipients,
+        audience: "",
       },
       {
         eventId: "ev-3",
@@ -83,6 +86,7 @@ describe("reminders ledger: kinds and a day's sent rows", () => {
         kind: "reminder",
         title: "Planning",
         recipients: input().recipients,
+        audience: "",
       },
     ]);
   });

@@ -14,6 +14,7 @@ describe("reminders ledger (real Postgres)", () => {
     day: "2026-11-24",
     title: "Standup",
     recipients: [{ email: "a@example.com" }],
+    audience: "",
     ...over,
   });
 
@@ -251,6 +252,63 @@ describe("reminders ledger (real Postgres)", () => {
       status: "sent",
       messageId: "msg-s",
       lastError: null,
+    });
+  });
+
+  describe("one row per message (audience)", () => {
+    const audiences = ["", "amy@example.com", "bob@example.com"];
+
+    it("keeps each message of one event a row of its own, each claimed once", async () => {
+      const ledger = new Ledger(db, { leaseMs: 60_000, maxAttempts: 3 });
+      const eventId = `ev-split-${++n}`;
+      const inputs = audiences.map((audience) => input({ eventId, audience }));
+      const first = await ledger.claimMany(inputs);
+      expect(first.map((c) => c.outcome)).toEqual(["claimed", "claimed", "claimed"]);
+      const claims = first.flatMap((c) => (c.outcome === "claimed" ? [c] : []));
+      expect(new Set(claims.map((c) => c.id)).size).toBe(3);
+      expect(new Set(claims.map((c) => c.marker)).size).toBe(3);
+
+      // Claimed again at once (and concurrently): every message is held by its first claim.
+      const again = await Promise.all([ledger.claimMany(inputs), ledger.claimMany([...inputs].reverse())]);
+      expect(again.flat().map((c) => c.outcome)).toEqual(Array(6).fill("busy"));
+
+      const rows = await db.reminder.findMany({ where: { grantId, eventId }, orderBy: { audience: "asc" } });
+      expect(rows.map((r) => [r.audience, r.id, r.marker, r.status, r.attempts])).toEqual(
+        claims.map((c, k) => [audiences[k], c.id, c.marker, "claimed", 1]),
+      );
+    });
+
+    it("tells one event's messages apart in every state: sent, refused, new", async () => {
+      const ledger = new Ledger(db, { leaseMs: 60_000, maxAttempts: 3 });
+      const eventId = `ev-split-${++n}`;
+      const [shared, amy, bob] = audiences.map((audience) => input({ eventId, audience }));
+      const [a, b] = await ledger.claimMany([amy!, bob!]);
+      if (a?.outcome !== "claimed" || b?.outcome !== "claimed") throw new Error("expected claims");
+      await ledger.markSent(a.id, "msg-amy");
+      await ledger.markFailed(b.id, "permanent 400");
+
+      const got = await ledger.claimMany([amy!, bob!, shared!]);
+      expect(got[0]).toEqual({ outcome: "done", status: "sent" });
+      expect(got[1]).toMatchObject({ outcome: "claimed", id: b.id, marker: b.marker, attempts: 2, uncertain: false });
+      expect(got[2]).toMatchObject({ outcome: "claimed", attempts: 1 });
+      const rows = await db.reminder.findMany({ where: { grantId, eventId }, orderBy: { audience: "asc" } });
+      expect(rows.map((r) => [r.audience, r.status, r.messageId])).toEqual([
+        ["", "claimed", null],
+        ["amy@example.com", "sent", "msg-amy"],
+        ["bob@example.com", "claimed", null],
+      ]);
+    });
+
+    it("lets exactly one concurrent claimer win each message", async () => {
+      const ledger = new Ledger(db, { leaseMs: 60_000, maxAttempts: 3 });
+      const eventId = `ev-split-${++n}`;
+      const tries = audiences.flatMap((audience) => Array.from({ length: 4 }, () => input({ eventId, audience })));
+      const got = await Promise.all(tries.map((i) => ledger.claim(i)));
+      for (const audience of audiences) {
+        const won = got.filter((c, k) => tries[k]!.audience === audience && c.outcome === "claimed");
+        expect(won).toHaveLength(1);
+      }
+      expect(await db.reminder.count({ where: { grantId, eventId } })).toBe(3);
     });
   });
 });

@@ -98,6 +98,7 @@ describe("RunStore (real Postgres)", () => {
         day,
         title: "t",
         recipients: [{ email: "a@example.com" }],
+        audience: "",
       })),
     );
     const ids = claims.map((c) => (c.outcome === "claimed" ? c.id : 0n));

@@ -170,6 +170,7 @@ describe("error text is stored and logged scrubbed", () => {
         day: "2026-11-24",
         title: "t",
         recipients: [{ email: "a@example.com" }],
+        audience: "",
       });
     const failed = await claim("e1");
     const released = await claim("e2");

@@ -29,6 +29,7 @@ const sent = (eventId: string, eventStart: number, kind: SentRow["kind"] = "remi
   kind,
   title: `Sent ${eventId}`,
   recipients: bob,
+  audience: "",
 });
 const input = (over: Partial<DayChangesInput>): DayChangesInput => ({
   events: [],
@@ -89,6 +90,24 @@ describe("dayChanges: what a re-run sends besides the day's reminders", () => {
   it("a reminded meeting listed with status cancelled: one notice with the sent row's title, start and recipients", () => {
     const r = dayChanges(input({ events: [event("a", T11, "cancelled")], sent: [sent("a", T11)] }));
     expect(r).toMatchObject({ cancellations: [notice], absent: [] });
+  });
+
+  it("a meeting reminded one message per guest: one notice to every guest, again one by one", () => {
+    const own = (email: string): SentRow => ({ ...sent("a", T11), recipients: [{ email }], audience: email });
+    const r = dayChanges(
+      input({
+        events: [event("a", T11, "cancelled")],
+        // Oldest send first: a reminder before the meeting moved, then the two guests' own.
+        sent: [{ ...own("old@example.com"), eventStart: T11 - 600 }, own("amy@example.com"), own("bob@example.com")],
+      }),
+    );
+    expect(r.cancellations).toHaveLength(1);
+    expect(r.cancellations[0]).toMatchObject({
+      start: T11,
+      recipients: [{ email: "amy@example.com" }, { email: "bob@example.com" }],
+      hideParticipants: true,
+      cancelled: true,
+    });
   });
 
   it("a reminded meeting not listed at all: absent (deleted, or moved to another day), for the caller to ask", () => {

@@ -481,6 +481,7 @@ describe("sendReminders: across meetings", () => {
       day: "2026-11-24",
       title: "Meeting 1",
       recipients: meeting(1).recipients,
+      audience: "",
     });
     expect(w.sent).toHaveLength(CLAIM_CHUNK + 5);
   });
