@@ -3,13 +3,13 @@ import type { Db } from "../src/db/client.js";
 import { applyGrantSettings } from "../src/grants/settings-store.js";
 import { suppress } from "../src/optout/store.js";
 import { enqueueRuns, type RunsQueue } from "../src/runs/queue.js";
-import { localDate } from "../src/time/window.js";
+import { addDays, localDate } from "../src/time/window.js";
 
 /**
  * The night's cases beyond the seed's own (meetings the user only attends, a 300-person
  * all-hands, colleagues sharing a meeting, private and hidden-guest meetings): some users who
- * want every meeting reminded, a recipient who opted out, and a job delayed past its day's
- * start. Each is set up through the product's own writers, and each is handed to the
+ * want every meeting reminded, a recipient who opted out, and a job delayed past its
+ * meetings' start. Each is set up through the product's own writers, and each is handed to the
  * sandbox's expectations, which judge it by how the seed built the world.
  */
 export interface DemoCases {
@@ -17,7 +17,7 @@ export interface DemoCases {
   policy: Record<string, "all">;
   /** Opted out before the night: a single-guest meeting's guest, from that grant only. */
   suppressed: { recipient: string; sender: string }[];
-  /** Yesterday's job of one grant, delayed until now: its day is today. */
+  /** A job of one grant delayed by a day: its day is yesterday. */
   delayed?: { grantId: string; day: string };
 }
 
@@ -53,31 +53,14 @@ export async function setUpCases(db: Db, sandbox: Sandbox, now: Date, skip: Set<
     cases.suppressed.push({ recipient: oneGuest.recipients[0]!, sender });
   }
 
-  // A job that should have run last night and was held up until now (a long outage, say):
-  // its day is today, so this morning's meetings have started and must not be reminded.
-  // The grant whose local day is furthest along, so some of its meetings have begun.
-  const late = plain
-    .filter((id) => id !== oneGuest?.grantId)
-    .map((id) => ({ id, minute: minuteOfDay(sandbox.grantZone(id), now) }))
-    .filter((g) => g.minute < 23 * 60)
-    .sort((a, b) => b.minute - a.minute)[0]?.id;
-  if (late) cases.delayed = { grantId: late, day: localDate(sandbox.grantZone(late), now) };
+  // A job held up for a day (a long outage, say): its day is yesterday, every meeting of it
+  // has begun, and none may be reminded now.
+  const late = plain.find((id) => id !== oneGuest?.grantId);
+  if (late) cases.delayed = { grantId: late, day: addDays(localDate(sandbox.grantZone(late), now), -1) };
   return cases;
 }
 
 /** Queues the delayed job beside the night's jobs. */
 export async function queueDelayed(queue: RunsQueue, cases: DemoCases): Promise<void> {
   if (cases.delayed) await enqueueRuns(queue, [cases.delayed], "scheduler");
-}
-
-function minuteOfDay(zone: string, now: Date): number {
-  const parts = new Intl.DateTimeFormat("en-GB", {
-    timeZone: zone,
-    hour: "2-digit",
-    minute: "2-digit",
-    hourCycle: "h23",
-  })
-    .formatToParts(now)
-    .reduce<Record<string, string>>((acc, p) => ({ ...acc, [p.type]: p.value }), {});
-  return Number(parts.hour) * 60 + Number(parts.minute);
 }

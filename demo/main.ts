@@ -80,7 +80,7 @@ const rows: [string, string | number][] = [
       .join(", "),
   ],
   ["events read", s.meetings],
-  ["reminders sent", s.sent],
+  ["messages sent", `${s.sent} (a meeting whose guest list is hidden: one message per guest)`],
   ["reminders failed", s.failed],
   [
     "skipped",
@@ -95,7 +95,7 @@ const rows: [string, string | number][] = [
   [
     "cases",
     `policy "all" on ${Object.keys(s.cases.policy).length} grant(s), ${s.cases.suppressed.length} recipient(s) opted out, ` +
-      `${s.cases.delayed ? "1 job delayed to its day's start" : "no delayed job"}`,
+      `${s.cases.delayed ? "1 job delayed by a day" : "no delayed job"}`,
   ],
   ["check", describeReport(s.report)],
   [
