@@ -144,10 +144,10 @@ export const READ_REOPENED = `
 
 /**
  * Completed runs the second sweep may re-run (src/runs/sweep.ts): not swept yet, of days from
- * $1 to $2, of grants that can run, with the grant's zone (few rows: through the (status, day)
- * index). $1 first day, $2 last day (text).
+ * $1 to $2, of grants that can run, with the grant's zone and when the run finished (few rows:
+ * through the (status, day) index). $1 first day, $2 last day (text).
  */
 export const READ_SWEEPABLE = `
-  SELECT r.grant_id AS "grantId", r.day, g.time_zone AS "timeZone"
+  SELECT r.grant_id AS "grantId", r.day, g.time_zone AS "timeZone", r.finished_at AS "finishedAt"
   FROM runs r JOIN (SELECT id, time_zone FROM grants WHERE ${GRANT_CAN_RUN_SQL}) g ON g.id = r.grant_id
   WHERE r.status = 'completed' AND r.swept_at IS NULL AND r.day >= $1 AND r.day <= $2`;

@@ -304,8 +304,12 @@ export class RunStore {
   }
 
   /** Completed runs of days from `from` to `to` not swept yet, of grants that can run, with the grant's zone. */
-  async sweepable(from: string, to: string): Promise<(RunKey & { timeZone: string })[]> {
-    return this.db.$queryRawUnsafe<(RunKey & { timeZone: string })[]>(READ_SWEEPABLE, from, to);
+  async sweepable(from: string, to: string): Promise<(RunKey & { timeZone: string; finishedAt: Date | null })[]> {
+    return this.db.$queryRawUnsafe<(RunKey & { timeZone: string; finishedAt: Date | null })[]>(
+      READ_SWEEPABLE,
+      from,
+      to,
+    );
   }
 
   /**

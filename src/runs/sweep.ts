@@ -30,10 +30,22 @@ export function sweepSettings(
   return { hoursBefore: config.SWEEP_HOURS_BEFORE, delayMs: config.RERUN_DEBOUNCE_MS };
 }
 
-/** The sweep of `day` (in `zone`) is due at `now`: within `hoursBefore` hours before it begins. Pure. */
-export function isSweepDue(zone: string, day: string, now: Date, hoursBefore: number): boolean {
+/**
+ * The sweep of `day` (in `zone`) is due at `now`: within `hoursBefore` hours before it begins,
+ * unless its run finished within those hours already (it read the calendar recently enough:
+ * a user whose send hour falls in them is not read twice in a row). Pure.
+ */
+export function isSweepDue(
+  zone: string,
+  day: string,
+  now: Date,
+  hoursBefore: number,
+  finishedAt: Date | null = null,
+): boolean {
   const start = localDayWindow(zone, day).start * 1000;
-  return now.getTime() < start && now.getTime() >= start - hoursBefore * 3_600_000;
+  const from = start - hoursBefore * 3_600_000;
+  if (finishedAt !== null && finishedAt.getTime() >= from) return false;
+  return now.getTime() < start && now.getTime() >= from;
 }
 
 /** Re-runs the completed days whose sweep is due; returns how many were queued. */
@@ -51,7 +63,7 @@ export async function secondSweep(
   for (const run of candidates) {
     let due: boolean;
     try {
-      due = isSweepDue(run.timeZone, run.day, now, settings.hoursBefore);
+      due = isSweepDue(run.timeZone, run.day, now, settings.hoursBefore, run.finishedAt);
     } catch {
       continue; // an unknown zone: the tick reports it with the grant's other runs
     }

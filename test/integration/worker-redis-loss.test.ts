@@ -8,6 +8,7 @@ import { startPipeline, type Pipeline } from "../support/pipeline.js";
 import { WorkerFleet } from "../../harness/fleet.js";
 import { GRANT_CAN_RUN_WHERE } from "../../src/grants/status.js";
 import { PrivateRedis } from "../../harness/redis-server.js";
+import { messagesOf } from "../support/messages.js";
 
 type LogLine = Record<string, unknown> & { msg: string; time: number };
 
@@ -72,7 +73,7 @@ describe("worker processes after Redis lost its data", () => {
       ).map((g) => g.id);
       // Due at any hour of the local day, so the workers' own ticks pick every grant up.
       await p.db.grant.updateMany({ where: { id: { in: grants } }, data: { sendHour: 0 } });
-      const expected = p.sandbox.expectedReminders({ now, grantIds: grants }).length;
+      const expected = messagesOf(p.sandbox.expectedReminders({ now, grantIds: grants }));
       expect(expected).toBeGreaterThan(20);
       // Slow sends keep the batch going for a while.
       p.sandbox.setLatency({ perClass: { send: 150 } });

@@ -12,7 +12,7 @@ import { isObject } from "./validate.js";
 export const ROUTE_CLASSES = ["grants", "calendars", "events", "messages", "send", "oauth", "folders"] as const;
 export type RouteClass = (typeof ROUTE_CLASSES)[number];
 
-export const FAULT_KINDS = [429, 500, 502, 503, 504, "drop", "drop_after", "hide_headers"] as const;
+export const FAULT_KINDS = [400, 429, 500, 502, 503, 504, "drop", "drop_after", "hide_headers"] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
 export interface FaultInput {

@@ -186,6 +186,8 @@ async function parseBody(req: IncomingMessage): Promise<unknown> {
 }
 
 const FAULT_TYPES: Record<number, [string, string]> = {
+  // A provider refusing one request for its own reasons (Gmail's "message rejected", say).
+  400: ["invalid_request_error", "The provider refused the request (injected by the sandbox)."],
   500: ["internal_error", "Internal server error (injected by the sandbox)."],
   502: ["bad_gateway", "Bad gateway (injected by the sandbox)."],
   503: ["service_unavailable", "Service temporarily unavailable (injected by the sandbox)."],

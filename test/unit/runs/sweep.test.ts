@@ -19,6 +19,13 @@ describe("isSweepDue: the second sweep runs a few hours before the grant's day b
     expect(isSweepDue("America/New_York", "2026-12-03", at("2026-12-02T22:00:00Z"), 3)).toBe(false);
     expect(isSweepDue("America/New_York", "2026-12-03", at("2026-12-03T02:00:00Z"), 3)).toBe(true);
   });
+
+  it("is not due for a run that finished within the sweep's hours already (it read the calendar then)", () => {
+    const now = at("2026-12-02T22:30:00Z");
+    expect(isSweepDue("Europe/Berlin", "2026-12-03", now, 3, at("2026-12-02T19:59:59Z"))).toBe(true);
+    expect(isSweepDue("Europe/Berlin", "2026-12-03", now, 3, at("2026-12-02T20:00:00Z"))).toBe(false);
+    expect(isSweepDue("Europe/Berlin", "2026-12-03", now, 3, at("2026-12-02T22:00:00Z"))).toBe(false);
+  });
 });
 
 describe("sweepSettings: the sweep is on only without webhooks", () => {
