@@ -72,7 +72,7 @@ const rows: [string, string | number][] = [
     "grants synced",
     `${s.sync.seen} (${s.sync.needsReauth} already needing re-auth, ${s.sync.zoneFallbacks} on the default zone)`,
   ],
-  ["runs enqueued", s.tick.enqueued],
+  ["runs enqueued", `${s.tick.enqueued}${s.cases.delayed ? " by the tick, and the delayed job" : ""}`],
   [
     "runs by status",
     Object.entries(s.runs)
@@ -81,7 +81,7 @@ const rows: [string, string | number][] = [
   ],
   ["events read", s.meetings],
   ["messages sent", `${s.sent} (a meeting whose guest list is hidden: one message per guest)`],
-  ["reminders failed", s.failed],
+  ["messages failed", s.failed],
   [
     "skipped",
     Object.entries(s.skipped)
