@@ -61,7 +61,15 @@ export class WorkerFleet {
     m.log = log;
     const child = spawn(process.execPath, ["--import", "tsx", join(ROOT, this.options.entry ?? "jobs/worker.ts")], {
       cwd: ROOT,
-      env: { PATH: process.env.PATH ?? "", NODE_ENV: "production", LOG_LEVEL: "info", ...this.options.env },
+      // No second sweep unless asked: a tick that reaches a grant's sweep hour while a test or
+      // a benchmark runs would add a re-run its caller did not plan (src/runs/sweep.ts).
+      env: {
+        PATH: process.env.PATH ?? "",
+        NODE_ENV: "production",
+        LOG_LEVEL: "info",
+        SWEEP_HOURS_BEFORE: "0",
+        ...this.options.env,
+      },
       stdio: ["ignore", "pipe", "pipe"],
     });
     child.stdout?.pipe(log, { end: false });

@@ -89,9 +89,9 @@ const schema = z.object({
   CANCEL_NOTICES: bool.default(true),
   /**
    * Without webhooks (NYLAS_WEBHOOK_SECRET unset), the scheduler re-runs each completed day
-   * once, this many hours before it begins in the grant's zone (the second sweep).
+   * once, this many hours before it begins in the grant's zone (the second sweep); 0: never.
    */
-  SWEEP_HOURS_BEFORE: int(1, 23).default(3),
+  SWEEP_HOURS_BEFORE: int(0, 23).default(3),
 
   DEFAULT_TIME_ZONE: zone.default("UTC"),
   DEFAULT_SEND_HOUR: int(0, 23).default(18),

@@ -21,12 +21,13 @@ export interface SweepSettings {
 
 /**
  * The sweep's settings for a deployment: on only without webhooks (NYLAS_WEBHOOK_SECRET
- * unset), since `event.*` notifications re-run changed days as they happen.
+ * unset), since `event.*` notifications re-run changed days as they happen, and unless
+ * SWEEP_HOURS_BEFORE is 0.
  */
 export function sweepSettings(
   config: Pick<Config, "NYLAS_WEBHOOK_SECRET" | "SWEEP_HOURS_BEFORE" | "RERUN_DEBOUNCE_MS">,
 ): SweepSettings | undefined {
-  if (config.NYLAS_WEBHOOK_SECRET) return undefined;
+  if (config.NYLAS_WEBHOOK_SECRET || config.SWEEP_HOURS_BEFORE === 0) return undefined;
   return { hoursBefore: config.SWEEP_HOURS_BEFORE, delayMs: config.RERUN_DEBOUNCE_MS };
 }
 

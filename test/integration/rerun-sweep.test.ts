@@ -49,6 +49,12 @@ describe("the second sweep (no webhooks)", () => {
 
     const begins = localDayWindow(ZONE, day).start * 1000;
     const settings = { hoursBefore: 1, delayMs: 60_000 };
+    // The run read the calendar at its send hour, hours before the sweep's hour (a run that
+    // finished within that hour is not swept: it is recent). Written here, not waited for.
+    await p.db.run.update({
+      where: { grantId_day: { grantId: g.id, day } },
+      data: { finishedAt: new Date(begins - 4 * 3_600_000) },
+    });
     // Too early: more than an hour before the day begins.
     await secondSweep(p.db, p.queue, p.log, new Date(begins - 61 * 60_000), settings);
     expect(await openJobs(d, g.id)).toHaveLength(0);

@@ -46,7 +46,7 @@ describe("RunStore: rerun and sweep", () => {
     await make(grants[1]!, "completed");
     await make(grants[2]!, "completed"); // its grant is revoked
     const listed = (await store.sweepable(day, day)).filter((r) => grants.includes(r.grantId));
-    expect(listed).toEqual([{ grantId: grants[1]!, day, timeZone: "Europe/Berlin" }]);
+    expect(listed).toEqual([{ grantId: grants[1]!, day, timeZone: "Europe/Berlin", finishedAt: null }]);
     const at = new Date("2026-12-02T20:30:00.000Z");
     expect(await store.sweep({ grantId: grants[1]!, day }, at)).toBe(true);
     expect(await row(grants[1]!)).toMatchObject({ status: "queued", sweptAt: at });

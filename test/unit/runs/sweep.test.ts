@@ -40,10 +40,14 @@ describe("sweepSettings: the sweep is on only without webhooks", () => {
       delayMs: 2000,
     });
   });
+  it("off with SWEEP_HOURS_BEFORE=0", () => {
+    expect(sweepSettings(loadConfig({ ...env, SWEEP_HOURS_BEFORE: "0" }))).toBeUndefined();
+  });
   it("bad values are refused with one line naming the variable", () => {
-    expect(() => loadConfig({ ...env, SWEEP_HOURS_BEFORE: "0" })).toThrow(
-      /^Invalid configuration: SWEEP_HOURS_BEFORE must be a number >= 1$/,
+    expect(() => loadConfig({ ...env, SWEEP_HOURS_BEFORE: "-1" })).toThrow(
+      /^Invalid configuration: SWEEP_HOURS_BEFORE must be a number >= 0$/,
     );
+    expect(() => loadConfig({ ...env, SWEEP_HOURS_BEFORE: "24" })).toThrow(/SWEEP_HOURS_BEFORE must be a number <= 23/);
     expect(() => loadConfig({ ...env, RERUN_DEBOUNCE_MS: "soon" })).toThrow(/RERUN_DEBOUNCE_MS must be a whole number/);
     expect(() => loadConfig({ ...env, CANCEL_NOTICES: "maybe" })).toThrow(/CANCEL_NOTICES must be one of/);
   });
