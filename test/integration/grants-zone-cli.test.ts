@@ -1,40 +1,11 @@
-import { spawn } from "node:child_process";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Db } from "../../src/db/client.js";
 import { addDays, localDate, localDayWindow } from "../../src/time/window.js";
-import { deleteGrants, testDatabaseUrl, testPrisma, uniqueId } from "../support/db.js";
-
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
-
-interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+import { deleteGrants, testPrisma, uniqueId } from "../support/db.js";
+import { runJobCli } from "../support/job-cli.js";
 
 /** `npm run grants:zone` as a child process, as an operator runs it. */
-function cli(args: string[], env: Record<string, string | undefined> = {}): Promise<CliResult> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ["--import", "tsx", join(ROOT, "jobs/grants-zone.ts"), ...args], {
-      cwd: ROOT,
-      env: {
-        PATH: process.env.PATH ?? "",
-        NODE_ENV: "test",
-        DATABASE_URL: testDatabaseUrl(),
-        NYLAS_API_KEY: "nyk_unused_here",
-        ...env,
-      } as Record<string, string>,
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout!.on("data", (c) => (stdout += String(c)));
-    child.stderr!.on("data", (c) => (stderr += String(c)));
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const cli = (args: string[], env: Record<string, string | undefined> = {}) => runJobCli("grants-zone.ts", args, env);
 
 describe("grants:zone CLI (child process, Postgres)", { timeout: 60_000 }, () => {
   let db: Db;
