@@ -32,6 +32,28 @@ function digest(s: string): Buffer {
   return createHash("sha256").update(s, "utf8").digest();
 }
 
+/**
+ * What every guard checks before it looks at credentials: a change from another origin
+ * (basic credentials ride along on cross-site requests, so only reads may come from
+ * elsewhere), and a client throttled for failed logins (its `Retry-After` set on the reply).
+ * Otherwise the client's address, for counting a failure.
+ */
+export async function beforeLogin(
+  req: FastifyRequest,
+  reply: FastifyReply,
+  throttle: LoginThrottle,
+  trustedProxyHops: number,
+): Promise<{ crossOrigin: string } | { throttledS: number } | { client: string }> {
+  const problem = isSafeMethod(req.method) ? undefined : crossOriginProblem(req.headers);
+  if (problem) return { crossOrigin: problem };
+  const client = clientAddress(req.socket.remoteAddress, req.headers["x-forwarded-for"], trustedProxyHops);
+  const waitMs = await throttle.blockedFor(client);
+  if (waitMs <= 0) return { client };
+  const seconds = Math.ceil(waitMs / 1000);
+  reply.header("retry-after", String(seconds));
+  return { throttledS: seconds };
+}
+
 /** Constant-time credential check: both values are hashed first, so lengths never leak. */
 export function credentialsMatch(
   user: string,
@@ -88,16 +110,11 @@ export function guardOperators(scope: FastifyInstance, settings: OperatorAuthSet
 
   const challenge = `Basic realm="${settings.realm}", charset="UTF-8"`;
   scope.addHook("onRequest", async (req: FastifyRequest, reply: FastifyReply) => {
-    // Basic credentials ride along on cross-site requests too: only reads may come from elsewhere.
-    const problem = isSafeMethod(req.method) ? undefined : crossOriginProblem(req.headers);
-    if (problem) return text(reply, 403, `Forbidden: cross-origin request (${problem})`);
-    const client = clientAddress(req.socket.remoteAddress, req.headers["x-forwarded-for"], settings.trustedProxyHops);
-    const waitMs = await throttle.blockedFor(client);
-    if (waitMs > 0) {
-      const seconds = Math.ceil(waitMs / 1000);
-      reply.header("retry-after", String(seconds));
-      return text(reply, 429, `Too many failed logins from this address; try again in ${seconds} s`);
-    }
+    const before = await beforeLogin(req, reply, throttle, settings.trustedProxyHops);
+    if ("crossOrigin" in before) return text(reply, 403, `Forbidden: cross-origin request (${before.crossOrigin})`);
+    if ("throttledS" in before)
+      return text(reply, 429, `Too many failed logins from this address; try again in ${before.throttledS} s`);
+    const { client } = before;
     const header = req.headers.authorization;
     const given = parseBasic(header);
     if (given && credentialsMatch(given.user, given.password, user, password)) return;

@@ -1,10 +1,8 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { Logger } from "../../log/logger.js";
-import { clientAddress } from "../client-address.js";
 import type { LoginThrottle } from "../login-throttle.js";
-import { credentialsMatch, OPERATOR_HEADERS, parseBasic } from "../operator-auth.js";
-import { crossOriginProblem, isSafeMethod } from "../request-origin.js";
+import { beforeLogin, credentialsMatch, OPERATOR_HEADERS, parseBasic } from "../operator-auth.js";
 
 /** Who may call the admin JSON API. */
 export interface AdminAuthSettings {
@@ -54,15 +52,11 @@ export function guardAdminApi(scope: FastifyInstance, s: AdminAuthSettings): voi
   scope.addHook("onRequest", async (req: FastifyRequest, reply: FastifyReply) => {
     if (!adminApiEnabled(s))
       return json(reply, 404, "the admin API is off: set ADMIN_API_TOKEN (or BULL_BOARD_USER and BULL_BOARD_PASSWORD)");
-    const problem = isSafeMethod(req.method) ? undefined : crossOriginProblem(req.headers);
-    if (problem) return json(reply, 403, `cross-origin request refused (${problem})`);
-    const client = clientAddress(req.socket.remoteAddress, req.headers["x-forwarded-for"], s.trustedProxyHops);
-    const waitMs = await s.throttle.blockedFor(client);
-    if (waitMs > 0) {
-      const seconds = Math.ceil(waitMs / 1000);
-      reply.header("retry-after", String(seconds));
-      return json(reply, 429, `too many failed logins from this address; try again in ${seconds} s`);
-    }
+    const before = await beforeLogin(req, reply, s.throttle, s.trustedProxyHops);
+    if ("crossOrigin" in before) return json(reply, 403, `cross-origin request refused (${before.crossOrigin})`);
+    if ("throttledS" in before)
+      return json(reply, 429, `too many failed logins from this address; try again in ${before.throttledS} s`);
+    const { client } = before;
     const header = req.headers.authorization;
     const bearer = parseBearer(header);
     if (bearer !== undefined && s.token && tokenMatches(bearer, s.token)) return;
