@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { isSupportedLocale } from "./reminders/catalogue.js";
+import { REMINDER_POLICIES } from "./reminders/policy.js";
 import { parseInstant } from "./time/clock.js";
 
 /**
@@ -114,7 +115,7 @@ const schema = z.object({
    * (organised by the user, with a guest outside the user's email domain). A grant's own
    * `grants.policy` overrides it. See src/reminders/policy.ts.
    */
-  REMINDER_POLICY: z.enum(["organized", "all", "external"]).default("organized"),
+  REMINDER_POLICY: z.enum(REMINDER_POLICIES).default("organized"),
   /** Meetings with more recipients than this get no reminder (too_many_recipients). */
   MAX_RECIPIENTS: int(1, 500).default(25),
   /**

@@ -2,7 +2,8 @@ import type { Db } from "../db/client.js";
 import { GRANTS_BY_EMAIL } from "./sql.js";
 import type { ZoneSource } from "./zone-source.js";
 import { clearGrantZoneOverride, overrideGrantZone } from "./zone.js";
-import type { Policy, SettingsPatch, StoredSettings } from "./settings.js";
+import type { ReminderPolicy as Policy } from "../reminders/policy.js";
+import type { SettingsPatch, StoredSettings } from "./settings.js";
 
 /**
  * The only writer of a grant's settings columns (send_hour, enabled, policy, locale,

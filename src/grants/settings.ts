@@ -6,9 +6,7 @@
  */
 import { canonicalLocale, isSupportedLocale } from "../reminders/catalogue.js";
 import { normalizeZone, type ZoneSource } from "./zone-source.js";
-
-export const POLICIES = ["organized", "all", "external"] as const;
-export type Policy = (typeof POLICIES)[number];
+import { REMINDER_POLICIES as POLICIES, type ReminderPolicy as Policy } from "../reminders/policy.js";
 
 export const CALENDAR_ID_MAX = 1024;
 
