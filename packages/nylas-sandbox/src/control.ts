@@ -15,6 +15,7 @@ import {
   type RequestLogFilter,
   type RouteName,
 } from "./log.js";
+import { readCustomAuth } from "./custom-auth.js";
 import { OAuthService } from "./oauth.js";
 import {
   expectedDecisions,
@@ -29,7 +30,7 @@ import {
   type SeedResult,
 } from "./seed.js";
 import { SandboxStore, type EventInput, type GrantInput } from "./store.js";
-import type { Header, MessageRecord, WireEvent, WireGrant } from "./types.js";
+import { PROVIDERS, type Header, type MessageRecord, type Provider, type WireEvent, type WireGrant } from "./types.js";
 import { int, isObject } from "./validate.js";
 import { Webhooks, type WebhooksOptions } from "./webhooks.js";
 import type { DeliveryFilter, DeliveryState, ReleaseOrder } from "./webhook-sender.js";
@@ -76,6 +77,8 @@ export class SandboxControl {
   readonly webhooks: Webhooks;
   /** Every accepted send, in order, across grants (cheap to read back in benchmarks). */
   private sent: { grantId: string; rec: MessageRecord }[] = [];
+  /** Providers the application has no connector for (custom authentication refuses them). */
+  private missingConnectors = new Set<Provider>();
   /** The status lag the sandbox started with; `reset` returns to it. */
   private readonly initialStatusLagMs: number;
 
@@ -106,6 +109,7 @@ export class SandboxControl {
     this.oauth.reset();
     this.webhooks.reset();
     this.sent = [];
+    this.missingConnectors.clear();
     this.store.grantStatusLagMs = this.initialStatusLagMs;
   }
 
@@ -117,6 +121,35 @@ export class SandboxControl {
     if (typeof key !== "string" || key.trim() === "" || key !== key.trim())
       throw badRequest("api_key must be a non-empty string without surrounding spaces");
     this.apiKey = key;
+  }
+
+  /**
+   * Which providers have a connector: `missing` names those without one (every provider has
+   * one after a reset). Returns the providers without.
+   */
+  setConnectors(input: { missing: unknown }): { missing: Provider[] } {
+    const m = input?.missing;
+    if (!Array.isArray(m) || !m.every((p) => (PROVIDERS as readonly unknown[]).includes(p)))
+      throw badRequest(`missing must be a list of providers (${PROVIDERS.join(", ")})`);
+    this.missingConnectors = new Set(m as Provider[]);
+    return this.connectors();
+  }
+
+  connectors(): { missing: Provider[] } {
+    return { missing: [...this.missingConnectors] };
+  }
+
+  /**
+   * `POST /v3/connect/custom` after the API key and the rate limit: the provider's grant for the
+   * credentials' owner, created (`grant.created`) or re-authenticated (`grant.updated`).
+   */
+  customAuth(body: unknown): WireGrant {
+    const r = readCustomAuth(body, (p) => !this.missingConnectors.has(p));
+    const { state, created } = this.store.upsertGrantByEmail(r.email, r.provider, undefined);
+    const grant = { ...this.store.reportedGrant(state) } as WireGrant;
+    if (created) this.webhooks.grantCreated({ ...state.grant });
+    else this.webhooks.grantUpdated({ ...state.grant }, true);
+    return r.state !== undefined ? { ...grant, state: r.state } : grant;
   }
 
   seed(opts: SeedOptions): SeedResult {
@@ -514,6 +547,8 @@ const CONTROL_ENDPOINTS: readonly ControlEndpoint[] = [
     ctl.clearFaults();
     return { ok: true };
   }),
+  endpoint("GET", "connectors", ({ ctl }) => ctl.connectors()),
+  endpoint("POST", "connectors", ({ ctl, body }) => ctl.setConnectors(objectBody(body) as { missing: unknown })),
   endpoint("GET", "limits", ({ ctl }) => ctl.limits()),
   endpoint("POST", "limits", ({ ctl, body }) => ctl.setLimits(objectBody(body) as LimitsInput)),
   endpoint("GET", "requests", listRequests),

@@ -9,7 +9,7 @@ import { badRequest } from "./errors.js";
 import { mulberry32 } from "./random.js";
 import { isObject } from "./validate.js";
 
-export const ROUTE_CLASSES = ["grants", "calendars", "events", "messages", "send", "oauth", "folders"] as const;
+export const ROUTE_CLASSES = ["grants", "calendars", "events", "messages", "send", "oauth", "folders", "auth"] as const;
 export type RouteClass = (typeof ROUTE_CLASSES)[number];
 
 export const FAULT_KINDS = [400, 429, 500, 502, 503, 504, "drop", "drop_after", "hide_headers"] as const;

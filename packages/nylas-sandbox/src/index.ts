@@ -1,6 +1,7 @@
 /** The local Nylas v3 sandbox: public surface. */
 export { startSandbox, Sandbox, DEFAULT_API_KEY, DEFAULT_CLIENT_ID, type SandboxOptions } from "./server.js";
 export { SandboxControl, type SentMessage } from "./control.js";
+export { providerRefreshToken, REFUSE_MARKER } from "./custom-auth.js";
 export { SandboxStore, FALLBACK_ZONE, type EventInput, type GrantInput, type GrantState } from "./store.js";
 export {
   seed,

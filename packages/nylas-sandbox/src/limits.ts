@@ -13,6 +13,11 @@ import { isObject } from "./validate.js";
 export type PerProvider = Record<string, number>;
 
 export interface LimitsConfig {
+  /**
+   * Requests per second across the application's authentication routes (custom
+   * authentication), whatever the grant: Nylas allows 50; 0 = unlimited.
+   */
+  authRequestsPerSecond: number;
   /** Requests per second per grant across all its /v3/grants/{id}/… routes; 0 = unlimited. */
   requestsPerSecond: number;
   /** Sends per second per grant, by provider; 0 = unlimited. */
@@ -35,6 +40,7 @@ export interface LimitsConfig {
  * worker's own tests exceed the Microsoft send budget on purpose and would wait out each span.
  */
 export const DEFAULT_LIMITS: LimitsConfig = {
+  authRequestsPerSecond: 50,
   requestsPerSecond: 200,
   sendsPerSecond: { google: 2, microsoft: 4, imap: 5, default: 4 },
   readsPerSecond: { google: 100, microsoft: 60, default: 60 },
@@ -43,6 +49,7 @@ export const DEFAULT_LIMITS: LimitsConfig = {
 };
 
 export type LimitsInput = {
+  authRequestsPerSecond?: number;
   requestsPerSecond?: number;
   sendsPerSecond?: PerProvider | number;
   readsPerSecond?: PerProvider | number;
@@ -91,6 +98,7 @@ export class RateLimiter {
   private requests = new Map<string, Window>();
   private sends = new Map<string, Window>();
   private reads = new Map<string, Window>();
+  private auth = new Map<string, Window>();
   /** Grant id → epoch ms its throttle span ends. */
   private throttledUntil = new Map<string, number>();
   private rand = mulberry32(4242);
@@ -102,6 +110,11 @@ export class RateLimiter {
       if (!Number.isInteger(input.requestsPerSecond) || input.requestsPerSecond < 0)
         throw badRequest("requestsPerSecond must be an integer >= 0 (0 = unlimited)");
       next.requestsPerSecond = input.requestsPerSecond;
+    }
+    if (input.authRequestsPerSecond !== undefined) {
+      if (!Number.isInteger(input.authRequestsPerSecond) || input.authRequestsPerSecond < 0)
+        throw badRequest("authRequestsPerSecond must be an integer >= 0 (0 = unlimited)");
+      next.authRequestsPerSecond = input.authRequestsPerSecond;
     }
     for (const key of Object.keys(CHECKS) as PerProviderKey[]) {
       if (input[key] !== undefined) next[key] = mergePerProvider(key, next[key], input[key]);
@@ -115,6 +128,7 @@ export class RateLimiter {
     this.requests.clear();
     this.sends.clear();
     this.reads.clear();
+    this.auth.clear();
     this.throttledUntil.clear();
     this.rand = mulberry32(4242);
   }
@@ -122,6 +136,11 @@ export class RateLimiter {
   /** Counts one request; returns Retry-After seconds when over budget, else 0. */
   hitRequest(grantId: string, now: number): number {
     return hit(this.requests, grantId, this.config.requestsPerSecond, now);
+  }
+
+  /** Counts one request to an authentication route (application-wide); Retry-After seconds when over. */
+  hitAuth(now: number): number {
+    return hit(this.auth, "application", this.config.authRequestsPerSecond, now);
   }
 
   /** Counts one send against the provider's budget (and starts a throttle span when over it). */

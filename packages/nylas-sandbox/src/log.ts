@@ -18,6 +18,7 @@ export const ROUTES = [
   "connect.auth",
   "connect.consent",
   "connect.token",
+  "connect.custom",
   "webhooks.list",
   "webhooks.create",
   "webhooks.find",

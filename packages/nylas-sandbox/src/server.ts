@@ -83,6 +83,8 @@ function matchRoute(method: string, path: string): Route | undefined {
     if (method === "POST" && n === 5 && s[3] === "auth" && s[4] === "consent")
       return { name: "connect.consent", cls: "oauth" };
     if (method === "POST" && n === 4 && s[3] === "token") return { name: "connect.token", cls: "oauth" };
+    // Custom authentication takes the application's API key, unlike the OAuth routes.
+    if (method === "POST" && n === 4 && s[3] === "custom") return { name: "connect.custom", cls: "auth" };
     return undefined;
   }
   if (s[2] === "webhooks") return matchWebhookRoute(method, s);
@@ -463,6 +465,19 @@ export class Sandbox extends SandboxControl {
         const body = await parseBody(req);
         if (!isObject(body)) throw new OAuthError(400, "invalid_request", "Expected a JSON or form body");
         return { kind: "json", body: this.oauth.token(body) as unknown as Json };
+      }
+      case "connect.custom": {
+        const retry = this.limiter.hitAuth(Date.now());
+        if (retry > 0)
+          throw new ApiError(
+            429,
+            "nylas_rate_limit_exceeded",
+            `Too many requests: the application's authentication routes allow ${this.limiter.config.authRequestsPerSecond} per second.`,
+            undefined,
+            { "retry-after": String(retry) },
+            "nylas_rate_limit",
+          );
+        return { kind: "json", status: 201, body: { data: this.customAuth(await parseBody(req)) as unknown as Json } };
       }
       case "grants.list":
         return { kind: "json", body: listGrants(this.store, q, this.grantSort) };
