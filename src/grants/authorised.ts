@@ -18,7 +18,7 @@ export interface AuthorisedDeps {
 export interface Authorisation {
   /** Why the grant is valid, for its status reason. */
   reason: string;
-  source: Extract<RunJobData["source"], "connect" | "webhook">;
+  source: Extract<RunJobData["source"], "connect" | "webhook" | "import">;
   now: Date;
   /** The zone of the browser the user signed in from (the connect page), if it told one. */
   browserZone?: string;
@@ -38,7 +38,9 @@ export interface Authorised {
  * webhook for a grant Nylas says is valid): it becomes valid, its email, provider and zone
  * are stored (a browser zone from the connect page among the zone's sources), and the day it
  * has missed, if any, is queued without waiting for the next tick. It replaces the older
- * grants of its address (one valid grant per address: src/grants/status.ts).
+ * grants of its address (one valid grant per address: src/grants/status.ts). A bulk import
+ * (src/grants/import-command.ts) comes through here too, as a webhook does: only older grants
+ * of the address give way, never one its user signed in with since.
  */
 export async function grantAuthorised(
   deps: AuthorisedDeps,

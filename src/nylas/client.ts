@@ -19,7 +19,7 @@ export interface NylasSettings {
 }
 
 /** The calls below, as named in metrics. */
-export type NylasCall = "events" | "send" | "sent_folder" | "folders" | "grant" | "grants" | "calendar";
+export type NylasCall = "events" | "send" | "sent_folder" | "folders" | "grant" | "grants" | "calendar" | "custom_auth";
 
 export interface EventsPageQuery {
   calendarId: string;
@@ -239,6 +239,19 @@ export class NylasApi {
 
   async grant(grantId: string): Promise<GrantInfo> {
     const res = await this.call("grant", () => this.sdk.grants.find({ grantId }));
+    return toGrantInfo(res.data);
+  }
+
+  /**
+   * Custom authentication (`POST /v3/connect/custom`): the grant for a user's provider
+   * credentials (a refresh token, IMAP settings), the existing one for an address that has one.
+   * The credentials go in the request body and nowhere else; a failure carries only what
+   * Nylas said.
+   */
+  async customAuthentication(provider: string, settings: Record<string, string | number>): Promise<GrantInfo> {
+    const res = await this.call("custom_auth", () =>
+      this.sdk.auth.customAuthentication({ requestBody: { provider: provider as never, settings } }),
+    );
     return toGrantInfo(res.data);
   }
 

@@ -11,7 +11,7 @@ export interface RunJobData {
   /** Local date (YYYY-MM-DD) in the grant's zone whose meetings get reminders. */
   day: string;
   /** `rerun`: the day ran already and its meetings changed since (src/runs/rerun.ts). */
-  source: "scheduler" | "backfill" | "webhook" | "connect" | "rerun";
+  source: "scheduler" | "backfill" | "webhook" | "connect" | "rerun" | "import";
   /** Times the job was put back because the grant's budget was spent. */
   delays?: number;
   /**

@@ -1,4 +1,4 @@
-import { spawn } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { testDatabaseUrl } from "./db.js";
@@ -20,8 +20,18 @@ export function runJobCli(
   args: string[],
   env: Record<string, string | undefined> = {},
 ): Promise<CliResult> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ["--import", "tsx", join(ROOT, "jobs", script), ...args], {
+  return startJobCli(script, args, env).result;
+}
+
+/** `runJobCli`, with the child at hand (to signal or kill it) while it runs. */
+export function startJobCli(
+  script: string,
+  args: string[],
+  env: Record<string, string | undefined> = {},
+): { child: ChildProcess; result: Promise<CliResult> } {
+  let child!: ChildProcess;
+  const result = new Promise<CliResult>((resolve) => {
+    child = spawn(process.execPath, ["--import", "tsx", join(ROOT, "jobs", script), ...args], {
       cwd: ROOT,
       env: {
         PATH: process.env.PATH ?? "",
@@ -38,4 +48,5 @@ export function runJobCli(
     child.stderr!.on("data", (c) => (stderr += String(c)));
     child.on("close", (code) => resolve({ code, stdout, stderr }));
   });
+  return { child, result };
 }
