@@ -15,15 +15,16 @@ import { REDIS_URL, pgVersion, redisVersion } from "./lib/infra.js";
 import { ROOT } from "./lib/proc.js";
 import { renderMarkdown, Reporter, type MachineInfo } from "./lib/report.js";
 import { SandboxProcess } from "./lib/sandbox.js";
+import { runImportBench } from "./import.js";
 import { runLimits } from "./limits.js";
 import { runScaling } from "./scaling.js";
 import { runScheduling } from "./scheduling.js";
 
-const BENCHES = ["scheduling", "batch", "limits", "scaling"] as const;
+const BENCHES = ["scheduling", "batch", "limits", "scaling", "import"] as const;
 type Bench = (typeof BENCHES)[number];
 
 const USAGE =
-  "usage: npm run bench -- [--quick] [--only scheduling,batch,limits,scaling] [--grants N] [--batch-grants N] [--latency-grants N] [--limits-grants N] [--scaling N,N,N] [--concurrency N] [--latency-concurrency N] [--cpu-prof] [--reuse-batch] [--out FILE]";
+  "usage: npm run bench -- [--quick] [--only scheduling,batch,limits,scaling,import] [--grants N] [--batch-grants N] [--latency-grants N] [--limits-grants N] [--scaling N,N,N] [--concurrency N] [--latency-concurrency N] [--import-rows N] [--cpu-prof] [--reuse-batch] [--out FILE]";
 
 function fail(message: string): never {
   process.stderr.write(`bench: ${message} (npm run bench -- --help)\n`);
@@ -37,6 +38,7 @@ interface Flags {
   batchGrants?: number;
   latencyGrants?: number;
   limitsGrants?: number;
+  importRows?: number;
   scaling?: number[];
   concurrency?: number;
   latencyConcurrency?: number;
@@ -81,13 +83,16 @@ export function parseFlags(argv: string[]): Flags {
         break;
       case "--only": {
         const list = (value() ?? "").split(",").filter(Boolean);
-        if (list.length === 0) fail("--only needs one or more of scheduling, batch, limits, scaling");
+        if (list.length === 0) fail(`--only needs one or more of ${BENCHES.join(", ")}`);
         for (const b of list)
           if (!(BENCHES as readonly string[]).includes(b))
             fail(`--only: unknown benchmark "${b}" (known: ${BENCHES.join(", ")})`);
         f.only = list as Bench[];
         break;
       }
+      case "--import-rows":
+        f.importRows = positiveInt(a, value(), 1_000_000);
+        break;
       case "--grants":
         f.grants = positiveInt(a, value(), 1_000_000);
         break;
@@ -143,6 +148,7 @@ async function main(): Promise<void> {
     batchGrants: flags.batchGrants ?? (q ? 300 : 10_000),
     latencyGrants: flags.latencyGrants ?? (q ? 100 : 1_500),
     limitsGrants: flags.limitsGrants ?? (q ? 40 : 120),
+    importRows: flags.importRows ?? (q ? 500 : 10_000),
     scaling: flags.scaling ?? (q ? [100, 300, 600] : [1_000, 10_000, 50_000]),
     concurrency: flags.concurrency ?? 20,
     latencyConcurrency: flags.latencyConcurrency ?? 5,
@@ -227,6 +233,13 @@ async function main(): Promise<void> {
           plotRelative: relative(dirname(outPath), plotPath),
           known: flags.reuse ? tenK : undefined,
         },
+        report,
+      );
+    if (flags.only.includes("import"))
+      await runImportBench(
+        sandbox!,
+        redis,
+        { rows: sizes.importRows, checkRows: sizes.importRows * 10, rate: 50, concurrency: 16 },
         report,
       );
   } finally {
