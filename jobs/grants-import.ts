@@ -1,5 +1,9 @@
 // `npm run grants:import -- --help` — create grants for existing users from the credentials the
 // application holds (Nylas custom authentication), without a new sign-in (one-off dyno).
+import { createReadStream, createWriteStream, existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { pipeline } from "node:stream/promises";
 import { requireSettings, redisTls, type Config } from "../src/config.js";
 import { createPrisma, type Db } from "../src/db/client.js";
 import {
@@ -24,6 +28,9 @@ import { createRunsQueue } from "../src/runs/queue.js";
 const APP_AUTH_BUDGET = "app:auth";
 
 const args = readArgs();
+/** FILE "-": standard input, kept in a private temporary file for the two passes, deleted after. */
+const fromStdin = args.file === "-" ? await stdinToFile() : undefined;
+if (fromStdin) args.file = fromStdin.file;
 
 // Logs are for trouble only; the command's own output is the tables and the progress.
 process.env.LOG_LEVEL ??= "warn";
@@ -92,6 +99,7 @@ async function startImport(config: Config, log: Logger): Promise<Running> {
       abort.abort();
       const code = await work;
       await shutDown();
+      if (fromStdin) rmSync(fromStdin.dir, { recursive: true, force: true });
       await new Promise<void>((r) => process.stdout.write("", () => r()));
       return code;
     },
@@ -116,7 +124,22 @@ function readArgs(): ImportArgs {
   }
 }
 
+/** Copies standard input to a file only this user can read (a one-off dyno has no other way in). */
+async function stdinToFile(): Promise<{ dir: string; file: string }> {
+  const dir = mkdtempSync(join(tmpdir(), "grants-import-"));
+  const file = join(dir, "input");
+  await pipeline(process.stdin, createWriteStream(file, { mode: 0o600 }));
+  return { dir, file };
+}
+
 async function exitWhenWritten(code: number, log: Logger): Promise<never> {
+  if (fromStdin && existsSync(`${fromStdin.file}.report.jsonl`)) {
+    // The report would vanish with the dyno: it follows the summary on stdout (no credentials in it).
+    const report = `${fromStdin.file}.report.jsonl`;
+    process.stdout.write("report (JSON Lines):\n");
+    await pipeline(createReadStream(report), process.stdout, { end: false }).catch(() => {});
+  }
+  if (fromStdin) rmSync(fromStdin.dir, { recursive: true, force: true });
   await new Promise<void>((r) => log.flush(() => r()));
   await new Promise<void>((r) => process.stdout.write("", () => r()));
   process.exit(code);

@@ -47,8 +47,11 @@ once imported: it holds your users' credentials.
 
 Exit codes: 0 every row created or existing; 1 an unexpected error (or Nylas refused the
 API key); 2 bad arguments or configuration, or a malformed file (its problems on stderr,
-one line each); 3 done, some rows not imported (see the report); 130 interrupted. On Heroku:
-  heroku run -- npm run grants:import -- users.csv`;
+one line each); 3 done, some rows not imported (see the report); 130 interrupted.
+
+FILE "-" reads standard input (into a private temporary file, deleted at the end) and prints
+the report after the summary: how a one-off dyno gets the file. On Heroku:
+  heroku run --no-tty -- node dist/jobs/grants-import.js - < users.csv > import-report.txt`;
 
 export interface ImportArgs {
   file: string;

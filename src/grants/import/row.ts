@@ -61,7 +61,7 @@ export function checkRow(record: ImportRecord, line: number): RowCheck {
     else if (/[\s\u0000-\u001f]/.test(token)) problems.push("refresh_token has spaces or control characters in it");
     else credentials.refresh_token = token;
     const stray = IMAP_COLUMNS.filter((c) => text(c) !== undefined);
-    if (stray.length > 0) problems.push(`${stray.join(", ")} are for imap rows only`);
+    if (stray.length > 0) problems.push(`${stray.join(", ")} ${stray.length > 1 ? "are" : "is"} for imap rows only`);
   } else if (provider === "imap") {
     if (text("refresh_token") !== undefined) problems.push("refresh_token is for google and microsoft rows only");
     const user = text("imap_username") ?? email;
