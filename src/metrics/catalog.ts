@@ -20,7 +20,6 @@ export const NYLAS_CALLS = [
   "grant",
   "grants",
   "calendar",
-  "custom_auth",
 ] as const satisfies readonly NylasCall[];
 export const QUEUE_NAMES = ["runs", "scheduler", "webhooks"] as const;
 

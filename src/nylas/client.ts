@@ -246,12 +246,10 @@ export class NylasApi {
    * Custom authentication (`POST /v3/connect/custom`): the grant for a user's provider
    * credentials (a refresh token, IMAP settings), the existing one for an address that has one.
    * The credentials go in the request body and nowhere else; a failure carries only what
-   * Nylas said.
+   * Nylas said. Only the bulk import calls it, a command outside the worker's metrics.
    */
   async customAuthentication(provider: string, settings: Record<string, string | number>): Promise<GrantInfo> {
-    const res = await this.call("custom_auth", () =>
-      this.sdk.auth.customAuthentication({ requestBody: { provider: provider as never, settings } }),
-    );
+    const res = await this.sdk.auth.customAuthentication({ requestBody: { provider: provider as never, settings } });
     return toGrantInfo(res.data);
   }
 
