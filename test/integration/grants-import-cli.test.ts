@@ -6,6 +6,7 @@ import { providerRefreshToken, startSandbox, type Sandbox } from "nylas-sandbox"
 import type { Db } from "../../src/db/client.js";
 import { deleteGrants, testPrisma, uniqueId } from "../support/db.js";
 import { runJobCli, startJobCli } from "../support/job-cli.js";
+import { createRedis } from "../../src/redis/connection.js";
 
 /** `npm run grants:import` as a child process against the sandbox, as an operator runs it. */
 describe("grants:import CLI (child process, sandbox, Postgres, Redis)", { timeout: 120_000 }, () => {
@@ -48,6 +49,35 @@ describe("grants:import CLI (child process, sandbox, Postgres, Redis)", { timeou
       all += rows.map((r) => r.j).join("\n");
     }
     return all;
+  }
+
+  /** Every key of this test's prefix in Redis (queue jobs, the rate budget), as text. */
+  async function redisText(): Promise<string> {
+    const redis = createRedis(process.env.REDIS_URL ?? "redis://127.0.0.1:6379");
+    try {
+      let all = "";
+      for (const key of await redis.keys(`${prefix}:*`)) {
+        const type = await redis.type(key);
+        const value =
+          type === "string"
+            ? await redis.get(key)
+            : type === "hash"
+              ? await redis.hgetall(key)
+              : type === "list"
+                ? await redis.lrange(key, 0, -1)
+                : type === "set"
+                  ? await redis.smembers(key)
+                  : type === "zset"
+                    ? await redis.zrange(key, "0", "-1")
+                    : type === "stream"
+                      ? await redis.xrange(key, "-", "+")
+                      : "";
+        all += `${key} ${JSON.stringify(value)}\n`;
+      }
+      return all;
+    } finally {
+      redis.disconnect();
+    }
   }
 
   beforeAll(async () => {
@@ -117,7 +147,17 @@ describe("grants:import CLI (child process, sandbox, Postgres, Redis)", { timeou
     expect(sb.grantIds()).toHaveLength(3);
 
     const report = readFileSync(`${path}.report.jsonl`, "utf8");
-    for (const text of [first.stdout, first.stderr, second.stdout, second.stderr, report, await databaseText()])
+    const redisNow = await redisText();
+    expect(redisNow).toContain(`${prefix}:`); // the import's keys are there to look into
+    for (const text of [
+      first.stdout,
+      first.stderr,
+      second.stdout,
+      second.stderr,
+      report,
+      await databaseText(),
+      redisNow,
+    ])
       expect(text).not.toContain(secret);
   });
 
