@@ -78,7 +78,8 @@ export async function runImportBench(
   await sandbox.reset();
   await sandbox.setLimits({ authRequestsPerSecond: LIMIT });
   await deletePrefix(redis, PREFIX);
-  const url = await freshDatabase("reminders_bench");
+  // Its own database: other benchmarks (or another checkout's) recreate reminders_bench.
+  const url = await freshDatabase("reminders_bench_import");
   const dir = mkdtempSync(join(tmpdir(), "bench-import-"));
   const env = {
     DATABASE_URL: url,
