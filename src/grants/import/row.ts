@@ -2,16 +2,14 @@
  * One record of the import file checked into a row to import (pure): who (provider, email),
  * the credentials Nylas' custom authentication takes for the provider, and the user's
  * settings, checked by the same rules as the admin API and `grants:settings`
- * (src/grants/settings.ts). Problems never quote a credential.
+ * (src/grants/settings.ts). The credentials (`refresh_token`, `imap_password`) are secrets:
+ * read, sent to Nylas, never written anywhere; problems never quote them.
  */
 import { checkSettingsPatch, type SettingsPatch } from "../settings.js";
 import type { ImportColumn, ImportRecord } from "./file.js";
 
 export const IMPORT_PROVIDERS = ["google", "microsoft", "imap"] as const;
 export type ImportProvider = (typeof IMPORT_PROVIDERS)[number];
-
-/** Columns whose values are secrets: read, sent to Nylas, and never written anywhere. */
-export const SECRET_COLUMNS: readonly ImportColumn[] = ["refresh_token", "imap_password"];
 
 const IMAP_COLUMNS: readonly ImportColumn[] = [
   "imap_username",
