@@ -4,6 +4,7 @@
  * package, the project's own src/ directories, Node internals, GC, idle).
  *
  *   npx tsx bench/profile-summary.ts bench/out/prof/worker-123.cpuprofile [more…] [--top 25] [--md]
+ *   npx tsx bench/profile-summary.ts FILE… --callers writev,writeUtf8String   (who makes the socket writes)
  *
  * Several files are summed (e.g. both pipeline runs). Percentages are of busy time (idle
  * excluded); `--md` prints Markdown tables for BENCHMARKS.md.
@@ -18,6 +19,7 @@ interface CallFrame {
 interface ProfileNode {
   id: number;
   callFrame: CallFrame;
+  children?: number[];
 }
 interface CpuProfile {
   nodes: ProfileNode[];
@@ -91,20 +93,57 @@ export function summarise(profiles: CpuProfile[]): Summary {
   };
 }
 
+/**
+ * Who calls the native functions named `names` (socket writes, say): their self time by the
+ * nearest package or project frames above them (Node internals skipped), `depth` of them.
+ */
+export function callersOf(profiles: CpuProfile[], names: string[], depth = 3): { chain: string; ms: number }[] {
+  const out = new Map<string, number>();
+  for (const p of profiles) {
+    const byId = new Map(p.nodes.map((n) => [n.id, n]));
+    const parent = new Map<number, number>();
+    for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+    for (let i = 0; i < p.samples.length; i++) {
+      const node = byId.get(p.samples[i]!);
+      if (!node || !names.includes(node.callFrame.functionName) || node.callFrame.url) continue;
+      const chain: string[] = [];
+      for (let cur = parent.get(node.id); cur !== undefined && chain.length < depth; cur = parent.get(cur)) {
+        const f = byId.get(cur)!.callFrame;
+        const m = moduleOf(f);
+        if (m.startsWith("node:") || m.startsWith("(")) continue;
+        chain.push(`${f.functionName || "(anonymous)"} (${m})`);
+      }
+      const key = `${node.callFrame.functionName} ← ${chain.join(" ← ") || "?"}`;
+      out.set(key, (out.get(key) ?? 0) + (p.timeDeltas[i] ?? 0) / 1000);
+    }
+  }
+  return [...out.entries()].map(([chain, ms]) => ({ chain, ms })).sort((a, b) => b.ms - a.ms);
+}
+
 function main(argv: string[]): void {
   let top = 25;
   let md = false;
+  let callers: string[] | undefined;
   const files: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === "--top") top = Number(argv[++i]);
+    else if (argv[i] === "--callers") callers = (argv[++i] ?? "").split(",");
     else if (argv[i] === "--md") md = true;
     else files.push(argv[i]!);
   }
   if (files.length === 0 || !Number.isInteger(top) || top < 1) {
-    process.stderr.write("usage: npx tsx bench/profile-summary.ts FILE.cpuprofile [...] [--top N] [--md]\n");
+    process.stderr.write(
+      "usage: npx tsx bench/profile-summary.ts FILE.cpuprofile [...] [--top N] [--md] [--callers NAME,NAME]\n",
+    );
     process.exit(2);
   }
-  const s = summarise(files.map((f) => JSON.parse(readFileSync(f, "utf8")) as CpuProfile));
+  const profiles = files.map((f) => JSON.parse(readFileSync(f, "utf8")) as CpuProfile);
+  if (callers) {
+    for (const c of callersOf(profiles, callers).slice(0, top))
+      process.stdout.write(`${c.ms.toFixed(0).padStart(7)} ms  ${c.chain}\n`);
+    return;
+  }
+  const s = summarise(profiles);
   const pc = (ms: number) => `${((100 * ms) / s.busyMs).toFixed(1)}%`;
   const out: string[] = [];
   out.push(`busy ${(s.busyMs / 1000).toFixed(2)} s of ${(s.totalMs / 1000).toFixed(2)} s sampled`, "");

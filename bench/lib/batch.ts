@@ -13,7 +13,7 @@ import { schedulerTick, type TickResult } from "../../src/runs/scheduler.js";
 import { localDayWindow, nextLocalDay } from "../../src/time/window.js";
 import { freshDatabase } from "../../harness/database.js";
 import { WorkerFleet } from "../../harness/fleet.js";
-import { deletePrefix, insertGrants, REDIS_URL, waitDrained, waitWorkers } from "./infra.js";
+import { benchName, deletePrefix, insertGrants, REDIS_URL, waitDrained, waitWorkers } from "./infra.js";
 import { cpuMsOfPid, peakRssOfPid, ROOT } from "./proc.js";
 import type { SandboxGrant, SandboxProcess } from "./sandbox.js";
 
@@ -58,8 +58,8 @@ export interface BatchResult {
   redisByCommand?: Record<string, number>;
 }
 
-const DB_NAME = "reminders_bench";
-const PREFIX = "nrbench_batch";
+const DB_NAME = benchName("reminders_bench");
+const PREFIX = benchName("nrbench_batch");
 const API_KEY_ENV = (sb: SandboxProcess) => ({ NYLAS_API_KEY: sb.apiKey, NYLAS_API_URI: sb.url });
 
 export async function prepareSandbox(
