@@ -1,4 +1,4 @@
-import type { Db } from "../db/client.js";
+import { sqlOf, type Db, type Sql } from "../db/client.js";
 import { Coalescer } from "../db/coalesce.js";
 import type { Selection } from "./meeting.js";
 import { coverPeople, type PeerRow } from "./covered.js";
@@ -35,7 +35,11 @@ interface FactRow {
 const norm = (address: string) => address.trim().toLowerCase();
 
 export class PeopleReader {
-  constructor(private readonly db: Db) {}
+  private readonly sql: Sql;
+
+  constructor(db: Db) {
+    this.sql = sqlOf(db);
+  }
 
   /** The facts about `selection`'s people for a run of `grant` (its address is the sender). */
   async read(grant: { id: string; email: string }, selection: Selection): Promise<PeopleFacts> {
@@ -58,8 +62,7 @@ export class PeopleReader {
     };
     const [sIdx, sAddr] = pairs((q) => q.recipients);
     const [pIdx, pAddr] = pairs((q) => q.people);
-    const rows = await this.db.$queryRawUnsafe<FactRow[]>(
-      READ_PEOPLE_FACTS,
+    const rows = await this.sql.query<FactRow>(READ_PEOPLE_FACTS, [
       qs.map((_, i) => i),
       qs.map((q) => q.grantId),
       qs.map((q) => q.sender),
@@ -67,7 +70,7 @@ export class PeopleReader {
       sAddr,
       pIdx,
       pAddr,
-    );
+    ]);
     const out: PeopleFacts[] = qs.map(() => ({ suppressed: new Set(), grants: [] }));
     for (const r of rows) {
       const f = out[r.idx]!;
