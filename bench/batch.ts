@@ -6,6 +6,7 @@
 import type { Redis } from "ioredis";
 import { batchProblems, describeBatch, runBatch, type BatchResult } from "./lib/batch.js";
 import type { Reporter } from "./lib/report.js";
+import { workerNodeFlags } from "./scheduling.js";
 import type { SandboxProcess } from "./lib/sandbox.js";
 
 export interface BatchBenchOptions {
@@ -175,7 +176,7 @@ export async function runBatchBench(
   );
   report.note(
     `The two workers ran in ABBA order (bare, pipeline, pipeline, bare); the figures count the faster run of each. ` +
-      `Both workers run as a separate process (WorkerFleet, one process) with WORKER_CONCURRENCY=${o.concurrency} and JOB_CONCURRENCY=${o.jobConcurrency}, the same sandbox and the same SDK client. ` +
+      `Both workers run as a separate process (WorkerFleet, one process, started as the Procfile's worker line with \`node ${workerNodeFlags().join(" ")}\`) with WORKER_CONCURRENCY=${o.concurrency} and JOB_CONCURRENCY=${o.jobConcurrency}, the same sandbox and the same SDK client. ` +
       `The pipeline worker is \`startWorkerApp\` (bench/child/worker.ts: jobs/worker.ts without the repeating tick); its batch time starts with the scheduler tick that writes the Run rows and enqueues the jobs, the bare one's with addBulk of the same jobs (same ids and options).`,
   );
   report.note(

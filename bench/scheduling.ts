@@ -74,7 +74,7 @@ export function workerNodeFlags(root = ROOT): string[] {
         ?.replace(/^worker\s*:/, "")
         .trim()
         .split(/\s+/) ?? [];
-    if (words[0] === "node")
+    if (words[0] === "node" || words[0]?.endsWith("/node"))
       for (const w of words.slice(1)) {
         if (!w.startsWith("-")) break;
         flags.push(w);

@@ -15,6 +15,7 @@ import { freshDatabase } from "../../harness/database.js";
 import { WorkerFleet } from "../../harness/fleet.js";
 import { benchName, deletePrefix, insertGrants, REDIS_URL, waitDrained, waitWorkers } from "./infra.js";
 import { cpuMsOfPid, peakRssOfPid, ROOT } from "./proc.js";
+import { workerNodeFlags } from "../scheduling.js";
 import type { SandboxGrant, SandboxProcess } from "./sandbox.js";
 
 export interface BatchOptions {
@@ -124,6 +125,8 @@ export async function runBatch(sandbox: SandboxProcess, redis: Redis, opts: Batc
     env,
     logDir: join(ROOT, "bench/out/logs", opts.label),
     entry: opts.mode === "pipeline" ? "bench/child/worker.ts" : "bench/child/bare-worker.ts",
+    // Both start as the worker dyno does (the Procfile's heap flag): their peak RSS is the dyno's.
+    nodeFlags: workerNodeFlags(),
   });
   const queue = createRunsQueue(redis, { prefix: PREFIX, attempts: 8 });
   try {
