@@ -56,7 +56,7 @@ export function isIanaZone(name: string): boolean {
  * Jobs one worker process runs at once, by default: enough that a 512 MB worker dyno keeps
  * its CPU busy while its jobs wait on Nylas (BENCHMARKS.md, the latency runs).
  */
-export const DEFAULT_WORKER_CONCURRENCY = 100;
+export const DEFAULT_WORKER_CONCURRENCY = 200;
 
 const schema = z.object({
   NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
