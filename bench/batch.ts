@@ -6,6 +6,7 @@
 import type { Redis } from "ioredis";
 import { batchProblems, describeBatch, runBatch, type BatchResult } from "./lib/batch.js";
 import type { Reporter } from "./lib/report.js";
+import { workerNodeFlags } from "./scheduling.js";
 import type { SandboxProcess } from "./lib/sandbox.js";
 
 export interface BatchBenchOptions {
@@ -13,12 +14,27 @@ export interface BatchBenchOptions {
   meetings: number;
   latencyGrants: number;
   latencyMs: number;
-  /** Worker concurrency of the latency run (low enough that latency, not CPU, bounds it). */
-  latencyConcurrency: number;
+  /** Worker concurrencies of the latency runs (bare and pipeline side by side at each). */
+  latencyConcurrencies: number[];
+  /** The latency run whose ratio has the ≥ 80% target. */
+  latencyTargetConcurrency: number;
+  /** The configuration's default WORKER_CONCURRENCY (the RSS target and the dyno sizing). */
+  defaultConcurrency: number;
   concurrency: number;
   jobConcurrency: number;
   timeoutMs: number;
   profileDir?: string;
+}
+
+interface LatencyPoint {
+  concurrency: number;
+  grants: number;
+  runs: BatchResult[];
+}
+
+/** The faster run of one mode. */
+function fastestOf(runs: BatchResult[], mode: BatchResult["mode"]): BatchResult {
+  return runs.filter((r) => r.mode === mode).sort((a, b) => a.wallS - b.wallS)[0]!;
 }
 
 /** Send budget for this benchmark: high enough that the per-grant limit never binds. */
@@ -50,13 +66,14 @@ export async function runBatchBench(
     for (const p of batchProblems(r)) report.note(`PROBLEM in the ${mode} batch: ${p}`);
     runs.push({ name: mode === "bare" ? "bare worker (no DB, ledger, limiter)" : "pipeline", r });
   }
-  const fastest = (name: string) =>
-    runs
-      .filter((x) => x.name.startsWith(name))
-      .map((x) => x.r)
-      .sort((a, b) => a.wallS - b.wallS)[0]!;
-  const bare = fastest("bare");
-  const pipe = fastest("pipeline");
+  const bare = fastestOf(
+    runs.map((x) => x.r),
+    "bare",
+  );
+  const pipe = fastestOf(
+    runs.map((x) => x.r),
+    "pipeline",
+  );
 
   const size = `${o.grants.toLocaleString("en")} grants × ${o.meetings}`;
   report.figure({
@@ -83,44 +100,83 @@ export async function runBatchBench(
     target: { kind: "ratio>=", value: 0.8 },
   });
 
-  const lat = await runBatch(sandbox, redis, {
-    ...common,
-    grants: o.latencyGrants,
-    latencyMs: o.latencyMs,
-    mode: "pipeline",
-    label: "batch-latency",
-    concurrency: o.latencyConcurrency,
-    profileDir: undefined,
-  });
-  report.progress(describeBatch(lat));
-  for (const p of batchProblems(lat)) report.note(`PROBLEM in the latency batch: ${p}`);
+  // The latency runs: bare and pipeline under the same +latency per call, side by side at each
+  // worker concurrency (ABBA at each), each process' peak RSS, and the dyno sizing.
   const rounds = 1 + Math.ceil(o.meetings / o.jobConcurrency);
-  const ideal = o.latencyConcurrency / ((rounds * o.latencyMs) / 1000);
-  report.figure({
-    name: `Batch with +${o.latencyMs} ms per call (${o.latencyGrants.toLocaleString("en")} grants): jobs/s`,
-    value: lat.grantsPerS,
-    unit: "jobs/s",
-    baseline: ideal,
-    baselineName: `ideal ${o.latencyConcurrency} slots / (${rounds} × ${o.latencyMs} ms)`,
-    target: { kind: "ratio>=", value: 0.9 },
-  });
+  const latency: LatencyPoint[] = [];
+  for (const c of o.latencyConcurrencies) {
+    const grants = Math.max(o.latencyGrants, 15 * c);
+    const point: LatencyPoint = { concurrency: c, grants, runs: [] };
+    for (const mode of ["bare", "pipeline", "pipeline", "bare"] as const) {
+      const r = await runBatch(sandbox, redis, {
+        ...common,
+        grants,
+        latencyMs: o.latencyMs,
+        mode,
+        label: `batch-latency-${c}-${mode}-${point.runs.length + 1}`,
+        concurrency: c,
+        profileDir: undefined,
+      });
+      report.progress(`+${o.latencyMs} ms, WORKER_CONCURRENCY=${c}: ${describeBatch(r)}`);
+      for (const p of batchProblems(r)) report.note(`PROBLEM in the latency batch (${mode}, ${c}): ${p}`);
+      point.runs.push(r);
+    }
+    latency.push(point);
+    const lb = fastestOf(point.runs, "bare");
+    const lp = fastestOf(point.runs, "pipeline");
+    report.figure({
+      name: `Batch with +${o.latencyMs} ms per call, WORKER_CONCURRENCY=${c} (${grants.toLocaleString("en")} grants): jobs/s`,
+      value: lp.grantsPerS,
+      unit: "jobs/s",
+      baseline: lb.grantsPerS,
+      baselineName: `bare worker, same latency and concurrency (ideal ${(c / ((rounds * o.latencyMs) / 1000)).toFixed(0)})`,
+      ...(c === o.latencyTargetConcurrency ? { target: { kind: "ratio>=" as const, value: 0.8 } } : {}),
+    });
+    report.figure({
+      name: `Worker peak RSS at WORKER_CONCURRENCY=${c}, +${o.latencyMs} ms per call`,
+      value: Math.max(...point.runs.filter((r) => r.mode === "pipeline").map((r) => r.workerPeakRssMb ?? 0)),
+      unit: "MB",
+      baseline: Math.max(...point.runs.filter((r) => r.mode === "bare").map((r) => r.workerPeakRssMb ?? 0)),
+      baselineName: "bare worker",
+      ...(c === o.defaultConcurrency ? { target: { kind: "value<=" as const, value: 400 } } : {}),
+    });
+  }
+  const atDefault = latency.find((p) => p.concurrency === o.defaultConcurrency);
+  if (atDefault) {
+    const jobsPerS = fastestOf(atDefault.runs, "pipeline").grantsPerS;
+    report.figure({
+      name: `One worker process (dyno) at the default WORKER_CONCURRENCY=${o.defaultConcurrency}, +${o.latencyMs} ms per call: grants per hour`,
+      value: jobsPerS * 3600,
+      unit: "grants/h",
+      baseline: undefined,
+      baselineName: `${jobsPerS.toFixed(1)} jobs/s × 3600`,
+    });
+    report.note(
+      `Dyno sizing: one worker dyno at the default WORKER_CONCURRENCY=${o.defaultConcurrency} with ${o.latencyMs} ms per Nylas call ran ${jobsPerS.toFixed(1)} jobs/s, i.e. ${Math.floor(jobsPerS * 3600).toLocaleString("en")} grants in an hour; a deployment whose busiest evening hour has N grants due needs ⌈N / ${Math.floor(jobsPerS * 3600).toLocaleString("en")}⌉ worker dynos to finish that hour's runs within it (measured on this machine: a dyno's CPU share differs).`,
+    );
+  }
 
   report.extra(
     [
-      "| Run | Grants | Wall s | Grants/s | Reminders/s | Sends / expected | Ledger sent | Failed jobs | 429s | Worker CPU s | Sandbox CPU s | Worker peak RSS MB |",
-      "|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|",
+      "| Run | Grants | Wall s | Grants/s | Reminders/s | Sends / expected | Ledger sent | Failed jobs | 429s | Worker CPU s | Worker CPU ms/job | Postgres statements/job | Redis commands/job | Sandbox CPU s | Worker peak RSS MB |",
+      "|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
       ...[
         ...runs.map((x, i) => [`${i + 1}. ${x.name}${x.r === bare || x.r === pipe ? " (counted)" : ""}`, x.r]),
-        [`pipeline, +${o.latencyMs} ms per call`, lat],
+        ...latency.flatMap((p) =>
+          p.runs.map((r, i) => [
+            `${r.mode === "bare" ? "bare worker" : "pipeline"}, +${o.latencyMs} ms per call, WORKER_CONCURRENCY=${p.concurrency} (${i + 1})`,
+            r,
+          ]),
+        ),
       ].map(([name, r]) => {
         const b = r as BatchResult;
-        return `| ${name as string} | ${b.grants} | ${b.wallS.toFixed(1)} | ${b.grantsPerS.toFixed(1)} | ${b.remindersPerS.toFixed(0)} | ${b.sends} / ${b.expectedSends} | ${b.ledgerSent ?? "—"} | ${b.jobs.failed} | ${b.rateLimited} | ${b.workerCpuS?.toFixed(1)} | ${b.sandboxCpuS?.toFixed(1)} | ${b.workerPeakRssMb?.toFixed(0)} |`;
+        return `| ${name as string} | ${b.grants} | ${b.wallS.toFixed(1)} | ${b.grantsPerS.toFixed(1)} | ${b.remindersPerS.toFixed(0)} | ${b.sends} / ${b.expectedSends} | ${b.ledgerSent ?? "—"} | ${b.jobs.failed} | ${b.rateLimited} | ${b.workerCpuS?.toFixed(1)} | ${b.workerCpuS !== undefined ? ((1000 * b.workerCpuS) / b.grants).toFixed(2) : "—"} | ${b.pgPerJob?.toFixed(2) ?? "—"} | ${b.redisPerJob?.toFixed(1) ?? "—"} | ${b.sandboxCpuS?.toFixed(1)} | ${b.workerPeakRssMb?.toFixed(0)} |`;
       }),
     ].join("\n"),
   );
   report.note(
     `The two workers ran in ABBA order (bare, pipeline, pipeline, bare); the figures count the faster run of each. ` +
-      `Both workers run as a separate process (WorkerFleet, one process) with WORKER_CONCURRENCY=${o.concurrency} and JOB_CONCURRENCY=${o.jobConcurrency}, the same sandbox and the same SDK client. ` +
+      `Both workers run as a separate process (WorkerFleet, one process, started as the Procfile's worker line with \`node ${workerNodeFlags().join(" ")}\`) with WORKER_CONCURRENCY=${o.concurrency} and JOB_CONCURRENCY=${o.jobConcurrency}, the same sandbox and the same SDK client. ` +
       `The pipeline worker is \`startWorkerApp\` (bench/child/worker.ts: jobs/worker.ts without the repeating tick); its batch time starts with the scheduler tick that writes the Run rows and enqueues the jobs, the bare one's with addBulk of the same jobs (same ids and options).`,
   );
   report.note(
@@ -130,8 +186,12 @@ export async function runBatchBench(
     `The sandbox runs in a child process of its own (bench/child/sandbox.ts), driven over its control routes: on a 2-core machine an in-process sandbox would put its request handling (the "Sandbox CPU s" column) on the measured event loop. The scheduler tick and the polling for the end of the batch run in the bench process.`,
   );
   report.note(
-    `Ideal with latency: each job makes its calls in ${rounds} sequential rounds — 1 events page, then ${o.meetings} sends ${o.jobConcurrency} at a time (⌈${o.meetings}/${o.jobConcurrency}⌉ = ${rounds - 1} rounds) — each taking at least ${o.latencyMs} ms, so ideal jobs/s = WORKER_CONCURRENCY / (${rounds} × ${o.latencyMs} ms) = ${o.latencyConcurrency} / ${(rounds * o.latencyMs) / 1000} s = ${ideal.toFixed(1)}. Database, ledger and limiter time comes on top of that and counts against the pipeline. ` +
-      `This run uses WORKER_CONCURRENCY=${o.latencyConcurrency}: at ${o.concurrency} the ideal would be ${(o.concurrency / ((rounds * o.latencyMs) / 1000)).toFixed(1)} jobs/s, above the ${pipe.grantsPerS.toFixed(1)} jobs/s this worker process reaches with no latency at all on this machine (it is CPU-bound, see above), so the run would measure CPU, not latency.`,
+    `Latency runs: the sandbox adds ${o.latencyMs} ms to every call; at each WORKER_CONCURRENCY the bare worker and the pipeline ran in ABBA order (the faster of each counted) on max(${o.latencyGrants}, 15 × concurrency) grants. ` +
+      `Ideal: each job makes its calls in ${rounds} sequential rounds — 1 events page, then ${o.meetings} sends ${o.jobConcurrency} at a time — each taking at least ${o.latencyMs} ms, so ideal jobs/s = WORKER_CONCURRENCY / ${(rounds * o.latencyMs) / 1000} s; a worker reaches it only while its CPU keeps up (the zero-latency batch above is the CPU bound). ` +
+      `Peak RSS is the worker process' VmHWM over its whole life (start-up included); the dyno is 512 MB.`,
+  );
+  report.note(
+    `Round trips: "Postgres statements" counts transactions committed in the bench database during the batch (pg_stat_database.xact_commit; every statement of the worker and of the bench's tick is its own transaction), per job; "Redis commands" is the INFO commandstats delta per job, which counts the commands run inside Lua scripts too (a limiter token is one EVALSHA and a few GET/SET/TIME inside it) and includes the bench's own polling of the queue.`,
   );
   return pipe;
 }

@@ -13,7 +13,7 @@ import { schedulerTick } from "../src/runs/scheduler.js";
 import { freshDatabase } from "../harness/database.js";
 import { WorkerFleet } from "../harness/fleet.js";
 import { prepareSandbox } from "./lib/batch.js";
-import { deletePrefix, insertGrants, REDIS_URL, waitDrained, waitWorkers } from "./lib/infra.js";
+import { benchName, deletePrefix, insertGrants, REDIS_URL, waitDrained, waitWorkers } from "./lib/infra.js";
 import { ROOT } from "./lib/proc.js";
 import type { Reporter } from "./lib/report.js";
 import type { SandboxProcess } from "./lib/sandbox.js";
@@ -27,7 +27,7 @@ export interface LimitsOptions {
   timeoutMs: number;
 }
 
-const PREFIX = "nrbench_limits";
+const PREFIX = benchName("nrbench_limits");
 
 /** Most entries of any sliding window [t, t + windowMs) over sorted times. */
 export function maxInWindow(sorted: number[], windowMs = 1000): number {
@@ -55,7 +55,7 @@ export async function runLimits(
     latencyMs: 0,
     limits: { requestsPerSecond: 200, sendsPerSecond: { google: o.sendsPerSecond } },
   });
-  const url = await freshDatabase("reminders_bench");
+  const url = await freshDatabase(benchName("reminders_bench"));
   const db = await createPrisma(url, { max: 5 });
   await insertGrants(
     db,

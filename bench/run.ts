@@ -6,14 +6,15 @@
 import { readFileSync, writeFileSync, mkdirSync } from "node:fs";
 import { cpus, loadavg, totalmem, release, type } from "node:os";
 import { join, relative, dirname } from "node:path";
+import { DEFAULT_WORKER_CONCURRENCY } from "../src/config.js";
 import { createPrisma } from "../src/db/client.js";
 import { createRedis } from "../src/redis/connection.js";
 import { freshDatabase } from "../harness/database.js";
 import { runBatchBench } from "./batch.js";
 import type { BatchResult } from "./lib/batch.js";
-import { REDIS_URL, pgVersion, redisVersion } from "./lib/infra.js";
+import { benchName, REDIS_URL, pgVersion, redisVersion } from "./lib/infra.js";
 import { ROOT } from "./lib/proc.js";
-import { renderMarkdown, Reporter, type MachineInfo } from "./lib/report.js";
+import { renderMarkdown, Reporter, withKeptSections, type MachineInfo } from "./lib/report.js";
 import { SandboxProcess } from "./lib/sandbox.js";
 import { runImportBench } from "./import.js";
 import { runLimits } from "./limits.js";
@@ -24,7 +25,7 @@ const BENCHES = ["scheduling", "batch", "limits", "scaling", "import"] as const;
 type Bench = (typeof BENCHES)[number];
 
 const USAGE =
-  "usage: npm run bench -- [--quick] [--only scheduling,batch,limits,scaling,import] [--grants N] [--batch-grants N] [--latency-grants N] [--limits-grants N] [--scaling N,N,N] [--concurrency N] [--latency-concurrency N] [--import-rows N] [--cpu-prof] [--reuse-batch] [--out FILE]";
+  "usage: npm run bench -- [--quick] [--only scheduling,batch,limits,scaling,import] [--grants N] [--batch-grants N] [--latency-grants N] [--limits-grants N] [--scaling N,N,N] [--concurrency N] [--latency-concurrency N,N,N] [--import-rows N] [--cpu-prof] [--reuse-batch] [--out FILE]";
 
 function fail(message: string): never {
   process.stderr.write(`bench: ${message} (npm run bench -- --help)\n`);
@@ -41,7 +42,7 @@ interface Flags {
   importRows?: number;
   scaling?: number[];
   concurrency?: number;
-  latencyConcurrency?: number;
+  latencyConcurrency?: number[];
   cpuProf: boolean;
   /** Reuse benchmark 2's batch as the scaling point of the same size. */
   reuse: boolean;
@@ -108,9 +109,11 @@ export function parseFlags(argv: string[]): Flags {
       case "--concurrency":
         f.concurrency = positiveInt(a, value(), 1000);
         break;
-      case "--latency-concurrency":
-        f.latencyConcurrency = positiveInt(a, value(), 1000);
+      case "--latency-concurrency": {
+        const raw = value();
+        f.latencyConcurrency = (raw ?? "").split(",").map((c) => positiveInt("--latency-concurrency", c, 1000));
         break;
+      }
       case "--scaling": {
         const raw = value();
         const sizes = (raw ?? "").split(",").map((s) => positiveInt("--scaling", s, 200_000));
@@ -150,8 +153,8 @@ async function main(): Promise<void> {
     limitsGrants: flags.limitsGrants ?? (q ? 40 : 120),
     importRows: flags.importRows ?? (q ? 500 : 10_000),
     scaling: flags.scaling ?? (q ? [100, 300, 600] : [1_000, 10_000, 50_000]),
-    concurrency: flags.concurrency ?? 20,
-    latencyConcurrency: flags.latencyConcurrency ?? 5,
+    concurrency: flags.concurrency ?? DEFAULT_WORKER_CONCURRENCY,
+    latencyConcurrency: flags.latencyConcurrency ?? (q ? [20, 100] : [20, 100, 200]),
   };
   const partial = q || flags.only.length < BENCHES.length;
   const outPath = flags.out ?? (partial ? join(ROOT, "bench/out/BENCHMARKS.partial.md") : join(ROOT, "BENCHMARKS.md"));
@@ -163,7 +166,7 @@ async function main(): Promise<void> {
   const startedAt = new Date();
   const t0 = performance.now();
   const redis = createRedis(REDIS_URL, { connectionName: "nr-bench", maxRetriesPerRequest: 3 });
-  const infoUrl = await freshDatabase("reminders_bench");
+  const infoUrl = await freshDatabase(benchName("reminders_bench"));
   const infoDb = await createPrisma(infoUrl, { max: 1 });
   const machine: MachineInfo = {
     cpu: cpus()[0]?.model ?? "unknown",
@@ -204,7 +207,9 @@ async function main(): Promise<void> {
           meetings: 5,
           latencyGrants: sizes.latencyGrants,
           latencyMs: 100,
-          latencyConcurrency: sizes.latencyConcurrency,
+          latencyConcurrencies: sizes.latencyConcurrency,
+          latencyTargetConcurrency: 100,
+          defaultConcurrency: DEFAULT_WORKER_CONCURRENCY,
           concurrency: sizes.concurrency,
           jobConcurrency: 4,
           timeoutMs,
@@ -253,7 +258,13 @@ async function main(): Promise<void> {
     "## Summary",
     `Load average (1 min) was ${loadStart.toFixed(2)} when the run started and ${loadEnd.toFixed(2)} when it ended, on ${machine.cores} cores: other processes on the machine take CPU from the absolute figures, less so from the ratios, whose two sides ran minutes apart.\n\n## Summary`,
   );
-  writeFileSync(outPath, md);
+  let previous: string | undefined;
+  try {
+    previous = readFileSync(outPath, "utf8");
+  } catch {
+    previous = undefined;
+  }
+  writeFileSync(outPath, withKeptSections(md, previous));
   process.stdout.write(`\nbench: wrote ${relative(ROOT, outPath)} in ${(totalS / 60).toFixed(1)} min\n`);
 }
 

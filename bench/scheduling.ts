@@ -10,7 +10,7 @@ import { ADD_CHUNK, ADDS_IN_FLIGHT } from "../src/runs/scheduler.js";
 import { createPrisma } from "../src/db/client.js";
 import { createRedis } from "../src/redis/connection.js";
 import { freshDatabase } from "../harness/database.js";
-import { deletePrefix, insertGrants, REDIS_URL, redisUsedMemory, type GrantRow } from "./lib/infra.js";
+import { benchName, deletePrefix, insertGrants, REDIS_URL, redisUsedMemory, type GrantRow } from "./lib/infra.js";
 import { ROOT, runChild } from "./lib/proc.js";
 import type { Reporter } from "./lib/report.js";
 
@@ -37,8 +37,8 @@ interface AddBulkChild {
   peakRssMb: number;
 }
 
-const PREFIX_TICK = "nrbench_sched";
-const PREFIX_RAW = "nrbench_raw";
+const PREFIX_TICK = benchName("nrbench_sched");
+const PREFIX_RAW = benchName("nrbench_raw");
 
 export function benchGrantRows(from: number, to: number): GrantRow[] {
   const zones = Intl.supportedValuesOf("timeZone");
@@ -74,7 +74,7 @@ export function workerNodeFlags(root = ROOT): string[] {
         ?.replace(/^worker\s*:/, "")
         .trim()
         .split(/\s+/) ?? [];
-    if (words[0] === "node")
+    if (words[0] === "node" || words[0]?.endsWith("/node"))
       for (const w of words.slice(1)) {
         if (!w.startsWith("-")) break;
         flags.push(w);
@@ -98,7 +98,7 @@ export function workerNodeFlags(root = ROOT): string[] {
 export async function runScheduling(opts: SchedulingOptions, report: Reporter): Promise<void> {
   report.section("1. Scheduling");
   const zones = Intl.supportedValuesOf("timeZone").length;
-  const url = await freshDatabase("reminders_bench_sched");
+  const url = await freshDatabase(benchName("reminders_bench_sched"));
   const db = await createPrisma(url, { max: 4 });
   const redis = createRedis(REDIS_URL, { connectionName: "nr-bench" });
   const now = new Date();

@@ -14,6 +14,8 @@ export interface FleetOptions {
   logDir: string;
   /** Entry point, relative to the project root. */
   entry?: string;
+  /** Node flags before the entry (e.g. the Procfile's heap flag). */
+  nodeFlags?: string[];
 }
 
 /** How a worker process ended: its exit code, or the signal that ended it. */
@@ -59,19 +61,23 @@ export class WorkerFleet {
     m.starts++;
     const log = createWriteStream(join(this.options.logDir, `worker-${i}-${m.starts}.log`));
     m.log = log;
-    const child = spawn(process.execPath, ["--import", "tsx", join(ROOT, this.options.entry ?? "jobs/worker.ts")], {
-      cwd: ROOT,
-      // No second sweep unless asked: a tick that reaches a grant's sweep hour while a test or
-      // a benchmark runs would add a re-run its caller did not plan (src/runs/sweep.ts).
-      env: {
-        PATH: process.env.PATH ?? "",
-        NODE_ENV: "production",
-        LOG_LEVEL: "info",
-        SWEEP_HOURS_BEFORE: "0",
-        ...this.options.env,
+    const child = spawn(
+      process.execPath,
+      [...(this.options.nodeFlags ?? []), "--import", "tsx", join(ROOT, this.options.entry ?? "jobs/worker.ts")],
+      {
+        cwd: ROOT,
+        // No second sweep unless asked: a tick that reaches a grant's sweep hour while a test or
+        // a benchmark runs would add a re-run its caller did not plan (src/runs/sweep.ts).
+        env: {
+          PATH: process.env.PATH ?? "",
+          NODE_ENV: "production",
+          LOG_LEVEL: "info",
+          SWEEP_HOURS_BEFORE: "0",
+          ...this.options.env,
+        },
+        stdio: ["ignore", "pipe", "pipe"],
       },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
+    );
     child.stdout?.pipe(log, { end: false });
     child.stderr?.pipe(log, { end: false });
     m.child = child;

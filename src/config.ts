@@ -52,6 +52,12 @@ export function isIanaZone(name: string): boolean {
   }
 }
 
+/**
+ * Jobs one worker process runs at once, by default: enough that a 512 MB worker dyno keeps
+ * its CPU busy while its jobs wait on Nylas (BENCHMARKS.md, the latency runs).
+ */
+export const DEFAULT_WORKER_CONCURRENCY = 200;
+
 const schema = z.object({
   NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
@@ -138,7 +144,7 @@ const schema = z.object({
     .refine((v) => parseInstant(v) !== undefined, "an ISO 8601 instant with Z or an offset, e.g. 2026-03-07T20:00:00Z")
     .optional(),
 
-  WORKER_CONCURRENCY: int(1, 1000).default(20),
+  WORKER_CONCURRENCY: int(1, 1000).default(DEFAULT_WORKER_CONCURRENCY),
   /** Concurrent Nylas calls inside one job (p-limit). */
   JOB_CONCURRENCY: int(1, 50).default(4),
   SCHEDULER_EVERY_MS: int(1000, 86_400_000).default(300_000),

@@ -5,7 +5,7 @@
  */
 import { join } from "node:path";
 import type { Redis } from "ioredis";
-import { createPrisma } from "../../src/db/client.js";
+import { createPrisma, type Db } from "../../src/db/client.js";
 import { createLogger } from "../../src/log/logger.js";
 import { createRunsQueue, runJobOptions } from "../../src/runs/queue.js";
 import { RUN_JOB_NAME, runJobId } from "../../src/runs/job.js";
@@ -13,8 +13,9 @@ import { schedulerTick, type TickResult } from "../../src/runs/scheduler.js";
 import { localDayWindow, nextLocalDay } from "../../src/time/window.js";
 import { freshDatabase } from "../../harness/database.js";
 import { WorkerFleet } from "../../harness/fleet.js";
-import { deletePrefix, insertGrants, REDIS_URL, waitDrained, waitWorkers } from "./infra.js";
+import { benchName, deletePrefix, insertGrants, REDIS_URL, waitDrained, waitWorkers } from "./infra.js";
 import { cpuMsOfPid, peakRssOfPid, ROOT } from "./proc.js";
+import { workerNodeFlags } from "../scheduling.js";
 import type { SandboxGrant, SandboxProcess } from "./sandbox.js";
 
 export interface BatchOptions {
@@ -50,10 +51,16 @@ export interface BatchResult {
   sandboxCpuS?: number;
   benchCpuS: number;
   tick?: TickResult;
+  /** Postgres transactions committed in the bench database per job (each statement is one). */
+  pgPerJob?: number;
+  /** Redis commands per job (INFO commandstats delta; includes the bench's own polling). */
+  redisPerJob?: number;
+  /** The Redis commands behind `redisPerJob`, per job, largest first. */
+  redisByCommand?: Record<string, number>;
 }
 
-const DB_NAME = "reminders_bench";
-const PREFIX = "nrbench_batch";
+const DB_NAME = benchName("reminders_bench");
+const PREFIX = benchName("nrbench_batch");
 const API_KEY_ENV = (sb: SandboxProcess) => ({ NYLAS_API_KEY: sb.apiKey, NYLAS_API_URI: sb.url });
 
 export async function prepareSandbox(
@@ -118,6 +125,8 @@ export async function runBatch(sandbox: SandboxProcess, redis: Redis, opts: Batc
     env,
     logDir: join(ROOT, "bench/out/logs", opts.label),
     entry: opts.mode === "pipeline" ? "bench/child/worker.ts" : "bench/child/bare-worker.ts",
+    // Both start as the worker dyno does (the Procfile's heap flag): their peak RSS is the dyno's.
+    nodeFlags: workerNodeFlags(),
   });
   const queue = createRunsQueue(redis, { prefix: PREFIX, attempts: 8 });
   try {
@@ -127,6 +136,8 @@ export async function runBatch(sandbox: SandboxProcess, redis: Redis, opts: Batc
     const sandboxCpu0 = sandbox.cpuMs() ?? 0;
     const workerCpu0 = cpuMsOfPid(fleet.pid(0)) ?? 0;
     const benchCpu0 = process.cpuUsage();
+    const redis0 = await commandCalls(redis);
+    const pg0 = db ? await xactCommits(db) : undefined;
 
     const t0 = performance.now();
     let tick: TickResult | undefined;
@@ -151,6 +162,7 @@ export async function runBatch(sandbox: SandboxProcess, redis: Redis, opts: Batc
     const drained = await waitDrained(queue, opts.timeoutMs);
     const wallS = (drained.at - t0) / 1000;
     const bench = process.cpuUsage(benchCpu0);
+    const redis1 = await commandCalls(redis);
 
     const counters = await sandbox.counters();
     const result: BatchResult = {
@@ -170,7 +182,21 @@ export async function runBatch(sandbox: SandboxProcess, redis: Redis, opts: Batc
       benchCpuS: (bench.user + bench.system) / 1e6,
       tick,
     };
+    const byCommand: Record<string, number> = {};
+    let redisTotal = 0;
+    for (const [cmd, n] of redis1) {
+      const d = n - (redis0.get(cmd) ?? 0);
+      if (d <= 0 || cmd === "info") continue;
+      redisTotal += d;
+      byCommand[cmd] = d / opts.grants;
+    }
+    result.redisPerJob = redisTotal / opts.grants;
+    result.redisByCommand = Object.fromEntries(Object.entries(byCommand).sort((a, b) => b[1] - a[1]));
     if (db) {
+      // A backend reports its counts when it goes idle for long enough or exits: stop the
+      // worker first so every statement it made is counted.
+      await fleet.stopAll(15_000);
+      result.pgPerJob = ((await xactCommits(db)) - pg0!) / opts.grants;
       result.ledgerSent = await db.reminder.count({ where: { status: "sent" } });
       result.runsCompleted = await db.run.count({ where: { status: "completed" } });
     }
@@ -183,13 +209,34 @@ export async function runBatch(sandbox: SandboxProcess, redis: Redis, opts: Batc
   }
 }
 
+/** Transactions committed in the bench database so far (every autocommit statement is one). */
+async function xactCommits(db: Db): Promise<number> {
+  const [row] = await db.$queryRawUnsafe<{ n: bigint }[]>(
+    "SELECT xact_commit AS n FROM pg_stat_database WHERE datname = current_database()",
+  );
+  return Number(row!.n);
+}
+
+/** Calls of each Redis command so far (INFO commandstats). */
+async function commandCalls(redis: Redis): Promise<Map<string, number>> {
+  const info = await redis.info("commandstats");
+  const out = new Map<string, number>();
+  for (const m of info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) out.set(m[1]!, Number(m[2]));
+  return out;
+}
+
 /** One line describing a batch, for the progress output. */
 export function describeBatch(r: BatchResult): string {
   return (
     `${r.mode} ${r.grants} grants: ${r.wallS.toFixed(1)} s, ${r.grantsPerS.toFixed(0)} grants/s, ${r.remindersPerS.toFixed(0)} reminders/s; ` +
     `sends ${r.sends}/${r.expectedSends}` +
     (r.ledgerSent !== undefined ? `, ledger sent ${r.ledgerSent}, runs completed ${r.runsCompleted}` : "") +
-    `, jobs failed ${r.jobs.failed}, 429s ${r.rateLimited}; CPU s: worker ${r.workerCpuS?.toFixed(1)}, sandbox ${r.sandboxCpuS?.toFixed(1)}, bench ${r.benchCpuS.toFixed(1)}; worker peak RSS ${r.workerPeakRssMb?.toFixed(0)} MB`
+    `, jobs failed ${r.jobs.failed}, 429s ${r.rateLimited}; CPU s: worker ${r.workerCpuS?.toFixed(1)}, sandbox ${r.sandboxCpuS?.toFixed(1)}, bench ${r.benchCpuS.toFixed(1)}; worker peak RSS ${r.workerPeakRssMb?.toFixed(0)} MB` +
+    (r.pgPerJob !== undefined ? `; per job: ${r.pgPerJob.toFixed(2)} Postgres statements` : "; per job:") +
+    ` ${r.redisPerJob?.toFixed(2)} Redis commands (${Object.entries(r.redisByCommand ?? {})
+      .slice(0, 6)
+      .map(([c, n]) => `${c} ${n.toFixed(2)}`)
+      .join(", ")})`
   );
 }
 

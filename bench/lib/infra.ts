@@ -5,6 +5,17 @@ import { pendingOf, queueCounts, type QueueCounts } from "../../src/redis/idle.j
 
 export const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 
+/**
+ * BENCH_NAMESPACE (letters, digits, _): a suffix for the bench's database and queue-prefix
+ * names, so two benches on one Postgres and Redis (two checkouts) do not share them.
+ */
+export function benchName(base: string): string {
+  const ns = process.env.BENCH_NAMESPACE ?? "";
+  if (!/^[A-Za-z0-9_]*$/.test(ns))
+    throw new Error(`BENCH_NAMESPACE must be letters, digits or _, got ${JSON.stringify(ns)}`);
+  return ns ? `${base}_${ns}` : base;
+}
+
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Deletes every key under `prefix:` (the bench's own queue prefixes only). */

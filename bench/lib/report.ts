@@ -185,3 +185,20 @@ export function renderMarkdown(opts: {
   lines.push("");
   return lines.join("\n");
 }
+
+/** The line under a hand-written section's heading that has `npm run bench` carry it over. */
+export const KEPT_MARK = "<!-- hand-written: npm run bench keeps this section -->";
+
+/**
+ * `fresh` with the hand-written sections of `previous` (each `## ` section whose heading is
+ * followed by KEPT_MARK) appended, in their order: the bench rewrites its figures, not the
+ * findings people wrote about them.
+ */
+export function withKeptSections(fresh: string, previous: string | undefined): string {
+  if (!previous) return fresh;
+  const parts = previous
+    .split(/^(?=## )/m)
+    .filter((p) => p.startsWith("## ") && p.split("\n")[1]?.trim() === KEPT_MARK);
+  if (parts.length === 0) return fresh;
+  return `${fresh.trimEnd()}\n\n${parts.map((p) => p.trimEnd()).join("\n\n")}\n`;
+}

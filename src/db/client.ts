@@ -1,8 +1,9 @@
 import { mkdirSync } from "node:fs";
 import { resolve } from "node:path";
 import { PrismaPg } from "@prisma/adapter-pg";
+import pg from "pg";
 import type { PGlite } from "@electric-sql/pglite";
-import { PrismaClient } from "./generated/client.js";
+import { PrismaClient, type Prisma } from "./generated/client.js";
 import { migrate, pgliteExecutor, type MigrateOptions } from "./migrate.js";
 
 export { Prisma, PrismaClient } from "./generated/client.js";
@@ -27,7 +28,7 @@ export interface CreatePrismaOptions {
 }
 
 /** What each client owns besides itself, so {@link closePrisma} can release it. */
-const owned = new WeakMap<object, { pglite?: PGlite }>();
+const owned = new WeakMap<object, { pglite?: PGlite; pool?: pg.Pool; connected?: Promise<void> }>();
 
 /**
  * A Prisma client over Postgres (`@prisma/adapter-pg`) when given a connection string;
@@ -37,9 +38,14 @@ const owned = new WeakMap<object, { pglite?: PGlite }>();
  */
 export async function createPrisma(databaseUrl?: string, options: CreatePrismaOptions = {}): Promise<Db> {
   if (databaseUrl) {
-    const adapter = new PrismaPg({ connectionString: databaseUrl, ...(options.max ? { max: options.max } : {}) });
-    const prisma = new PrismaClient({ adapter });
-    owned.set(prisma, {});
+    // The pool is ours so the hot statements can use it directly (see `sqlOf`); Prisma still
+    // owns its life: $disconnect ends it.
+    const pool = new pg.Pool({ connectionString: databaseUrl, ...(options.max ? { max: options.max } : {}) });
+    // An idle connection that breaks is replaced on the next checkout; until Prisma connects
+    // and attaches its own handler, this one keeps the error from killing the process.
+    pool.on("error", () => {});
+    const prisma = new PrismaClient({ adapter: new PrismaPg(pool, { disposeExternalPool: true }) });
+    owned.set(prisma, { pool });
     return prisma;
   }
 
@@ -66,6 +72,36 @@ export async function createPrisma(databaseUrl?: string, options: CreatePrismaOp
   const prisma = new PrismaClient({ adapter: new PrismaPGlite(pglite) });
   owned.set(prisma, { pglite });
   return prisma;
+}
+
+/**
+ * How the statements of the nightly hot path reach Postgres (the runs' grant read, start and
+ * finish, the ledger's claims and marks, the people read): constant SQL with bind
+ * parameters, every parameter cast in the text. Over Postgres they go to the driver's pool
+ * directly, skipping Prisma's raw-query layer, which cost more CPU than the driver itself;
+ * over PGlite, or inside a Prisma transaction, through `$queryRawUnsafe`. Column values come
+ * back as node-postgres gives them: bigint (int8) as a string or (Prisma) a BigInt, so
+ * callers convert with `BigInt()` or `Number()`.
+ */
+export interface Sql {
+  query<T>(text: string, params: readonly unknown[]): Promise<T[]>;
+}
+
+export function sqlOf(db: Db | Prisma.TransactionClient): Sql {
+  const entry = owned.get(db);
+  const pool = entry?.pool;
+  if (!entry || !pool) return { query: (text, params) => db.$queryRawUnsafe(text, ...params) };
+  return {
+    async query<T>(text: string, params: readonly unknown[]): Promise<T[]> {
+      // Prisma connects first, so that its $disconnect ends the pool these queries use.
+      entry.connected ??= (db as Db).$connect().catch((err: unknown) => {
+        entry.connected = undefined;
+        throw err;
+      });
+      await entry.connected;
+      return (await pool.query(text, params as unknown[])).rows as T[];
+    },
+  };
 }
 
 /** The embedded PGlite instance behind a client from {@link createPrisma}, if any. */

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import type { Db } from "../db/client.js";
+import { sqlOf, type Db, type Sql } from "../db/client.js";
 import { Coalescer } from "../db/coalesce.js";
 import { scrubText } from "../log/scrub.js";
 import {
@@ -96,7 +96,8 @@ export interface LedgerSettings {
 
 interface ClaimRow {
   idx: number;
-  id: bigint;
+  /** int8: a string from the driver, a BigInt through Prisma. */
+  id: bigint | string;
   marker: string;
   attempts: number;
   previous: string | null;
@@ -123,10 +124,14 @@ const ledgerTitle = (title: string) => title.replace(/\u0000/g, "").slice(0, 200
 
 // Every last_error written below is scrubbed first: an SDK message can quote a request.
 export class Ledger {
+  private readonly sql: Sql;
+
   constructor(
     private readonly db: Db,
     private readonly settings: LedgerSettings,
-  ) {}
+  ) {
+    this.sql = sqlOf(db);
+  }
 
   async claim(input: ClaimInput, opts: { composedAt?: Date } = {}): Promise<Claim> {
     return (await this.claimMany([input], opts))[0]!;
@@ -162,8 +167,7 @@ export class Ledger {
     const leaseSecs = this.settings.leaseMs / 1000;
     // One row per (grant, event id, event start, kind, audience): ON CONFLICT may touch each row
     // once, hence the de-duplication above (see CLAIM_REMINDERS).
-    const rows = await this.db.$queryRawUnsafe<ClaimRow[]>(
-      CLAIM_REMINDERS,
+    const rows = await this.sql.query<ClaimRow>(CLAIM_REMINDERS, [
       idx,
       pick((i) => i.grantId),
       pick((i) => i.eventId),
@@ -177,13 +181,13 @@ export class Ledger {
       idx.map((i) => requests[i]!.composedAt?.toISOString() ?? null),
       pick(kindOf),
       pick((i) => i.audience),
-    );
+    ]);
 
     const out: (Claim | undefined)[] = inputs.map(() => undefined);
     for (const row of rows) {
       out[row.idx] = {
         outcome: "claimed",
-        id: row.id,
+        id: BigInt(row.id),
         marker: row.marker,
         attempts: row.attempts,
         uncertain: row.previous === "claimed",
@@ -192,8 +196,7 @@ export class Ledger {
     }
     const rest = idx.filter((i) => out[i] === undefined);
     if (rest.length > 0) {
-      const states = await this.db.$queryRawUnsafe<StateRow[]>(
-        READ_REMINDER_STATES,
+      const states = await this.sql.query<StateRow>(READ_REMINDER_STATES, [
         rest,
         rest.map((i) => inputs[i]!.grantId),
         rest.map((i) => inputs[i]!.eventId),
@@ -201,7 +204,7 @@ export class Ledger {
         leaseSecs,
         rest.map((i) => kindOf(inputs[i]!)),
         rest.map((i) => inputs[i]!.audience),
-      );
+      ]);
       for (const s of states) out[s.idx] = stateClaim(s);
     }
     // Lost a race with a concurrent insert, or listed twice: ask again shortly.
@@ -227,11 +230,7 @@ export class Ledger {
   }
 
   private readonly marks = new Coalescer<{ id: bigint; messageId: string }, void>(async (batch) => {
-    await this.db.$executeRawUnsafe(
-      MARK_SENT,
-      batch.map((m) => m.id.toString()),
-      batch.map((m) => m.messageId),
-    );
+    await this.sql.query(MARK_SENT, [batch.map((m) => m.id.toString()), batch.map((m) => m.messageId)]);
     return batch.map(() => undefined);
   });
 

@@ -1,7 +1,8 @@
 import { GRANT_CAN_RUN_SQL } from "../grants/status.js";
 
 /**
- * The statements of src/reminders/ledger.ts and (READ_PEER_GRANTS) src/reminders/covered.ts,
+ * The statements of src/reminders/ledger.ts, (READ_PEER_GRANTS) src/reminders/covered.ts and
+ * (READ_PEOPLE_FACTS) src/reminders/people.ts,
  * each issued by its module alone. Each is a constant text with bind parameters ($1, $2, …,
  * listed above it); values are never spliced into the text.
  * Batched statements take one array per column and unnest them, so a batch of any size is
@@ -159,3 +160,30 @@ export const UNCLAIM = `
 export const READ_PEER_GRANTS = `
   SELECT id, email, policy::text AS policy FROM grants
   WHERE id = $1 OR (lower(email) = ANY($2::text[]) AND ${GRANT_CAN_RUN_SQL})`;
+
+/**
+ * What a batch of runs must know about their meetings' people, in one statement: for each
+ * run (by index), which of its recipients no reminder from its sender may reach (suppressed
+ * for that sender or for every sender: the rule of src/optout/store.ts' SUPPRESSED_AMONG),
+ * and the grants READ_PEER_GRANTS would return (the run's grant, when it asked about peers,
+ * and the grants that can run among its people). Rows: [idx, 'suppressed', address] or
+ * [idx, 'grant', id, email, policy]; a grant may come twice for one run (as itself and as a
+ * peer).
+ * $1 run indexes (int[]); $2 grant ids, $3 senders, lowercased (text[]); $4, $5 the recipients
+ * to check, as (run index, lowercased address) pairs (int[], text[]); $6, $7 the people whose
+ * grants are looked for, likewise.
+ */
+export const READ_PEOPLE_FACTS = `
+  WITH r AS (SELECT * FROM unnest($1::int[], $2::text[], $3::text[]) AS t(idx, grant_id, sender)),
+  s AS (SELECT * FROM unnest($4::int[], $5::text[]) AS t(idx, address)),
+  p AS (SELECT * FROM unnest($6::int[], $7::text[]) AS t(idx, address)),
+  peers AS (SELECT id, email, policy FROM grants WHERE lower(email) = ANY($7::text[]) AND ${GRANT_CAN_RUN_SQL})
+  SELECT s.idx, 'suppressed' AS kind, s.address AS id, NULL AS email, NULL AS policy
+  FROM s JOIN r ON r.idx = s.idx
+  WHERE EXISTS (SELECT 1 FROM suppressions x
+                WHERE x.recipient = s.address AND x.sender IN ('', r.sender) AND x.undone_at IS NULL)
+  UNION ALL
+  SELECT r.idx, 'grant', g.id, g.email, g.policy::text FROM r JOIN grants g ON g.id = r.grant_id
+  WHERE EXISTS (SELECT 1 FROM p WHERE p.idx = r.idx)
+  UNION ALL
+  SELECT p.idx, 'grant', g.id, g.email, g.policy::text FROM p JOIN peers g ON lower(g.email) = p.address`;

@@ -9,7 +9,8 @@ import { backoffWithJitter, GrantBusy, type GrantBudget, type GrantLimiter } fro
 import type { DeliveryMode } from "../reminders/deliveries.js";
 import type { Ledger } from "../reminders/ledger.js";
 import { sendReminders, type SendPorts } from "../reminders/send.js";
-import { withoutCoveredMeetings } from "../reminders/covered.js";
+import { withoutCoveredBy } from "../reminders/covered.js";
+import { PeopleReader } from "../reminders/people.js";
 import { sentLookup } from "../reminders/sent-check.js";
 import { selectMeetings } from "../reminders/select.js";
 import { splitByLead } from "../reminders/lead.js";
@@ -23,7 +24,7 @@ import { describeAccess, sentCheckMethod, type Access } from "../nylas/providers
 import { RunStore, type RunGrant } from "./store.js";
 import { rerunMeetings } from "./rerun-day.js";
 import { optOutComposer, type UnsubscribeSettings } from "../optout/message.js";
-import { honourOptOuts } from "../optout/selection.js";
+import { dropSuppressed } from "../optout/selection.js";
 
 export interface RunProcessorSettings {
   includeAllDay: boolean;
@@ -75,9 +76,11 @@ const KEY_REFUSED_WAIT_MS = 30_000;
  */
 export class RunProcessor {
   private readonly runs: RunStore;
+  private readonly people: PeopleReader;
 
   constructor(private readonly deps: RunProcessorDeps) {
     this.runs = new RunStore(deps.db);
+    this.people = new PeopleReader(deps.db);
   }
 
   async process(job: Job<RunJobData, RunResult>, token?: string): Promise<RunResult> {
@@ -138,11 +141,13 @@ export class RunProcessor {
         policy: grant.policy ?? this.deps.settings.policy,
         maxRecipients: this.deps.settings.maxRecipients,
       });
-      const selection = await honourOptOuts(db, grant.email, selected);
+      // The suppression list and the colleagues' grants, in one read shared with other jobs.
+      const people = await this.people.read(grant, selected);
+      const selection = dropSuppressed(selected, people.suppressed);
       for (const problem of selection.problems.slice(0, 20))
         log.warn({ eventId: problem.eventId }, `event skipped: ${problem.reason}`);
       // Meetings another connected user's grant reminds: each person gets one reminder.
-      Object.assign(selection, await withoutCoveredMeetings(db, grant, selection, this.deps.settings.policy));
+      Object.assign(selection, withoutCoveredBy(people.grants, grant, selection, this.deps.settings.policy));
 
       // A re-run: moved meetings marked, and a notice for each reminded meeting now gone.
       const changed = rerun
@@ -211,13 +216,13 @@ export class RunProcessor {
         zone: grant.timeZone,
         zoneSource: grant.timeZoneSource,
       };
-      // Progress is for people watching Bull Board; the job does not wait for it.
-      void job.updateProgress({ sent: totals.sent, failed: totals.failed, meetings }).catch(() => {});
-
       if (!held) {
         log.info({ ...result, ms: Date.now() - startedAt }, "run completed");
         return result;
       }
+      // An attempt that must come back shows its progress in Bull Board (a finished job shows
+      // its result); the job does not wait for it.
+      void job.updateProgress({ sent: totals.sent, failed: totals.failed, meetings }).catch(() => {});
       if (!held.transient) throw await this.delay(job, token, held.retryInMs, held.reason, log);
       retryReason = held.reason;
     } catch (err) {

@@ -1,4 +1,4 @@
-import type { Db, Prisma, RunStatus } from "../db/client.js";
+import { sqlOf, type Db, type Prisma, type RunStatus, type Sql } from "../db/client.js";
 import { Coalescer } from "../db/coalesce.js";
 import type { ZoneSource } from "../grants/zone-source.js";
 import { scrubText } from "../log/scrub.js";
@@ -127,7 +127,11 @@ interface RunStart {
 
 export class RunStore {
   /** `db` may be a transaction (the zone writer reopens runs in the one that changes the zone). */
-  constructor(private readonly db: Db | Prisma.TransactionClient) {}
+  private readonly sql: Sql;
+
+  constructor(private readonly db: Db | Prisma.TransactionClient) {
+    this.sql = sqlOf(db);
+  }
 
   /**
    * The grant a job runs for, with its coverage end before `day` (not a write: it shares the
@@ -339,14 +343,13 @@ export class RunStore {
   // The grant read, the start and the finish: each one statement for every job of the
   // process that asked meanwhile.
   private readonly grants = new Coalescer<{ grantId: string; day: string }, RunGrant | undefined>(async (keys) => {
-    const rows = await this.db.$queryRawUnsafe<
-      (Omit<RunGrant, "coverageEnd"> & { idx: bigint; coverageEnd: Date | null })[]
-    >(
-      READ_RUN_GRANTS,
+    const rows = await this.sql.query<
+      Omit<RunGrant, "coverageEnd"> & { idx: bigint | string; coverageEnd: Date | null }
+    >(READ_RUN_GRANTS, [
       keys.map((k) => k.grantId),
       keys.map((k) => k.day),
       keys.map((k) => addDays(k.day, -COVERAGE_LOOKBACK_DAYS)),
-    );
+    ]);
     const out: (RunGrant | undefined)[] = keys.map(() => undefined);
     for (const { idx, coverageEnd, ...g } of rows)
       out[Number(idx) - 1] = { ...g, coverageEnd: coverageEnd === null ? null : coverageEnd.getTime() / 1000 };
@@ -355,8 +358,7 @@ export class RunStore {
 
   private readonly starts = new Coalescer<RunStart, void>(async (runs) => {
     const col = <K extends keyof RunStart>(k: K) => runs.map((r) => r[k]);
-    await this.db.$executeRawUnsafe(
-      START_RUNS,
+    await this.sql.query(START_RUNS, [
       col("grantId"),
       col("day"),
       col("jobId"),
@@ -364,16 +366,19 @@ export class RunStore {
       col("timeZoneSource"),
       col("windowStart"),
       col("windowEnd"),
-    );
+    ]);
     return runs.map(() => undefined);
   });
 
   private readonly finishes = new Coalescer<RunFinish & { grantId: string; day: string }, Totals>(async (fs) => {
     const col = <T>(f: (x: (typeof fs)[number], i: number) => T) => fs.map(f);
-    const rows = await this.db.$queryRawUnsafe<
-      { idx: number; sent: number; failed: number; uncertain: number; zoneNow: string | null }[]
-    >(
-      FINISH_RUNS,
+    const rows = await this.sql.query<{
+      idx: number;
+      sent: number;
+      failed: number;
+      uncertain: number;
+      zoneNow: string | null;
+    }>(FINISH_RUNS, [
       col((_, i) => i),
       col((x) => x.grantId),
       col((x) => x.day),
@@ -384,7 +389,7 @@ export class RunStore {
       col((x) => x.lastError),
       col((x) => x.finishedAt?.toISOString() ?? null),
       col((x) => x.durationMs),
-    );
+    ]);
     const out: Totals[] = fs.map(() => ({ sent: 0, failed: 0, uncertain: 0 }));
     for (const r of rows)
       out[r.idx] = {

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { closePrisma, createPrisma, type Db } from "../../src/db/client.js";
 import { Ledger, type ClaimInput } from "../../src/reminders/ledger.js";
-import { deleteGrants, testPrisma, uniqueId } from "../support/db.js";
+import { deleteGrants, newTestPrisma, testPrisma, uniqueId } from "../support/db.js";
 
 describe("reminders ledger (real Postgres)", () => {
   let db: Db;
@@ -112,6 +112,24 @@ describe("reminders ledger (real Postgres)", () => {
     const results = await Promise.all(Array.from({ length: 12 }, () => ledger.claim(i)));
     expect(results.filter((r) => r.outcome === "claimed")).toHaveLength(1);
     expect(results.filter((r) => r.outcome === "busy")).toHaveLength(11);
+  });
+
+  it("two workers (own clients and pools) claiming the same batches at once claim each reminder once", async () => {
+    const [dbA, dbB] = await Promise.all([newTestPrisma(), newTestPrisma()]);
+    try {
+      const a = new Ledger(dbA, { leaseMs: 60_000, maxAttempts: 3 });
+      const b = new Ledger(dbB, { leaseMs: 60_000, maxAttempts: 3 });
+      const batch = Array.from({ length: 30 }, () => input());
+      // Each worker claims the batch in overlapping slices, several callers at a time.
+      const slices = (l: Ledger) => [0, 10, 20].map((from) => l.claimMany(batch.slice(from, from + 15)));
+      const results = (await Promise.all([...slices(a), ...slices(b)])).flat();
+      const claimed = results.filter((r) => r.outcome === "claimed");
+      expect(claimed).toHaveLength(batch.length);
+      expect(new Set(claimed.map((c) => (c.outcome === "claimed" ? c.id : 0n))).size).toBe(batch.length);
+      expect(results.filter((r) => r.outcome !== "claimed" && r.outcome !== "busy")).toEqual([]);
+    } finally {
+      await Promise.all([closePrisma(dbA), closePrisma(dbB)]);
+    }
   });
 
   it("claims a job's reminders in one statement with each row's own outcome, in order", async () => {

@@ -10,7 +10,7 @@ describe("loadConfig", () => {
       REDIS_URL: "redis://127.0.0.1:6379",
       DEFAULT_TIME_ZONE: "UTC",
       DEFAULT_SEND_HOUR: 18,
-      WORKER_CONCURRENCY: 20,
+      WORKER_CONCURRENCY: 200,
       INCLUDE_ALL_DAY: false,
       NYLAS_API_URI: "https://api.us.nylas.com",
     });
