@@ -1,8 +1,20 @@
-import { defineConfig } from "vitest/config";
+import { configDefaults, defineConfig } from "vitest/config";
 
-// Integration tests share one real Postgres database and one Redis server; files run one
-// at a time so that they never race on the same rows, while tests stay isolated by
-// unique grant ids and queue prefixes.
+// Two groups, one after the other:
+//
+// - "parallel": every test file not listed in SERIAL, WORKERS files side by side. Each vitest
+//   worker has a Postgres database of its own (test/support/worker-database.ts clones the
+//   template that test/support/global-setup.ts migrated), so a file shares rows only with
+//   the files run before it by the same worker, and a scheduler tick sees no other running
+//   file's grants. Redis is one server for all: files stay apart by unique queue prefixes
+//   (`uniqueId`), and nothing may flush or scan the whole server.
+// - "serial": the files in SERIAL, alone on the machine, one at a time: those that start
+//   servers on fixed ports or that need the CPU to themselves (the chaos suite kills and
+//   restarts worker processes against deadlines; the browser drives Chromium).
+//
+// A new test file is parallel unless listed in SERIAL: it must take its database from
+// test/support/db.ts (or DATABASE_URL) and its Redis keys under a prefix of its own, listen
+// on port 0, and wait on conditions rather than on time.
 //
 // `nylas-sandbox` (packages/nylas-sandbox, an npm workspace linked into node_modules) is
 // TypeScript source. Vitest transforms it like the project's own files: Vite resolves the
@@ -12,13 +24,37 @@ import { defineConfig } from "vitest/config";
 // `.ts` files; npm scripts run it under tsx.) Its tests run here too, under this config;
 // they need neither Postgres nor Redis, and run alone with the package's own config
 // (`npm test -w nylas-sandbox`).
+const SERIAL = ["test/chaos/**/*.test.ts", "test/e2e/**/*.test.ts"];
+const WORKERS = 2;
+
 export default defineConfig({
   test: {
-    include: ["test/**/*.test.ts", "packages/*/test/**/*.test.ts"],
     globalSetup: ["test/support/global-setup.ts"],
-    fileParallelism: false,
     testTimeout: 30_000,
     hookTimeout: 60_000,
     reporters: ["default"],
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: "parallel",
+          include: ["test/**/*.test.ts", "packages/*/test/**/*.test.ts"],
+          exclude: [...configDefaults.exclude, ...SERIAL],
+          setupFiles: ["test/support/worker-database.ts"],
+          maxWorkers: WORKERS,
+          sequence: { groupOrder: 0 },
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: "serial",
+          include: SERIAL,
+          setupFiles: ["test/support/worker-database.ts"],
+          fileParallelism: false,
+          sequence: { groupOrder: 1 },
+        },
+      },
+    ],
   },
 });
