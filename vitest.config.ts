@@ -26,11 +26,14 @@ import { configDefaults, defineConfig } from "vitest/config";
 // (`npm test -w nylas-sandbox`).
 const SERIAL = ["test/chaos/**/*.test.ts", "test/e2e/**/*.test.ts"];
 const WORKERS = 2;
+// A test's own deadline is a guard against hangs, never a speed check: CPU-bound tests take up
+// to twice as long when two files share the two cores, so the default leaves room for that.
+const TEST_TIMEOUT_MS = 60_000;
 
 export default defineConfig({
   test: {
     globalSetup: ["test/support/global-setup.ts"],
-    testTimeout: 30_000,
+    testTimeout: TEST_TIMEOUT_MS,
     hookTimeout: 60_000,
     reporters: ["default"],
     projects: [
