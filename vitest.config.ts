@@ -7,14 +7,16 @@ import { configDefaults, defineConfig } from "vitest/config";
 //   template that test/support/global-setup.ts migrated), so a file shares rows only with
 //   the files run before it by the same worker, and a scheduler tick sees no other running
 //   file's grants. Redis is one server for all: files stay apart by unique queue prefixes
-//   (`uniqueId`), and nothing may flush or scan the whole server.
-// - "serial": the files in SERIAL, alone on the machine, one at a time: those that start
-//   servers on fixed ports or that need the CPU to themselves (the chaos suite kills and
-//   restarts worker processes against deadlines; the browser drives Chromium).
+//   (`uniqueId`): no file may flush the server or touch keys outside its own prefix.
+// - "serial": the files in SERIAL, alone on the machine, one at a time: those that need a port
+//   nobody else may take (a fixed one, or one found free and used again later) or the CPU to
+//   themselves (the chaos suite kills and restarts worker processes against deadlines; the
+//   browser drives Chromium).
 //
 // A new test file is parallel unless listed in SERIAL: it must take its database from
-// test/support/db.ts (or DATABASE_URL) and its Redis keys under a prefix of its own, listen
-// on port 0, and wait on conditions rather than on time.
+// test/support/db.ts (or DATABASE_URL), keep its Redis keys under a prefix of its own, listen
+// on port 0 and keep what it was given (never close a port to use it again), and wait on
+// conditions rather than on time.
 //
 // `nylas-sandbox` (packages/nylas-sandbox, an npm workspace linked into node_modules) is
 // TypeScript source. Vitest transforms it like the project's own files: Vite resolves the
@@ -24,7 +26,17 @@ import { configDefaults, defineConfig } from "vitest/config";
 // `.ts` files; npm scripts run it under tsx.) Its tests run here too, under this config;
 // they need neither Postgres nor Redis, and run alone with the package's own config
 // (`npm test -w nylas-sandbox`).
-const SERIAL = ["test/chaos/**/*.test.ts", "test/e2e/**/*.test.ts"];
+const SERIAL = [
+  // Private Redis and Postgres on fixed ports; kills and restarts worker processes against deadlines.
+  "test/chaos/**/*.test.ts",
+  // Chromium; the web dyno on a port found free a moment before.
+  "test/e2e/**/*.test.ts",
+  // A port found free (or left dead) and used again later, which a neighbour's port 0 could take meanwhile.
+  "test/integration/redis-down.test.ts",
+  "test/integration/worker-redis-loss.test.ts",
+  "test/integration/rerun-webhooks.test.ts",
+  "test/integration/web-webhooks-sandbox.test.ts",
+];
 const WORKERS = 2;
 // A test's own deadline is a guard against hangs, never a speed check: CPU-bound tests take up
 // to twice as long when two files share the two cores, so the default leaves room for that.
