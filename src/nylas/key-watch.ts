@@ -45,6 +45,8 @@ export const KEY_REFUSED_MARKER = "nylas-api-key-refused";
 
 export class ApiKeyWatch implements ApiKeyGate {
   private refusedHere = false;
+  /** Counts refusals, so a check that read "no marker" before one began does not undo it. */
+  private refusals = 0;
   private timer: NodeJS.Timeout | undefined;
   private checking: Promise<void> | undefined;
 
@@ -64,6 +66,7 @@ export class ApiKeyWatch implements ApiKeyGate {
   async refuse(reason: string): Promise<void> {
     if (this.refusedHere) return;
     this.refusedHere = true;
+    this.refusals++;
     const { redis, queue, log } = this.deps;
     // The marker holds when, never the key.
     await redis.set(this.settings.markerKey, new Date().toISOString());
@@ -97,10 +100,12 @@ export class ApiKeyWatch implements ApiKeyGate {
 
   private async checkOnce(): Promise<void> {
     const { redis, queue, log } = this.deps;
+    const refusals = this.refusals;
     try {
       if ((await redis.exists(this.settings.markerKey)) === 0) {
-        // Another process found the key working and resumed the queue.
-        this.refusedHere = false;
+        // Another process found the key working and resumed the queue (unless this one refused
+        // the key meanwhile: the read may predate its marker).
+        if (this.refusals === refusals) this.refusedHere = false;
         return;
       }
       try {

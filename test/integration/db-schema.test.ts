@@ -137,10 +137,11 @@ afterAll(async () => {
 });
 
 describe("schema.prisma vs the migrated database", () => {
-  it("reaches test workers through inject() and the environment", () => {
+  it("reaches test workers through inject() and the environment: the worker's clone of the template", () => {
     expect(inject("databaseUrl")).toBeTruthy();
-    expect(process.env.DATABASE_URL).toBe(inject("databaseUrl"));
-    expect(process.env.TEST_DATABASE_URL).toBe(inject("databaseUrl"));
+    expect(testDatabaseUrl()).toBe(`${inject("databaseUrl")}_w${process.env.VITEST_POOL_ID}`);
+    expect(process.env.DATABASE_URL).toBe(testDatabaseUrl());
+    expect(process.env.TEST_DATABASE_URL).toBe(testDatabaseUrl());
   });
 
   it("parses the schema it guards", () => {

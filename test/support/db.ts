@@ -3,16 +3,20 @@ import { inject } from "vitest";
 import { closePrisma, createPrisma, type Db } from "../../src/db/client.js";
 
 /**
- * Test files share one database (prepared by global-setup.ts) and run one at a time. They stay
- * out of each other's way by using unique ids ({@link uniqueId}) and deleting only what they
- * created ({@link deleteGrants}); nothing here truncates tables.
+ * Each vitest worker has a database of its own (a clone of the one global-setup.ts migrated,
+ * see worker-database.ts); the files that one worker runs, one after another, share it. They
+ * stay out of each other's way by using unique ids ({@link uniqueId}) and deleting only what
+ * they created ({@link deleteGrants}); nothing here truncates tables.
  */
 
-/** The freshly migrated test database. */
+/** This worker's freshly migrated test database: `<template>_w<VITEST_POOL_ID>`. */
 export function testDatabaseUrl(): string {
-  const url = inject("databaseUrl") ?? process.env.TEST_DATABASE_URL;
-  if (!url) throw new Error("no test database: run through vitest (globalSetup test/support/global-setup.ts)");
-  return url;
+  const template = inject("databaseUrl");
+  const pool = process.env.VITEST_POOL_ID;
+  if (!template || !pool) throw new Error("no test database: run through vitest (see vitest.config.ts)");
+  const url = new URL(template);
+  url.pathname = `${url.pathname}_w${pool}`;
+  return url.toString();
 }
 
 let shared: Promise<Db> | undefined;

@@ -3,13 +3,16 @@ import type { TestProject } from "vitest/node";
 import { dropDatabase, ensureDatabase, migrate } from "../../src/db/migrate.js";
 
 /**
- * vitest globalSetup: gives the run a fresh, migrated Postgres database.
+ * vitest globalSetup: gives the run a fresh, migrated Postgres database, the template of
+ * the workers' own (test/support/worker-database.ts clones it once per vitest worker, as
+ * `<template>_w<VITEST_POOL_ID>`, so that files run side by side never share rows).
  *
  * `TEST_DATABASE_URL` (default below) names the server and a base name; each run gets a
- * database of its own, `<base>_<pid>`, so that runs side by side on one machine never drop
- * each other's data. It is created and migrated with the offline migrator (the same `_prisma_migrations` bookkeeping as `prisma migrate deploy`). Test files
- * reach it through `inject("databaseUrl")` (see test/support/db.ts) and through
- * `process.env.DATABASE_URL` / `TEST_DATABASE_URL`, which the workers inherit.
+ * template of its own, `<base>_<pid>`, so that runs side by side on one machine never drop
+ * each other's data. It is created and migrated with the offline migrator (the same
+ * `_prisma_migrations` bookkeeping as `prisma migrate deploy`) and handed to the workers
+ * through `inject("databaseUrl")`; nothing connects to it afterwards (a template must have
+ * no session while it is copied). Teardown drops it and its clones.
  */
 export const DEFAULT_TEST_DATABASE_URL = "postgresql://postgres:postgres@127.0.0.1:5432/reminders_test";
 
@@ -33,8 +36,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   }
   const started = Date.now();
   try {
-    await dropStale(base, baseName);
-    await dropDatabase(url.toString());
+    await dropDatabases(base, baseName, (pid) => pid === process.pid || !alive(pid));
     await ensureDatabase(url.toString());
     const { applied } = await migrate(url.toString());
     console.log(
@@ -47,16 +49,18 @@ export default async function setup(project: TestProject): Promise<() => Promise
       { cause: err },
     );
   }
-  process.env.TEST_DATABASE_URL = url.toString();
-  process.env.DATABASE_URL = url.toString();
   project.provide("databaseUrl", url.toString());
   return async () => {
-    await dropDatabase(url.toString()).catch(() => {});
+    await dropDatabases(base, baseName, (pid) => pid === process.pid);
   };
 }
 
-/** Databases of earlier runs whose process is gone (killed before its teardown). */
-async function dropStale(server: URL, baseName: string): Promise<void> {
+/**
+ * Drops the databases of runs (`<base>_<pid>` and its clones `<base>_<pid>_w<n>`) whose pid
+ * `which` picks: this run's at teardown; at start, those of runs whose process is gone (killed
+ * before their teardown) and any left under this run's pid.
+ */
+async function dropDatabases(server: URL, baseName: string, which: (pid: number) => boolean): Promise<void> {
   const admin = new URL(server);
   admin.pathname = "/postgres";
   const client = new pg.Client({ connectionString: admin.toString() });
@@ -66,8 +70,8 @@ async function dropStale(server: URL, baseName: string): Promise<void> {
       `${baseName}\\_%`,
     ]);
     for (const { datname } of rows) {
-      const pid = Number(datname.slice(baseName.length + 1));
-      if (!Number.isInteger(pid) || pid === process.pid || alive(pid)) continue;
+      const run = /^(\d+)(?:_w\d+)?$/.exec(datname.slice(baseName.length + 1));
+      if (!run || !which(Number(run[1]))) continue;
       const url = new URL(server);
       url.pathname = `/${datname}`;
       await dropDatabase(url.toString()).catch(() => {});
