@@ -46,6 +46,14 @@ export interface LimiterSettings {
 
 const DEFAULT_LEASE_MS = 30_000;
 
+/**
+ * Longest wait for which `run` reserves a non-serial budget's token instead of polling for
+ * it: a reserved request sleeps, then goes without asking Redis again (one script per
+ * request instead of one per poll). A 429 block set during that sleep does not hold it back,
+ * as it does not hold back a request already in flight; the horizon bounds how many can.
+ */
+const RESERVE_MAX_MS = 100;
+
 type ScriptClient = Redis & {
   grantTake(
     tatKey: string,
@@ -54,6 +62,7 @@ type ScriptClient = Redis & {
     interval: number,
     burst: number,
     leaseMs: number,
+    reserveMs: number,
   ): Promise<number>;
   grantSettle(tatKey: string, flightKey: string, interval: number): Promise<number>;
   grantBlock(key: string, ms: number): Promise<number>;
@@ -142,6 +151,11 @@ export class GrantLimiter {
    * by one `settle` once the request has answered; `run` does both.
    */
   async take(grantId: string, budget: Budget, provider?: string): Promise<number> {
+    return Math.max(0, await this.takeOrReserve(grantId, budget, provider, 0));
+  }
+
+  /** `take`, also taking a non-serial budget's token due within `reserveMs` (returned as -wait). */
+  private async takeOrReserve(grantId: string, budget: Budget, provider: string | undefined, reserveMs: number) {
     const rate = this.rateFor(budget, provider);
     const serial = serialOf(rate);
     const burst = serial ? 1 : Math.max(1, rate.burst ?? 1);
@@ -154,6 +168,7 @@ export class GrantLimiter {
         intervalOf(rate),
         burst,
         lease,
+        reserveMs,
       ),
     );
   }
@@ -178,8 +193,10 @@ export class GrantLimiter {
   /** Takes a token, sleeping only for short waits. */
   private async acquire(grantId: string, budget: Budget, opts: RunOptions): Promise<void> {
     for (;;) {
-      const waitMs = await this.take(grantId, budget, opts.provider);
+      const reserve = Math.min(opts.maxWaitMs, RESERVE_MAX_MS);
+      const waitMs = await this.takeOrReserve(grantId, budget, opts.provider, reserve);
       if (waitMs === 0) return;
+      if (waitMs < 0) return sleep(-waitMs).then(() => undefined);
       if (waitMs > opts.maxWaitMs) throw new GrantBusy(waitMs, `${budget} budget of grant spent`);
       await sleep(waitMs);
     }

@@ -417,8 +417,14 @@ describe("GrantLimiter in flight (burst 1: one request of a grant in flight, the
 describe("GrantLimiter.run: take, request, settle in one call", () => {
   let redis: Redis;
   const prefix = uniqueId("rlr");
-  const make = () =>
-    new GrantLimiter(redis, { prefix, read: { perSecond: 20 }, send: { perSecond: 2 }, inFlightLeaseMs: 30_000 });
+  const make = (over: Partial<LimiterSettings> = {}) =>
+    new GrantLimiter(redis, {
+      prefix,
+      read: { perSecond: 20 },
+      send: { perSecond: 2 },
+      inFlightLeaseMs: 30_000,
+      ...over,
+    });
   /** Settles are not awaited by `run`: poll until the grant's budget is free of flights. */
   async function flightCleared(budget: Budget, grantId: string): Promise<void> {
     for (let i = 0; i < 100 && (await redis.exists(`${prefix}:rl:flight:${budget}:${grantId}`)); i++) await sleep(5);
@@ -445,6 +451,30 @@ describe("GrantLimiter.run: take, request, settle in one call", () => {
     const t0 = performance.now();
     expect(await limiter.run("g1", "send", async () => 3, opts)).toBe(3);
     expect(performance.now() - t0).toBeLessThan(2000);
+  });
+
+  it("reserves a non-serial budget's token due soon: one script per request, arrivals still an interval apart", async () => {
+    const limiter = make({ read: { perSecond: 20, serial: false } }); // 50 ms interval, inside the 100 ms horizon
+    const monitor = await createRedis(REDIS_URL).monitor();
+    const takes: string[] = [];
+    monitor.on("monitor", (_time: string, args: string[]) => {
+      // A script call of the client names its keys; the script's own commands come from "lua".
+      if (args[0]?.toLowerCase() === "evalsha" && args.includes(`${prefix}:rl:read:g-reserve`)) takes.push(args[0]);
+    });
+    try {
+      // Redis' clock at each request's start: the "provider's" arrival times.
+      const arrivals = await Promise.all(
+        [0, 1, 2].map(() => limiter.run("g-reserve", "read", () => redisMs(redis), { maxWaitMs: 1000 })),
+      );
+      arrivals.sort((a, b) => a - b);
+      // Each token is the previous one's TAT + 50 ms; the floored clock can lose 1 ms.
+      expect(arrivals[1]! - arrivals[0]!).toBeGreaterThanOrEqual(49);
+      expect(arrivals[2]! - arrivals[1]!).toBeGreaterThanOrEqual(49);
+      await redis.ping(); // the monitor has seen every command sent before this one
+      await expect.poll(() => takes.length).toBe(3);
+    } finally {
+      monitor.disconnect();
+    }
   });
 
   it("sleeps through a short wait; a longer one throws GrantBusy before the request runs, taking nothing", async () => {
