@@ -4,7 +4,8 @@
 #   1. a fresh clone of HEAD; `npm ci`; `npm run build`; dev dependencies pruned;
 #   2. the Procfile's `release` (migrations) against a database of its own;
 #   3. its `web` and `worker` against the local Nylas sandbox (started from this checkout);
-#   4. a one-off backfill dyno queues tomorrow for every grant; the worker sends;
+#   4. a one-off backfill dyno queues tomorrow for every grant; the worker sends; a one-off
+#      import dyno brings three users in from standard input, and a second one nothing new;
 #   5. /healthz and /metrics answer; SIGTERM stops web and worker with exit 0.
 #
 # Needs Postgres and Redis up (scripts/services.sh) and this checkout's node_modules (for the
@@ -100,6 +101,24 @@ node_modules/.bin/node dist/jobs/backfill.js --all --date "$tomorrow" --wait --t
 sent=$(psql "$DATABASE_URL" -tAc "SELECT count(*) FROM reminders WHERE status = 'sent'")
 [ "$sent" -gt 0 ] || die "the worker sent no reminder"
 step "worker sent $sent reminders"
+
+step "one-off dyno: grants:import from standard input, twice"
+b64() { printf '%s' "$1" | base64 | tr '+/' '-_' | tr -d '=\n'; }
+{
+  echo "provider,email,refresh_token,imap_password,time_zone"
+  echo "google,import-a$$@deploy.test,sbx-rt.google.$(b64 "import-a$$@deploy.test").deploycheck,,Europe/Paris"
+  echo "microsoft,import-b$$@deploy.test,sbx-rt.microsoft.$(b64 "import-b$$@deploy.test").deploycheck,,"
+  echo "imap,import-c$$@deploy.test,,deploy-check-password-$$,"
+} >"$work/import.csv"
+import_once() { node_modules/.bin/node dist/jobs/grants-import.js - <"$work/import.csv" >"$1" 2>&1; }
+import_once "$work/import1.log" || { tail -20 "$work/import1.log"; die "grants:import"; }
+imported=$(psql "$DATABASE_URL" -tAc "SELECT count(*) FROM grants WHERE email LIKE 'import-_$$@deploy.test' AND status = 'valid'")
+[ "$imported" = 3 ] || { tail -20 "$work/import1.log"; die "grants:import stored $imported grants, not 3"; }
+import_once "$work/import2.log" || { tail -20 "$work/import2.log"; die "grants:import (again)"; }
+grep -q "nothing new" "$work/import2.log" || { tail -20 "$work/import2.log"; die "a second import created grants"; }
+! grep -q "deploy-check-password-$$\|deploycheck" "$work/import1.log" "$work/import2.log" ||
+  die "a credential of the import file appeared in its output"
+step "imported 3 grants; the second run created none"
 
 metrics=$(curl -fsS -u "$BULL_BOARD_USER:$BULL_BOARD_PASSWORD" "http://127.0.0.1:$web_port/metrics" || true)
 if [ -n "$metrics" ]; then
