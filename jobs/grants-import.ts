@@ -6,18 +6,12 @@ import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { requireSettings, redisTls, type Config } from "../src/config.js";
 import { createPrisma, type Db } from "../src/db/client.js";
-import {
-  IMPORT_EXIT,
-  IMPORT_USAGE,
-  ImportUsageError,
-  parseImportArgs,
-  type ImportArgs,
-} from "../src/grants/import/args.js";
+import { IMPORT_EXIT, IMPORT_USAGE, ImportUsageError, parseImportArgs } from "../src/grants/import/args.js";
 import { runImportCommand, type ImportDeps, type ImportIo } from "../src/grants/import/command.js";
 import type { Logger } from "../src/log/logger.js";
 import { NylasApi } from "../src/nylas/client.js";
 import { GrantLimiter } from "../src/nylas/grant-limiter.js";
-import { runProcess, type Running } from "../src/process.js";
+import { readCommandArgs, runProcess, type Running } from "../src/process.js";
 import { createRedis } from "../src/redis/connection.js";
 import { createRunsQueue } from "../src/runs/queue.js";
 
@@ -27,7 +21,11 @@ import { createRunsQueue } from "../src/runs/queue.js";
  */
 const APP_AUTH_BUDGET = "app:auth";
 
-const args = readArgs();
+const args = readCommandArgs("grants:import", parseImportArgs, {
+  usage: IMPORT_USAGE,
+  usageExit: IMPORT_EXIT.usage,
+  UsageError: ImportUsageError,
+});
 /** FILE "-": standard input, kept in a private temporary file for the two passes, deleted after. */
 const fromStdin = args.file === "-" ? await stdinToFile() : undefined;
 if (fromStdin) args.file = fromStdin.file;
@@ -104,24 +102,6 @@ async function startImport(config: Config, log: Logger): Promise<Running> {
       return code;
     },
   };
-}
-
-/** The command line; `--help` and a usage error exit here. */
-function readArgs(): ImportArgs {
-  try {
-    const parsed = parseImportArgs(process.argv.slice(2));
-    if (parsed === "help") {
-      process.stdout.write(`${IMPORT_USAGE}\n`);
-      process.exit(0);
-    }
-    return parsed;
-  } catch (err) {
-    if (err instanceof ImportUsageError) {
-      process.stderr.write(`grants:import: ${err.message} (see --help)\n`);
-      process.exit(IMPORT_EXIT.usage);
-    }
-    throw err;
-  }
 }
 
 /** Copies standard input to a file only this user can read (a one-off dyno has no other way in). */

@@ -2,17 +2,15 @@
 import { requireSettings } from "../src/config.js";
 import { createPrisma } from "../src/db/client.js";
 import { settingsDefaults } from "../src/grants/settings.js";
-import {
-  parseSettingsArgs,
-  SETTINGS_EXIT,
-  SETTINGS_USAGE,
-  SettingsUsageError,
-  type SettingsArgs,
-} from "../src/grants/settings-args.js";
+import { parseSettingsArgs, SETTINGS_EXIT, SETTINGS_USAGE, SettingsUsageError } from "../src/grants/settings-args.js";
 import { runSettingsCommand } from "../src/grants/settings-command.js";
-import { runProcess } from "../src/process.js";
+import { readCommandArgs, runProcess } from "../src/process.js";
 
-const args = readArgs();
+const args = readCommandArgs("grants:settings", parseSettingsArgs, {
+  usage: SETTINGS_USAGE,
+  usageExit: SETTINGS_EXIT.usage,
+  UsageError: SettingsUsageError,
+});
 
 // Logs are for trouble only; the command's own output is the settings.
 process.env.LOG_LEVEL ??= "warn";
@@ -33,21 +31,3 @@ await runProcess("grants-settings", async (config, log) => {
 });
 await new Promise<void>((r) => process.stdout.write("", () => r()));
 process.exit(process.exitCode ?? 0);
-
-/** The command line; `--help` and a usage error exit here. */
-function readArgs(): SettingsArgs {
-  try {
-    const parsed = parseSettingsArgs(process.argv.slice(2));
-    if (parsed === "help") {
-      process.stdout.write(`${SETTINGS_USAGE}\n`);
-      process.exit(0);
-    }
-    return parsed;
-  } catch (err) {
-    if (err instanceof SettingsUsageError) {
-      process.stderr.write(`grants:settings: ${err.message} (see --help)\n`);
-      process.exit(SETTINGS_EXIT.usage);
-    }
-    throw err;
-  }
-}

@@ -1,11 +1,15 @@
 // `npm run grants:zone -- --help` — set or clear an operator's override of a grant's time zone.
 import { requireSettings } from "../src/config.js";
 import { createPrisma } from "../src/db/client.js";
-import { parseZoneArgs, ZONE_EXIT, ZONE_USAGE, ZoneUsageError, type ZoneArgs } from "../src/grants/zone-args.js";
+import { parseZoneArgs, ZONE_EXIT, ZONE_USAGE, ZoneUsageError } from "../src/grants/zone-args.js";
 import { runZoneCommand } from "../src/grants/zone-command.js";
-import { runProcess } from "../src/process.js";
+import { readCommandArgs, runProcess } from "../src/process.js";
 
-const args = readArgs();
+const args = readCommandArgs("grants:zone", parseZoneArgs, {
+  usage: ZONE_USAGE,
+  usageExit: ZONE_EXIT.usage,
+  UsageError: ZoneUsageError,
+});
 
 // Logs are for trouble only; the command's own output is its one line.
 process.env.LOG_LEVEL ??= "warn";
@@ -25,21 +29,3 @@ await runProcess("grants-zone", async (config, log) => {
 });
 await new Promise<void>((r) => process.stdout.write("", () => r()));
 process.exit(process.exitCode ?? 0);
-
-/** The command line; `--help` and a usage error exit here. */
-function readArgs(): ZoneArgs {
-  try {
-    const parsed = parseZoneArgs(process.argv.slice(2));
-    if (parsed === "help") {
-      process.stdout.write(`${ZONE_USAGE}\n`);
-      process.exit(0);
-    }
-    return parsed;
-  } catch (err) {
-    if (err instanceof ZoneUsageError) {
-      process.stderr.write(`grants:zone: ${err.message} (see --help)\n`);
-      process.exit(ZONE_EXIT.usage);
-    }
-    throw err;
-  }
-}

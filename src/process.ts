@@ -71,3 +71,28 @@ export async function runProcess(
 function flush(log: Logger): Promise<void> {
   return new Promise((resolve) => log.flush(() => resolve()));
 }
+
+/**
+ * A command's arguments, read once at start: `--help` prints the usage and exits 0; a usage
+ * error is one line on stderr and `usageExit`; anything else is a bug and is thrown.
+ */
+export function readCommandArgs<A>(
+  name: string,
+  parse: (argv: string[]) => A | "help",
+  cli: { usage: string; usageExit: number; UsageError: new (...args: never[]) => Error },
+): A {
+  try {
+    const parsed = parse(process.argv.slice(2));
+    if (parsed === "help") {
+      process.stdout.write(`${cli.usage}\n`);
+      process.exit(0);
+    }
+    return parsed;
+  } catch (err) {
+    if (err instanceof cli.UsageError) {
+      process.stderr.write(`${name}: ${err.message} (see --help)\n`);
+      process.exit(cli.usageExit);
+    }
+    throw err;
+  }
+}
