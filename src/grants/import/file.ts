@@ -7,17 +7,22 @@
 
 export type FileFormat = "csv" | "jsonl";
 
-/** The columns a file may have: the user, the credentials, and the user's settings. */
-export const IMPORT_COLUMNS = [
-  "provider",
-  "email",
-  "refresh_token",
+/** An IMAP account's credentials and servers. */
+export const IMAP_COLUMNS = [
   "imap_username",
   "imap_password",
   "imap_host",
   "imap_port",
   "smtp_host",
   "smtp_port",
+] as const;
+
+/** The columns a file may have: the user, the credentials, and the user's settings. */
+export const IMPORT_COLUMNS = [
+  "provider",
+  "email",
+  "refresh_token",
+  ...IMAP_COLUMNS,
   "time_zone",
   "send_hour",
   "enabled",

@@ -6,19 +6,10 @@
  * read, sent to Nylas, never written anywhere; problems never quote them.
  */
 import { checkSettingsPatch, type SettingsPatch } from "../settings.js";
-import type { ImportColumn, ImportRecord } from "./file.js";
+import { IMAP_COLUMNS, type ImportColumn, type ImportRecord } from "./file.js";
 
 export const IMPORT_PROVIDERS = ["google", "microsoft", "imap"] as const;
 export type ImportProvider = (typeof IMPORT_PROVIDERS)[number];
-
-const IMAP_COLUMNS: readonly ImportColumn[] = [
-  "imap_username",
-  "imap_password",
-  "imap_host",
-  "imap_port",
-  "smtp_host",
-  "smtp_port",
-];
 
 export interface ImportRow {
   /** The line of the file (1-based). */
