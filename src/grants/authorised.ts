@@ -39,7 +39,7 @@ export interface Authorised {
  * are stored (a browser zone from the connect page among the zone's sources), and the day it
  * has missed, if any, is queued without waiting for the next tick. It replaces the older
  * grants of its address (one valid grant per address: src/grants/status.ts). A bulk import
- * (src/grants/import-command.ts) comes through here too, as a webhook does: only older grants
+ * (src/grants/import/command.ts) comes through here too, as a webhook does: only older grants
  * of the address give way, never one its user signed in with since.
  */
 export async function grantAuthorised(

@@ -1,8 +1,6 @@
-import type { Db } from "../db/client.js";
 import type { ReminderPolicy } from "../db/generated/enums.js";
 import type { Selection } from "./meeting.js";
 import { chooseSender, type PeerGrant } from "./sender-choice.js";
-import { READ_PEER_GRANTS } from "./sql.js";
 
 /** A grant as read for the covered-meeting check; a null policy is the deployment's. */
 export interface PeerRow {
@@ -20,24 +18,6 @@ export function coverPeople(selection: Selection): string[] {
     if (m.organizer) people.add(m.organizer.email.trim().toLowerCase());
   }
   return [...people];
-}
-
-/**
- * The selection less the meetings another connected grant reminds (src/reminders/sender-choice.ts),
- * those counted as `covered_by_other_grant`. One read of `grants` per run, none when no meeting
- * can be matched (no iCalendar UID). `defaultPolicy` is the deployment's REMINDER_POLICY, the
- * policy of grants that have none.
- */
-export async function withoutCoveredMeetings(
-  db: Db,
-  grant: { id: string; email: string },
-  selection: Selection,
-  defaultPolicy: ReminderPolicy = "organized",
-): Promise<Selection> {
-  const people = coverPeople(selection);
-  if (people.length === 0) return selection;
-  const rows = await db.$queryRawUnsafe<PeerRow[]>(READ_PEER_GRANTS, grant.id, people);
-  return withoutCoveredBy(rows, grant, selection, defaultPolicy);
 }
 
 /**

@@ -1,8 +1,7 @@
 import { GRANT_CAN_RUN_SQL } from "../grants/status.js";
 
 /**
- * The statements of src/reminders/ledger.ts, (READ_PEER_GRANTS) src/reminders/covered.ts and
- * (READ_PEOPLE_FACTS) src/reminders/people.ts,
+ * The statements of src/reminders/ledger.ts and (READ_PEOPLE_FACTS) src/reminders/people.ts,
  * each issued by its module alone. Each is a constant text with bind parameters ($1, $2, …,
  * listed above it); values are never spliced into the text.
  * Batched statements take one array per column and unnest them, so a batch of any size is
@@ -153,19 +152,10 @@ export const UNCLAIM = `
   WHERE r.id = c.id AND r.status = 'claimed'`;
 
 /**
- * A run's grant and the other grants that can run whose address (any case) is among the run's
- * meetings' people, each with its own policy (null: the deployment's).
- * $1 the run's grant id; $2 the people's addresses, lowercased (text[]).
- */
-export const READ_PEER_GRANTS = `
-  SELECT id, email, policy::text AS policy FROM grants
-  WHERE id = $1 OR (lower(email) = ANY($2::text[]) AND ${GRANT_CAN_RUN_SQL})`;
-
-/**
  * What a batch of runs must know about their meetings' people, in one statement: for each
  * run (by index), which of its recipients no reminder from its sender may reach (suppressed
  * for that sender or for every sender: the rule of src/optout/store.ts' SUPPRESSED_AMONG),
- * and the grants READ_PEER_GRANTS would return (the run's grant, when it asked about peers,
+ * and the peer grants (the run's grant, when it asked about peers,
  * and the grants that can run among its people). Rows: [idx, 'suppressed', address] or
  * [idx, 'grant', id, email, policy]; a grant may come twice for one run (as itself and as a
  * peer).

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Db, GrantStatus } from "../../src/db/client.js";
 import type { ReminderPolicy } from "../../src/db/generated/enums.js";
-import { withoutCoveredMeetings } from "../../src/reminders/covered.js";
+import { withoutCoveredMeetings } from "../support/covered-oracle.js";
 import type { Meeting, Selection } from "../../src/reminders/meeting.js";
 import { closeTestPrisma, deleteGrants, testPrisma, uniqueId } from "../support/db.js";
 

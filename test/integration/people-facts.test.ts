@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Db } from "../../src/db/client.js";
 import { suppress, undo, listSuppressedFor } from "../../src/optout/store.js";
-import { withoutCoveredBy, withoutCoveredMeetings } from "../../src/reminders/covered.js";
+import { withoutCoveredBy } from "../../src/reminders/covered.js";
+import { withoutCoveredMeetings } from "../support/covered-oracle.js";
 import type { Meeting, Selection } from "../../src/reminders/meeting.js";
 import { PeopleReader } from "../../src/reminders/people.js";
 import { closeTestPrisma, deleteGrants, testPrisma, uniqueId } from "../support/db.js";
