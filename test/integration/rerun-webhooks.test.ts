@@ -3,8 +3,8 @@ import type { FastifyInstance } from "fastify";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { NylasApi } from "../../src/nylas/client.js";
 import { suppress } from "../../src/optout/store.js";
-import { clockNow } from "../../src/time/clock.js";
-import { addDays, nextLocalDay } from "../../src/time/window.js";
+import { clockNow, startClock } from "../../src/time/clock.js";
+import { addDays, localDate, nextLocalDay } from "../../src/time/window.js";
 import { startWorkerApp, type WorkerApp } from "../../src/worker.js";
 import { webhookJobId, type WebhookResult } from "../../src/webhooks/queue.js";
 import { deleteGrants, uniqueId } from "../support/db.js";
@@ -12,6 +12,11 @@ import { addMeeting, at, mail, openJobs, runDay, runRerun, runStatus, type DayDe
 import { startWebHarness, type WebHarness } from "../e2e/support.js";
 
 const ZONE = "Europe/Berlin";
+/**
+ * The calendar clock (the worker runs in this process): noon in Berlin two days ahead, well
+ * before the send hour, so a grant brought in by its grant.created has no missed day queued.
+ */
+const NOON = `${addDays(localDate("UTC", new Date()), 2)}T10:00:00Z`;
 
 /**
  * Meetings that change after the run, end to end: the sandbox's signed event.* notifications
@@ -28,6 +33,7 @@ describe("meetings that change after the run (event.* webhooks)", () => {
   const seen = new Set<string>();
 
   beforeAll(async () => {
+    startClock(new Date(NOON));
     h = await startWebHarness();
     const first = await h.server();
     await first.listen({ port: 0, host: "127.0.0.1" });
@@ -51,6 +57,7 @@ describe("meetings that change after the run (event.* webhooks)", () => {
     d = { db: h.db, queue: h.runsQueue, sandbox: h.sandbox, nylas };
   });
   afterAll(async () => {
+    startClock(undefined);
     await worker?.close(2000);
     if (h) {
       await h.db.webhookDelivery.deleteMany({ where: { grantId: { in: grants } } });

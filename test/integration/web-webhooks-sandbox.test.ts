@@ -4,6 +4,8 @@ import type { FastifyInstance } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DeliveryRecord } from "nylas-sandbox";
 import { NylasApi } from "../../src/nylas/client.js";
+import { clockNow, startClock } from "../../src/time/clock.js";
+import { addDays, localDate } from "../../src/time/window.js";
 import { webhookJobId, type WebhookJobData, type WebhookResult } from "../../src/webhooks/queue.js";
 import { startWebhooksWorker } from "../../src/webhooks/worker.js";
 import { deleteGrants, uniqueId } from "../support/db.js";
@@ -15,6 +17,12 @@ import { startWebHarness, type WebHarness } from "../e2e/support.js";
  * sandbox's own deliveries (signed, retried, duplicated, out of order) going through the
  * signed route, the queue and the webhooks worker into Postgres.
  */
+/**
+ * The calendar clock (the webhooks worker runs in this process): noon in Berlin two days
+ * ahead, before the send hour, so a grant.created queues no missed day.
+ */
+const NOON = `${addDays(localDate("UTC", new Date()), 2)}T10:00:00Z`;
+
 describe("the worker's webhook receiver against the sandbox's deliveries", () => {
   let h: WebHarness;
   let app: FastifyInstance;
@@ -23,6 +31,7 @@ describe("the worker's webhook receiver against the sandbox's deliveries", () =>
   const grants: string[] = [];
 
   beforeAll(async () => {
+    startClock(new Date(NOON));
     h = await startWebHarness();
     // The web dyno is up before the destination exists: Nylas checks the URL on creation.
     const first = await h.server();
@@ -60,6 +69,7 @@ describe("the worker's webhook receiver against the sandbox's deliveries", () =>
     });
   });
   afterAll(async () => {
+    startClock(undefined);
     await worker?.close();
     if (h) {
       await h.db.webhookDelivery.deleteMany({ where: { grantId: { in: grants } } });
@@ -206,7 +216,7 @@ describe("the worker's webhook receiver against the sandbox's deliveries", () =>
 
   it("event.* notifications are accepted with 200 and handled; with no completed run for tomorrow, nothing is re-run", async () => {
     const id = await connectedGrant();
-    const start = Math.floor(Date.now() / 1000) + 86_400;
+    const start = Math.floor(clockNow().getTime() / 1000) + 86_400;
     const ev = h.sandbox.addEvent(id, {
       title: "Planning",
       when: { start_time: start, end_time: start + 1800 },
