@@ -158,8 +158,8 @@ export async function runBatchBench(
 
   report.extra(
     [
-      "| Run | Grants | Wall s | Grants/s | Reminders/s | Sends / expected | Ledger sent | Failed jobs | 429s | Worker CPU s | Worker CPU ms/job | Postgres statements/job | Redis commands/job | Sandbox CPU s | Worker peak RSS MB |",
-      "|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+      "| Run | Grants | Wall s | Grants/s | Reminders/s | Sends / expected | Ledger sent | Failed jobs | 429s | Worker CPU s | Worker CPU ms/job | Postgres statements/job | Redis commands/job | Sandbox CPU s | Redis CPU s | Postgres CPU s | Machine busy | Worker peak RSS MB |",
+      "|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
       ...[
         ...runs.map((x, i) => [`${i + 1}. ${x.name}${x.r === bare || x.r === pipe ? " (counted)" : ""}`, x.r]),
         ...latency.flatMap((p) =>
@@ -170,7 +170,7 @@ export async function runBatchBench(
         ),
       ].map(([name, r]) => {
         const b = r as BatchResult;
-        return `| ${name as string} | ${b.grants} | ${b.wallS.toFixed(1)} | ${b.grantsPerS.toFixed(1)} | ${b.remindersPerS.toFixed(0)} | ${b.sends} / ${b.expectedSends} | ${b.ledgerSent ?? "—"} | ${b.jobs.failed} | ${b.rateLimited} | ${b.workerCpuS?.toFixed(1)} | ${b.workerCpuS !== undefined ? ((1000 * b.workerCpuS) / b.grants).toFixed(2) : "—"} | ${b.pgPerJob?.toFixed(2) ?? "—"} | ${b.redisPerJob?.toFixed(1) ?? "—"} | ${b.sandboxCpuS?.toFixed(1)} | ${b.workerPeakRssMb?.toFixed(0)} |`;
+        return `| ${name as string} | ${b.grants} | ${b.wallS.toFixed(1)} | ${b.grantsPerS.toFixed(1)} | ${b.remindersPerS.toFixed(0)} | ${b.sends} / ${b.expectedSends} | ${b.ledgerSent ?? "—"} | ${b.jobs.failed} | ${b.rateLimited} | ${b.workerCpuS?.toFixed(1)} | ${b.workerCpuS !== undefined ? ((1000 * b.workerCpuS) / b.grants).toFixed(2) : "—"} | ${b.pgPerJob?.toFixed(2) ?? "—"} | ${b.redisPerJob?.toFixed(1) ?? "—"} | ${b.sandboxCpuS?.toFixed(1)} | ${b.redisCpuS?.toFixed(1) ?? "—"} | ${b.postgresCpuS?.toFixed(1) ?? "—"} | ${b.machineBusy !== undefined ? `${(b.machineBusy * 100).toFixed(0)}%` : "—"} | ${b.workerPeakRssMb?.toFixed(0)} |`;
       }),
     ].join("\n"),
   );

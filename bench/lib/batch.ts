@@ -14,7 +14,7 @@ import { localDayWindow, nextLocalDay } from "../../src/time/window.js";
 import { freshDatabase } from "../../harness/database.js";
 import { WorkerFleet } from "../../harness/fleet.js";
 import { benchName, deletePrefix, insertGrants, REDIS_URL, waitDrained, waitWorkers } from "./infra.js";
-import { cpuMsOfPid, peakRssOfPid, ROOT } from "./proc.js";
+import { cpuMsOfCommand, cpuMsOfPid, machineTicks, peakRssOfPid, ROOT } from "./proc.js";
 import { workerNodeFlags } from "../scheduling.js";
 import type { SandboxGrant, SandboxProcess } from "./sandbox.js";
 
@@ -50,6 +50,15 @@ export interface BatchResult {
   workerCpuS?: number;
   sandboxCpuS?: number;
   benchCpuS: number;
+  /** Redis server CPU over the batch (INFO cpu: user + system, main thread and others). */
+  redisCpuS?: number;
+  /**
+   * CPU of every Postgres server process over the batch; a backend that exits mid-batch
+   * takes its share with it, so this can undercount (the pool keeps its backends).
+   */
+  postgresCpuS?: number;
+  /** Share of the machine's CPU (all cores) in use over the batch, by any process. */
+  machineBusy?: number;
   tick?: TickResult;
   /** Postgres transactions committed in the bench database per job (each statement is one). */
   pgPerJob?: number;
@@ -138,6 +147,9 @@ export async function runBatch(sandbox: SandboxProcess, redis: Redis, opts: Batc
     const benchCpu0 = process.cpuUsage();
     const redis0 = await commandCalls(redis);
     const pg0 = db ? await xactCommits(db) : undefined;
+    const redisCpu0 = await redisCpuS(redis);
+    const postgresCpu0 = cpuMsOfCommand("postgres");
+    const machine0 = machineTicks();
 
     const t0 = performance.now();
     let tick: TickResult | undefined;
@@ -163,6 +175,9 @@ export async function runBatch(sandbox: SandboxProcess, redis: Redis, opts: Batc
     const wallS = (drained.at - t0) / 1000;
     const bench = process.cpuUsage(benchCpu0);
     const redis1 = await commandCalls(redis);
+    const redisCpu1 = await redisCpuS(redis);
+    const postgresCpu1 = cpuMsOfCommand("postgres");
+    const machine1 = machineTicks();
 
     const counters = await sandbox.counters();
     const result: BatchResult = {
@@ -180,6 +195,9 @@ export async function runBatch(sandbox: SandboxProcess, redis: Redis, opts: Batc
       workerCpuS: ((cpuMsOfPid(fleet.pid(0)) ?? 0) - workerCpu0) / 1000,
       sandboxCpuS: ((sandbox.cpuMs() ?? 0) - sandboxCpu0) / 1000,
       benchCpuS: (bench.user + bench.system) / 1e6,
+      redisCpuS: redisCpu1 - redisCpu0,
+      postgresCpuS: (postgresCpu1 - postgresCpu0) / 1000,
+      machineBusy: (machine1.busy - machine0.busy) / Math.max(1, machine1.total - machine0.total),
       tick,
     };
     const byCommand: Record<string, number> = {};
@@ -217,6 +235,13 @@ async function xactCommits(db: Db): Promise<number> {
   return Number(row!.n);
 }
 
+/** The Redis server's CPU so far, in seconds (INFO cpu, user + system). */
+async function redisCpuS(redis: Redis): Promise<number> {
+  const info = await redis.info("cpu");
+  const field = (name: string) => Number(new RegExp(`^${name}:([\\d.]+)`, "m").exec(info)?.[1] ?? 0);
+  return field("used_cpu_user") + field("used_cpu_sys");
+}
+
 /** Calls of each Redis command so far (INFO commandstats). */
 async function commandCalls(redis: Redis): Promise<Map<string, number>> {
   const info = await redis.info("commandstats");
@@ -231,7 +256,7 @@ export function describeBatch(r: BatchResult): string {
     `${r.mode} ${r.grants} grants: ${r.wallS.toFixed(1)} s, ${r.grantsPerS.toFixed(0)} grants/s, ${r.remindersPerS.toFixed(0)} reminders/s; ` +
     `sends ${r.sends}/${r.expectedSends}` +
     (r.ledgerSent !== undefined ? `, ledger sent ${r.ledgerSent}, runs completed ${r.runsCompleted}` : "") +
-    `, jobs failed ${r.jobs.failed}, 429s ${r.rateLimited}; CPU s: worker ${r.workerCpuS?.toFixed(1)}, sandbox ${r.sandboxCpuS?.toFixed(1)}, bench ${r.benchCpuS.toFixed(1)}; worker peak RSS ${r.workerPeakRssMb?.toFixed(0)} MB` +
+    `, jobs failed ${r.jobs.failed}, 429s ${r.rateLimited}; CPU s: worker ${r.workerCpuS?.toFixed(1)}, sandbox ${r.sandboxCpuS?.toFixed(1)}, Redis ${r.redisCpuS?.toFixed(1)}, Postgres ${r.postgresCpuS?.toFixed(1)}, machine busy ${((r.machineBusy ?? 0) * 100).toFixed(0)}%, bench ${r.benchCpuS.toFixed(1)}; worker peak RSS ${r.workerPeakRssMb?.toFixed(0)} MB` +
     (r.pgPerJob !== undefined ? `; per job: ${r.pgPerJob.toFixed(2)} Postgres statements` : "; per job:") +
     ` ${r.redisPerJob?.toFixed(2)} Redis commands (${Object.entries(r.redisByCommand ?? {})
       .slice(0, 6)

@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -31,6 +31,29 @@ export function cpuMsOfPid(pid: number | undefined): number | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** CPU time (ms) of every live process named `comm` (e.g. the Postgres server's processes). */
+export function cpuMsOfCommand(comm: string): number {
+  let total = 0;
+  for (const pid of readdirSync("/proc")) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      if (readFileSync(`/proc/${pid}/comm`, "utf8").trim() !== comm) continue;
+    } catch {
+      continue;
+    }
+    total += cpuMsOfPid(Number(pid)) ?? 0;
+  }
+  return total;
+}
+
+/** The machine's CPU time so far, busy and total, in clock ticks summed over its cores (/proc/stat). */
+export function machineTicks(): { busy: number; total: number } {
+  const fields = readFileSync("/proc/stat", "utf8").split("\n")[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const total = fields.slice(0, 8).reduce((a, b) => a + b, 0);
+  // idle and iowait
+  return { busy: total - fields[3]! - (fields[4] ?? 0), total };
 }
 
 /**

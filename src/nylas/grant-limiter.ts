@@ -6,6 +6,7 @@ import type { Redis } from "ioredis";
 
 const script = (name: string) => readFileSync(new URL(`./scripts/${name}.lua`, import.meta.url), "utf8");
 const TAKE = script("grant-take");
+const TAKE_MANY = script("grant-take-many");
 const SETTLE = script("grant-settle");
 const BLOCK = script("grant-block");
 
@@ -64,6 +65,14 @@ type ScriptClient = Redis & {
     leaseMs: number,
     reserveMs: number,
   ): Promise<number>;
+  grantTakeMany(
+    tatKey: string,
+    blockKey: string,
+    interval: number,
+    burst: number,
+    count: number,
+    reserveMs: number,
+  ): Promise<number[]>;
   grantSettle(tatKey: string, flightKey: string, interval: number): Promise<number>;
   grantBlock(key: string, ms: number): Promise<number>;
 };
@@ -99,8 +108,19 @@ export interface GrantBudget {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** Takes of one grant's non-serial budget that asked in the same turn of the event loop. */
+interface TakeBatch {
+  grantId: string;
+  budget: Budget;
+  provider: string | undefined;
+  reserveMs: number;
+  waiters: { resolve(waitMs: number): void; reject(err: unknown): void }[];
+}
+
 export class GrantLimiter {
   private readonly redis: ScriptClient;
+  /** Non-serial takes gathering until the current turn ends, by grant, budget and horizon. */
+  private readonly gathering = new Map<string, TakeBatch>();
 
   constructor(
     redis: Redis,
@@ -108,6 +128,7 @@ export class GrantLimiter {
   ) {
     const client = redis as unknown as Partial<ScriptClient>;
     if (!client.grantTake) redis.defineCommand("grantTake", { numberOfKeys: 3, lua: TAKE });
+    if (!client.grantTakeMany) redis.defineCommand("grantTakeMany", { numberOfKeys: 2, lua: TAKE_MANY });
     if (!client.grantSettle) redis.defineCommand("grantSettle", { numberOfKeys: 2, lua: SETTLE });
     if (!client.grantBlock) redis.defineCommand("grantBlock", { numberOfKeys: 1, lua: BLOCK });
     this.redis = redis as unknown as ScriptClient;
@@ -192,13 +213,55 @@ export class GrantLimiter {
 
   /** Takes a token, sleeping only for short waits. */
   private async acquire(grantId: string, budget: Budget, opts: RunOptions): Promise<void> {
+    const serial = serialOf(this.rateFor(budget, opts.provider));
     for (;;) {
       const reserve = Math.min(opts.maxWaitMs, RESERVE_MAX_MS);
-      const waitMs = await this.takeOrReserve(grantId, budget, opts.provider, reserve);
+      const waitMs = serial
+        ? await this.takeOrReserve(grantId, budget, opts.provider, reserve)
+        : await this.takeTogether(grantId, budget, opts.provider, reserve);
       if (waitMs === 0) return;
       if (waitMs < 0) return sleep(-waitMs).then(() => undefined);
       if (waitMs > opts.maxWaitMs) throw new GrantBusy(waitMs, `${budget} budget of grant spent`);
       await sleep(waitMs);
+    }
+  }
+
+  /**
+   * `takeOrReserve` for a non-serial budget, gathered: the takes of one grant's budget made in
+   * the same turn of the event loop (a job's sends started side by side) go to Redis as one
+   * script, which takes them in order as separate calls at that instant would.
+   */
+  private takeTogether(grantId: string, budget: Budget, provider: string | undefined, reserveMs: number) {
+    const key = `${budget}\n${grantId}\n${provider ?? ""}\n${reserveMs}`;
+    let batch = this.gathering.get(key);
+    if (!batch) {
+      const fresh: TakeBatch = { grantId, budget, provider, reserveMs, waiters: [] };
+      this.gathering.set(key, fresh);
+      // After the promise callbacks of this turn: every take they start joins the batch.
+      process.nextTick(() => {
+        this.gathering.delete(key);
+        void this.takeBatch(fresh);
+      });
+      batch = fresh;
+    }
+    const joined = batch;
+    return new Promise<number>((resolve, reject) => joined.waiters.push({ resolve, reject }));
+  }
+
+  private async takeBatch(batch: TakeBatch): Promise<void> {
+    const rate = this.rateFor(batch.budget, batch.provider);
+    try {
+      const waits = await this.redis.grantTakeMany(
+        this.key(batch.grantId, batch.budget),
+        this.blockKey(batch.grantId),
+        intervalOf(rate),
+        Math.max(1, rate.burst ?? 1),
+        batch.waiters.length,
+        batch.reserveMs,
+      );
+      batch.waiters.forEach((w, i) => w.resolve(Number(waits[i])));
+    } catch (err) {
+      for (const w of batch.waiters) w.reject(err);
     }
   }
 

@@ -453,28 +453,66 @@ describe("GrantLimiter.run: take, request, settle in one call", () => {
     expect(performance.now() - t0).toBeLessThan(2000);
   });
 
-  it("reserves a non-serial budget's token due soon: one script per request, arrivals still an interval apart", async () => {
-    const limiter = make({ read: { perSecond: 20, serial: false } }); // 50 ms interval, inside the 100 ms horizon
+  /** Runs `op` while counting the limiter's script calls that name `key` (MONITOR). */
+  async function scriptCalls<T>(key: string, op: () => Promise<T>): Promise<{ value: T; calls: number }> {
     const monitor = await createRedis(REDIS_URL).monitor();
-    const takes: string[] = [];
+    let calls = 0;
     monitor.on("monitor", (_time: string, args: string[]) => {
       // A script call of the client names its keys; the script's own commands come from "lua".
-      if (args[0]?.toLowerCase() === "evalsha" && args.includes(`${prefix}:rl:read:g-reserve`)) takes.push(args[0]);
+      if (args[0]?.toLowerCase() === "evalsha" && args.includes(key)) calls++;
     });
     try {
-      // Redis' clock at each request's start: the "provider's" arrival times.
-      const arrivals = await Promise.all(
-        [0, 1, 2].map(() => limiter.run("g-reserve", "read", () => redisMs(redis), { maxWaitMs: 1000 })),
-      );
-      arrivals.sort((a, b) => a - b);
-      // Each token is the previous one's TAT + 50 ms; the floored clock can lose 1 ms.
-      expect(arrivals[1]! - arrivals[0]!).toBeGreaterThanOrEqual(49);
-      expect(arrivals[2]! - arrivals[1]!).toBeGreaterThanOrEqual(49);
+      const value = await op();
       await redis.ping(); // the monitor has seen every command sent before this one
-      await expect.poll(() => takes.length).toBe(3);
+      await expect.poll(() => calls).toBeGreaterThan(0);
+      return { value, calls };
     } finally {
       monitor.disconnect();
     }
+  }
+
+  it("takes a non-serial budget's tokens asked together in one script, reserving those due soon; arrivals an interval apart", async () => {
+    const limiter = make({ read: { perSecond: 20, serial: false } }); // 50 ms interval, inside the 100 ms horizon
+    await limiter.run("g-loaded", "read", async () => undefined, { maxWaitMs: 0 }); // loads the script (a first call goes by EVAL)
+    const { value: arrivals, calls } = await scriptCalls(`${prefix}:rl:read:g-reserve`, () =>
+      // Redis' clock at each request's start: the "provider's" arrival times.
+      Promise.all([0, 1, 2].map(() => limiter.run("g-reserve", "read", () => redisMs(redis), { maxWaitMs: 1000 }))),
+    );
+    arrivals.sort((a, b) => a - b);
+    // Each token is the previous one's TAT + 50 ms; the floored clock can lose 1 ms.
+    expect(arrivals[1]! - arrivals[0]!).toBeGreaterThanOrEqual(49);
+    expect(arrivals[2]! - arrivals[1]!).toBeGreaterThanOrEqual(49);
+    expect(calls).toBe(1);
+  });
+
+  it("a gathered take beyond the horizon polls again on its own; every request still runs, an interval apart", async () => {
+    const limiter = make({ read: { perSecond: 20, serial: false } });
+    const { value: arrivals, calls } = await scriptCalls(`${prefix}:rl:read:g-horizon`, () =>
+      Promise.all(
+        [0, 1, 2, 3, 4].map(() => limiter.run("g-horizon", "read", () => redisMs(redis), { maxWaitMs: 1000 })),
+      ),
+    );
+    arrivals.sort((a, b) => a - b);
+    for (let i = 1; i < arrivals.length; i++) expect(arrivals[i]! - arrivals[i - 1]!).toBeGreaterThanOrEqual(49);
+    // Tokens at +0, +50 and +100 ms are taken at once; +150 and +200 are asked for again.
+    expect(calls).toBeGreaterThan(1);
+  });
+
+  it("a block refuses every take of a gathered script: each request throws GrantBusy, none runs", async () => {
+    const limiter = make({ send: { perSecond: 10, serial: false } });
+    expect(await limiter.block("g-gblock", 60_000)).toBeGreaterThan(59_000);
+    let ran = 0;
+    const outcomes = await Promise.all(
+      [0, 1, 2].map(() =>
+        limiter.run("g-gblock", "send", async () => ran++, { maxWaitMs: 1000 }).catch((e: unknown) => e),
+      ),
+    );
+    for (const err of outcomes) {
+      expect(err).toBeInstanceOf(GrantBusy);
+      expect((err as GrantBusy).waitMs).toBeGreaterThan(59_000);
+    }
+    expect(ran).toBe(0);
+    expect(await redis.exists(`${prefix}:rl:send:g-gblock`)).toBe(0);
   });
 
   it("sleeps through a short wait; a longer one throws GrantBusy before the request runs, taking nothing", async () => {
