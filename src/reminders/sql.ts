@@ -11,9 +11,10 @@ import { GRANT_CAN_RUN_SQL } from "../grants/status.js";
 
 /**
  * Claims a batch of reminders, inserting the rows not seen before, and returns the rows it
- * claimed by index with the state each had before (null for a new row). `prev` sees the rows
- * as they were; the upsert only takes a row over when it is free (refused before with
- * attempts left, or its lease ran out). ON CONFLICT may touch each row once, so the batch
+ * claimed by index with the state each had before (null for a new row). `previous` sees the
+ * rows as they were (every part of a statement reads the snapshot taken before it); the
+ * upsert only takes a row over when it is free (refused before with attempts left, or its
+ * lease ran out). ON CONFLICT may touch each row once, so the batch
  * must not list a (grant, event id, event start, kind, audience) twice.
  * $1 indexes (int[]); $2 grant ids, $3 event ids (text[]); $4 event starts (timestamptz[]);
  * $5 days, $6 titles (text[]); $7 recipients (jsonb[]); $8 markers (text[]);
@@ -25,14 +26,16 @@ import { GRANT_CAN_RUN_SQL } from "../grants/status.js";
  * $13 audiences (text[]): '' for a meeting's shared message, else its one recipient's address.
  */
 export const CLAIM_REMINDERS = `
-  WITH input AS (
-    SELECT * FROM unnest($1::int[], $2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::text[], $7::jsonb[],
-                         $8::text[], $11::timestamptz[], $12::text[], $13::text[])
+  WITH input AS MATERIALIZED (
+    SELECT t.*,
+      -- Each row's state before the claim, looked up through the unique key's index, so a
+      -- batch costs its own rows whatever the size of the table or the planner's statistics.
+      (SELECT r.status::text FROM reminders r
+        WHERE r.grant_id = t.grant_id AND r.event_id = t.event_id AND r.event_start = t.event_start
+          AND r.kind = t.kind::"ReminderKind" AND r.audience = t.audience) AS previous
+    FROM unnest($1::int[], $2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::text[], $7::jsonb[],
+                $8::text[], $11::timestamptz[], $12::text[], $13::text[])
       AS t(idx, grant_id, event_id, event_start, day, title, recipients, marker, composed_at, kind, audience)
-  ), prev AS (
-    SELECT i.idx, r.status::text AS status FROM input i
-    JOIN reminders r ON r.grant_id = i.grant_id AND r.event_id = i.event_id AND r.event_start = i.event_start
-      AND r.kind = i.kind::"ReminderKind" AND r.audience = i.audience
   ), up AS (
     INSERT INTO reminders (grant_id, event_id, event_start, day, title, recipients, marker, status, attempts,
                            claimed_at, composed_at, updated_at, kind, audience)
@@ -53,10 +56,9 @@ export const CLAIM_REMINDERS = `
          OR (reminders.status = 'failed' AND reminders.attempts < $10::int)
     RETURNING id, marker, attempts, composed_at, grant_id, event_id, event_start, kind, audience
   )
-  SELECT i.idx, up.id, up.marker, up.attempts, up.composed_at, prev.status AS previous
+  SELECT i.idx, up.id, up.marker, up.attempts, up.composed_at, i.previous
   FROM up JOIN input i ON i.grant_id = up.grant_id AND i.event_id = up.event_id AND i.event_start = up.event_start
-    AND up.kind = i.kind::"ReminderKind" AND up.audience = i.audience
-  LEFT JOIN prev ON prev.idx = i.idx`;
+    AND up.kind = i.kind::"ReminderKind" AND up.audience = i.audience`;
 
 /**
  * The state of reminders a claim did not take, by index: status, attempts, and for a claimed
