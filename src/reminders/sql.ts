@@ -163,19 +163,26 @@ export const UNCLAIM = `
  * peer).
  * $1 run indexes (int[]); $2 grant ids, $3 senders, lowercased (text[]); $4, $5 the recipients
  * to check, as (run index, lowercased address) pairs (int[], text[]); $6, $7 the people whose
- * grants are looked for, likewise.
+ * grants are looked for, likewise. Run indexes are positions in $1 from 0, so a run's sender
+ * is $3[idx + 1]. Every lookup goes through its index row by row (OFFSET 0 keeps each lateral
+ * subquery apart, and the can-run filter outside it, where it cannot pull in the status
+ * index), so a batch costs its own rows whatever the size of `grants`.
  */
 export const READ_PEOPLE_FACTS = `
-  WITH r AS (SELECT * FROM unnest($1::int[], $2::text[], $3::text[]) AS t(idx, grant_id, sender)),
-  s AS (SELECT * FROM unnest($4::int[], $5::text[]) AS t(idx, address)),
-  p AS (SELECT * FROM unnest($6::int[], $7::text[]) AS t(idx, address)),
-  peers AS (SELECT id, email, policy FROM grants WHERE lower(email) = ANY($7::text[]) AND ${GRANT_CAN_RUN_SQL})
+  WITH s AS (SELECT * FROM unnest($4::int[], $5::text[]) AS t(idx, address)),
+  p AS (SELECT * FROM unnest($6::int[], $7::text[]) AS t(idx, address))
   SELECT s.idx, 'suppressed' AS kind, s.address AS id, NULL AS email, NULL AS policy
-  FROM s JOIN r ON r.idx = s.idx
+  FROM s
   WHERE EXISTS (SELECT 1 FROM suppressions x
-                WHERE x.recipient = s.address AND x.sender IN ('', r.sender) AND x.undone_at IS NULL)
+                WHERE x.recipient = s.address AND x.sender IN ('', ($3::text[])[s.idx + 1]) AND x.undone_at IS NULL)
   UNION ALL
-  SELECT r.idx, 'grant', g.id, g.email, g.policy::text FROM r JOIN grants g ON g.id = r.grant_id
-  WHERE EXISTS (SELECT 1 FROM p WHERE p.idx = r.idx)
+  SELECT r.idx, 'grant', g.id, g.email, g.policy::text
+  FROM unnest($1::int[], $2::text[]) AS r(idx, grant_id)
+  CROSS JOIN LATERAL (SELECT id, email, policy FROM grants WHERE id = r.grant_id OFFSET 0) g
+  WHERE r.idx IN (SELECT unnest($6::int[]))
   UNION ALL
-  SELECT p.idx, 'grant', g.id, g.email, g.policy::text FROM p JOIN peers g ON lower(g.email) = p.address`;
+  SELECT p.idx, 'grant', g.id, g.email, g.policy::text
+  FROM p CROSS JOIN LATERAL (
+    SELECT id, email, policy, status, enabled, provider FROM grants WHERE lower(email) = p.address OFFSET 0
+  ) g
+  WHERE ${GRANT_CAN_RUN_SQL}`;
