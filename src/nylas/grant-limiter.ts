@@ -108,6 +108,16 @@ export interface GrantBudget {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/**
+ * Sleeps at least `ms` from now. A timer counts from the event loop's cached clock, which
+ * lags when the loop has been busy, so it can fire that much early; a reserved request must
+ * never start before its token's time.
+ */
+async function sleepAtLeast(ms: number): Promise<void> {
+  const until = performance.now() + ms;
+  for (let left = ms; left > 0; left = until - performance.now()) await sleep(Math.ceil(left));
+}
+
 /** Takes of one grant's non-serial budget that asked in the same turn of the event loop. */
 interface TakeBatch {
   grantId: string;
@@ -220,7 +230,7 @@ export class GrantLimiter {
         ? await this.takeOrReserve(grantId, budget, opts.provider, reserve)
         : await this.takeTogether(grantId, budget, opts.provider, reserve);
       if (waitMs === 0) return;
-      if (waitMs < 0) return sleep(-waitMs).then(() => undefined);
+      if (waitMs < 0) return sleepAtLeast(-waitMs);
       if (waitMs > opts.maxWaitMs) throw new GrantBusy(waitMs, `${budget} budget of grant spent`);
       await sleep(waitMs);
     }
