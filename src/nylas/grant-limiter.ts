@@ -63,7 +63,6 @@ type ScriptClient = Redis & {
     interval: number,
     burst: number,
     leaseMs: number,
-    reserveMs: number,
   ): Promise<number>;
   grantTakeMany(
     tatKey: string,
@@ -182,11 +181,6 @@ export class GrantLimiter {
    * by one `settle` once the request has answered; `run` does both.
    */
   async take(grantId: string, budget: Budget, provider?: string): Promise<number> {
-    return Math.max(0, await this.takeOrReserve(grantId, budget, provider, 0));
-  }
-
-  /** `take`, also taking a non-serial budget's token due within `reserveMs` (returned as -wait). */
-  private async takeOrReserve(grantId: string, budget: Budget, provider: string | undefined, reserveMs: number) {
     const rate = this.rateFor(budget, provider);
     const serial = serialOf(rate);
     const burst = serial ? 1 : Math.max(1, rate.burst ?? 1);
@@ -199,7 +193,6 @@ export class GrantLimiter {
         intervalOf(rate),
         burst,
         lease,
-        reserveMs,
       ),
     );
   }
@@ -227,7 +220,7 @@ export class GrantLimiter {
     for (;;) {
       const reserve = Math.min(opts.maxWaitMs, RESERVE_MAX_MS);
       const waitMs = serial
-        ? await this.takeOrReserve(grantId, budget, opts.provider, reserve)
+        ? await this.take(grantId, budget, opts.provider)
         : await this.takeTogether(grantId, budget, opts.provider, reserve);
       if (waitMs === 0) return;
       if (waitMs < 0) return sleepAtLeast(-waitMs);
@@ -237,9 +230,10 @@ export class GrantLimiter {
   }
 
   /**
-   * `takeOrReserve` for a non-serial budget, gathered: the takes of one grant's budget made in
-   * the same turn of the event loop (a job's sends started side by side) go to Redis as one
-   * script, which takes them in order as separate calls at that instant would.
+   * `take` for a non-serial budget, gathered, also taking a token due within `reserveMs`
+   * (returned as -wait): the takes of one grant's budget made in the same turn of the event
+   * loop (a job's sends started side by side) go to Redis as one script, which takes them in
+   * order as separate calls at that instant would.
    */
   private takeTogether(grantId: string, budget: Budget, provider: string | undefined, reserveMs: number) {
     const key = `${budget}\n${grantId}\n${provider ?? ""}\n${reserveMs}`;

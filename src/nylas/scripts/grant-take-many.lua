@@ -1,5 +1,5 @@
 -- Takes tokens of a non-serial grant budget for requests that asked together (GCRA): the
--- same as one grant-take.lua call per request at this instant, in one round trip.
+-- same as one take per request at this instant, in one round trip.
 -- KEYS: TAT, block. ARGV: interval ms, burst, count, reserve ms (a token due within this
 -- long is taken now for then). Returns one number per request, in order: 0 when taken, -w
 -- when taken for w ms from now, else the ms until a take could first succeed (nothing was

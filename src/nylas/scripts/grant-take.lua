@@ -1,14 +1,13 @@
 -- Takes one request from a grant's budget (GCRA; serial budgets also mark it in flight).
--- KEYS: TAT, block, in-flight. ARGV: interval ms, burst, lease ms (0 = not serial),
--- reserve ms (a non-serial budget's token due within this long is taken now for then).
--- Returns 0 when taken, -w when taken for w ms from now (the caller sends no earlier), else
--- the ms until a take could first succeed (at least 1; nothing taken).
+-- KEYS: TAT, block, in-flight. ARGV: interval ms, burst, lease ms (0 = not serial).
+-- Returns 0 when taken, else the ms until a take could first succeed (at least 1; nothing
+-- taken). Requests of non-serial budgets that `run` makes take through grant-take-many.lua,
+-- which also reserves tokens due soon.
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local interval = tonumber(ARGV[1])
 local tolerance = interval * (tonumber(ARGV[2]) - 1)
 local lease = tonumber(ARGV[3])
-local reserve = tonumber(ARGV[4] or '0')
 local blocked = tonumber(redis.call('GET', KEYS[2]) or '0')
 if blocked > now then return blocked - now end
 local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
@@ -26,10 +25,8 @@ if lease > 0 then
   end
 end
 local wait = allowAt - now
-if wait > 0 and (lease > 0 or wait > reserve) then return wait end
--- The token at allowAt, whether now or (reserved) soon: the same TAT a take then would set.
+if wait > 0 then return wait end
 local nextTat = tat + interval
 redis.call('SET', KEYS[1], nextTat, 'PX', math.ceil(nextTat - now) + 1000)
 if lease > 0 then redis.call('SET', KEYS[3], now + lease, 'PX', lease) end
-if wait > 0 then return -wait end
 return 0
