@@ -69,6 +69,13 @@ export async function startWorkerApp(config: Config, log: Logger, options: Worke
   const { db } = options;
   unsubscribeSettings(config); // its ConfigError before anything connects
   const connection = createRedis(config.REDIS_URL, { connectionName: "nr-worker", ...redisTls(config) }, log);
+  // The rate limiter's scripts, several per job, on a connection of their own that sends the
+  // commands of one turn of the event loop in one write (BullMQ keeps the plain connection).
+  const limiterRedis = createRedis(
+    config.REDIS_URL,
+    { connectionName: "nr-limiter", enableAutoPipelining: true, ...redisTls(config) },
+    log,
+  );
   const metrics = new MetricsRecorder(connection, config.QUEUE_PREFIX);
   const nylas = new NylasApi({
     apiKey: config.NYLAS_API_KEY,
@@ -82,7 +89,7 @@ export async function startWorkerApp(config: Config, log: Logger, options: Worke
   const processor = createRunProcessor(config, log, {
     db,
     nylas,
-    connection,
+    limiterRedis,
     keyWatch,
     leaseMs: options.leaseMs,
   });
@@ -109,7 +116,7 @@ export async function startWorkerApp(config: Config, log: Logger, options: Worke
         workers: [runsWorker, scheduler?.worker, webhooksWorker],
         queues: [runsQueue, scheduler?.queue],
         metrics,
-        connection,
+        connections: [connection, limiterRedis],
       }),
   };
 }
@@ -137,12 +144,12 @@ const APP_GRANTS_BUDGET = "app:grants";
 function createRunProcessor(
   config: Config,
   log: Logger,
-  deps: { db: Db; nylas: NylasApi; connection: Redis; keyWatch: ApiKeyWatch; leaseMs?: number },
+  deps: { db: Db; nylas: NylasApi; limiterRedis: Redis; keyWatch: ApiKeyWatch; leaseMs?: number },
 ): RunProcessor {
   const { db } = deps;
-  const limiter = createGrantLimiter(config, deps.connection);
+  const limiter = createGrantLimiter(config, deps.limiterRedis);
   const appRate = { perSecond: 40, burst: 10 };
-  const appBudget = new GrantLimiter(deps.connection, {
+  const appBudget = new GrantLimiter(deps.limiterRedis, {
     prefix: config.QUEUE_PREFIX,
     read: appRate,
     send: appRate,
@@ -300,13 +307,14 @@ interface Running {
   workers: (Worker | undefined)[];
   queues: (Queue | undefined)[];
   metrics: MetricsRecorder;
-  connection: Redis;
+  /** Closed last, once nothing uses them. */
+  connections: Redis[];
 }
 
 async function shutDown(
   log: Logger,
   graceMs: number,
-  { keyWatch, workers, queues, metrics, connection }: Running,
+  { keyWatch, workers, queues, metrics, connections }: Running,
 ): Promise<void> {
   await keyWatch.stop();
   // Workers stop fetching at once; active jobs get until the deadline to finish.
@@ -324,7 +332,7 @@ async function shutDown(
   }
   await Promise.all(queues.map((q) => q?.close()));
   await metrics.close();
-  await quit(connection);
+  await Promise.all(connections.map(quit));
 }
 
 async function quit(redis: Redis): Promise<void> {
