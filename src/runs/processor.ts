@@ -118,7 +118,10 @@ export class RunProcessor {
       throw new UnrecoverableError(message);
     }
 
-    await this.runs.start(grantId, day, job.id, zone, window);
+    // Written while the events are read; awaited before anything else about the run is
+    // written (the claims, any outcome), so the run's states follow each other as before.
+    const runStart = this.runs.start(grantId, day, job.id, zone, window);
+    runStart.catch(() => {}); // awaited below
 
     const budget = this.deps.limiter.forGrant(grantId, {
       provider: grant.provider,
@@ -133,6 +136,7 @@ export class RunProcessor {
       // A re-run reads cancelled events too, to tell a reminded meeting's cancellation.
       const rerun = job.data.source === "rerun";
       const events = await this.readEvents(budget, grant.id, grant.calendarId, window, rerun);
+      await runStart;
       const selected = selectMeetings(events, {
         window,
         grantEmail: grant.email,
@@ -226,6 +230,8 @@ export class RunProcessor {
       if (!held.transient) throw await this.delay(job, token, held.retryInMs, held.reason, log);
       retryReason = held.reason;
     } catch (err) {
+      // A start that failed ends the attempt with its own error, as it did before the read.
+      await runStart;
       if (err instanceof DelayedError || err instanceof UnrecoverableError) throw err;
       if (err instanceof GrantBusy) throw await this.delay(job, token, err.waitMs, err.why, log);
       let failure = classifyError(err);
