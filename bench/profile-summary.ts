@@ -7,7 +7,8 @@
  *   npx tsx bench/profile-summary.ts FILE… --callers writev,writeUtf8String   (who makes the socket writes)
  *
  * Several files are summed (e.g. both pipeline runs). Percentages are of busy time (idle
- * excluded); `--md` prints Markdown tables for BENCHMARKS.md.
+ * excluded); `--md` prints Markdown tables for BENCHMARKS.md. Sampled heap profiles
+ * (.heapprofile, `--heap-prof`) are summarised the same way by bytes allocated.
  */
 import { readFileSync } from "node:fs";
 
@@ -20,6 +21,14 @@ interface ProfileNode {
   id: number;
   callFrame: CallFrame;
   children?: number[];
+}
+interface HeapNode {
+  callFrame: CallFrame;
+  selfSize: number;
+  children: HeapNode[];
+}
+interface HeapProfile {
+  head: HeapNode;
 }
 interface CpuProfile {
   nodes: ProfileNode[];
@@ -94,6 +103,27 @@ export function summarise(profiles: CpuProfile[]): Summary {
 }
 
 /**
+ * A sampled heap profile as a CPU profile whose "time" is bytes: one sample per frame,
+ * weighted by what the frame allocated (in kB), so `summarise` adds it up the same way.
+ */
+export function heapAsCpu(heap: HeapProfile): CpuProfile {
+  const nodes: ProfileNode[] = [];
+  const samples: number[] = [];
+  const timeDeltas: number[] = [];
+  const walk = (n: HeapNode) => {
+    const id = nodes.length + 1;
+    nodes.push({ id, callFrame: n.callFrame });
+    if (n.selfSize > 0) {
+      samples.push(id);
+      timeDeltas.push(n.selfSize); // µs in a CPU profile: bytes here, so "ms" reads as kB
+    }
+    for (const c of n.children) walk(c);
+  };
+  walk(heap.head);
+  return { nodes, samples, timeDeltas, startTime: 0, endTime: 0 };
+}
+
+/**
  * Who calls the native functions named `names` (socket writes, say): their self time by the
  * nearest package or project frames above them (Node internals skipped), `depth` of them.
  */
@@ -137,7 +167,11 @@ function main(argv: string[]): void {
     );
     process.exit(2);
   }
-  const profiles = files.map((f) => JSON.parse(readFileSync(f, "utf8")) as CpuProfile);
+  const heap = files.every((f) => f.endsWith(".heapprofile"));
+  const profiles = files.map((f) => {
+    const parsed = JSON.parse(readFileSync(f, "utf8")) as CpuProfile | HeapProfile;
+    return "head" in parsed ? heapAsCpu(parsed) : parsed;
+  });
   if (callers) {
     for (const c of callersOf(profiles, callers).slice(0, top))
       process.stdout.write(`${c.ms.toFixed(0).padStart(7)} ms  ${c.chain}\n`);
@@ -146,20 +180,26 @@ function main(argv: string[]): void {
   const s = summarise(profiles);
   const pc = (ms: number) => `${((100 * ms) / s.busyMs).toFixed(1)}%`;
   const out: string[] = [];
-  out.push(`busy ${(s.busyMs / 1000).toFixed(2)} s of ${(s.totalMs / 1000).toFixed(2)} s sampled`, "");
+  const unit = heap ? "kB" : "ms";
+  out.push(
+    heap
+      ? `allocated ${(s.busyMs / 1000).toFixed(0)} MB (sampled)`
+      : `busy ${(s.busyMs / 1000).toFixed(2)} s of ${(s.totalMs / 1000).toFixed(2)} s sampled`,
+    "",
+  );
   if (md) {
-    out.push("| Package / directory | Self ms | Share of busy |", "|---|---:|---:|");
+    out.push(`| Package / directory | Self ${unit} | Share |`, "|---|---:|---:|");
     for (const m of s.modules.slice(0, top)) out.push(`| ${m.module} | ${m.ms.toFixed(0)} | ${pc(m.ms)} |`);
-    out.push("", "| Function | Where | Self ms | Share of busy |", "|---|---|---:|---:|");
+    out.push("", `| Function | Where | Self ${unit} | Share |`, "|---|---|---:|---:|");
     for (const f of s.functions.slice(0, top))
       out.push(`| \`${f.name}\` | ${f.where} | ${f.ms.toFixed(0)} | ${pc(f.ms)} |`);
   } else {
     out.push("by package / directory (self time):");
     for (const m of s.modules.slice(0, top))
-      out.push(`  ${pc(m.ms).padStart(6)} ${m.ms.toFixed(0).padStart(7)} ms  ${m.module}`);
+      out.push(`  ${pc(m.ms).padStart(6)} ${m.ms.toFixed(0).padStart(7)} ${unit}  ${m.module}`);
     out.push("", "by function (self time):");
     for (const f of s.functions.slice(0, top))
-      out.push(`  ${pc(f.ms).padStart(6)} ${f.ms.toFixed(0).padStart(7)} ms  ${f.name}  ${f.where}`);
+      out.push(`  ${pc(f.ms).padStart(6)} ${f.ms.toFixed(0).padStart(7)} ${unit}  ${f.name}  ${f.where}`);
   }
   process.stdout.write(out.join("\n") + "\n");
 }

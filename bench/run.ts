@@ -25,7 +25,7 @@ const BENCHES = ["scheduling", "batch", "limits", "scaling", "import"] as const;
 type Bench = (typeof BENCHES)[number];
 
 const USAGE =
-  "usage: npm run bench -- [--quick] [--only scheduling,batch,limits,scaling,import] [--grants N] [--batch-grants N] [--latency-grants N] [--limits-grants N] [--scaling N,N,N] [--concurrency N] [--latency-concurrency N,N,N] [--import-rows N] [--cpu-prof] [--reuse-batch] [--out FILE]";
+  "usage: npm run bench -- [--quick] [--only scheduling,batch,limits,scaling,import] [--grants N] [--batch-grants N] [--latency-grants N] [--limits-grants N] [--scaling N,N,N] [--concurrency N] [--latency-concurrency N,N,N] [--import-rows N] [--cpu-prof] [--heap-prof] [--reuse-batch] [--out FILE]";
 
 function fail(message: string): never {
   process.stderr.write(`bench: ${message} (npm run bench -- --help)\n`);
@@ -72,6 +72,11 @@ export function parseFlags(argv: string[]): Flags {
         f.quick = true;
         break;
       case "--cpu-prof":
+        f.cpuProf = true;
+        break;
+      case "--heap-prof":
+        // The workers' allocations too (sampled, collected objects included), beside the CPU profiles.
+        process.env.BENCH_HEAP_PROF = "1";
         f.cpuProf = true;
         break;
       case "--reuse-batch":
