@@ -329,4 +329,36 @@ describe("reminders ledger (real Postgres)", () => {
       expect(await db.reminder.count({ where: { grantId, eventId } })).toBe(3);
     });
   });
+
+  it("leaves room on each page for the marks: a marked row stays where its claim put it", async () => {
+    // A mark with no room on its row's page writes a new entry in each of the ledger's four
+    // indexes; with the room the fillfactor leaves, it is a heap-only update.
+    const ledger = new Ledger(db, { leaseMs: 60_000, maxAttempts: 3 });
+    const recipients = ["Ada Lovelace", "Grace Hopper", "Katherine Johnson"].map((name) => ({
+      name,
+      email: `${name.split(" ")[0]!.toLowerCase()}@example.com`,
+    }));
+    const claims = (
+      await ledger.claimMany(
+        Array.from({ length: 60 }, () => input({ title: "Quarterly planning with the platform team", recipients })),
+      )
+    ).flatMap((c) => (c.outcome === "claimed" ? [c] : []));
+    expect(claims).toHaveLength(60);
+    const ids = claims.map((c) => c.id.toString());
+    const pages = async () =>
+      new Map(
+        (
+          await db.$queryRawUnsafe<{ id: bigint; page: number }[]>(
+            `SELECT id, (ctid::text::point)[0]::int AS page FROM reminders WHERE id = ANY($1::bigint[])`,
+            ids,
+          )
+        ).map((r) => [String(r.id), r.page]),
+      );
+    const before = await pages();
+    expect(new Set(before.values()).size).toBeGreaterThan(1);
+    // A job's marks at a time, each with a provider-sized message id.
+    for (let i = 0; i < claims.length; i += 5)
+      await Promise.all(claims.slice(i, i + 5).map((c, j) => ledger.markSent(c.id, `msg-${i + j}-${"x".repeat(28)}`)));
+    expect(await pages()).toEqual(before);
+  });
 });
