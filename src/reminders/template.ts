@@ -170,11 +170,30 @@ function intlDates(tag: string, zone: string): Dates {
   };
 }
 
+export interface Wording {
+  tag: string;
+  words: Messages;
+  dates: Dates;
+}
+
+// Building a locale's six Intl formatters costs about 20 times a whole English reminder;
+// a worker sees few (locale, zone) pairs, so each is built once.
+const wordings = new Map<string, Wording>();
+const WORDINGS_MAX = 2000;
+
 /** The words and date formats of a locale (plain "en": the fixed English formats), in `zone`. */
-export function localeWording(raw: unknown, zone: string): { tag: string; words: Messages; dates: Dates } {
+export function localeWording(raw: unknown, zone: string): Wording {
+  const key = typeof raw === "string" || raw === undefined ? `${raw ?? ""}\u0000${zone}` : undefined;
+  const cached = key === undefined ? undefined : wordings.get(key);
+  if (cached) return cached;
   const locale = resolveLocale(raw);
   const dates = locale.tag === "en" ? englishDates(zone) : intlDates(locale.tag, zone);
-  return { tag: locale.tag, words: locale.messages, dates };
+  const wording = { tag: locale.tag, words: locale.messages, dates };
+  if (key !== undefined) {
+    if (wordings.size >= WORDINGS_MAX) wordings.clear();
+    wordings.set(key, wording);
+  }
+  return wording;
 }
 
 /** The subject's day word: "today", "tomorrow" or "on Tue 24 Nov" relative to `now` (unset: "tomorrow"). */

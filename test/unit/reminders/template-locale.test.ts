@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { Meeting } from "../../../src/reminders/meeting.js";
-import { composeReminder, type ReminderContext } from "../../../src/reminders/template.js";
+import { composeReminder, localeWording, type ReminderContext } from "../../../src/reminders/template.js";
 
 const iso = (s: string): number => Date.parse(s) / 1000;
 const START = iso("2026-11-24T08:30:00Z"); // Tuesday, 09:30 in Berlin
@@ -130,5 +130,24 @@ describe("a reminder in the grant's locale", () => {
       expect(r.text).not.toMatch(/\r|\u202e/);
       expect(r.text).not.toContain("https://"); // no link made of the hostile URL
     }
+  });
+});
+
+describe("a locale's wording, built once per locale and zone", () => {
+  it("is the same object for the same pair and its own for each zone and locale", () => {
+    const berlin = localeWording("de", "Europe/Berlin");
+    expect(localeWording("de", "Europe/Berlin")).toBe(berlin);
+    const tokyo = localeWording("de", "Asia/Tokyo");
+    expect(tokyo).not.toBe(berlin);
+    expect(localeWording("fr", "Europe/Berlin")).not.toBe(berlin);
+    // Each keeps its own zone: the cached formatters are not shared across zones.
+    expect(berlin.dates.clock(START)).toBe("09:30");
+    expect(tokyo.dates.clock(START)).toBe("17:30");
+    expect(localeWording("de", "Europe/Berlin").dates.clock(START)).toBe("09:30");
+  });
+
+  it("reads a locale that is not a string as English, every time", () => {
+    expect(localeWording(42, "Europe/Berlin").tag).toBe("en");
+    expect(localeWording({ toString: () => "de" }, "Europe/Berlin").tag).toBe("en");
   });
 });
