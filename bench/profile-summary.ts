@@ -110,14 +110,15 @@ export function heapAsCpu(heap: HeapProfile): CpuProfile {
   const nodes: ProfileNode[] = [];
   const samples: number[] = [];
   const timeDeltas: number[] = [];
-  const walk = (n: HeapNode) => {
-    const id = nodes.length + 1;
-    nodes.push({ id, callFrame: n.callFrame });
+  const walk = (n: HeapNode): number => {
+    const node: ProfileNode = { id: nodes.length + 1, callFrame: n.callFrame };
+    nodes.push(node);
     if (n.selfSize > 0) {
-      samples.push(id);
+      samples.push(node.id);
       timeDeltas.push(n.selfSize); // µs in a CPU profile: bytes here, so "ms" reads as kB
     }
-    for (const c of n.children) walk(c);
+    node.children = n.children.map(walk);
+    return node.id;
   };
   walk(heap.head);
   return { nodes, samples, timeDeltas, startTime: 0, endTime: 0 };
