@@ -10,6 +10,7 @@ import {
   type LimiterSettings,
 } from "../../src/nylas/grant-limiter.js";
 import { uniqueId } from "../support/db.js";
+import { monitorRedis } from "../support/redis-monitor.js";
 
 const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -455,19 +456,24 @@ describe("GrantLimiter.run: take, request, settle in one call", () => {
 
   /** Runs `op` while counting the limiter's script calls that name `key` (MONITOR). */
   async function scriptCalls<T>(key: string, op: () => Promise<T>): Promise<{ value: T; calls: number }> {
-    const monitor = await createRedis(REDIS_URL).monitor();
     let calls = 0;
-    monitor.on("monitor", (_time: string, args: string[]) => {
+    const token = uniqueId("monitor-sync");
+    let synced = false;
+    const monitor = await monitorRedis(REDIS_URL, (args) => {
+      const command = args[0]?.toLowerCase();
       // A script call of the client names its keys; the script's own commands come from "lua".
-      if (args[0]?.toLowerCase() === "evalsha" && args.includes(key)) calls++;
+      if (command === "evalsha" && args.includes(key)) calls++;
+      if (command === "echo" && args[1] === token) synced = true;
     });
     try {
       const value = await op();
-      await redis.ping(); // the monitor has seen every command sent before this one
-      await expect.poll(() => calls).toBeGreaterThan(0);
+      // Redis feeds the monitor in the order it runs commands: once it shows this ECHO, it
+      // has shown every command that answered before it.
+      await redis.echo(token);
+      await expect.poll(() => synced).toBe(true);
       return { value, calls };
     } finally {
-      monitor.disconnect();
+      monitor.close();
     }
   }
 
