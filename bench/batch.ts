@@ -24,6 +24,7 @@ export interface BatchBenchOptions {
   jobConcurrency: number;
   timeoutMs: number;
   profileDir?: string;
+  heapProf?: boolean;
 }
 
 interface LatencyPoint {
@@ -56,6 +57,7 @@ export async function runBatchBench(
     sendRate: RAISED_SEND_RATE,
     timeoutMs: o.timeoutMs,
     profileDir: o.profileDir,
+    heapProf: o.heapProf,
   };
   // ABBA order, the faster run of each side counted: on a shared 2-core machine a single
   // pair is at the mercy of whatever else runs meanwhile, and ABBA cancels a steady drift.

@@ -168,11 +168,9 @@ function main(argv: string[]): void {
     );
     process.exit(2);
   }
-  const heap = files.every((f) => f.endsWith(".heapprofile"));
-  const profiles = files.map((f) => {
-    const parsed = JSON.parse(readFileSync(f, "utf8")) as CpuProfile | HeapProfile;
-    return "head" in parsed ? heapAsCpu(parsed) : parsed;
-  });
+  const parsed = files.map((f) => JSON.parse(readFileSync(f, "utf8")) as CpuProfile | HeapProfile);
+  const heap = parsed.every((p) => "head" in p);
+  const profiles = parsed.map((p) => ("head" in p ? heapAsCpu(p) : p));
   if (callers) {
     for (const c of callersOf(profiles, callers).slice(0, top))
       process.stdout.write(`${c.ms.toFixed(0).padStart(7)} ms  ${c.chain}\n`);

@@ -44,6 +44,7 @@ interface Flags {
   concurrency?: number;
   latencyConcurrency?: number[];
   cpuProf: boolean;
+  heapProf: boolean;
   /** Reuse benchmark 2's batch as the scaling point of the same size. */
   reuse: boolean;
   out?: string;
@@ -58,7 +59,7 @@ function positiveInt(flag: string, v: string | undefined, max: number): number {
 }
 
 export function parseFlags(argv: string[]): Flags {
-  const f: Flags = { quick: false, only: [...BENCHES], cpuProf: false, reuse: false };
+  const f: Flags = { quick: false, only: [...BENCHES], cpuProf: false, heapProf: false, reuse: false };
   for (let i = 0; i < argv.length; i++) {
     let a = argv[i]!;
     let v: string | undefined;
@@ -76,8 +77,8 @@ export function parseFlags(argv: string[]): Flags {
         break;
       case "--heap-prof":
         // The workers' allocations too (sampled, collected objects included), beside the CPU profiles.
-        process.env.BENCH_HEAP_PROF = "1";
         f.cpuProf = true;
+        f.heapProf = true;
         break;
       case "--reuse-batch":
         f.reuse = true;
@@ -219,6 +220,7 @@ async function main(): Promise<void> {
           jobConcurrency: 4,
           timeoutMs,
           profileDir,
+          heapProf: flags.heapProf,
         },
         report,
       );

@@ -31,6 +31,8 @@ export interface BatchOptions {
   label: string;
   /** Write a V8 CPU profile of the worker process into this directory. */
   profileDir?: string;
+  /** And a sampled profile of its allocations beside it. */
+  heapProf?: boolean;
 }
 
 export interface BatchResult {
@@ -119,7 +121,7 @@ export async function runBatch(sandbox: SandboxProcess, redis: Redis, opts: Batc
     RATE_SEND_SERIAL: "false",
   };
   if (opts.profileDir) env.BENCH_CPU_PROF = opts.profileDir;
-  if (opts.profileDir && process.env.BENCH_HEAP_PROF) env.BENCH_HEAP_PROF = "1";
+  if (opts.profileDir && opts.heapProf) env.BENCH_HEAP_PROF = "1";
   if (opts.mode === "pipeline") {
     const url = await freshDatabase(DB_NAME);
     db = await createPrisma(url, { max: 5 });

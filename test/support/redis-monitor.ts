@@ -1,16 +1,13 @@
 import { connect } from "node:net";
 
 /**
- * Redis' MONITOR on a plain socket, each command's arguments handed to `onCommand` (commands
- * a script runs come from "lua"; `onCommand` gets the source too). ioredis' `monitor()` turns
+ * Redis' MONITOR on a plain socket, each command's arguments handed to `onCommand` (the
+ * commands a script runs are among them). ioredis' `monitor()` turns
  * the connection into monitor mode only once its MONITOR's answer has been handled, so on a
  * busy server the lines that arrive in the same read are taken for answers to commands it
  * never sent ("Command queue state error"); a line reader has no such state.
  */
-export async function monitorRedis(
-  url: string,
-  onCommand: (args: string[], source: string) => void,
-): Promise<{ close(): void }> {
+export async function monitorRedis(url: string, onCommand: (args: string[]) => void): Promise<{ close(): void }> {
   const { hostname, port, username, password } = new URL(url);
   const socket = connect(Number(port || 6379), hostname || "127.0.0.1");
   socket.setEncoding("utf8");
@@ -31,12 +28,8 @@ export async function monitorRedis(
           continue;
         }
         // +1796284390.511605 [0 127.0.0.1:39318] "evalsha" "…" — or [0 lua] for a script's own.
-        const m = /^\+\d+\.\d+ \[\d+ ([^\]]*)\] (.*)$/.exec(line);
-        if (m)
-          onCommand(
-            [...m[2]!.matchAll(/"((?:[^"\\]|\\.)*)"/g)].map((a) => a[1]!),
-            m[1]!,
-          );
+        const m = /^\+\d+\.\d+ \[[^\]]*\] (.*)$/.exec(line);
+        if (m) onCommand([...m[1]!.matchAll(/"((?:[^"\\]|\\.)*)"/g)].map((a) => a[1]!));
       }
     });
     socket.write(
