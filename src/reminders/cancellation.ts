@@ -3,7 +3,7 @@
  * as careful with calendar text as the reminder (src/reminders/template.ts), whose words
  * (the catalogue, for `ctx.locale`) and day and time formats it uses.
  */
-import { displayZone, zoneAbbreviation } from "../time/zone.js";
+import { displayZone } from "../time/zone.js";
 import type { Meeting } from "./meeting.js";
 import {
   escapeHtml,
@@ -22,10 +22,11 @@ import {
 export function composeCancellation(meeting: Meeting, ctx: ReminderContext): ComposedReminder {
   const zoneName = displayZone(ctx.zone);
   const start = meeting.start;
-  const abbr = zoneAbbreviation(zoneName, start * 1000);
-  const { tag, words, dates } = localeWording(ctx.locale, zoneName);
+  const wording = localeWording(ctx.locale, zoneName);
+  const { tag, words, dates } = wording;
+  const { abbr } = wording.zoneLabels(start);
   const fullTitle = oneLine(meeting.title) || words.noTitle;
-  const dayWord = relativeDay(zoneName, start, ctx.now, words, dates);
+  const dayWord = relativeDay(zoneName, start, ctx.now, words, dates, wording.day);
   // Subject: as the reminder's, the title gives way so that the day and time always fit.
   const suffix = words.at(dayWord, dates.time(start), abbr ?? zoneName);
   const prefix = words.cancelledPrefix;

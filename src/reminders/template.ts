@@ -53,14 +53,25 @@ const CONTROL_RE = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u202a-\
 const LONE_SURROGATE_RE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
 const segmenter = new Intl.Segmenter("en", { granularity: "grapheme" });
 
+// Fast paths: most text needs none of the replacements below, and one test is cheaper than
+// running each of them. Surrogates (paired too) and every control character take the long way.
+// eslint-disable-next-line no-control-regex
+const UNCLEAN_RE = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069\ufeff\ud800-\udfff]/;
+// eslint-disable-next-line no-control-regex
+const NOT_ONE_LINE_RE = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069\ufeff\ud800-\udfff]|[^\S ]| {2}|^ | $/;
+// eslint-disable-next-line no-control-regex
+const NOT_HTML_SAFE_RE = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069\ufeff\ud800-\udfff&<>"']/;
+
 /** Removes control characters and repairs broken UTF-16; keeps \t \r \n for the caller to decide. */
 function clean(s: string): string {
+  if (!UNCLEAN_RE.test(s)) return s;
   return s.replace(LONE_SURROGATE_RE, "\ufffd").replace(CONTROL_RE, "");
 }
 
 /** One line: every whitespace run (CR, LF, tab, U+2028/9, NEL, …) becomes one space. */
 export function oneLine(s: unknown): string {
   if (typeof s !== "string") return "";
+  if (!NOT_ONE_LINE_RE.test(s)) return s;
   return clean(s.replace(/\u0085/g, " "))
     .replace(/\s+/g, " ")
     .trim();
@@ -81,6 +92,7 @@ const HTML_ESCAPES: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "
 
 /** Text → HTML text/attribute content: controls removed, line breaks flattened, & < > " ' escaped. */
 export function escapeHtml(s: string): string {
+  if (!NOT_HTML_SAFE_RE.test(s)) return s;
   return clean(s)
     .replace(/[\r\n\t]/g, " ")
     .replace(/[&<>"']/g, (c) => HTML_ESCAPES[c] ?? c);
@@ -174,12 +186,47 @@ export interface Wording {
   tag: string;
   words: Messages;
   dates: Dates;
+  /** The zone's labels at an instant: its abbreviation, and the "zzz" label of the When line. */
+  zoneLabels(start: number): { abbr: string | undefined; offset: string };
+  /** The instant's local date (YYYY-MM-DD) in the zone. */
+  day(start: number): string;
 }
 
 // Building a locale's six Intl formatters costs about 20 times a whole English reminder;
 // a worker sees few (locale, zone) pairs, so each is built once.
 const wordings = new Map<string, Wording>();
 const WORDINGS_MAX = 2000;
+// Each wording also keeps what it formatted, by instant: a night's reminders in one zone
+// start at few distinct times (on the hour, the half hour). Bounded over all wordings.
+const REMEMBERED_MAX = 50_000;
+let remembered = 0;
+
+function byInstant<T>(format: (start: number) => T): (start: number) => T {
+  const seen = new Map<number, T>();
+  return (start) => {
+    if (seen.has(start)) return seen.get(start)!;
+    const out = format(start);
+    if (++remembered > REMEMBERED_MAX) {
+      // Every wording starts afresh; a wording in use keeps its map until it is dropped.
+      wordings.clear();
+      remembered = 0;
+      seen.clear();
+    }
+    seen.set(start, out);
+    return out;
+  };
+}
+
+function rememberDates(dates: Dates): Dates {
+  return {
+    shortDay: byInstant(dates.shortDay),
+    time: byInstant(dates.time),
+    when: byInstant(dates.when),
+    date: byInstant(dates.date),
+    clock: byInstant(dates.clock),
+    dayClock: byInstant(dates.dayClock),
+  };
+}
 
 /** The words and date formats of a locale (plain "en": the fixed English formats), in `zone`. */
 export function localeWording(raw: unknown, zone: string): Wording {
@@ -188,7 +235,16 @@ export function localeWording(raw: unknown, zone: string): Wording {
   if (cached) return cached;
   const locale = resolveLocale(raw);
   const dates = locale.tag === "en" ? englishDates(zone) : intlDates(locale.tag, zone);
-  const wording = { tag: locale.tag, words: locale.messages, dates };
+  const wording: Wording = {
+    tag: locale.tag,
+    words: locale.messages,
+    dates: rememberDates(dates),
+    zoneLabels: byInstant((start) => ({
+      abbr: zoneAbbreviation(zone, start * 1000),
+      offset: formatLocal(zone, start, "zzz"), // abbreviation, else "GMT+5:45"
+    })),
+    day: byInstant((start) => dayFromUnix(zone, start)),
+  };
   if (key !== undefined) {
     if (wordings.size >= WORDINGS_MAX) wordings.clear();
     wordings.set(key, wording);
@@ -197,10 +253,17 @@ export function localeWording(raw: unknown, zone: string): Wording {
 }
 
 /** The subject's day word: "today", "tomorrow" or "on Tue 24 Nov" relative to `now` (unset: "tomorrow"). */
-export function relativeDay(zone: string, start: number, now: Date | undefined, words: Messages, dates: Dates): string {
+export function relativeDay(
+  zone: string,
+  start: number,
+  now: Date | undefined,
+  words: Messages,
+  dates: Dates,
+  dayOf: (start: number) => string = (s) => dayFromUnix(zone, s),
+): string {
   if (!now) return words.tomorrow;
-  const day = dayFromUnix(zone, start);
   const today = localDate(zone, now);
+  const day = dayOf(start);
   if (day === today) return words.today;
   if (day === addDays(today, 1)) return words.tomorrow;
   return words.onDay(dates.shortDay(start));
@@ -239,14 +302,14 @@ interface Row {
 export function composeReminder(meeting: Meeting, ctx: ReminderContext): ComposedReminder {
   const zoneName = displayZone(ctx.zone);
   const start = meeting.start;
-  const abbr = zoneAbbreviation(zoneName, start * 1000);
-  const offsetLabel = formatLocal(zoneName, start, "zzz"); // abbreviation, else "GMT+5:45"
+  const wording = localeWording(ctx.locale, zoneName);
+  const { tag, words, dates } = wording;
+  const { abbr, offset: offsetLabel } = wording.zoneLabels(start);
   const zoneNote = offsetLabel === zoneName ? zoneName : `${zoneName}, ${offsetLabel}`;
-  const { tag, words, dates } = localeWording(ctx.locale, zoneName);
 
   const fullTitle = oneLine(meeting.title) || words.noTitle;
   const title = truncate(fullTitle, TITLE_MAX);
-  const dayWord = relativeDay(zoneName, start, ctx.now, words, dates);
+  const dayWord = relativeDay(zoneName, start, ctx.now, words, dates, wording.day);
 
   // Subject: the title gives way so that the day and time always fit.
   const suffix = meeting.allDay ? words.allDaySuffix(dayWord) : words.at(dayWord, dates.time(start), abbr ?? zoneName);
