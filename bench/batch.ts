@@ -3,6 +3,7 @@
  * making the same Nylas calls; then the pipeline with 100 ms added to every sandbox call,
  * next to the ideal that worker concurrency and latency allow.
  */
+import { join } from "node:path";
 import type { Redis } from "ioredis";
 import { batchProblems, describeBatch, runBatch, type BatchResult } from "./lib/batch.js";
 import type { Reporter } from "./lib/report.js";
@@ -117,7 +118,8 @@ export async function runBatchBench(
         mode,
         label: `batch-latency-${c}-${mode}-${point.runs.length + 1}`,
         concurrency: c,
-        profileDir: undefined,
+        // Profiles of the latency runs go to a folder of their own per concurrency.
+        profileDir: o.profileDir ? join(o.profileDir, `latency-${c}`) : undefined,
       });
       report.progress(`+${o.latencyMs} ms, WORKER_CONCURRENCY=${c}: ${describeBatch(r)}`);
       for (const p of batchProblems(r)) report.note(`PROBLEM in the latency batch (${mode}, ${c}): ${p}`);

@@ -28,7 +28,23 @@ export interface CreatePrismaOptions {
 }
 
 /** What each client owns besides itself, so {@link closePrisma} can release it. */
-const owned = new WeakMap<object, { pglite?: PGlite; pool?: pg.Pool; connected?: Promise<void> }>();
+const owned = new WeakMap<
+  object,
+  { pglite?: PGlite; pool?: pg.Pool; connected?: Promise<void>; /** name the hot statements */ prepare?: boolean }
+>();
+
+/**
+ * `pgbouncer=true` in the URL (Prisma's own convention): a pooler in transaction mode may hand
+ * each statement to another server connection, where a statement prepared on the first is
+ * unknown, so the hot statements go unnamed.
+ */
+function behindPooler(databaseUrl: string): boolean {
+  try {
+    return new URL(databaseUrl).searchParams.get("pgbouncer") === "true";
+  } catch {
+    return false;
+  }
+}
 
 /**
  * A Prisma client over Postgres (`@prisma/adapter-pg`) when given a connection string;
@@ -45,7 +61,7 @@ export async function createPrisma(databaseUrl?: string, options: CreatePrismaOp
     // and attaches its own handler, this one keeps the error from killing the process.
     pool.on("error", () => {});
     const prisma = new PrismaClient({ adapter: new PrismaPg(pool, { disposeExternalPool: true }) });
-    owned.set(prisma, { pool });
+    owned.set(prisma, { pool, prepare: !behindPooler(databaseUrl) });
     return prisma;
   }
 
@@ -87,6 +103,22 @@ export interface Sql {
   query<T>(text: string, params: readonly unknown[]): Promise<T[]>;
 }
 
+// Each statement is prepared once per connection (a named statement): Postgres then skips
+// parsing it, and planning it once it has settled on a generic plan, and its long text is not
+// sent again with every call. The texts are constants, so the names stay few; a text beyond
+// the cap goes unnamed.
+const statementNames = new Map<string, string>();
+const NAMED_MAX = 64;
+
+function statementName(text: string): string | undefined {
+  let name = statementNames.get(text);
+  if (name === undefined && statementNames.size < NAMED_MAX) {
+    name = `nr_hot_${statementNames.size}`;
+    statementNames.set(text, name);
+  }
+  return name;
+}
+
 export function sqlOf(db: Db | Prisma.TransactionClient): Sql {
   const entry = owned.get(db);
   const pool = entry?.pool;
@@ -99,7 +131,9 @@ export function sqlOf(db: Db | Prisma.TransactionClient): Sql {
         throw err;
       });
       await entry.connected;
-      return (await pool.query(text, params as unknown[])).rows as T[];
+      const name = entry.prepare ? statementName(text) : undefined;
+      const values = params as unknown[];
+      return (await (name ? pool.query({ name, text, values }) : pool.query(text, values))).rows as T[];
     },
   };
 }

@@ -1,7 +1,8 @@
 /**
- * Concurrent calls share one statement. While one batch is being written, the calls that
- * arrive gather, and go out together as the next batch; a quiet process writes each call at
- * once, a busy one many per round trip. Every caller still waits for its own rows.
+ * Concurrent calls share one statement. The calls made in one turn of the event loop go out
+ * together at its end; while a batch is being written, the calls that arrive gather and go
+ * out together as the next batch. A quiet process writes each call within a turn, a busy one
+ * many per round trip. Every caller still waits for its own rows.
  *
  * On a 2-core worker each statement costs more in socket writes and driver work than in
  * Postgres, so the nightly jobs' per-job statements (grant read, run start, claims, marks,
@@ -13,6 +14,7 @@
 export class Coalescer<I, O> {
   private pending: { items: I[]; resolve: (out: O[]) => void; reject: (err: unknown) => void }[] = [];
   private writing = false;
+  private scheduled = false;
 
   /**
    * @param write writes a batch and returns one result per item, in order.
@@ -27,7 +29,14 @@ export class Coalescer<I, O> {
     if (items.length === 0) return Promise.resolve([]);
     return new Promise<O[]>((resolve, reject) => {
       this.pending.push({ items, resolve, reject });
-      if (!this.writing) void this.drain();
+      if (this.writing || this.scheduled) return;
+      // The first call waits for the end of this turn of the event loop: every call made in
+      // the same turn (a busy worker finishes many steps per turn) joins its statement.
+      this.scheduled = true;
+      setImmediate(() => {
+        this.scheduled = false;
+        void this.drain();
+      });
     });
   }
 

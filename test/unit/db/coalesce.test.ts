@@ -16,14 +16,21 @@ function recorder(fail?: (items: number[]) => boolean) {
 }
 
 describe("Coalescer", () => {
-  it("writes the first call at once and gathers the calls that arrive meanwhile", async () => {
+  it("writes the calls of one turn together, and gathers the calls that arrive meanwhile", async () => {
     const r = recorder();
     const c = new Coalescer(r.write);
-    const results = await Promise.all([c.run([1, 2]), c.run([3]), c.one(4), c.run([5, 6])]);
-    expect(results).toEqual([[2, 4], [6], 8, [10, 12]]);
+    const turn = Promise.all([c.run([1, 2]), c.run([3])]);
+    // Nothing is written before the turn ends.
+    expect(r.batches).toEqual([]);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(r.batches).toEqual([[1, 2, 3]]);
+    // The first batch is being written: these wait for it, then go out together.
+    const later = Promise.all([c.one(4), c.run([5, 6])]);
+    expect(await turn).toEqual([[2, 4], [6]]);
+    expect(await later).toEqual([8, [10, 12]]);
     expect(r.batches).toEqual([
-      [1, 2],
-      [3, 4, 5, 6],
+      [1, 2, 3],
+      [4, 5, 6],
     ]);
   });
 
@@ -32,22 +39,20 @@ describe("Coalescer", () => {
     const c = new Coalescer(r.write, 3);
     const results = await Promise.all([c.run([0]), c.run([1, 2]), c.run([3, 4]), c.run([5, 6, 7, 8]), c.run([9])]);
     expect(results).toEqual([[0], [2, 4], [6, 8], [10, 12, 14, 16], [18]]);
-    expect(r.batches).toEqual([[0], [1, 2], [3, 4], [5, 6, 7, 8], [9]]);
+    expect(r.batches).toEqual([[0, 1, 2], [3, 4], [5, 6, 7, 8], [9]]);
   });
 
   it("retries a failed batch call by call, so only the bad call fails", async () => {
     const r = recorder((items) => items.includes(13));
     const c = new Coalescer(r.write);
-    const first = c.one(1);
-    const rest = [c.one(2), c.run([13, 14]), c.one(3)].map((p) =>
+    const calls = [c.one(1), c.one(2), c.run([13, 14]), c.one(3)].map((p) =>
       p.then(
         (v) => ({ ok: v }),
         (e: Error) => ({ err: e.message }),
       ),
     );
-    expect(await first).toBe(2);
-    expect(await Promise.all(rest)).toEqual([{ ok: 4 }, { err: "refused 13,14" }, { ok: 6 }]);
-    expect(r.batches).toEqual([[1], [2, 13, 14, 3], [2], [13, 14], [3]]);
+    expect(await Promise.all(calls)).toEqual([{ ok: 2 }, { ok: 4 }, { err: "refused 13,14" }, { ok: 6 }]);
+    expect(r.batches).toEqual([[1, 2, 13, 14, 3], [1], [2], [13, 14], [3]]);
   });
 
   it("answers an empty call without writing, and keeps working after a failure", async () => {
