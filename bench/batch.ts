@@ -26,6 +26,8 @@ export interface BatchBenchOptions {
   timeoutMs: number;
   profileDir?: string;
   heapProf?: boolean;
+  /** ABBA rounds per comparison (--repeat): the fastest run of each side counts. */
+  repeat: number;
 }
 
 interface LatencyPoint {
@@ -34,7 +36,12 @@ interface LatencyPoint {
   runs: BatchResult[];
 }
 
-/** The faster run of one mode. */
+/** ABBA order, `rounds` times over. */
+function abba(rounds: number): ("bare" | "pipeline")[] {
+  return Array.from({ length: rounds }, () => ["bare", "pipeline", "pipeline", "bare"] as const).flat();
+}
+
+/** The fastest run of one mode. */
 function fastestOf(runs: BatchResult[], mode: BatchResult["mode"]): BatchResult {
   return runs.filter((r) => r.mode === mode).sort((a, b) => a.wallS - b.wallS)[0]!;
 }
@@ -60,10 +67,10 @@ export async function runBatchBench(
     profileDir: o.profileDir,
     heapProf: o.heapProf,
   };
-  // ABBA order, the faster run of each side counted: on a shared 2-core machine a single
+  // ABBA order, the fastest run of each side counted: on a shared 2-core machine a single
   // pair is at the mercy of whatever else runs meanwhile, and ABBA cancels a steady drift.
   const runs: { name: string; r: BatchResult }[] = [];
-  for (const mode of ["bare", "pipeline", "pipeline", "bare"] as const) {
+  for (const mode of abba(o.repeat)) {
     const r = await runBatch(sandbox, redis, { ...common, mode, label: `batch-${mode}-${runs.length + 1}` });
     report.progress(describeBatch(r));
     for (const p of batchProblems(r)) report.note(`PROBLEM in the ${mode} batch: ${p}`);
@@ -110,7 +117,7 @@ export async function runBatchBench(
   for (const c of o.latencyConcurrencies) {
     const grants = Math.max(o.latencyGrants, 15 * c);
     const point: LatencyPoint = { concurrency: c, grants, runs: [] };
-    for (const mode of ["bare", "pipeline", "pipeline", "bare"] as const) {
+    for (const mode of abba(o.repeat)) {
       const r = await runBatch(sandbox, redis, {
         ...common,
         grants,
@@ -179,7 +186,7 @@ export async function runBatchBench(
     ].join("\n"),
   );
   report.note(
-    `The two workers ran in ABBA order (bare, pipeline, pipeline, bare); the figures count the faster run of each. ` +
+    `The two workers ran in ABBA order (bare, pipeline, pipeline, bare${o.repeat > 1 ? `, ${o.repeat} times over` : ""}); the figures count the fastest run of each. ` +
       `Both workers run as a separate process (WorkerFleet, one process, started as the Procfile's worker line with \`node ${workerNodeFlags().join(" ")}\`) with WORKER_CONCURRENCY=${o.concurrency} and JOB_CONCURRENCY=${o.jobConcurrency}, the same sandbox and the same SDK client. ` +
       `The pipeline worker is \`startWorkerApp\` (bench/child/worker.ts: jobs/worker.ts without the repeating tick); its batch time starts with the scheduler tick that writes the Run rows and enqueues the jobs, the bare one's with addBulk of the same jobs (same ids and options).`,
   );
@@ -190,7 +197,7 @@ export async function runBatchBench(
     `The sandbox runs in a child process of its own (bench/child/sandbox.ts), driven over its control routes: on a 2-core machine an in-process sandbox would put its request handling (the "Sandbox CPU s" column) on the measured event loop. The scheduler tick and the polling for the end of the batch run in the bench process.`,
   );
   report.note(
-    `Latency runs: the sandbox adds ${o.latencyMs} ms to every call; at each WORKER_CONCURRENCY the bare worker and the pipeline ran in ABBA order (the faster of each counted) on max(${o.latencyGrants}, 15 × concurrency) grants. ` +
+    `Latency runs: the sandbox adds ${o.latencyMs} ms to every call; at each WORKER_CONCURRENCY the bare worker and the pipeline ran in ABBA order${o.repeat > 1 ? ` ${o.repeat} times over` : ""} (the fastest of each counted) on max(${o.latencyGrants}, 15 × concurrency) grants. ` +
       `Ideal: each job makes its calls in ${rounds} sequential rounds — 1 events page, then ${o.meetings} sends ${o.jobConcurrency} at a time — each taking at least ${o.latencyMs} ms, so ideal jobs/s = WORKER_CONCURRENCY / ${(rounds * o.latencyMs) / 1000} s; a worker reaches it only while its CPU keeps up (the zero-latency batch above is the CPU bound). ` +
       `Peak RSS is the worker process' VmHWM over its whole life (start-up included); the dyno is 512 MB.`,
   );

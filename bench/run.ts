@@ -25,7 +25,7 @@ const BENCHES = ["scheduling", "batch", "limits", "scaling", "import"] as const;
 type Bench = (typeof BENCHES)[number];
 
 const USAGE =
-  "usage: npm run bench -- [--quick] [--only scheduling,batch,limits,scaling,import] [--grants N] [--batch-grants N] [--latency-grants N] [--limits-grants N] [--scaling N,N,N] [--concurrency N] [--latency-concurrency N,N,N] [--import-rows N] [--cpu-prof] [--heap-prof] [--reuse-batch] [--out FILE]";
+  "usage: npm run bench -- [--quick] [--only scheduling,batch,limits,scaling,import] [--grants N] [--batch-grants N] [--latency-grants N] [--limits-grants N] [--scaling N,N,N] [--concurrency N] [--latency-concurrency N,N,N] [--repeat N] [--import-rows N] [--cpu-prof] [--heap-prof] [--reuse-batch] [--out FILE]";
 
 function fail(message: string): never {
   process.stderr.write(`bench: ${message} (npm run bench -- --help)\n`);
@@ -43,6 +43,8 @@ interface Flags {
   scaling?: number[];
   concurrency?: number;
   latencyConcurrency?: number[];
+  /** ABBA rounds of each batch comparison. */
+  repeat?: number;
   cpuProf: boolean;
   heapProf: boolean;
   /** Reuse benchmark 2's batch as the scaling point of the same size. */
@@ -102,6 +104,9 @@ export function parseFlags(argv: string[]): Flags {
         break;
       case "--grants":
         f.grants = positiveInt(a, value(), 1_000_000);
+        break;
+      case "--repeat":
+        f.repeat = positiveInt(a, value(), 10);
         break;
       case "--batch-grants":
         f.batchGrants = positiveInt(a, value(), 200_000);
@@ -221,6 +226,7 @@ async function main(): Promise<void> {
           timeoutMs,
           profileDir,
           heapProf: flags.heapProf,
+          repeat: flags.repeat ?? 1,
         },
         report,
       );
