@@ -67,7 +67,8 @@ describe("a 401 is confirmed before a grant is blamed", () => {
       expect(runs).toHaveLength(valid);
       expect(runs.map((r) => r.status)).toEqual(runs.map(() => "completed"));
       expect(p.sink.find(/grant needs re-authentication/)).toEqual([]);
-      expect(await p.check(now)).toMatchObject({ ok: true, duplicates: [] });
+      const report = await p.check(now);
+      expect(report, JSON.stringify(report)).toMatchObject({ ok: true, duplicates: [] });
       expect(await p.queue.getJobCounts("failed")).toEqual({ failed: 0 });
     },
   );
@@ -96,6 +97,7 @@ describe("a 401 is confirmed before a grant is blamed", () => {
     const others = grants.map((x) => x.id).filter((id) => id !== victim);
     const runs = await p.db.run.findMany({ where: { grantId: { in: others } } });
     expect(runs.map((r) => r.status)).toEqual(others.map(() => "completed"));
-    expect(await p.check(now, others)).toMatchObject({ ok: true, duplicates: [] });
+    const report = await p.check(now, others);
+    expect(report, JSON.stringify(report)).toMatchObject({ ok: true, duplicates: [] });
   });
 });
