@@ -35,6 +35,8 @@ export interface Pipeline {
   nylas: NylasApi;
   /** A queue handle of the test's own (the worker app has its own too). */
   queue: RunsQueue;
+  /** The seed the sandbox's world was built from, when the caller gave a seed object: replayable. */
+  seed: number | undefined;
   startWorker(overrides?: { leaseMs?: number }): Promise<WorkerApp>;
   sync(): Promise<void>;
   /** The sandbox's mailboxes against its expectations, by content (never the ledger). */
@@ -49,13 +51,9 @@ export interface Pipeline {
 export async function startPipeline(
   opts: { sandbox?: SandboxOptions; env?: Record<string, string> } = {},
 ): Promise<Pipeline> {
-  const sandbox = await startSandbox({
-    ...opts.sandbox,
-    seed:
-      typeof opts.sandbox?.seed === "object"
-        ? { seed: randomInt(1, 2 ** 31), ...opts.sandbox.seed }
-        : opts.sandbox?.seed,
-  });
+  const seed =
+    typeof opts.sandbox?.seed === "object" ? { seed: randomInt(1, 2 ** 31), ...opts.sandbox.seed } : undefined;
+  const sandbox = await startSandbox({ ...opts.sandbox, seed: seed ?? opts.sandbox?.seed });
   const db = await testPrisma();
   const prefix = uniqueId("q").replace(/[^A-Za-z0-9_-]/g, "");
   const config = loadConfig({
@@ -86,6 +84,7 @@ export async function startPipeline(
     sink,
     nylas,
     queue,
+    seed: seed?.seed,
     async startWorker(overrides = {}) {
       const app = await startWorkerApp(config, log, { db, scheduler: false, ...overrides });
       apps.push(app);
