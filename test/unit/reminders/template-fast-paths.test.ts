@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { mulberry32 } from "nylas-sandbox";
 import { escapeHtml, localeWording, oneLine } from "../../../src/reminders/template.js";
 import { dayFromUnix, formatLocal } from "../../../src/time/window.js";
 
@@ -51,15 +52,6 @@ function randomText(rand: () => number): string {
     s += rand() < 0.8 ? "abc Meet"[Math.floor(rand() * 8)] : TRICKY[Math.floor(rand() * TRICKY.length)];
   return s;
 }
-function mulberry32(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 describe("the template's fast paths", () => {
   it("oneLine and escapeHtml answer as the full replacements do, for every kind of text", () => {
     const rand = mulberry32(13);
