@@ -72,14 +72,12 @@ describe("error text is stored and logged scrubbed", () => {
       const grantId = await newGrant();
       const day = "2026-11-24";
       await enqueueRuns(worker.runsQueue, [{ grantId, day }], "backfill");
-      let job: Job | undefined;
-      await vi.waitFor(
-        async () => {
-          job = await worker.runsQueue.getJob(runJobId(grantId, day));
-          expect(await job?.getState()).toBe("failed");
-        },
-        { timeout: 20_000, interval: 100 },
-      );
+      // The state first, then the job: a job read before it failed would lack its reason.
+      await vi.waitFor(async () => expect(await worker.runsQueue.getJobState(runJobId(grantId, day))).toBe("failed"), {
+        timeout: 20_000,
+        interval: 100,
+      });
+      const job: Job | undefined = await worker.runsQueue.getJob(runJobId(grantId, day));
       expect(job!.failedReason).toContain("[Redacted]");
       expectClean(job!.failedReason);
       expect(job!.stacktrace?.length).toBeGreaterThan(0);
@@ -110,14 +108,12 @@ describe("error text is stored and logged scrubbed", () => {
       const grantId = await newGrant(dirty);
       const day = "2026-11-25";
       await enqueueRuns(worker.runsQueue, [{ grantId, day }], "backfill");
-      let job: Job | undefined;
-      await vi.waitFor(
-        async () => {
-          job = await worker.runsQueue.getJob(runJobId(grantId, day));
-          expect(await job?.getState()).toBe("failed");
-        },
-        { timeout: 20_000, interval: 100 },
-      );
+      // The state first, then the job: a job read before it failed would lack its reason.
+      await vi.waitFor(async () => expect(await worker.runsQueue.getJobState(runJobId(grantId, day))).toBe("failed"), {
+        timeout: 20_000,
+        interval: 100,
+      });
+      const job: Job | undefined = await worker.runsQueue.getJob(runJobId(grantId, day));
       expect(job!.failedReason).toContain("[Redacted]");
       expectClean(job!.failedReason);
       for (const frame of job!.stacktrace ?? []) expectClean(frame);

@@ -33,14 +33,17 @@ describe("webhook jobs carry the signed route's MAC, and the worker checks it", 
     return g.id;
   };
   const status = async (id: string) => (await h.db.grant.findUniqueOrThrow({ where: { id } })).status;
-  /** The job once the worker is done with it (completed or failed). */
+  /**
+   * The job once the worker is done with it (completed or failed). The state is read first:
+   * a job read before it settled would lack its result, even when the state read after says done.
+   */
   const settled = (id: string) =>
     vi.waitFor(
       async () => {
-        const job = (await h.webhooksQueue.getJob(id)) as Job<WebhookJobData, WebhookResult> | undefined;
-        const state = job ? await job.getState() : "missing";
+        const state = await h.webhooksQueue.getJobState(id);
         expect(["completed", "failed"]).toContain(state);
-        return { job: job!, state };
+        const job = (await h.webhooksQueue.getJob(id)) as Job<WebhookJobData, WebhookResult>;
+        return { job, state };
       },
       { timeout: 20_000, interval: 50 },
     );
