@@ -68,7 +68,7 @@ describe("a 401 is confirmed before a grant is blamed", () => {
       expect(runs.map((r) => r.status)).toEqual(runs.map(() => "completed"));
       expect(p.sink.find(/grant needs re-authentication/)).toEqual([]);
       const report = await p.check(now);
-      expect(report, JSON.stringify({ seed: p.seed, report })).toMatchObject({ ok: true, duplicates: [] });
+      expect(report, JSON.stringify(report)).toMatchObject({ ok: true, duplicates: [] });
       expect(await p.queue.getJobCounts("failed")).toEqual({ failed: 0 });
     },
   );
@@ -98,6 +98,6 @@ describe("a 401 is confirmed before a grant is blamed", () => {
     const runs = await p.db.run.findMany({ where: { grantId: { in: others } } });
     expect(runs.map((r) => r.status)).toEqual(others.map(() => "completed"));
     const report = await p.check(now, others);
-    expect(report, JSON.stringify({ seed: p.seed, report })).toMatchObject({ ok: true, duplicates: [] });
+    expect(report, JSON.stringify(report)).toMatchObject({ ok: true, duplicates: [] });
   });
 });

@@ -35,12 +35,13 @@ export interface Pipeline {
   nylas: NylasApi;
   /** A queue handle of the test's own (the worker app has its own too). */
   queue: RunsQueue;
-  /** The seed the sandbox's world was built from, when the caller gave a seed object: replayable. */
-  seed: number | undefined;
   startWorker(overrides?: { leaseMs?: number }): Promise<WorkerApp>;
   sync(): Promise<void>;
-  /** The sandbox's mailboxes against its expectations, by content (never the ledger). */
-  check(now: Date, grantIds?: string[]): Promise<DeliveryReport>;
+  /**
+   * The sandbox's mailboxes against its expectations, by content (never the ledger), with the
+   * sandbox's seed, so a printed report can be replayed.
+   */
+  check(now: Date, grantIds?: string[]): Promise<DeliveryReport & { seed: number | undefined }>;
   close(): Promise<void>;
 }
 
@@ -84,7 +85,6 @@ export async function startPipeline(
     sink,
     nylas,
     queue,
-    seed: seed?.seed,
     async startWorker(overrides = {}) {
       const app = await startWorkerApp(config, log, { db, scheduler: false, ...overrides });
       apps.push(app);
@@ -103,7 +103,7 @@ export async function startPipeline(
         .sentMessages()
         .filter((m) => ids.includes(m.grantId))
         .map(observedMessage);
-      return compareDeliveries(expected, observed);
+      return { ...compareDeliveries(expected, observed), seed: seed?.seed };
     },
     async close() {
       // The grants go whatever else fails: a tick reads every grant of the shared database,
