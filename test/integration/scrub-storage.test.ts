@@ -57,6 +57,16 @@ describe("error text is stored and logged scrubbed", () => {
     await sandbox.close();
   });
 
+  /** The run's job once it has failed. The state is read first: a job read before it failed would lack its reason. */
+  const failedJob = async (worker: WorkerApp, grantId: string, day: string): Promise<Job> => {
+    const id = runJobId(grantId, day);
+    await vi.waitFor(async () => expect(await worker.runsQueue.getJobState(id)).toBe("failed"), {
+      timeout: 20_000,
+      interval: 100,
+    });
+    return (await worker.runsQueue.getJob(id))!;
+  };
+
   it("a run failing on a Nylas URI with credentials: runs.last_error, failedReason, stacktrace and the log", async () => {
     const sink = new LogSink();
     const base: Config = testConfig(sandbox, `${prefix}-run`);
@@ -72,12 +82,7 @@ describe("error text is stored and logged scrubbed", () => {
       const grantId = await newGrant();
       const day = "2026-11-24";
       await enqueueRuns(worker.runsQueue, [{ grantId, day }], "backfill");
-      // The state first, then the job: a job read before it failed would lack its reason.
-      await vi.waitFor(async () => expect(await worker.runsQueue.getJobState(runJobId(grantId, day))).toBe("failed"), {
-        timeout: 20_000,
-        interval: 100,
-      });
-      const job: Job | undefined = await worker.runsQueue.getJob(runJobId(grantId, day));
+      const job = await failedJob(worker, grantId, day);
       expect(job!.failedReason).toContain("[Redacted]");
       expectClean(job!.failedReason);
       expect(job!.stacktrace?.length).toBeGreaterThan(0);
@@ -108,12 +113,7 @@ describe("error text is stored and logged scrubbed", () => {
       const grantId = await newGrant(dirty);
       const day = "2026-11-25";
       await enqueueRuns(worker.runsQueue, [{ grantId, day }], "backfill");
-      // The state first, then the job: a job read before it failed would lack its reason.
-      await vi.waitFor(async () => expect(await worker.runsQueue.getJobState(runJobId(grantId, day))).toBe("failed"), {
-        timeout: 20_000,
-        interval: 100,
-      });
-      const job: Job | undefined = await worker.runsQueue.getJob(runJobId(grantId, day));
+      const job = await failedJob(worker, grantId, day);
       expect(job!.failedReason).toContain("[Redacted]");
       expectClean(job!.failedReason);
       for (const frame of job!.stacktrace ?? []) expectClean(frame);
