@@ -1,5 +1,7 @@
 import { classifyError } from "./errors.js";
 import { Nylas, type NylasClient } from "./sdk.js";
+import { camelKeys } from "./camel-keys.js";
+import { leanRequest } from "./lean-request.js";
 import type { Calendar, Event, Grant as NylasGrant, Message } from "nylas";
 import type { CalendarInfo } from "../grants/calendar.js";
 
@@ -125,22 +127,29 @@ export class NylasApi {
     }
   }
 
+  /**
+   * One page of events, one request: the SDK's `events.list` would fetch further pages within
+   * the call when a page comes short of `limit`, outside the caller's rate-limit token. The
+   * answer's keys are converted as the SDK converts them (src/nylas/camel-keys.ts).
+   */
   async eventsPage(grantId: string, query: EventsPageQuery): Promise<Page<Event>> {
-    const res = await this.call("events", () =>
-      this.sdk.events.list({
-        identifier: grantId,
+    const res = await this.call("events", async () => {
+      const answer = await leanRequest(this.sdk, {
+        method: "GET",
+        path: `/v3/grants/${pathPart(grantId)}/events`,
         queryParams: {
-          calendarId: query.calendarId,
+          calendar_id: query.calendarId,
           start: String(query.start),
           end: String(query.end),
           limit: query.limit ?? MAX_EVENTS_PAGE,
-          expandRecurring: query.expandRecurring ?? true,
-          ...(query.pageToken ? { pageToken: query.pageToken } : {}),
-          ...(query.showCancelled ? { showCancelled: true } : {}),
+          expand_recurring: query.expandRecurring ?? true,
+          ...(query.pageToken ? { page_token: query.pageToken } : {}),
+          ...(query.showCancelled ? { show_cancelled: true } : {}),
         },
-      }),
-    );
-    return { items: res.data ?? [], nextCursor: res.nextCursor || undefined };
+      });
+      return listPage(answer.body);
+    });
+    return { items: res.items as unknown as Event[], nextCursor: res.nextCursor };
   }
 
   /** One event by id, or undefined when Nylas has none (404: deleted, or never there). */
@@ -177,23 +186,27 @@ export class NylasApi {
    * the answer came from there (`Idempotent-Response: true`).
    */
   async send(grantId: string, message: OutgoingMessage, idempotencyKey?: string): Promise<SendResult> {
-    const res = await this.call("send", () =>
-      this.sdk.messages.send({
-        identifier: grantId,
-        requestBody: {
-          to: message.to,
-          subject: message.subject,
-          body: message.body,
-          ...(message.isPlaintext ? { isPlaintext: true } : {}),
-          ...(message.customHeaders?.length ? { customHeaders: message.customHeaders } : {}),
-        },
-        ...(idempotencyKey !== undefined
-          ? { overrides: { headers: { [IDEMPOTENCY_KEY_HEADER]: idempotencyKey } } }
-          : {}),
+    // The body as the SDK's `messages.send` writes it (snake_case keys, JSON): a reminder is
+    // far below the 3 MB from which the SDK would send a form instead.
+    const body = JSON.stringify({
+      to: message.to,
+      subject: message.subject,
+      body: message.body,
+      ...(message.isPlaintext ? { is_plaintext: true } : {}),
+      ...(message.customHeaders?.length ? { custom_headers: message.customHeaders } : {}),
+    });
+    const answer = await this.call("send", () =>
+      leanRequest(this.sdk, {
+        method: "POST",
+        path: `/v3/grants/${pathPart(grantId)}/messages/send`,
+        body,
+        ...(idempotencyKey !== undefined ? { headers: { [IDEMPOTENCY_KEY_HEADER]: idempotencyKey } } : {}),
       }),
     );
-    const replayed = headerValue(res.rawHeaders, IDEMPOTENT_RESPONSE_HEADER)?.toLowerCase() === "true";
-    return { id: res.data.id, replayed };
+    const id = sentMessageId(answer.body);
+    if (id === undefined) throw new Error("Nylas accepted the send but its answer names no message id");
+    const replayed = answer.headers.get(IDEMPOTENT_RESPONSE_HEADER)?.toLowerCase() === "true";
+    return { id, replayed };
   }
 
   /** The grant's Sent folder since `after` (Unix seconds), newest first, with headers. */
@@ -321,8 +334,37 @@ function normaliseHeaders(headers: unknown): { name: string; value: string }[] {
   );
 }
 
-function headerValue(headers: Record<string, string> | undefined, name: string): string | undefined {
-  if (!headers) return undefined;
-  for (const [key, value] of Object.entries(headers)) if (key.toLowerCase() === name.toLowerCase()) return value;
-  return undefined;
+/**
+ * A list answer's items (keys converted) and cursor, read as the SDK reads them, including
+ * the nested envelope some list endpoints use (`data: { items, next_cursor }`).
+ */
+function listPage(body: unknown): { items: Record<string, unknown>[]; nextCursor?: string } {
+  const answer = camelKeys(body);
+  let data = answer.data;
+  let cursor = answer.nextCursor;
+  if (data !== null && typeof data === "object" && !Array.isArray(data)) {
+    const nested = data as Record<string, unknown>;
+    if (Array.isArray(nested.items)) {
+      data = nested.items;
+      cursor = nested.nextCursor ?? cursor;
+    }
+  }
+  if (!Array.isArray(data)) throw new Error("Nylas answered a list without a data array");
+  const more = (typeof cursor === "string" && cursor !== "") || (typeof cursor === "number" && cursor !== 0);
+  return { items: data as Record<string, unknown>[], ...(more ? { nextCursor: String(cursor) } : {}) };
+}
+
+/** A path parameter encoded as the SDK encodes it: decoded first, so it is never encoded twice. */
+function pathPart(value: string): string {
+  try {
+    return encodeURIComponent(decodeURIComponent(value));
+  } catch {
+    return encodeURIComponent(value);
+  }
+}
+
+/** The id of the message a send answered with (`data.id`). */
+function sentMessageId(body: unknown): string | undefined {
+  const data = (body as { data?: unknown } | null)?.data as { id?: unknown } | null | undefined;
+  return typeof data?.id === "string" && data.id !== "" ? data.id : undefined;
 }
