@@ -356,6 +356,7 @@ function listPage(body: unknown): { items: Record<string, unknown>[]; nextCursor
 
 /** A path parameter encoded as the SDK encodes it: decoded first, so it is never encoded twice. */
 function pathPart(value: string): string {
+  if (/^[\w.~-]*$/.test(value)) return value; // a grant id: nothing to encode
   try {
     return encodeURIComponent(decodeURIComponent(value));
   } catch {
