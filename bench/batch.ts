@@ -5,7 +5,7 @@
  */
 import { join } from "node:path";
 import type { Redis } from "ioredis";
-import { batchProblems, describeBatch, runBatch, type BatchResult } from "./lib/batch.js";
+import { batchProblems, describeBatch, runBatch, type BareClient, type BatchResult } from "./lib/batch.js";
 import type { Reporter } from "./lib/report.js";
 import { workerNodeFlags } from "./scheduling.js";
 import type { SandboxProcess } from "./lib/sandbox.js";
@@ -26,6 +26,8 @@ export interface BatchBenchOptions {
   timeoutMs: number;
   profileDir?: string;
   heapProf?: boolean;
+  /** How the bare worker calls Nylas (--bare-client). */
+  bareClient: BareClient;
   /** ABBA rounds per comparison (--repeat): the fastest run of each side counts. */
   repeat: number;
 }
@@ -66,6 +68,7 @@ export async function runBatchBench(
     timeoutMs: o.timeoutMs,
     profileDir: o.profileDir,
     heapProf: o.heapProf,
+    bareClient: o.bareClient,
   };
   // ABBA order, the fastest run of each side counted: on a shared 2-core machine a single
   // pair is at the mercy of whatever else runs meanwhile, and ABBA cancels a steady drift.
@@ -190,7 +193,7 @@ export async function runBatchBench(
   );
   report.note(
     `The two workers ran in ABBA order (bare, pipeline, pipeline, bare${o.repeat > 1 ? `, ${o.repeat} times over` : ""}); the figures count the fastest run of each. ` +
-      `Both workers run as a separate process (WorkerFleet, one process, started as the Procfile's worker line with \`node ${workerNodeFlags().join(" ")}\`) with WORKER_CONCURRENCY=${o.concurrency} and JOB_CONCURRENCY=${o.jobConcurrency}, the same sandbox and the same SDK client. ` +
+      `Both workers run as a separate process (WorkerFleet, one process, started as the Procfile's worker line with \`node ${workerNodeFlags().join(" ")}\`) with WORKER_CONCURRENCY=${o.concurrency} and JOB_CONCURRENCY=${o.jobConcurrency}, and the same sandbox. ${bareClientNote(o.bareClient)} ` +
       `The pipeline worker is \`startWorkerApp\` (bench/child/worker.ts: jobs/worker.ts without the repeating tick); its batch time starts with the scheduler tick that writes the Run rows and enqueues the jobs, the bare one's with addBulk of the same jobs (same ids and options).`,
   );
   report.note(
@@ -208,4 +211,10 @@ export async function runBatchBench(
     `Round trips: "Postgres statements" counts transactions committed in the bench database during the batch (pg_stat_database.xact_commit; every statement of the worker and of the bench's tick is its own transaction), per job; "Redis commands" is the INFO commandstats delta per job, which counts the commands run inside Lua scripts too (a limiter token is one EVALSHA and a few GET/SET/TIME inside it) and includes the bench's own polling of the queue.`,
   );
   return pipe;
+}
+
+function bareClientNote(client: BareClient): string {
+  return client === "sdk"
+    ? "The bare worker calls Nylas through the official SDK (`events.list`, `messages.send`), as a bare worker would; the pipeline through its own client (src/nylas/client.ts), whose events page and send are decoded without the SDK's key conversion (`--bare-client lean` gives the bare worker that client too, measuring the pipeline's machinery alone)."
+    : "Both call Nylas through the pipeline's client (src/nylas/client.ts: the events page and the send decoded without the SDK's key conversion), so the comparison measures the pipeline's machinery alone (`--bare-client lean`; the default gives the bare worker the official SDK's calls).";
 }

@@ -11,7 +11,7 @@ import { createPrisma } from "../src/db/client.js";
 import { createRedis } from "../src/redis/connection.js";
 import { freshDatabase } from "../harness/database.js";
 import { runBatchBench } from "./batch.js";
-import type { BatchResult } from "./lib/batch.js";
+import type { BareClient, BatchResult } from "./lib/batch.js";
 import { benchName, REDIS_URL, pgVersion, redisVersion } from "./lib/infra.js";
 import { ROOT } from "./lib/proc.js";
 import { renderMarkdown, Reporter, withKeptSections, type MachineInfo } from "./lib/report.js";
@@ -25,7 +25,7 @@ const BENCHES = ["scheduling", "batch", "limits", "scaling", "import"] as const;
 type Bench = (typeof BENCHES)[number];
 
 const USAGE =
-  "usage: npm run bench -- [--quick] [--only scheduling,batch,limits,scaling,import] [--grants N] [--batch-grants N] [--latency-grants N] [--limits-grants N] [--scaling N,N,N] [--concurrency N] [--latency-concurrency N,N,N] [--repeat N] [--import-rows N] [--cpu-prof] [--heap-prof] [--reuse-batch] [--out FILE]";
+  "usage: npm run bench -- [--quick] [--only scheduling,batch,limits,scaling,import] [--grants N] [--batch-grants N] [--latency-grants N] [--limits-grants N] [--scaling N,N,N] [--concurrency N] [--latency-concurrency N,N,N] [--repeat N] [--bare-client sdk|lean] [--import-rows N] [--cpu-prof] [--heap-prof] [--reuse-batch] [--out FILE]";
 
 function fail(message: string): never {
   process.stderr.write(`bench: ${message} (npm run bench -- --help)\n`);
@@ -45,6 +45,8 @@ interface Flags {
   latencyConcurrency?: number[];
   /** ABBA rounds of each batch comparison. */
   repeat?: number;
+  /** How benchmark 2's bare worker calls Nylas. */
+  bareClient: BareClient;
   cpuProf: boolean;
   heapProf: boolean;
   /** Reuse benchmark 2's batch as the scaling point of the same size. */
@@ -61,7 +63,14 @@ function positiveInt(flag: string, v: string | undefined, max: number): number {
 }
 
 export function parseFlags(argv: string[]): Flags {
-  const f: Flags = { quick: false, only: [...BENCHES], cpuProf: false, heapProf: false, reuse: false };
+  const f: Flags = {
+    quick: false,
+    only: [...BENCHES],
+    cpuProf: false,
+    heapProf: false,
+    reuse: false,
+    bareClient: "sdk",
+  };
   for (let i = 0; i < argv.length; i++) {
     let a = argv[i]!;
     let v: string | undefined;
@@ -82,6 +91,12 @@ export function parseFlags(argv: string[]): Flags {
         f.cpuProf = true;
         f.heapProf = true;
         break;
+      case "--bare-client": {
+        const c = value();
+        if (c !== "sdk" && c !== "lean") fail(`--bare-client must be sdk or lean, got ${JSON.stringify(c ?? "")}`);
+        f.bareClient = c;
+        break;
+      }
       case "--reuse-batch":
         f.reuse = true;
         break;
@@ -226,6 +241,7 @@ async function main(): Promise<void> {
           timeoutMs,
           profileDir,
           heapProf: flags.heapProf,
+          bareClient: flags.bareClient,
           repeat: flags.repeat ?? 1,
         },
         report,

@@ -1,13 +1,17 @@
 /**
  * The baseline of benchmark 2: a bare BullMQ worker making the same Nylas calls as a run
- * (one events list, then one send per event, JOB_CONCURRENCY at a time, through the same
- * SDK client) with no database, no ledger and no rate limiter.
+ * (one events list, then one send per event, JOB_CONCURRENCY at a time) with no database, no
+ * ledger and no rate limiter. BENCH_BARE_CLIENT picks how it calls Nylas: `sdk` (default)
+ * through the official SDK's `events.list` and `messages.send`, as a bare worker would;
+ * `lean` through the pipeline's own client (src/nylas/client.ts), whose hot calls skip the
+ * SDK's key conversion, to measure the pipeline's machinery alone.
  */
 import { randomUUID } from "node:crypto";
 import { Worker } from "bullmq";
 import pLimit from "p-limit";
 import { loadConfig } from "../../src/config.js";
-import { NylasApi } from "../../src/nylas/client.js";
+import type { Event } from "nylas";
+import { NylasApi, type OutgoingMessage } from "../../src/nylas/client.js";
 import { createRedis } from "../../src/redis/connection.js";
 import { RUNS_QUEUE } from "../../src/runs/job.js";
 import { maybeProfile } from "../lib/profile.js";
@@ -28,33 +32,54 @@ const nylas = new NylasApi({
   timeout: config.NYLAS_TIMEOUT_S,
 });
 
+const lean = process.env.BENCH_BARE_CLIENT === "lean";
+
+async function readEvents(grantId: string, start: number, end: number): Promise<Event[]> {
+  const events: Event[] = [];
+  const query = { calendarId: "primary", start, end, limit: 200, expandRecurring: true };
+  if (lean) {
+    for await (const page of nylas.events(grantId, query)) events.push(...page);
+    return events;
+  }
+  let pageToken: string | undefined;
+  do {
+    const queryParams = { ...query, start: String(start), end: String(end), ...(pageToken ? { pageToken } : {}) };
+    const res = await nylas.sdk.events.list({ identifier: grantId, queryParams });
+    events.push(...res.data);
+    pageToken = res.nextCursor || undefined;
+  } while (pageToken);
+  return events;
+}
+
+// Every send of a run carries an Idempotency-Key; so does the baseline's.
+async function send(grantId: string, message: OutgoingMessage): Promise<void> {
+  const key = randomUUID();
+  if (lean) {
+    await nylas.send(grantId, message, key);
+    return;
+  }
+  const requestBody = { to: message.to, subject: message.subject, body: message.body };
+  await nylas.sdk.messages.send({
+    identifier: grantId,
+    requestBody,
+    overrides: { headers: { "Idempotency-Key": key } },
+  });
+}
+
 const worker = new Worker<BareJob>(
   RUNS_QUEUE,
   async (job) => {
     const { grantId, email, start, end } = job.data;
-    const events = [];
-    for await (const page of nylas.events(grantId, {
-      calendarId: "primary",
-      start,
-      end,
-      limit: 200,
-      expandRecurring: true,
-    }))
-      events.push(...page);
+    const events = await readEvents(grantId, start, end);
     const limit = pLimit(config.JOB_CONCURRENCY);
     await Promise.all(
       events.map((ev) =>
         limit(() =>
-          nylas.send(
-            grantId,
-            {
-              to: (ev.participants ?? []).flatMap((p) => (p.email && p.email !== email ? [{ email: p.email }] : [])),
-              subject: `Reminder: ${ev.title ?? ""}`,
-              body: `<p>Reminder: ${ev.title ?? ""}</p>`,
-            },
-            // Every send of a run carries an Idempotency-Key; so does the baseline's.
-            randomUUID(),
-          ),
+          send(grantId, {
+            to: (ev.participants ?? []).flatMap((p) => (p.email && p.email !== email ? [{ email: p.email }] : [])),
+            subject: `Reminder: ${ev.title ?? ""}`,
+            body: `<p>Reminder: ${ev.title ?? ""}</p>`,
+          }),
         ),
       ),
     );

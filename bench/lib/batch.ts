@@ -33,7 +33,12 @@ export interface BatchOptions {
   profileDir?: string;
   /** And a sampled profile of its allocations beside it. */
   heapProf?: boolean;
+  /** How the bare worker calls Nylas (bench/child/bare-worker.ts); default `sdk`. */
+  bareClient?: BareClient;
 }
+
+/** The official SDK's calls, or the pipeline's own client (its hot calls decoded lean). */
+export type BareClient = "sdk" | "lean";
 
 export interface BatchResult {
   mode: BatchOptions["mode"];
@@ -122,6 +127,7 @@ export async function runBatch(sandbox: SandboxProcess, redis: Redis, opts: Batc
   };
   if (opts.profileDir) env.BENCH_CPU_PROF = opts.profileDir;
   if (opts.profileDir && opts.heapProf) env.BENCH_HEAP_PROF = "1";
+  if (opts.mode === "bare") env.BENCH_BARE_CLIENT = opts.bareClient ?? "sdk";
   if (opts.mode === "pipeline") {
     const url = await freshDatabase(DB_NAME);
     db = await createPrisma(url, { max: 5 });
