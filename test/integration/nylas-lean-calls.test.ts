@@ -87,34 +87,17 @@ describe("the lean events page and send against the SDK's", () => {
       const window = { start: localDayWindow(zone, day).start, end: localDayWindow(zone, addDays(day, 2)).end };
       for (const limit of [200, 2]) {
         const query = { calendarId, ...window, limit, expandRecurring: true, showCancelled: true };
-        const sdk = await api.sdk.events.list({
-          identifier: id,
-          queryParams: {
-            calendarId,
-            start: String(window.start),
-            end: String(window.end),
-            limit,
-            expandRecurring: true,
-            showCancelled: true,
-          },
-        });
+        const sdkList = () =>
+          api.sdk.events.list({
+            identifier: id,
+            queryParams: { ...query, start: String(window.start), end: String(window.end) },
+          });
+        const sdk = await sdkList();
         const lean = await api.eventsPage(id, query);
         expect(lean.items).toStrictEqual(sdk.data);
         expect(lean.nextCursor).toBe(sdk.nextCursor || undefined);
         compared += lean.items.length;
-        const sdkWire = await wire(() =>
-          api.sdk.events.list({
-            identifier: id,
-            queryParams: {
-              calendarId,
-              start: String(window.start),
-              end: String(window.end),
-              limit,
-              expandRecurring: true,
-              showCancelled: true,
-            },
-          }),
-        );
+        const sdkWire = await wire(sdkList);
         expect(await wire(() => api.eventsPage(id, query))).toStrictEqual(sdkWire);
       }
       providers.add(sandbox.grant(id).provider);
