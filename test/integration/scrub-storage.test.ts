@@ -15,6 +15,7 @@ import { RunStore } from "../../src/runs/store.js";
 import { startSandbox, type Sandbox } from "nylas-sandbox";
 import { testConfig, uniquePrefix } from "../e2e/support.js";
 import { deleteGrants, testPrisma, uniqueId } from "../support/db.js";
+import { settledJob } from "../support/jobs.js";
 import { LogSink } from "../support/pipeline.js";
 
 // Secrets planted in error text must not reach Postgres (runs, ledger, grants), BullMQ's
@@ -57,15 +58,9 @@ describe("error text is stored and logged scrubbed", () => {
     await sandbox.close();
   });
 
-  /** The run's job once it has failed. The state is read first: a job read before it failed would lack its reason. */
-  const failedJob = async (worker: WorkerApp, grantId: string, day: string): Promise<Job> => {
-    const id = runJobId(grantId, day);
-    await vi.waitFor(async () => expect(await worker.runsQueue.getJobState(id)).toBe("failed"), {
-      timeout: 20_000,
-      interval: 100,
-    });
-    return (await worker.runsQueue.getJob(id))!;
-  };
+  /** The run's job once it has failed. */
+  const failedJob = async (worker: WorkerApp, grantId: string, day: string): Promise<Job> =>
+    (await settledJob(worker.runsQueue, runJobId(grantId, day), { states: ["failed"], interval: 100 })).job;
 
   it("a run failing on a Nylas URI with credentials: runs.last_error, failedReason, stacktrace and the log", async () => {
     const sink = new LogSink();
@@ -83,10 +78,10 @@ describe("error text is stored and logged scrubbed", () => {
       const day = "2026-11-24";
       await enqueueRuns(worker.runsQueue, [{ grantId, day }], "backfill");
       const job = await failedJob(worker, grantId, day);
-      expect(job!.failedReason).toContain("[Redacted]");
-      expectClean(job!.failedReason);
-      expect(job!.stacktrace?.length).toBeGreaterThan(0);
-      for (const frame of job!.stacktrace ?? []) expectClean(frame);
+      expect(job.failedReason).toContain("[Redacted]");
+      expectClean(job.failedReason);
+      expect(job.stacktrace?.length).toBeGreaterThan(0);
+      for (const frame of job.stacktrace ?? []) expectClean(frame);
       const run = await db.run.findUnique({ where: { grantId_day: { grantId, day } } });
       expect(run?.status).toBe("failed");
       expectClean(run?.lastError);
@@ -114,9 +109,9 @@ describe("error text is stored and logged scrubbed", () => {
       const day = "2026-11-25";
       await enqueueRuns(worker.runsQueue, [{ grantId, day }], "backfill");
       const job = await failedJob(worker, grantId, day);
-      expect(job!.failedReason).toContain("[Redacted]");
-      expectClean(job!.failedReason);
-      for (const frame of job!.stacktrace ?? []) expectClean(frame);
+      expect(job.failedReason).toContain("[Redacted]");
+      expectClean(job.failedReason);
+      for (const frame of job.stacktrace ?? []) expectClean(frame);
       expectClean((await db.run.findUnique({ where: { grantId_day: { grantId, day } } }))?.lastError);
     } finally {
       await worker.runsQueue.obliterate({ force: true }).catch(() => {});
@@ -138,11 +133,7 @@ describe("error text is stored and logged scrubbed", () => {
     );
     try {
       const job = await queue.add("j", {}, { attempts: 3 });
-      await vi.waitFor(async () => expect(await queue.getJobState(job.id!)).toBe("failed"), {
-        timeout: 10_000,
-        interval: 50,
-      });
-      const failed = (await queue.getJob(job.id!))!;
+      const { job: failed } = await settledJob(queue, job.id!, { states: ["failed"], timeout: 10_000 });
       expectClean(failed.failedReason);
       for (const frame of failed.stacktrace ?? []) expectClean(frame);
       expect((failed.stacktrace ?? []).join("\n")).toContain("UnrecoverableError");

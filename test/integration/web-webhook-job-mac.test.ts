@@ -1,4 +1,4 @@
-import type { Job, Worker } from "bullmq";
+import type { Worker } from "bullmq";
 import type { FastifyInstance } from "fastify";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { NylasApi } from "../../src/nylas/client.js";
@@ -9,6 +9,7 @@ import { signBody } from "../../src/webhooks/signature.js";
 import { startWebhooksWorker, UNSIGNED_JOB } from "../../src/webhooks/worker.js";
 import { deleteGrants, uniqueId } from "../support/db.js";
 import { BOARD_PASSWORD, BOARD_USER, startWebHarness, WEBHOOK_SECRET, type WebHarness } from "../e2e/support.js";
+import { settledJob } from "../support/jobs.js";
 
 const operator = { authorization: `Basic ${Buffer.from(`${BOARD_USER}:${BOARD_PASSWORD}`).toString("base64")}` };
 const BOARD_API = "/admin/queues/api/queues/webhooks";
@@ -33,20 +34,8 @@ describe("webhook jobs carry the signed route's MAC, and the worker checks it", 
     return g.id;
   };
   const status = async (id: string) => (await h.db.grant.findUniqueOrThrow({ where: { id } })).status;
-  /**
-   * The job once the worker is done with it (completed or failed). The state is read first:
-   * a job read before it settled would lack its result, even when the state read after says done.
-   */
-  const settled = (id: string) =>
-    vi.waitFor(
-      async () => {
-        const state = await h.webhooksQueue.getJobState(id);
-        expect(["completed", "failed"]).toContain(state);
-        const job = (await h.webhooksQueue.getJob(id)) as Job<WebhookJobData, WebhookResult>;
-        return { job, state };
-      },
-      { timeout: 20_000, interval: 50 },
-    );
+  /** The job once the worker is done with it (completed or failed). */
+  const settled = (id: string) => settledJob<WebhookJobData, WebhookResult>(h.webhooksQueue, id);
   const refusedLines = (jobId: string) =>
     h.sink.lines.filter((l) => l.jobId === jobId && /webhook job refused/.test(String(l.msg)));
   const notification = (type: string, grantId: string): GrantNotification =>

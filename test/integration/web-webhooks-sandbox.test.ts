@@ -10,6 +10,7 @@ import { webhookJobId, type WebhookJobData, type WebhookResult } from "../../src
 import { startWebhooksWorker } from "../../src/webhooks/worker.js";
 import { deleteGrants, uniqueId } from "../support/db.js";
 import { startWebHarness, type WebHarness } from "../e2e/support.js";
+import { settledJob } from "../support/jobs.js";
 
 /**
  * The worker's real web app as a webhook destination of the sandbox, registered through
@@ -91,14 +92,12 @@ describe("the worker's webhook receiver against the sandbox's deliveries", () =>
   /** Waits until the notification's job is finished and returns its result. */
   const finished = async (notificationId: string): Promise<WebhookResult> => {
     const id = webhookJobId(notificationId);
-    for (let i = 0; i < 400; i++) {
-      const job = await h.webhooksQueue.getJob(id);
-      const state = job ? await job.getState() : "missing";
-      if (state === "completed") return (await h.webhooksQueue.getJob(id))!.returnvalue;
-      if (state === "failed") throw new Error(`webhook job failed: ${job!.failedReason}`);
-      await new Promise((r) => setTimeout(r, 25));
-    }
-    throw new Error(`webhook job ${id} did not finish`);
+    const { job, state } = await settledJob<unknown, WebhookResult>(h.webhooksQueue, id, {
+      timeout: 10_000,
+      interval: 25,
+    });
+    if (state === "failed") throw new Error(`webhook job failed: ${job.failedReason}`);
+    return job.returnvalue;
   };
   const status = async (id: string) => (await h.db.grant.findUniqueOrThrow({ where: { id } })).status;
 

@@ -12,6 +12,7 @@ import { clockFrom } from "../../src/time/clock.js";
 import { deleteGrants, uniqueId } from "../support/db.js";
 import { WEBHOOK_VECTOR } from "../fixtures/nylas-webhook-signature.js";
 import { startWebHarness, WEBHOOK_SECRET, type WebHarness } from "../e2e/support.js";
+import { settledJob } from "../support/jobs.js";
 
 function body(type: string, grantId: string, opts: { id?: string; time?: number } = {}) {
   return {
@@ -66,14 +67,12 @@ describe("webhook jobs against Postgres, Redis and the sandbox", () => {
   /** Waits until the notification's job is finished and returns its result. */
   const finished = async (notificationId: string): Promise<WebhookResult> => {
     const id = webhookJobId(notificationId);
-    for (let i = 0; i < 200; i++) {
-      const job = await h.webhooksQueue.getJob(id);
-      const state = job ? await job.getState() : "missing";
-      if (state === "completed") return (await h.webhooksQueue.getJob(id))!.returnvalue;
-      if (state === "failed") throw new Error(`webhook job failed: ${job!.failedReason}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    throw new Error("webhook job did not finish");
+    const { job, state } = await settledJob<unknown, WebhookResult>(h.webhooksQueue, id, {
+      timeout: 10_000,
+      interval: 50,
+    });
+    if (state === "failed") throw new Error(`webhook job failed: ${job.failedReason}`);
+    return job.returnvalue;
   };
   const status = async (id: string) => (await h.db.grant.findUniqueOrThrow({ where: { id } })).status;
 
