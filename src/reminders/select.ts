@@ -29,6 +29,8 @@
  *   dropped with a problem entry; if that leaves no recipient, the event is `malformed` (we cannot
  *   tell whether it really had other participants), otherwise the rest still get the reminder.
  * - Events with the same id and start (pages overlapping, retried pages) are kept once.
+ * - Text (title, names, location, description) keeps a lone UTF-16 surrogate as U+FFFD, as a
+ *   UTF-8 encoder would; an id or address with one cannot be kept as given and is unusable.
  * - Output is sorted by start, then event id (code-unit order), for deterministic runs.
  */
 import type { Event } from "nylas";
@@ -71,6 +73,20 @@ const NON_PERSON_DOMAINS = [
 ];
 // eslint-disable-next-line no-control-regex
 const CONTROL_RE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g;
+// A lone UTF-16 surrogate has no UTF-8 form: Postgres refuses it in JSON (the ledger's
+// recipients), so one such name would fail the claim of every meeting claimed with it.
+const SURROGATE_RE = /[\ud800-\udfff]/;
+const LONE_SURROGATE_RE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+
+/** The text with each lone surrogate shown as U+FFFD, as a UTF-8 encoder would. */
+function wellFormed(s: string): string {
+  return SURROGATE_RE.test(s) ? s.replace(LONE_SURROGATE_RE, "\ufffd") : s;
+}
+
+/** Whether the text holds a lone surrogate (an id or address that cannot be kept as given). */
+function hasLoneSurrogate(s: string): boolean {
+  return SURROGATE_RE.test(s) && wellFormed(s) !== s;
+}
 
 type Parsed =
   | { kind: "timed"; start: number; end: number }
@@ -153,7 +169,7 @@ export function timedStart(when: When | null | undefined | unknown): number | un
 
 function cleanName(v: unknown): string | undefined {
   if (typeof v !== "string") return undefined;
-  const s = v.replace(CONTROL_RE, " ").replace(/\s+/g, " ").trim();
+  const s = wellFormed(v).replace(CONTROL_RE, " ").replace(/\s+/g, " ").trim();
   if (!s) return undefined;
   const chars = Array.from(s);
   return chars.length > MAX_NAME_LENGTH ? `${chars.slice(0, MAX_NAME_LENGTH - 1).join("")}…` : s;
@@ -166,7 +182,8 @@ function checkEmail(v: unknown): EmailCheck {
   if (typeof v !== "string") return { ok: false, absent: false };
   const email = v.trim();
   if (email.length === 0) return { ok: false, absent: true };
-  if (email.length > MAX_EMAIL_LENGTH || !EMAIL_RE.test(email)) return { ok: false, absent: false };
+  if (email.length > MAX_EMAIL_LENGTH || !EMAIL_RE.test(email) || hasLoneSurrogate(email))
+    return { ok: false, absent: false };
   return { ok: true, email, key: email.toLowerCase() };
 }
 
@@ -177,7 +194,7 @@ function isPerson(key: string): boolean {
 
 function optionalText(v: unknown): string | undefined {
   if (typeof v !== "string") return undefined;
-  return v.trim() === "" ? undefined : v;
+  return v.trim() === "" ? undefined : wellFormed(v);
 }
 
 function conferencingUrl(conferencing: unknown): string | undefined {
@@ -293,6 +310,7 @@ function usableId(id: unknown): string | undefined {
   // eslint-disable-next-line no-control-regex
   if (typeof id !== "string" || id.trim() === "" || id.length > MAX_ID_LENGTH || /[\u0000-\u001f\u007f]/.test(id))
     return undefined;
+  if (hasLoneSurrogate(id)) return undefined;
   return id;
 }
 
@@ -396,7 +414,7 @@ function toMeeting(
     eventId: m.eventId,
     start: m.start,
     end: m.end,
-    title: typeof raw.title === "string" ? raw.title : "",
+    title: typeof raw.title === "string" ? wellFormed(raw.title) : "",
     recipients: m.recipients,
     recurring:
       (typeof raw.masterEventId === "string" && raw.masterEventId !== "") ||

@@ -274,6 +274,36 @@ describe("selectMeetings: malformed payloads never throw", () => {
     expect(r.problems.every((p) => p.eventId === "ev1")).toBe(true);
   });
 
+  it("lone UTF-16 surrogates: text keeps U+FFFD, an id or address with one is unusable", () => {
+    const pair = "\ud83d\ude00"; // a whole emoji, kept as it is
+    const r = run([
+      ev({
+        title: `Plan\ud800ning ${pair}`,
+        location: "Room \udc00",
+        description: "notes\udbff",
+        participants: [
+          me,
+          { email: "x\ud800@example.com", name: "X", status: "yes" },
+          { ...alice, name: `Al\udfffice ${pair}` },
+        ],
+      }),
+      ev({ id: "ev\ud8002" }),
+    ]);
+    expect(r.meetings).toHaveLength(1);
+    const [m] = r.meetings;
+    expect(m!.title).toBe(`Plan\ufffdning ${pair}`);
+    expect(m!.location).toBe("Room \ufffd");
+    expect(m!.description).toBe("notes\ufffd");
+    expect(m!.recipients).toEqual([{ name: `Al\ufffdice ${pair}`, email: "alice@example.com" }]);
+    expect(r.skipped).toEqual({ malformed: 1 });
+    expect(r.problems.map((p) => p.reason)).toEqual([
+      expect.stringMatching(/email/),
+      "event id is missing or not a usable string",
+    ]);
+    // What the ledger stores as JSON: Postgres refuses a lone surrogate's escape.
+    expect(JSON.stringify(m)).not.toMatch(/\\ud[89a-f]/);
+  });
+
   it("a bad ctx is a programming error and throws", () => {
     expect(() => selectMeetings([], { ...ctx, includeAllDay: true, zone: undefined })).toThrow();
     expect(() => selectMeetings([], { ...ctx, window: { start: Number.NaN, end: 1 } })).toThrow(TypeError);
