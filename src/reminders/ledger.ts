@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { sqlOf, type Db, type Sql } from "../db/client.js";
 import { Coalescer } from "../db/coalesce.js";
+import { jsonParam } from "../db/json-param.js";
 import { scrubText } from "../log/scrub.js";
 import {
   CLAIM_REMINDERS,
@@ -163,24 +164,24 @@ export class Ledger {
         idx.push(i);
       }
     });
-    const pick = <T>(f: (input: ClaimInput) => T) => idx.map((i) => f(inputs[i]!));
     const leaseSecs = this.settings.leaseMs / 1000;
     // One row per (grant, event id, event start, kind, audience): ON CONFLICT may touch each row
     // once, hence the de-duplication above (see CLAIM_REMINDERS).
+    const claims = idx.map((i) => {
+      const input = inputs[i]!;
+      return {
+        ...keyOf(i, input),
+        day: input.day,
+        title: ledgerTitle(input.title),
+        recipients: input.recipients,
+        marker: randomUUID(),
+        composed_at: requests[i]!.composedAt?.toISOString() ?? null,
+      };
+    });
     const rows = await this.sql.query<ClaimRow>(CLAIM_REMINDERS, [
-      idx,
-      pick((i) => i.grantId),
-      pick((i) => i.eventId),
-      pick((i) => new Date(i.eventStart * 1000).toISOString()),
-      pick((i) => i.day),
-      pick((i) => ledgerTitle(i.title)),
-      pick((i) => JSON.stringify(i.recipients)),
-      pick(() => randomUUID()),
+      jsonParam(claims),
       leaseSecs,
       this.settings.maxAttempts,
-      idx.map((i) => requests[i]!.composedAt?.toISOString() ?? null),
-      pick(kindOf),
-      pick((i) => i.audience),
     ]);
 
     const out: (Claim | undefined)[] = inputs.map(() => undefined);
@@ -197,13 +198,8 @@ export class Ledger {
     const rest = idx.filter((i) => out[i] === undefined);
     if (rest.length > 0) {
       const states = await this.sql.query<StateRow>(READ_REMINDER_STATES, [
-        rest,
-        rest.map((i) => inputs[i]!.grantId),
-        rest.map((i) => inputs[i]!.eventId),
-        rest.map((i) => new Date(inputs[i]!.eventStart * 1000).toISOString()),
+        jsonParam(rest.map((i) => keyOf(i, inputs[i]!))),
         leaseSecs,
-        rest.map((i) => kindOf(inputs[i]!)),
-        rest.map((i) => inputs[i]!.audience),
       ]);
       for (const s of states) out[s.idx] = stateClaim(s);
     }
@@ -284,6 +280,16 @@ export class Ledger {
 }
 
 const kindOf = (input: ClaimInput): ReminderKind => input.kind ?? "reminder";
+
+/** A claim's row key as the ledger's statements take it (CLAIM_REMINDERS), with its index. */
+const keyOf = (idx: number, input: ClaimInput) => ({
+  idx,
+  grant_id: input.grantId,
+  event_id: input.eventId,
+  start_s: input.eventStart,
+  kind: kindOf(input),
+  audience: input.audience,
+});
 
 function stateClaim(s: StateRow): Claim {
   if (s.status === "sent" || s.status === "skipped" || s.status === "uncertain")

@@ -4,9 +4,9 @@ import { GRANT_CAN_RUN_SQL } from "../grants/status.js";
  * The statements of src/reminders/ledger.ts and (READ_PEOPLE_FACTS) src/reminders/people.ts,
  * each issued by its module alone. Each is a constant text with bind parameters ($1, $2, …,
  * listed above it); values are never spliced into the text.
- * Batched statements take one array per column and unnest them, so a batch of any size is
- * one statement. Bigint ids travel as text (one string per id in the arrays) and are cast
- * back in the statement.
+ * Batched statements take one array per column and unnest them, or (the claims, whose rows
+ * are many and wide) one JSON document, so a batch of any size is one statement. Bigint ids
+ * travel as text (one string per id in the arrays) and are cast back in the statement.
  */
 
 /**
@@ -16,26 +16,27 @@ import { GRANT_CAN_RUN_SQL } from "../grants/status.js";
  * upsert only takes a row over when it is free (refused before with attempts left, or its
  * lease ran out). ON CONFLICT may touch each row once, so the batch
  * must not list a (grant, event id, event start, kind, audience) twice.
- * $1 indexes (int[]); $2 grant ids, $3 event ids (text[]); $4 event starts (timestamptz[]);
- * $5 days, $6 titles (text[]); $7 recipients (jsonb[]); $8 markers (text[]);
- * $9 the lease in seconds (double precision); $10 claims allowed per reminder (int);
- * $11 the instants the messages are worded for (timestamptz[]). A row taken over from a claim
- * whose send may have gone out keeps its own instant, so the retry words the message as that
- * attempt did and Nylas sees the same payload under the same idempotency key.
- * $12 kinds (text[]: reminder or cancellation, part of the row's key).
- * $13 audiences (text[]): '' for a meeting's shared message, else its one recipient's address.
+ * $1 the claims, a JSON array of objects with the columns of `t` below (`start_s`: the event's
+ * start in Unix seconds; `recipients`: a JSON array; `composed_at`: the instant the message is
+ * worded for, ISO 8601; `kind`: reminder or cancellation, part of the row's key; `audience`: ''
+ * for a meeting's shared message, else its one recipient's address). One text parameter costs
+ * the driver far less than an array per column. $2 the lease in seconds (double precision);
+ * $3 claims allowed per reminder (int). A row taken over from a claim whose send may have gone
+ * out keeps its own instant, so the retry words the message as that attempt did and Nylas sees
+ * the same payload under the same idempotency key.
  */
 export const CLAIM_REMINDERS = `
   WITH input AS MATERIALIZED (
-    SELECT t.*,
+    SELECT t.idx, t.grant_id, t.event_id, to_timestamp(t.start_s) AS event_start, t.day, t.title, t.recipients,
+      t.marker, t.composed_at, t.kind, t.audience,
       -- Each row's state before the claim, looked up through the unique key's index, so a
       -- batch costs its own rows whatever the size of the table or the planner's statistics.
       (SELECT r.status::text FROM reminders r
-        WHERE r.grant_id = t.grant_id AND r.event_id = t.event_id AND r.event_start = t.event_start
+        WHERE r.grant_id = t.grant_id AND r.event_id = t.event_id AND r.event_start = to_timestamp(t.start_s)
           AND r.kind = t.kind::"ReminderKind" AND r.audience = t.audience) AS previous
-    FROM unnest($1::int[], $2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::text[], $7::jsonb[],
-                $8::text[], $11::timestamptz[], $12::text[], $13::text[])
-      AS t(idx, grant_id, event_id, event_start, day, title, recipients, marker, composed_at, kind, audience)
+    FROM json_to_recordset($1::json)
+      AS t(idx int, grant_id text, event_id text, start_s double precision, day text, title text, recipients jsonb,
+           marker text, composed_at timestamptz, kind text, audience text)
   ), up AS (
     INSERT INTO reminders (grant_id, event_id, event_start, day, title, recipients, marker, status, attempts,
                            claimed_at, composed_at, updated_at, kind, audience)
@@ -52,8 +53,8 @@ export const CLAIM_REMINDERS = `
                              THEN COALESCE(reminders.composed_at, EXCLUDED.composed_at)
                              ELSE EXCLUDED.composed_at END
       WHERE (reminders.status = 'claimed'
-             AND reminders.claimed_at < now() - make_interval(secs => $9::double precision))
-         OR (reminders.status = 'failed' AND reminders.attempts < $10::int)
+             AND reminders.claimed_at < now() - make_interval(secs => $2::double precision))
+         OR (reminders.status = 'failed' AND reminders.attempts < $3::int)
     RETURNING id, marker, attempts, composed_at, grant_id, event_id, event_start, kind, audience
   )
   SELECT i.idx, up.id, up.marker, up.attempts, up.composed_at, i.previous
@@ -63,18 +64,17 @@ export const CLAIM_REMINDERS = `
 /**
  * The state of reminders a claim did not take, by index: status, attempts, and for a claimed
  * row the ms until its lease runs out (null otherwise). No row for a reminder that is absent.
- * $1 indexes (int[]); $2 grant ids, $3 event ids (text[]); $4 event starts (timestamptz[]);
- * $5 the lease in seconds (double precision); $6 kinds, $7 audiences (text[]).
+ * $1 the reminders, a JSON array of objects with the columns of `i` below (as CLAIM_REMINDERS
+ * takes them); $2 the lease in seconds (double precision).
  */
 export const READ_REMINDER_STATES = `
   SELECT i.idx, r.status::text AS status, r.attempts,
          CASE WHEN r.status = 'claimed'
               THEN GREATEST(0, EXTRACT(EPOCH FROM
-                     (r.claimed_at + make_interval(secs => $5::double precision) - now())) * 1000)::int
+                     (r.claimed_at + make_interval(secs => $2::double precision) - now())) * 1000)::int
          END AS lease_left_ms
-  FROM unnest($1::int[], $2::text[], $3::text[], $4::timestamptz[], $6::text[], $7::text[])
-    AS i(idx, grant_id, event_id, event_start, kind, audience)
-  JOIN reminders r ON r.grant_id = i.grant_id AND r.event_id = i.event_id AND r.event_start = i.event_start
+  FROM json_to_recordset($1::json) AS i(idx int, grant_id text, event_id text, start_s double precision, kind text, audience text)
+  JOIN reminders r ON r.grant_id = i.grant_id AND r.event_id = i.event_id AND r.event_start = to_timestamp(i.start_s)
     AND r.kind = i.kind::"ReminderKind" AND r.audience = i.audience`;
 
 /**

@@ -157,6 +157,35 @@ describe("reminders ledger (real Postgres)", () => {
     expect(await ledger.claimMany([])).toEqual([]);
   });
 
+  it("stores what it was given, and a lone surrogate as U+FFFD instead of failing the batch", async () => {
+    const ledger = new Ledger(db, { leaseMs: 60_000, maxAttempts: 3 });
+    const odd = input({
+      title: "Plan\ud800ning",
+      recipients: [{ name: "Al\udc00ice \ud83d\ude00", email: "alice@example.com" }, { email: "b@example.com" }],
+      eventStart: 1_795_500_123,
+    });
+    const plain = input({ title: "Q&A \"review\" \\ 'n' \u00e9", audience: "b@example.com" });
+    const composedAt = new Date("2026-11-23T18:00:00.123Z");
+    const got = await ledger.claimMany([odd, plain], { composedAt });
+    expect(got.map((c) => c.outcome)).toEqual(["claimed", "claimed"]);
+    const rows = await db.reminder.findMany({
+      where: { grantId, eventId: { in: [odd.eventId, plain.eventId] } },
+      orderBy: { id: "asc" },
+    });
+    expect(
+      rows.map((r) => [r.title, r.recipients, r.eventStart.getTime(), r.composedAt?.getTime(), r.audience]),
+    ).toEqual([
+      [
+        "Plan\ufffdning",
+        [{ name: "Al\ufffdice \ud83d\ude00", email: "alice@example.com" }, { email: "b@example.com" }],
+        1_795_500_123_000,
+        composedAt.getTime(),
+        "",
+      ],
+      [plain.title, plain.recipients, plain.eventStart * 1000, composedAt.getTime(), "b@example.com"],
+    ]);
+  });
+
   it("hands back unsent claims: plain ones cost no attempt, uncertain ones stay uncertain", async () => {
     const ledger = new Ledger(db, { leaseMs: 60_000, maxAttempts: 1 });
     const [plain, taken] = [input(), input()];
