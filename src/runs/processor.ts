@@ -15,6 +15,7 @@ import { sentLookup } from "../reminders/sent-check.js";
 import { selectMeetings } from "../reminders/select.js";
 import { splitByLead } from "../reminders/lead.js";
 import type { ReminderPolicy } from "../reminders/policy.js";
+import type { Selection } from "../reminders/meeting.js";
 import { clockNow } from "../time/clock.js";
 import { localDayWindow } from "../time/window.js";
 import { runWindow } from "./coverage.js";
@@ -135,16 +136,8 @@ export class RunProcessor {
     try {
       // A re-run reads cancelled events too, to tell a reminded meeting's cancellation.
       const rerun = job.data.source === "rerun";
-      const events = await this.readEvents(budget, grant.id, grant.calendarId, window, rerun);
+      const { selected, events } = await this.readMeetings(budget, grant, window, rerun);
       await runStart;
-      const selected = selectMeetings(events, {
-        window,
-        grantEmail: grant.email,
-        includeAllDay: this.deps.settings.includeAllDay,
-        zone: grant.timeZone,
-        policy: grant.policy ?? this.deps.settings.policy,
-        maxRecipients: this.deps.settings.maxRecipients,
-      });
       // The suppression list and the colleagues' grants, in one read shared with other jobs.
       const people = await this.people.read(grant, selected);
       const selection = dropSuppressed(selected, people.suppressed);
@@ -160,7 +153,7 @@ export class RunProcessor {
             this.deps.ledger,
             { grantId, day, email: grant.email },
             {
-              events,
+              events: events ?? [],
               meetings: selection.meetings,
               findEvent: (eventId) =>
                 budget.run("read", () => this.deps.nylas.event(grant.id, eventId, grant.calendarId)),
@@ -323,6 +316,29 @@ export class RunProcessor {
       check = { failed: classifyError(err) };
     }
     return blameUnauthorized(check);
+  }
+
+  /**
+   * The meetings of the window's events. The raw events come back only for a re-run, which
+   * compares them with what was sent: a job holds nothing of its pages while it sends, so the
+   * collector need not copy them from one young generation to the next.
+   */
+  private async readMeetings(
+    budget: GrantBudget,
+    grant: RunGrant,
+    window: { start: number; end: number },
+    rerun: boolean,
+  ): Promise<{ selected: Selection; events?: Event[] }> {
+    const events = await this.readEvents(budget, grant.id, grant.calendarId, window, rerun);
+    const selected = selectMeetings(events, {
+      window,
+      grantEmail: grant.email,
+      includeAllDay: this.deps.settings.includeAllDay,
+      zone: grant.timeZone,
+      policy: grant.policy ?? this.deps.settings.policy,
+      maxRecipients: this.deps.settings.maxRecipients,
+    });
+    return rerun ? { selected, events } : { selected };
   }
 
   /** Every event of the window, each page's request under a read token. */
