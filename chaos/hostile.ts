@@ -62,6 +62,7 @@ export interface HostileState {
   htmlKeys: Set<string>;
   longTitleKeys: Set<string>;
   absurdEndKeys: Set<string>;
+  surrogateKeys: Set<string>;
 }
 
 export function hostileBeforeSync(seed: number): HostileState {
@@ -73,6 +74,7 @@ export function hostileBeforeSync(seed: number): HostileState {
     htmlKeys: new Set(),
     longTitleKeys: new Set(),
     absurdEndKeys: new Set(),
+    surrogateKeys: new Set(),
     inject(sb) {
       // Grants with calendars (Nylas has none for IMAP): hostile events need one.
       const valid = sb
@@ -155,6 +157,16 @@ export function hostileBeforeSync(seed: number): HostileState {
             { remind: true, recipients: [g3.email] },
           ).key,
         );
+        // Lone UTF-16 surrogates in the title and a guest's name (JSON escapes Postgres
+        // refuses): reminded, with U+FFFD in their place, and the grant's other claims unharmed.
+        const s5 = base + 3840;
+        const g5 = { ...guest("surrogate"), name: "Gu\ud800est \ud83d\ude00" };
+        state.surrogateKeys.add(
+          add("surrogate", { title: "Plan\udc00ning", participants: [me, g5] }, s5, s5 + 1800, {
+            remind: true,
+            recipients: [g5.email],
+          }).key,
+        );
         // Thousands of participants: far over the recipient cap (and what a provider takes).
         const s4 = base + 3780;
         const crowd = Array.from({ length: 3000 }, (_, j) => ({
@@ -234,6 +246,10 @@ export async function hostileCheck(
   for (const key of state.longTitleKeys) {
     const m = messages.get(key);
     if (m && m.subject.length > 200) problems.push(`subject of ${key} is ${m.subject.length} characters long`);
+  }
+  for (const key of state.surrogateKeys) {
+    const m = messages.get(key);
+    if (m && !m.subject.includes("Plan\ufffdning")) problems.push(`lone surrogate not shown as U+FFFD in ${key}`);
   }
   // Thousands of participants: over the recipient cap, so never claimed and never sent (the
   // provider would refuse such a message anyway).
