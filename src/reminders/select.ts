@@ -73,21 +73,6 @@ const NON_PERSON_DOMAINS = [
 ];
 // eslint-disable-next-line no-control-regex
 const CONTROL_RE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g;
-// A lone UTF-16 surrogate has no UTF-8 form: Postgres refuses it in JSON (the ledger's
-// recipients), so one such name would fail the claim of every meeting claimed with it.
-const SURROGATE_RE = /[\ud800-\udfff]/;
-const LONE_SURROGATE_RE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
-
-/** The text with each lone surrogate shown as U+FFFD, as a UTF-8 encoder would. */
-function wellFormed(s: string): string {
-  return SURROGATE_RE.test(s) ? s.replace(LONE_SURROGATE_RE, "\ufffd") : s;
-}
-
-/** Whether the text holds a lone surrogate (an id or address that cannot be kept as given). */
-function hasLoneSurrogate(s: string): boolean {
-  return SURROGATE_RE.test(s) && wellFormed(s) !== s;
-}
-
 type Parsed =
   | { kind: "timed"; start: number; end: number }
   | { kind: "allday"; startDay: string; lastDay: string }
@@ -169,7 +154,7 @@ export function timedStart(when: When | null | undefined | unknown): number | un
 
 function cleanName(v: unknown): string | undefined {
   if (typeof v !== "string") return undefined;
-  const s = wellFormed(v).replace(CONTROL_RE, " ").replace(/\s+/g, " ").trim();
+  const s = v.toWellFormed().replace(CONTROL_RE, " ").replace(/\s+/g, " ").trim();
   if (!s) return undefined;
   const chars = Array.from(s);
   return chars.length > MAX_NAME_LENGTH ? `${chars.slice(0, MAX_NAME_LENGTH - 1).join("")}…` : s;
@@ -182,7 +167,7 @@ function checkEmail(v: unknown): EmailCheck {
   if (typeof v !== "string") return { ok: false, absent: false };
   const email = v.trim();
   if (email.length === 0) return { ok: false, absent: true };
-  if (email.length > MAX_EMAIL_LENGTH || !EMAIL_RE.test(email) || hasLoneSurrogate(email))
+  if (email.length > MAX_EMAIL_LENGTH || !EMAIL_RE.test(email) || !email.isWellFormed())
     return { ok: false, absent: false };
   return { ok: true, email, key: email.toLowerCase() };
 }
@@ -194,7 +179,7 @@ function isPerson(key: string): boolean {
 
 function optionalText(v: unknown): string | undefined {
   if (typeof v !== "string") return undefined;
-  return v.trim() === "" ? undefined : wellFormed(v);
+  return v.trim() === "" ? undefined : v.toWellFormed();
 }
 
 function conferencingUrl(conferencing: unknown): string | undefined {
@@ -310,7 +295,8 @@ function usableId(id: unknown): string | undefined {
   // eslint-disable-next-line no-control-regex
   if (typeof id !== "string" || id.trim() === "" || id.length > MAX_ID_LENGTH || /[\u0000-\u001f\u007f]/.test(id))
     return undefined;
-  if (hasLoneSurrogate(id)) return undefined;
+  // A lone UTF-16 surrogate has no UTF-8 form: such an id cannot be stored as given.
+  if (!id.isWellFormed()) return undefined;
   return id;
 }
 
@@ -414,7 +400,7 @@ function toMeeting(
     eventId: m.eventId,
     start: m.start,
     end: m.end,
-    title: typeof raw.title === "string" ? wellFormed(raw.title) : "",
+    title: typeof raw.title === "string" ? raw.title.toWellFormed() : "",
     recipients: m.recipients,
     recurring:
       (typeof raw.masterEventId === "string" && raw.masterEventId !== "") ||
