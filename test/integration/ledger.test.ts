@@ -186,6 +186,14 @@ describe("reminders ledger (real Postgres)", () => {
     ]);
   });
 
+  it("drops a NUL Postgres cannot store instead of failing the batch", async () => {
+    const ledger = new Ledger(db, { leaseMs: 60_000, maxAttempts: 3 });
+    const odd = input({ title: "Q3\u0000 review", recipients: [{ name: "N\u0000", email: "n@example.com" }] });
+    expect((await ledger.claimMany([odd, input()])).map((c) => c.outcome)).toEqual(["claimed", "claimed"]);
+    const row = await db.reminder.findFirstOrThrow({ where: { grantId, eventId: odd.eventId } });
+    expect([row.title, row.recipients]).toEqual(["Q3 review", [{ name: "N", email: "n@example.com" }]]);
+  });
+
   it("hands back unsent claims: plain ones cost no attempt, uncertain ones stay uncertain", async () => {
     const ledger = new Ledger(db, { leaseMs: 60_000, maxAttempts: 1 });
     const [plain, taken] = [input(), input()];

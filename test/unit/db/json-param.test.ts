@@ -17,4 +17,9 @@ describe("jsonParam", () => {
       n: 2,
     });
   });
+
+  it("drops each NUL from string values", () => {
+    const value = ["a\u0000b\u0000", { t: "\u0000", n: null }, "\\u0000 is text"];
+    expect(JSON.parse(jsonParam(value))).toEqual(["ab", { t: "", n: null }, "\\u0000 is text"]);
+  });
 });
