@@ -10,7 +10,7 @@ import { webhookJobId, type WebhookJobData, type WebhookResult } from "../../src
 import { startWebhooksWorker } from "../../src/webhooks/worker.js";
 import { deleteGrants, uniqueId } from "../support/db.js";
 import { startWebHarness, type WebHarness } from "../e2e/support.js";
-import { settledJob } from "../support/jobs.js";
+import { jobResult } from "../support/jobs.js";
 
 /**
  * The worker's real web app as a webhook destination of the sandbox, registered through
@@ -90,15 +90,8 @@ describe("the worker's webhook receiver against the sandbox's deliveries", () =>
     return found[0]!;
   };
   /** Waits until the notification's job is finished and returns its result. */
-  const finished = async (notificationId: string): Promise<WebhookResult> => {
-    const id = webhookJobId(notificationId);
-    const { job, state } = await settledJob<unknown, WebhookResult>(h.webhooksQueue, id, {
-      timeout: 10_000,
-      interval: 25,
-    });
-    if (state === "failed") throw new Error(`webhook job failed: ${job.failedReason}`);
-    return job.returnvalue;
-  };
+  const finished = (notificationId: string) =>
+    jobResult<WebhookResult>(h.webhooksQueue, webhookJobId(notificationId), { timeout: 10_000, interval: 25 });
   const status = async (id: string) => (await h.db.grant.findUniqueOrThrow({ where: { id } })).status;
 
   /** A grant the sandbox creates; its grant.created brings it into Postgres. */

@@ -12,7 +12,7 @@ import { clockFrom } from "../../src/time/clock.js";
 import { deleteGrants, uniqueId } from "../support/db.js";
 import { WEBHOOK_VECTOR } from "../fixtures/nylas-webhook-signature.js";
 import { startWebHarness, WEBHOOK_SECRET, type WebHarness } from "../e2e/support.js";
-import { settledJob } from "../support/jobs.js";
+import { jobResult } from "../support/jobs.js";
 
 function body(type: string, grantId: string, opts: { id?: string; time?: number } = {}) {
   return {
@@ -65,15 +65,8 @@ describe("webhook jobs against Postgres, Redis and the sandbox", () => {
     return res;
   };
   /** Waits until the notification's job is finished and returns its result. */
-  const finished = async (notificationId: string): Promise<WebhookResult> => {
-    const id = webhookJobId(notificationId);
-    const { job, state } = await settledJob<unknown, WebhookResult>(h.webhooksQueue, id, {
-      timeout: 10_000,
-      interval: 50,
-    });
-    if (state === "failed") throw new Error(`webhook job failed: ${job.failedReason}`);
-    return job.returnvalue;
-  };
+  const finished = (notificationId: string) =>
+    jobResult<WebhookResult>(h.webhooksQueue, webhookJobId(notificationId), { timeout: 10_000, interval: 50 });
   const status = async (id: string) => (await h.db.grant.findUniqueOrThrow({ where: { id } })).status;
 
   beforeAll(async () => {

@@ -24,3 +24,14 @@ export async function settledJob<Data = unknown, Result = unknown>(
   if (!job) throw new Error(`job ${id} was ${state}, then gone`);
   return { job, state };
 }
+
+/** A job's result once it completed; a job that failed fails the caller with its reason. */
+export async function jobResult<Result>(
+  queue: Queue,
+  id: string,
+  opts: { timeout?: number; interval?: number } = {},
+): Promise<Result> {
+  const { job, state } = await settledJob<unknown, Result>(queue, id, opts);
+  if (state === "failed") throw new Error(`job ${id} failed: ${job.failedReason}`);
+  return job.returnvalue;
+}
